@@ -1,0 +1,28 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { WalletEntity } from './entities/wallet.entity';
+import { TransferEntity } from './entities/transfer.entity';
+import { InitialSchema1700000000000 } from './migrations/1700000000000-InitialSchema';
+
+export const migrations = [InitialSchema1700000000000];
+
+export interface DataSourceOptions {
+  url: string;
+  poolMax?: number;
+  applicationName?: string;
+}
+
+/** One DataSource per process; schema changes only through the migrations above, never `synchronize`. */
+export function createDataSource({ url, poolMax = 10, applicationName = 'wallet' }: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities: [WalletEntity, TransferEntity],
+    migrations,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    logging: false,
+    applicationName,
+    extra: { max: poolMax, connectionTimeoutMillis: 5000 },
+  });
+}

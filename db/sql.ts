@@ -1,0 +1,44 @@
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+
+export interface SqlResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+/** A statement runner bound to one transaction (or to the pool, for single reads). */
+export type Sql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<SqlResult<T>>;
+
+function runnerSql(runner: QueryRunner): Sql {
+  return async <T>(text: string, params: unknown[] = []) => {
+    // structured result: rows and affected count alike for SELECT, INSERT … RETURNING and UPDATE
+    const res = await runner.query(text, params, true);
+    return { rows: (res.records ?? []) as T[], rowCount: res.affected ?? res.records?.length ?? 0 };
+  };
+}
+
+/**
+ * Runs `work` in one READ COMMITTED transaction. Balance changes rely on conditional updates,
+ * which are safe at this level (DESIGN §3), so no SERIALIZABLE retry loop is needed.
+ */
+export async function inTransaction<T>(ds: DataSource, work: (sql: Sql) => Promise<T>): Promise<T> {
+  return ds.transaction('READ COMMITTED', (m: EntityManager) => work(runnerSql(m.queryRunner!)));
+}
+
+/** A single statement outside an explicit transaction. */
+export function poolSql(ds: DataSource): Sql {
+  return async <T>(text: string, params: unknown[] = []) => {
+    const runner = ds.createQueryRunner();
+    try {
+      return await runnerSql(runner)<T>(text, params);
+    } finally {
+      await runner.release();
+    }
+  };
+}
+
+/** Postgres error code of a failed statement, if any (e.g. '23505' unique violation). */
+export function pgErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,0 +1,91 @@
+import type { DataSource } from 'typeorm';
+import { inTransaction, poolSql } from '../db/sql';
+import { DomainError } from './errors';
+import { postEntry } from './ledger';
+import { ensureSystemWallet } from './wallets';
+
+export interface DepositRequest {
+  /** Derived from (caller, Idempotency-Key): the same request always names the same deposit. */
+  depositId: string;
+  walletId: string;
+  amount: bigint;
+  reference?: string | null;
+}
+
+export interface Deposit {
+  id: string;
+  walletId: string;
+  amount: bigint;
+  currency: string;
+  reference: string | null;
+  balanceAfter: bigint;
+  createdAt: Date;
+}
+
+export interface DepositOutcome {
+  deposit: Deposit;
+  /** false when this deposit had been posted before: nothing moved this time */
+  created: boolean;
+}
+
+/**
+ * Money entering the system: external:<CCY> → wallet, as one balanced journal entry.
+ * Idempotent by deposit id: concurrent or repeated calls post once and all read the same entry.
+ */
+export async function deposit(ds: DataSource, req: DepositRequest): Promise<DepositOutcome> {
+  const created = await inTransaction(ds, async (sql) => {
+    const { rows } = await sql<{ currency: string; kind: string }>(`SELECT currency, kind FROM wallets WHERE id = $1`, [
+      req.walletId,
+    ]);
+    const wallet = rows[0];
+    if (!wallet || wallet.kind !== 'customer') throw new DomainError('WALLET_NOT_FOUND', `wallet ${req.walletId} not found`);
+    const systemId = await ensureSystemWallet(sql, wallet.currency);
+    const result = await postEntry(sql, {
+      entryId: req.depositId,
+      kind: 'deposit',
+      reference: `deposit:${req.depositId}`,
+      currency: wallet.currency,
+      description: req.reference ?? null,
+      lines: [
+        { walletId: systemId, mode: 'debit', amount: req.amount },
+        { walletId: req.walletId, mode: 'credit', amount: req.amount },
+      ],
+    });
+    return result.created;
+  });
+  const deposit = await readDeposit(ds, req.depositId);
+  if (!deposit) throw new Error(`deposit ${req.depositId} vanished after posting`);
+  return { deposit, created };
+}
+
+interface DepositRow {
+  id: string;
+  wallet_id: string;
+  amount: string;
+  currency: string;
+  description: string | null;
+  balance_after: string;
+  created_at: Date;
+}
+
+export async function readDeposit(ds: DataSource, depositId: string): Promise<Deposit | null> {
+  const { rows } = await poolSql(ds)<DepositRow>(
+    `SELECT e.id, l.wallet_id, l.amount, e.currency, e.description, l.balance_after, e.created_at
+       FROM journal_entries e
+       JOIN ledger_lines l ON l.entry_id = e.id AND l.amount > 0
+       JOIN wallets w ON w.id = l.wallet_id AND w.kind = 'customer'
+      WHERE e.reference = $1`,
+    [`deposit:${depositId}`],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    walletId: r.wallet_id,
+    amount: BigInt(r.amount),
+    currency: r.currency,
+    reference: r.description,
+    balanceAfter: BigInt(r.balance_after),
+    createdAt: r.created_at,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Domain errors are values with a stable code. The API maps codes to HTTP statuses in one place
+ * (api/errors.ts); activities turn the business ones into non-retryable ApplicationFailures whose
+ * type is the code, so a saga can tell "insufficient funds" from "database down".
+ */
+export const DOMAIN_ERROR_CODES = [
+  'WALLET_NOT_FOUND',
+  'WALLET_NOT_ACTIVE',
+  'INSUFFICIENT_FUNDS',
+  'CURRENCY_MISMATCH',
+  'LIMIT_EXCEEDED',
+  'SAME_WALLET',
+  'TRANSFER_NOT_FOUND',
+  'TRANSFER_NOT_PARKED',
+  'IDEMPOTENCY_KEY_REUSED',
+  'INVALID_AMOUNT',
+  'INVALID_STATE',
+] as const;
+export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function isDomainError(err: unknown, code?: DomainErrorCode): err is DomainError {
+  return err instanceof DomainError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,86 @@
+import type { Sql } from '../db/sql';
+import { explainWalletRefusal } from './wallets';
+
+export type EntryKind = 'deposit' | 'transfer' | 'reversal';
+
+/**
+ * How a line moves a wallet:
+ * - credit: balance += amount (the wallet must be active)
+ * - debit: balance -= amount, only from available funds (balance - held)
+ * - capture: balance -= amount and held -= amount, consuming a hold placed earlier
+ * System accounts (external:<CCY>) take any line: they are the outside world's side.
+ */
+export type LineMode = 'credit' | 'debit' | 'capture';
+
+export interface PostingLine {
+  walletId: string;
+  mode: LineMode;
+  /** Always positive; the mode gives the sign. */
+  amount: bigint;
+}
+
+export interface Posting {
+  entryId: string;
+  kind: EntryKind;
+  /** The business event ('deposit:<id>', 'transfer:<id>'); a second posting of it is a no-op. */
+  reference: string;
+  transferId?: string;
+  currency: string;
+  description?: string | null;
+  lines: PostingLine[];
+}
+
+export interface PostingResult {
+  entryId: string;
+  /** false when the reference had already been posted: nothing was written this time */
+  created: boolean;
+}
+
+const UPDATE_BY_MODE: Record<LineMode, string> = {
+  credit: `UPDATE wallets SET balance = balance + $3, updated_at = now()
+           WHERE id = $1 AND currency = $2 AND (kind = 'system' OR status = 'active')
+           RETURNING balance`,
+  debit: `UPDATE wallets SET balance = balance - $3, updated_at = now()
+          WHERE id = $1 AND currency = $2 AND (kind = 'system' OR (status = 'active' AND balance - held >= $3))
+          RETURNING balance`,
+  capture: `UPDATE wallets SET balance = balance - $3, held = held - $3, updated_at = now()
+            WHERE id = $1 AND currency = $2 AND status = 'active' AND held >= $3
+            RETURNING balance`,
+};
+
+/**
+ * Posts one balanced journal entry inside the caller's transaction: one conditional UPDATE per
+ * wallet (in id order, so two postings never deadlock) and one append-only line each, recording
+ * the balance after it. Any refusal throws a DomainError and the caller's transaction rolls back,
+ * so either the whole entry lands or nothing does.
+ */
+export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResult> {
+  const sum = posting.lines.reduce((acc, l) => acc + (l.mode === 'credit' ? l.amount : -l.amount), 0n);
+  if (posting.lines.length < 2 || sum !== 0n || posting.lines.some((l) => l.amount <= 0n)) {
+    throw new RangeError(`posting ${posting.reference} is not a balanced set of positive lines`);
+  }
+  const inserted = await sql(
+    `INSERT INTO journal_entries (id, kind, reference, transfer_id, currency, description)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (reference) DO NOTHING RETURNING id`,
+    [posting.entryId, posting.kind, posting.reference, posting.transferId ?? null, posting.currency, posting.description ?? null],
+  );
+  if (inserted.rowCount === 0) {
+    const { rows } = await sql<{ id: string }>(`SELECT id FROM journal_entries WHERE reference = $1`, [posting.reference]);
+    return { entryId: rows[0]!.id, created: false };
+  }
+  const ordered = [...posting.lines].sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0));
+  for (const line of ordered) {
+    const updated = await sql<{ balance: string }>(UPDATE_BY_MODE[line.mode], [
+      line.walletId,
+      posting.currency,
+      line.amount.toString(),
+    ]);
+    if (updated.rowCount === 0) throw await explainWalletRefusal(sql, line.walletId, posting.currency, line.amount);
+    const signed = line.mode === 'credit' ? line.amount : -line.amount;
+    await sql(
+      `INSERT INTO ledger_lines (entry_id, wallet_id, amount, currency, balance_after) VALUES ($1, $2, $3, $4, $5)`,
+      [posting.entryId, line.walletId, signed.toString(), posting.currency, updated.rows[0]!.balance],
+    );
+  }
+  return { entryId: posting.entryId, created: true };
+}
