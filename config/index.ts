@@ -29,6 +29,8 @@ const ConfigSchema = Type.Object({
   DAILY_OUTGOING_LIMIT_MINOR: Type.String({ pattern: '^[1-9][0-9]{0,17}$', default: '1000000000' }),
   /** Retry budget of one saga step before the transfer is parked as NEEDS_ATTENTION. */
   TRANSFER_STEP_BUDGET_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
+  /** One attempt of a step; an attempt lost with its worker is retried after this. */
+  TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
   /** How long a parked transfer waits for finance before it is cancelled automatically. */
   TRANSFER_PARK_DEADLINE_SECONDS: Type.Integer({ minimum: 1, default: 72 * 3600 }),
   /** Worker concurrency limits. */
@@ -59,6 +61,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${details}`);
   }
   const cfg = withDefaults as Static<typeof ConfigSchema>;
+  if (BigInt(cfg.MAX_AMOUNT_MINOR) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // JSON numbers above 2^53 lose precision before validation could see them
+    throw new ConfigError('Invalid configuration: MAX_AMOUNT_MINOR must not exceed 9007199254740991');
+  }
   return {
     ...cfg,
     maxAmountMinor: BigInt(cfg.MAX_AMOUNT_MINOR),

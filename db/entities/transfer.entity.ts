@@ -5,6 +5,7 @@ import type { StepStates, TransferStatus } from '../../domain/transfer-status';
 @Entity({ name: 'transfers' })
 export class TransferEntity {
   @PrimaryColumn('uuid') id!: string;
+  @Column({ type: 'bigint', transformer: bigintTransformer, insert: false, update: false }) seq!: bigint;
   @Column('text', { name: 'caller_id' }) callerId!: string;
   @Column('text', { name: 'idempotency_key' }) idempotencyKey!: string;
   @Column('text', { name: 'request_hash' }) requestHash!: string;

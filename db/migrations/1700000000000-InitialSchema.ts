@@ -86,6 +86,8 @@ export class InitialSchema1700000000000 implements MigrationInterface {
     await q.query(`
       CREATE TABLE transfers (
         id               uuid PRIMARY KEY,
+        -- insertion order, for stable keyset pagination (uuids derived from keys are not ordered)
+        seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
         caller_id        text NOT NULL,
         idempotency_key  text NOT NULL,
         request_hash     text NOT NULL,
@@ -108,9 +110,9 @@ export class InitialSchema1700000000000 implements MigrationInterface {
         CONSTRAINT transfers_caller_key_uq UNIQUE (caller_id, idempotency_key),
         CONSTRAINT transfers_distinct_wallets CHECK (from_wallet_id <> to_wallet_id)
       )`);
-    await q.query(`CREATE INDEX transfers_status_idx ON transfers (status, created_at DESC, id DESC)`);
-    await q.query(`CREATE INDEX transfers_from_wallet_idx ON transfers (from_wallet_id, created_at DESC, id DESC)`);
-    await q.query(`CREATE INDEX transfers_to_wallet_idx ON transfers (to_wallet_id, created_at DESC, id DESC)`);
+    await q.query(`CREATE INDEX transfers_status_idx ON transfers (status, seq DESC)`);
+    await q.query(`CREATE INDEX transfers_from_wallet_idx ON transfers (from_wallet_id, seq DESC)`);
+    await q.query(`CREATE INDEX transfers_to_wallet_idx ON transfers (to_wallet_id, seq DESC)`);
 
     await q.query(`
       CREATE TABLE holds (
@@ -170,11 +172,12 @@ export class InitialSchema1700000000000 implements MigrationInterface {
       CREATE TABLE idempotency_records (
         caller_id        text NOT NULL,
         idempotency_key  text NOT NULL,
+        -- sha-256 of method, route and canonical body: the same key with another request is refused
         request_hash     text NOT NULL,
-        resource_id      uuid,
-        status_code      integer,
-        -- kept as text so a replay is byte-identical to the original response
-        response_body    text,
+        resource_type    text NOT NULL CHECK (resource_type IN ('deposit', 'transfer')),
+        -- replays re-render this resource: deposits are immutable ledger rows (byte-identical
+        -- replays), transfers answer with their current state while the saga runs
+        resource_id      uuid NOT NULL,
         created_at       timestamptz NOT NULL DEFAULT now(),
         expires_at       timestamptz NOT NULL,
         PRIMARY KEY (caller_id, idempotency_key)

@@ -1,0 +1,22 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { isDomainError } from '../domain/errors';
+import type { TransferDetails } from '../domain/transfers/transfer';
+import type { TransferPayload } from '../workflows/transfer-types';
+
+/**
+ * Business refusals (insufficient funds, wallet frozen, limit exceeded, …) become non-retryable
+ * ApplicationFailures whose type is the stable domain code; everything else (database or Redis
+ * down, timeouts) is rethrown as is, so Temporal retries it with backoff.
+ */
+export async function asActivity<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isDomainError(err)) throw ApplicationFailure.nonRetryable(err.message, err.code, err.details ?? {});
+    throw err;
+  }
+}
+
+export function toDetails(p: TransferPayload): TransferDetails {
+  return { ...p, amount: BigInt(p.amountMinor) };
+}

@@ -1,0 +1,13 @@
+import { postTransfer } from '../domain/transfers/post';
+import type { TransferPayload } from '../workflows/transfer-types';
+import type { ActivityDeps } from './deps';
+import { asActivity, toDetails } from './failures';
+
+export function ledgerActivities({ db }: ActivityDeps) {
+  return {
+    /** Step 3: capture the hold and post sender → receiver (no compensation: nothing after it fails for good). */
+    async ledger(t: TransferPayload): Promise<void> {
+      await asActivity(() => postTransfer(db, toDetails(t)));
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { inTransaction, poolSql } from '../../db/sql';
+import { formatAmount } from '../money';
+import type { TransferDetails } from './transfer';
+
+export const NOTIFICATION_STREAM = 'wallet:notifications';
+
+interface NotificationRow {
+  id: string;
+  transfer_id: string;
+  wallet_id: string;
+  recipient_id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Step 4: tell both parties. The notifications are recorded once per (transfer, kind) in
+ * Postgres, then published to a Redis stream and marked published. Publishing is at-least-once
+ * (a crash between XADD and the mark re-publishes): consumers dedupe on the notification id.
+ */
+export async function notifyParties(ds: DataSource, redis: Redis, t: TransferDetails): Promise<number> {
+  await inTransaction(ds, async (sql) => {
+    const text = formatAmount(t.amount, t.currency);
+    await sql(
+      `INSERT INTO notifications (transfer_id, wallet_id, recipient_id, kind, payload)
+       SELECT $1::uuid, w.id, w.owner_id, k.kind, jsonb_build_object('transferId', $1::text, 'walletId', w.id::text,
+              'amount', $4::text, 'currency', $5::text, 'text', k.verb || ' ' || $6::text)
+         FROM (VALUES ($2::uuid, 'transfer.sent', 'You sent'), ($3::uuid, 'transfer.received', 'You received'))
+              AS k (wallet_id, kind, verb)
+         JOIN wallets w ON w.id = k.wallet_id
+       ON CONFLICT (transfer_id, kind) DO NOTHING`,
+      [t.transferId, t.fromWalletId, t.toWalletId, t.amount.toString(), t.currency, text],
+    );
+  });
+  const sql = poolSql(ds);
+  const { rows } = await sql<NotificationRow>(
+    `SELECT id, transfer_id, wallet_id, recipient_id, kind, payload FROM notifications
+      WHERE transfer_id = $1 AND published_at IS NULL ORDER BY kind`,
+    [t.transferId],
+  );
+  for (const n of rows) {
+    await redis.xadd(NOTIFICATION_STREAM, 'MAXLEN', '~', '100000', '*', 'id', n.id, 'kind', n.kind,
+      'recipientId', n.recipient_id, 'payload', JSON.stringify(n.payload));
+    await sql(`UPDATE notifications SET published_at = now() WHERE id = $1`, [n.id]);
+  }
+  return rows.length;
+}

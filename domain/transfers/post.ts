@@ -1,0 +1,45 @@
+import type { DataSource } from 'typeorm';
+import { inTransaction } from '../../db/sql';
+import { DomainError } from '../errors';
+import { postEntry } from '../ledger';
+import { applyStateChange } from './records';
+import type { TransferDetails } from './transfer';
+
+/**
+ * Step 3: capture the hold and post sender → receiver as one journal entry, in one transaction.
+ * Idempotent by transfer id: the entry's reference is 'transfer:<id>' (unique), and a captured
+ * hold means the work is done. A receiver that cannot take the money (frozen, closed) fails the
+ * whole transaction, leaving the hold active for the saga to release.
+ */
+export async function postTransfer(ds: DataSource, t: TransferDetails): Promise<'posted' | 'already-posted'> {
+  return inTransaction(ds, async (sql) => {
+    const posted = () =>
+      applyStateChange(sql, { transferId: t.transferId, status: 'POSTED', step: 'ledger', stepState: 'done' });
+    const captured = await sql(
+      `UPDATE holds SET status = 'captured', updated_at = now() WHERE transfer_id = $1 AND status = 'active'`,
+      [t.transferId],
+    );
+    if (captured.rowCount === 0) {
+      const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
+      if (rows[0]?.status === 'captured') {
+        await posted();
+        return 'already-posted';
+      }
+      throw new DomainError('INVALID_STATE', `transfer ${t.transferId} has no active hold to capture`);
+    }
+    await postEntry(sql, {
+      entryId: t.transferId,
+      kind: 'transfer',
+      reference: `transfer:${t.transferId}`,
+      transferId: t.transferId,
+      currency: t.currency,
+      description: t.description ?? null,
+      lines: [
+        { walletId: t.fromWalletId, mode: 'capture', amount: t.amount },
+        { walletId: t.toWalletId, mode: 'credit', amount: t.amount },
+      ],
+    });
+    await posted();
+    return 'posted';
+  });
+}

@@ -1,0 +1,125 @@
+import type { DataSource } from 'typeorm';
+import { TransferEntity } from '../../db/entities/transfer.entity';
+import { poolSql, type Sql } from '../../db/sql';
+import { DomainError } from '../errors';
+import { TERMINAL_STATUSES, type TransferStatus } from '../transfer-status';
+import type { TransferStateChange } from './transfer';
+
+export interface NewTransfer {
+  id: string;
+  callerId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  fromWalletId: string;
+  toWalletId: string;
+  amount: bigint;
+  currency: string;
+  description?: string | null;
+  workflowId: string;
+}
+
+/**
+ * Records the transfer before its saga starts. The row is keyed by the id derived from
+ * (caller, Idempotency-Key), so a retried request finds its own row: same request hash → the
+ * same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
+ */
+export async function recordTransfer(ds: DataSource, t: NewTransfer): Promise<{ transfer: TransferEntity; created: boolean }> {
+  if (t.fromWalletId === t.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
+  const sql = poolSql(ds);
+  const { rows: wallets } = await sql<{ id: string }>(
+    `SELECT id FROM wallets WHERE id = ANY($1::uuid[]) AND kind = 'customer'`,
+    [[t.fromWalletId, t.toWalletId]],
+  );
+  for (const id of [t.fromWalletId, t.toWalletId]) {
+    if (!wallets.some((w) => w.id === id)) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`, { walletId: id });
+  }
+  const inserted = await sql(
+    `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount,
+                            currency, description, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+    [
+      t.id,
+      t.callerId,
+      t.idempotencyKey,
+      t.requestHash,
+      t.fromWalletId,
+      t.toWalletId,
+      t.amount.toString(),
+      t.currency,
+      t.description ?? null,
+      t.workflowId,
+    ],
+  );
+  const transfer = await getTransfer(ds, t.id);
+  if (transfer.requestHash !== t.requestHash) {
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
+  }
+  return { transfer, created: inserted.rowCount === 1 };
+}
+
+export async function findTransfer(ds: DataSource, id: string): Promise<TransferEntity | null> {
+  return ds.getRepository(TransferEntity).findOneBy({ id });
+}
+
+export async function getTransfer(ds: DataSource, id: string): Promise<TransferEntity> {
+  const t = await findTransfer(ds, id);
+  if (!t) throw new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
+  return t;
+}
+
+export async function setRunId(ds: DataSource, id: string, runId: string): Promise<void> {
+  await poolSql(ds)(`UPDATE transfers SET run_id = $2 WHERE id = $1 AND run_id IS DISTINCT FROM $2`, [id, runId]);
+}
+
+/**
+ * Writes a status transition. A terminal status is never left again, and a step's status
+ * (RESERVED → ACCOUNTED → POSTED) only follows its predecessor, so a late write from an attempt
+ * that outlived its timeout cannot move the row backwards or past a parked state.
+ */
+export async function applyStateChange(sql: Sql, change: TransferStateChange): Promise<void> {
+  const terminal = change.status !== undefined && TERMINAL_STATUSES.includes(change.status);
+  await sql(
+    `UPDATE transfers
+        SET status = coalesce($2, status),
+            steps = CASE WHEN $3::text IS NULL THEN steps ELSE steps || jsonb_build_object($3::text, $4::text) END,
+            failed_step = CASE WHEN $5::boolean THEN $6 ELSE failed_step END,
+            failure_code = CASE WHEN $5::boolean THEN $7 ELSE failure_code END,
+            failure_reason = CASE WHEN $5::boolean THEN $8 ELSE failure_reason END,
+            finished_at = CASE WHEN $9::boolean THEN coalesce(finished_at, now()) ELSE finished_at END,
+            updated_at = now()
+      WHERE id = $1 AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
+        AND ($2::text IS NULL OR $2::text NOT IN ('RESERVED', 'ACCOUNTED', 'POSTED')
+             OR status = (CASE $2::text WHEN 'RESERVED' THEN 'PENDING' WHEN 'ACCOUNTED' THEN 'RESERVED' ELSE 'ACCOUNTED' END))`,
+    [
+      change.transferId,
+      change.status ?? null,
+      change.step ?? null,
+      change.stepState ?? null,
+      change.failure !== undefined,
+      change.failure?.step ?? null,
+      change.failure?.code ?? null,
+      change.failure?.reason ?? null,
+      terminal,
+    ],
+  );
+}
+
+export interface TransferFilter {
+  status?: TransferStatus;
+  walletId?: string;
+  limit: number;
+  /** keyset cursor: the seq of the last row seen */
+  afterSeq?: bigint | null;
+}
+
+export async function listTransfers(ds: DataSource, f: TransferFilter): Promise<TransferEntity[]> {
+  const qb = ds
+    .getRepository(TransferEntity)
+    .createQueryBuilder('t')
+    .orderBy('t.seq', 'DESC')
+    .limit(f.limit);
+  if (f.status) qb.andWhere('t.status = :status', { status: f.status });
+  if (f.walletId) qb.andWhere('(t.from_wallet_id = :w OR t.to_wallet_id = :w)', { w: f.walletId });
+  if (f.afterSeq) qb.andWhere('t.seq < :afterSeq', { afterSeq: f.afterSeq.toString() });
+  return qb.getMany();
+}

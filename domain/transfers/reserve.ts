@@ -1,0 +1,71 @@
+import type { DataSource } from 'typeorm';
+import { inTransaction } from '../../db/sql';
+import { DomainError } from '../errors';
+import { explainWalletRefusal } from '../wallets';
+import { applyStateChange } from './records';
+import type { TransferDetails } from './transfer';
+
+export type ReserveOutcome = 'held' | 'already-held' | 'tombstoned';
+
+/**
+ * Step 1: place a hold on the sender (held += amount) if the funds are available.
+ * Idempotent by transfer id: the hold row is inserted first, so a repeated reserve finds it and
+ * does nothing; if the release ran first (tombstone), a late reserve does nothing either.
+ */
+export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<ReserveOutcome> {
+  return inTransaction(ds, async (sql) => {
+    const { rows: receiver } = await sql<{ currency: string }>(`SELECT currency FROM wallets WHERE id = $1`, [
+      t.toWalletId,
+    ]);
+    if (!receiver[0]) throw new DomainError('WALLET_NOT_FOUND', `wallet ${t.toWalletId} not found`);
+    if (receiver[0].currency !== t.currency) {
+      throw new DomainError('CURRENCY_MISMATCH', `receiving wallet holds ${receiver[0].currency}, not ${t.currency}`);
+    }
+    const inserted = await sql(
+      `INSERT INTO holds (transfer_id, wallet_id, amount, status) VALUES ($1, $2, $3, 'active')
+       ON CONFLICT (transfer_id) DO NOTHING`,
+      [t.transferId, t.fromWalletId, t.amount.toString()],
+    );
+    const reserved = () =>
+      applyStateChange(sql, { transferId: t.transferId, status: 'RESERVED', step: 'reserve', stepState: 'done' });
+    if (inserted.rowCount === 0) {
+      const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
+      if (rows[0]?.status === 'released') return 'tombstoned';
+      await reserved();
+      return 'already-held';
+    }
+    const held = await sql(
+      `UPDATE wallets SET held = held + $2, updated_at = now()
+        WHERE id = $1 AND kind = 'customer' AND currency = $3 AND status = 'active' AND balance - held >= $2`,
+      [t.fromWalletId, t.amount.toString(), t.currency],
+    );
+    if (held.rowCount === 0) throw await explainWalletRefusal(sql, t.fromWalletId, t.currency, t.amount);
+    await reserved();
+    return 'held';
+  });
+}
+
+/**
+ * Compensation of step 1: release the hold. Idempotent; if the reserve never landed it leaves a
+ * 'released' tombstone so that a late retry of the reserve cannot hold the money afterwards.
+ */
+export async function releaseFunds(ds: DataSource, t: TransferDetails): Promise<'released' | 'tombstone' | 'noop'> {
+  return inTransaction(ds, async (sql) => {
+    const tomb = await sql(
+      `INSERT INTO holds (transfer_id, wallet_id, amount, status) VALUES ($1, $2, $3, 'released')
+       ON CONFLICT (transfer_id) DO NOTHING`,
+      [t.transferId, t.fromWalletId, t.amount.toString()],
+    );
+    if (tomb.rowCount === 1) return 'tombstone';
+    const released = await sql<{ wallet_id: string; amount: string }>(
+      `UPDATE holds SET status = 'released', updated_at = now() WHERE transfer_id = $1 AND status = 'active'
+       RETURNING wallet_id, amount`,
+      [t.transferId],
+    );
+    const hold = released.rows[0];
+    if (!hold) return 'noop';
+    await sql(`UPDATE wallets SET held = held - $2, updated_at = now() WHERE id = $1`, [hold.wallet_id, hold.amount]);
+    await applyStateChange(sql, { transferId: t.transferId, step: 'reserve', stepState: 'compensated' });
+    return 'released';
+  });
+}

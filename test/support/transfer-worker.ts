@@ -1,0 +1,59 @@
+import type { Worker } from '@temporalio/worker';
+import type { Config } from '../../config';
+import { createActivities } from '../../activities';
+import type { AccountingPort } from '../../domain/transfers/accounting-port';
+import type { TransferDetails } from '../../domain/transfers/transfer';
+import { buildTransferWorker } from '../../worker/build-worker';
+import { openActivityDeps } from '../../worker/deps';
+import { connectWorkerConnection, workflowBundle } from './env';
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real worker in the test process, on real Postgres, Redis and Temporal, polling `config`'s task
+ * queue. `accounting` may wrap the built-in book: the accounting system is the one external
+ * boundary a test may take down (see SwitchableAccounting).
+ */
+export async function startTransferWorker(
+  config: Config,
+  opts: { accounting?: (book: AccountingPort) => AccountingPort } = {},
+): Promise<RunningWorker> {
+  const connection = await connectWorkerConnection();
+  const deps = await openActivityDeps(config);
+  const accounting = opts.accounting ? opts.accounting(deps.accounting) : deps.accounting;
+  const worker = await buildTransferWorker({
+    connection,
+    config,
+    activities: createActivities({ ...deps, accounting }),
+    workflows: { workflowBundle: await workflowBundle() },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+      await deps.close();
+    },
+  };
+}
+
+/** The accounting system as an outside dependency that can go down and come back. */
+export class SwitchableAccounting implements AccountingPort {
+  available = true;
+  constructor(private readonly inner: AccountingPort) {}
+
+  async book(t: TransferDetails): Promise<void> {
+    if (!this.available) throw new Error('accounting system unavailable');
+    return this.inner.book(t);
+  }
+
+  async reverse(t: TransferDetails): Promise<void> {
+    if (!this.available) throw new Error('accounting system unavailable');
+    return this.inner.reverse(t);
+  }
+}

@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import type { DataSource } from 'typeorm';
+import { startTransfer } from '../../api/transfers/start-transfer';
+import type { Config } from '../../config';
+import { getTransfer } from '../../domain/transfers/records';
+import { getWallet } from '../../domain/wallets';
+import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
+
+/**
+ * Real worker processes (the built `dist/worker/main.js`, as `npm start` and production run it)
+ * on one task queue: a SIGKILLed worker's transfer is finished by another, and two workers share
+ * a batch. `npm test` builds before jest runs.
+ */
+const WORKER_MAIN = path.resolve(__dirname, '../../dist/worker/main.js');
+
+interface WorkerProcess {
+  child: ChildProcess;
+  identity: Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function spawnWorker(config: Config, workerId: string): WorkerProcess {
+  const child = spawn(process.execPath, [WORKER_MAIN], {
+    env: {
+      ...process.env,
+      WORKER_ID: workerId,
+      TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
+      WORKER_SHUTDOWN_GRACE_SECONDS: '5',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const identity = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split('\n')) {
+        if (line.includes('"worker started"')) resolve(JSON.parse(line).identity);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`worker ${workerId} exited (${code}) before starting:\n${output}`)));
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, identity, exited };
+}
+
+async function stopWorker(w: WorkerProcess): Promise<number | null> {
+  if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+  return w.exited;
+}
+
+describe('transfer workers as separate processes', () => {
+  let ds: DataSource;
+  let client: Client;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run \`npm run build\` first`);
+    ds = await createTestDataSource();
+    client = await connectTemporalClient();
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map(stopWorker));
+    await client?.connection.close();
+    await ds?.destroy();
+  });
+
+  function transferRequest(from: string, to: string, amount: bigint) {
+    return {
+      callerId: 'worker-test',
+      idempotencyKey: randomUUID(),
+      requestHash: randomUUID(),
+      fromWalletId: from,
+      toWalletId: to,
+      amount,
+      currency: 'EUR',
+    };
+  }
+
+  it('finishes a transfer on another worker after its worker is SIGKILLed mid-saga, posting it once', async () => {
+    // short attempts so the dead worker's accounting attempt is retried quickly elsewhere
+    const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('sigkill'), TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '3' });
+    const from = await makeWallet(ds, { balance: 10_000n });
+    const to = await makeWallet(ds);
+
+    // Block the accounting step: the built-in book serialises a sender's bookings on this lock.
+    const blocker = new PgClient({ connectionString: config.DATABASE_URL });
+    await blocker.connect();
+    await blocker.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`accounting:${from.id}`]);
+    try {
+      const first = spawnWorker(config, 'doomed');
+      workers.push(first);
+      await first.identity;
+      const { transfer } = await startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, to.id, 1_250n));
+      const handle = client.workflow.getHandle(transfer.workflowId);
+      await eventually(async () => {
+        const { raw } = await handle.describe();
+        return raw.pendingActivities?.some((a) => a.activityType?.name === 'accounting' && a.attempt === 1 && a.lastStartedTime)
+          ? true
+          : undefined;
+      }, 30_000, 'the accounting activity to start on the first worker');
+      expect((await getTransfer(ds, transfer.id)).status).toBe('RESERVED');
+
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBeNull(); // killed by the signal, not a clean exit
+
+      const second = spawnWorker(config, 'rescuer');
+      workers.push(second);
+      await second.identity;
+      await blocker.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`accounting:${from.id}`]);
+
+      const done = await eventually(async () => {
+        const t = await getTransfer(ds, transfer.id);
+        return t.status === 'COMPLETED' ? t : undefined;
+      }, 60_000, 'the transfer to complete on the second worker');
+      expect(done.status).toBe('COMPLETED');
+      expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
+      expect((await getWallet(ds, from.id)).balance).toBe(10_000n - 1_250n);
+      expect((await getWallet(ds, to.id)).balance).toBe(1_250n);
+      expect((await getWallet(ds, from.id)).held).toBe(0n);
+
+      // and a SIGTERM drains the second worker cleanly
+      expect(await stopWorker(second)).toBe(0);
+    } finally {
+      await blocker.end();
+    }
+  });
+
+  it('spreads a batch of 40 transfers over two worker processes on one task queue', async () => {
+    const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('pair') });
+    const pair = [spawnWorker(config, 'a'), spawnWorker(config, 'b')];
+    workers.push(...pair);
+    const identities = await Promise.all(pair.map((w) => w.identity));
+
+    const from = await makeWallet(ds, { balance: 100_000n });
+    const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds)));
+    const started = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n)),
+      ),
+    );
+    const results = await Promise.all(
+      started.map(({ transfer }) => client.workflow.getHandle(transfer.workflowId).result()),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(40).fill('COMPLETED'));
+
+    // Which worker ran each activity is recorded by Temporal in the ActivityTaskStarted events.
+    const seen = new Set<string>();
+    for (const { transfer } of started) {
+      const history = await client.workflow.getHandle(transfer.workflowId).fetchHistory();
+      for (const event of history.events ?? []) {
+        const identity = event.activityTaskStartedEventAttributes?.identity;
+        if (identity) seen.add(identity);
+      }
+    }
+    expect([...seen].sort()).toEqual([...identities].sort());
+    expect((await getWallet(ds, from.id)).balance).toBe(100_000n - 4_000n);
+  });
+});

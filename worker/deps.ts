@@ -1,0 +1,21 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config';
+import { createDataSource } from '../db/data-source';
+import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
+import type { ActivityDeps } from '../activities';
+
+/** The worker's own connections; closed by the caller after the worker has drained. */
+export async function openActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
+  const db = createDataSource({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
+  await db.initialize();
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 2000 });
+  return {
+    db,
+    redis,
+    accounting: new PostgresAccountingBook(db, config.dailyOutgoingLimitMinor),
+    async close() {
+      redis.disconnect();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Everything the worker's workflow bundle registers. Deterministic code only: no I/O, no Node APIs.
+export { transferWorkflow, transferStatusQuery, retrySignal, cancelSignal } from './transfer';
