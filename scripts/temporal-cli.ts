@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The repository root: the nearest ancestor of this file that holds package.json.
+ * Works from the TS source (scripts/, under ts-jest or ts-node) and from the compiled
+ * output (dist/scripts/, where dist/ has no package.json of its own).
+ */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Where the Temporal CLI (`temporal server start-dev`) is on this machine:
+ * $TEMPORAL_CLI_PATH, then the project-local copy installed by scripts/ensure-deps.sh
+ * (`.tools/temporal/bin/temporal`), then `temporal` on PATH.
+ * `undefined` when there is none: callers then let @temporalio/testing download the server.
+ */
+export function findTemporalCli(): string | undefined {
+  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  const local = path.join(repoRoot(), '.tools', 'temporal', 'bin', 'temporal');
+  if (isExecutable(local)) return local;
+  return onPath(process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type LogLevel,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
+import type { DataSource } from 'typeorm';
+import { loadConfig, type Config } from '../../config';
+import { createDataSource } from '../../db/data-source';
+
+/**
+ * Helpers for tests. test/global-setup.ts has already put this run's settings in process.env:
+ * DATABASE_URL (a fresh, migrated database), TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (a dev server),
+ * TEMPORAL_TASK_QUEUE (unique to the run) and WORKFLOW_BUNDLE_PATH (the workflows, bundled once).
+ */
+
+/** The validated config of this test run; `overrides` win over process.env. */
+export function testConfig(overrides: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({ ...process.env, NODE_ENV: 'test', ...overrides });
+}
+
+/** An initialized TypeORM DataSource on the run's database. Call `destroy()` in afterAll. */
+export async function createTestDataSource(opts: { poolMax?: number } = {}): Promise<DataSource> {
+  const ds = createDataSource({ url: testConfig().DATABASE_URL, poolMax: opts.poolMax ?? 5, applicationName: 'wallet-test' });
+  await ds.initialize();
+  return ds;
+}
+
+/** A Temporal client on the run's dev server. Close it with `client.connection.close()` in afterAll. */
+export async function connectTemporalClient(): Promise<Client> {
+  const cfg = testConfig();
+  const connection = await Connection.connect({ address: cfg.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+}
+
+/**
+ * Installs this test process's Temporal Runtime with a WARN logger (TEMPORAL_TEST_LOG_LEVEL to change),
+ * instead of the default INFO one that logs every worker state change, and without the Runtime's
+ * SIGINT/SIGTERM handlers, so a signal stops the test process instead of being swallowed.
+ * Must run before the first Worker/NativeConnection of the test file; a no-op when too late or done.
+ */
+export function quietTemporalRuntime(): void {
+  try {
+    const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
+    Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
+  } catch {
+    // already installed or instantiated
+  }
+}
+
+/** A worker-side connection to the run's dev server, for `Worker.create({ connection })`. Close it after the worker. */
+export async function connectWorkerConnection(): Promise<NativeConnection> {
+  quietTemporalRuntime();
+  return NativeConnection.connect({ address: testConfig().TEMPORAL_ADDRESS });
+}
+
+/** A task queue name nobody else in this run uses (so tests and their workers never steal each other's tasks). */
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${testConfig().TEMPORAL_TASK_QUEUE}-${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+let fallbackBundle: Promise<WorkflowBundleOption> | undefined;
+
+/**
+ * The `workflowBundle` option for `Worker.create`: the bundle global setup built once for the whole run,
+ * so test files do not each spend seconds in webpack. Outside a jest run with global setup, bundles here (once).
+ */
+export function workflowBundle(): Promise<WorkflowBundleOption> {
+  const codePath = process.env.WORKFLOW_BUNDLE_PATH;
+  if (codePath) return Promise.resolve({ codePath });
+  fallbackBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: new DefaultLogger('WARN'),
+  }).then(({ code }) => ({ code }));
+  return fallbackBundle;
+}
