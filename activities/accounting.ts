@@ -10,7 +10,7 @@ export function accountingActivities({ db, accounting }: ActivityDeps) {
     async accounting(t: TransferPayload): Promise<void> {
       await asActivity(() => accounting.book(toDetails(t)));
       await inTransaction(db, (sql) =>
-        applyStateChange(sql, { transferId: t.transferId, status: 'ACCOUNTED', step: 'accounting', stepState: 'done' }),
+        applyStateChange(sql, { transferId: t.transferId, status: 'ACCOUNTED', expectedStatus: 'RESERVED', step: 'accounting', stepState: 'done' }),
       );
     },
     /** Compensation of step 2. */

@@ -1,5 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { poolSql } from '../db/sql';
+import { DataSource } from 'typeorm';
+import { poolSql, type Sql } from '../db/sql';
 
 /**
  * The ledger's invariants, each one SQL statement (one snapshot, so they hold even while other
@@ -71,8 +71,9 @@ export interface InvariantViolation {
   detail: string;
 }
 
-export async function checkLedgerInvariants(ds: DataSource): Promise<InvariantViolation[]> {
-  const sql = poolSql(ds);
+/** Runs on the pool, or on a given transaction (to see its uncommitted writes). */
+export async function checkLedgerInvariants(target: DataSource | Sql): Promise<InvariantViolation[]> {
+  const sql = target instanceof DataSource ? poolSql(target) : target;
   const violations: InvariantViolation[] = [];
   for (const check of CHECKS) {
     const { rows } = await sql<{ subject: string; detail: string }>(check.sql);

@@ -61,12 +61,15 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
   }
   const inserted = await sql(
     `INSERT INTO journal_entries (id, kind, reference, transfer_id, currency, description)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (reference) DO NOTHING RETURNING id`,
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
     [posting.entryId, posting.kind, posting.reference, posting.transferId ?? null, posting.currency, posting.description ?? null],
   );
   if (inserted.rowCount === 0) {
+    // Any unique conflict (id or reference) means a twin posted first; ids derive from the reference,
+    // so both name the same event. (A targeted ON CONFLICT would still raise on the other index.)
     const { rows } = await sql<{ id: string }>(`SELECT id FROM journal_entries WHERE reference = $1`, [posting.reference]);
-    return { entryId: rows[0]!.id, created: false };
+    if (!rows[0]) throw new Error(`journal entry ${posting.entryId} conflicts with another event's entry`);
+    return { entryId: rows[0].id, created: false };
   }
   const ordered = [...posting.lines].sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0));
   for (const line of ordered) {

@@ -132,9 +132,12 @@ const rules = panels(dashboard.panels).flatMap((p) =>
 process.stdout.write(JSON.stringify({ groups: [{ name: 'grafana-dashboard-queries', rules }] }));
 JS
   then
-    "$promtool" check rules "$TMP/dashboard-rules.json" >/dev/null \
-      && log "prometheus: every Grafana dashboard query parses ($(grep -o '"record"' "$TMP/dashboard-rules.json" | wc -l) queries)" \
-      || { "$promtool" check rules "$TMP/dashboard-rules.json" || true; fail grafana "a Grafana dashboard query is not valid PromQL"; }
+    if "$promtool" check rules "$TMP/dashboard-rules.json" >"$TMP/dashboard-rules.out" 2>&1; then
+      log "prometheus: every Grafana dashboard query parses ($(grep -o '"record"' "$TMP/dashboard-rules.json" | wc -l) queries)"
+    else
+      cat "$TMP/dashboard-rules.out" >&2
+      fail grafana "a Grafana dashboard query is not valid PromQL"
+    fi
   else
     fail grafana "could not read the dashboard queries"
   fi

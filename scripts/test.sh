@@ -19,4 +19,5 @@ bash scripts/ensure-deps.sh
 step lint npx eslint .
 step build npm run --silent build
 step typecheck npx tsc -p tsconfig.json --noEmit
+step infra bash scripts/check-infra.sh
 step jest npx jest "$@"

@@ -231,6 +231,8 @@ export default async function globalSetup(): Promise<void> {
     process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
     process.env.WORKER_BUNDLE_PATH = bundlePath; // the name config/index.ts uses for the same thing
     process.env.WALLET_TEST_RUN = '1';
+    // Redis is shared with other runs and the dev stack: this run's keys live under their own prefix
+    process.env.REDIS_KEY_PREFIX = `wallet-test-${timestamp()}-${process.pid}:`;
     log(
       `ready in ${Date.now() - started} ms: DATABASE_URL db=${state.databaseName}, ` +
         `TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS}, TEMPORAL_TASK_QUEUE=${process.env.TEMPORAL_TASK_QUEUE}`,

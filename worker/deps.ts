@@ -8,7 +8,11 @@ import type { ActivityDeps } from '../activities';
 export async function openActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDataSource({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
   await db.initialize();
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 2000 });
+  const redis = new Redis(config.REDIS_URL, {
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    maxRetriesPerRequest: 3,
+    connectTimeout: 2000,
+  });
   return {
     db,
     redis,

@@ -69,9 +69,20 @@ export async function transferWorkflow({ transfer, settings }: TransferWorkflowI
   });
 
   /** Status goes to the row (by an activity) first, then to the search attribute and the query. */
-  async function setStatus(status: TransferStatus, failure?: TransferFailure | null, step?: SagaStep) {
-    const stepState = step ? view.steps[step] : undefined;
-    await bookkeeping.recordTransferState({ transferId: transfer.transferId, status, failure, step, stepState });
+  async function setStatus(
+    status: TransferStatus,
+    failure?: TransferFailure | null,
+    opts: { step?: SagaStep; expectedStatus?: TransferStatus } = {},
+  ) {
+    const stepState = opts.step ? view.steps[opts.step] : undefined;
+    await bookkeeping.recordTransferState({
+      transferId: transfer.transferId,
+      status,
+      failure,
+      step: opts.step,
+      stepState,
+      expectedStatus: opts.expectedStatus,
+    });
     view.status = status;
     if (failure !== undefined) view.failure = failure;
     upsertSearchAttributes([{ key: TransferStatusKey, value: status }]);
@@ -108,7 +119,8 @@ export async function transferWorkflow({ transfer, settings }: TransferWorkflowI
             reason: decision.reason,
           });
         }
-        await setStatus(before, null);
+        // back to where the step started, so the step's own compare-and-set write applies again
+        await setStatus(before, null, { expectedStatus: 'NEEDS_ATTENTION' });
       }
     }
   }
@@ -182,7 +194,7 @@ export async function transferWorkflow({ transfer, settings }: TransferWorkflowI
 
   await CancellationScope.nonCancellable(async () => {
     await notify();
-    await setStatus('COMPLETED', undefined, 'notify');
+    await setStatus('COMPLETED', undefined, { step: 'notify' });
   });
   return view;
 

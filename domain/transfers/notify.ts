@@ -4,7 +4,8 @@ import { inTransaction, poolSql } from '../../db/sql';
 import { formatAmount } from '../money';
 import type { TransferDetails } from './transfer';
 
-export const NOTIFICATION_STREAM = 'wallet:notifications';
+/** The Redis stream of notifications (under the service's REDIS_KEY_PREFIX). */
+export const NOTIFICATION_STREAM = 'notifications';
 
 interface NotificationRow {
   id: string;

@@ -72,9 +72,10 @@ export async function setRunId(ds: DataSource, id: string, runId: string): Promi
 }
 
 /**
- * Writes a status transition. A terminal status is never left again, and a step's status
- * (RESERVED → ACCOUNTED → POSTED) only follows its predecessor, so a late write from an attempt
- * that outlived its timeout cannot move the row backwards or past a parked state.
+ * Writes a status transition. A terminal status is never left again, and with `expectedStatus` the
+ * write is a compare-and-set: step activities move RESERVED → ACCOUNTED → POSTED only from the
+ * step before, so a late write from an attempt that outlived its timeout cannot move the row
+ * backwards or out of a parked state.
  */
 export async function applyStateChange(sql: Sql, change: TransferStateChange): Promise<void> {
   const terminal = change.status !== undefined && TERMINAL_STATUSES.includes(change.status);
@@ -88,8 +89,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
             finished_at = CASE WHEN $9::boolean THEN coalesce(finished_at, now()) ELSE finished_at END,
             updated_at = now()
       WHERE id = $1 AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
-        AND ($2::text IS NULL OR $2::text NOT IN ('RESERVED', 'ACCOUNTED', 'POSTED')
-             OR status = (CASE $2::text WHEN 'RESERVED' THEN 'PENDING' WHEN 'ACCOUNTED' THEN 'RESERVED' ELSE 'ACCOUNTED' END))`,
+        AND ($10::text IS NULL OR status = $10::text)`,
     [
       change.transferId,
       change.status ?? null,
@@ -100,6 +100,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
       change.failure?.code ?? null,
       change.failure?.reason ?? null,
       terminal,
+      change.expectedStatus ?? null,
     ],
   );
 }

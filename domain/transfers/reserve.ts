@@ -27,7 +27,7 @@ export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<
       [t.transferId, t.fromWalletId, t.amount.toString()],
     );
     const reserved = () =>
-      applyStateChange(sql, { transferId: t.transferId, status: 'RESERVED', step: 'reserve', stepState: 'done' });
+      applyStateChange(sql, { transferId: t.transferId, status: 'RESERVED', expectedStatus: 'PENDING', step: 'reserve', stepState: 'done' });
     if (inserted.rowCount === 0) {
       const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
       if (rows[0]?.status === 'released') return 'tombstoned';

@@ -17,4 +17,6 @@ export interface TransferStateChange {
   step?: SagaStep;
   stepState?: StepState;
   failure?: { step?: SagaStep; code: string; reason: string } | null;
+  /** apply only if the transfer is in this status now (compare-and-set) */
+  expectedStatus?: TransferStatus;
 }

@@ -38,14 +38,15 @@ export async function connectTemporalClient(): Promise<Client> {
 }
 
 /**
- * Installs this test process's Temporal Runtime with a WARN logger (TEMPORAL_TEST_LOG_LEVEL to change),
+ * Installs this test process's Temporal Runtime with an ERROR logger (TEMPORAL_TEST_LOG_LEVEL to change),
  * instead of the default INFO one that logs every worker state change, and without the Runtime's
  * SIGINT/SIGTERM handlers, so a signal stops the test process instead of being swallowed.
  * Must run before the first Worker/NativeConnection of the test file; a no-op when too late or done.
  */
 export function quietTemporalRuntime(): void {
   try {
-    const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
+    // ERROR by default: the SDK logs every business refusal (insufficient funds, …) as a WARN
+    const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'ERROR') as LogLevel;
     Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
   } catch {
     // already installed or instantiated

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { poolSql } from '../db/sql';
+import { DomainError } from '../domain/errors';
+import { ApiError } from './errors';
+
+/**
+ * HTTP idempotency (DESIGN §5): the record that binds (caller, Idempotency-Key) to one request hash
+ * and one resource. Postgres holds it (source of truth); Redis caches it (fast path, losable).
+ * No response bodies are stored: replays re-render the resource, so they cannot drift from it.
+ */
+
+export type IdempotentResourceType = 'deposit' | 'transfer';
+
+export interface IdempotencyRecord {
+  requestHash: string;
+  resourceType: IdempotentResourceType;
+  resourceId: string;
+}
+
+export interface IdempotencyScope {
+  callerId: string;
+  key: string;
+}
+
+// Printable ASCII, 1..255 characters: safe in logs, Redis keys and headers alike.
+const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
+
+/** Validates the raw `Idempotency-Key` header value; returns the key. */
+export function parseIdempotencyKey(raw: string | string[] | undefined): string {
+  if (raw === undefined) throw new ApiError('IDEMPOTENCY_KEY_MISSING', 'this request requires an Idempotency-Key header');
+  if (Array.isArray(raw)) throw new ApiError('IDEMPOTENCY_KEY_INVALID', 'send exactly one Idempotency-Key header');
+  if (!KEY_PATTERN.test(raw) || raw.trim() === '') {
+    throw new ApiError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+  }
+  return raw;
+}
+
+/** JSON with object keys sorted at every level, so {a,b} and {b,a} hash alike. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** sha-256 over method, route URL with its params, and the canonical body. */
+export function requestHash(req: { method: string; url: string; body: unknown }): string {
+  return createHash('sha256').update(`${req.method}\n${req.url}\n${canonicalJson(req.body)}`).digest('hex');
+}
+
+function redisKey({ callerId, key }: IdempotencyScope): string {
+  // the caller id is URI-encoded so a ':' in it cannot make two scopes collide
+  return `idem:${encodeURIComponent(callerId)}:${key}`;
+}
+
+function assertSameRequest(stored: Pick<IdempotencyRecord, 'requestHash'>, wanted: IdempotencyRecord): void {
+  if (stored.requestHash !== wanted.requestHash) {
+    throw new DomainError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'this Idempotency-Key was already used for a different request; use a new key for a new request',
+    );
+  }
+}
+
+interface RecordRow {
+  request_hash: string;
+  resource_type: IdempotentResourceType;
+  resource_id: string;
+}
+
+export class IdempotencyStore {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly redis: Redis,
+    private readonly ttlSeconds: number,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /**
+   * Claims the key for this request. Returns `existed: true` when the key had been claimed before by
+   * the same request (a replay or a concurrent twin), and `cached: true` when Redis answered that.
+   * Throws IDEMPOTENCY_KEY_REUSED, writing nothing, when it had been claimed by a different request.
+   */
+  async claim(scope: IdempotencyScope, wanted: IdempotencyRecord): Promise<{ existed: boolean; cached: boolean }> {
+    const cached = await this.fromCache(scope);
+    if (cached) {
+      assertSameRequest(cached, wanted);
+      return { existed: true, cached: true };
+    }
+    const sql = poolSql(this.ds);
+    // A conflicting row can vanish between the INSERT and the SELECT (its request failed and released
+    // it), so try again a few times; each round either inserts or finds a row.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inserted = await sql(
+        `INSERT INTO idempotency_records
+           (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+         ON CONFLICT (caller_id, idempotency_key) DO NOTHING
+         RETURNING 1`,
+        [scope.callerId, scope.key, wanted.requestHash, wanted.resourceType, wanted.resourceId, this.ttlSeconds],
+      );
+      if (inserted.rowCount > 0) return { existed: false, cached: false };
+      // Expired rows still count until a cleanup removes them: resource ids derive from the key, so a
+      // key can never name a second resource anyway.
+      const { rows } = await sql<RecordRow>(
+        `SELECT request_hash, resource_type, resource_id FROM idempotency_records
+          WHERE caller_id = $1 AND idempotency_key = $2`,
+        [scope.callerId, scope.key],
+      );
+      const row = rows[0];
+      if (row) {
+        assertSameRequest({ requestHash: row.request_hash }, wanted);
+        return { existed: true, cached: false };
+      }
+    }
+    throw new Error('idempotency record kept disappearing while being claimed');
+  }
+
+  /** Forgets a claim whose operation failed before creating anything, so the key can be retried. */
+  async release(scope: IdempotencyScope, wanted: IdempotencyRecord): Promise<void> {
+    await poolSql(this.ds)(
+      `DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`,
+      [scope.callerId, scope.key, wanted.requestHash],
+    );
+    await this.quietly('del', () => this.redis.del(redisKey(scope)));
+  }
+
+  /** Caches a record whose resource exists, for the TTL of the record. */
+  async remember(scope: IdempotencyScope, record: IdempotencyRecord): Promise<void> {
+    await this.quietly('set', () => this.redis.set(redisKey(scope), JSON.stringify(record), 'EX', this.ttlSeconds));
+  }
+
+  private async fromCache(scope: IdempotencyScope): Promise<IdempotencyRecord | null> {
+    const raw = await this.quietly('get', () => this.redis.get(redisKey(scope)));
+    if (!raw) return null;
+    try {
+      const parsed = JSON.parse(raw) as Partial<IdempotencyRecord>;
+      return typeof parsed.requestHash === 'string' ? (parsed as IdempotencyRecord) : null;
+    } catch {
+      return null; // unreadable cache entry: fall through to Postgres
+    }
+  }
+
+  /** Redis is an optimisation: its failures are logged and treated as a cache miss. */
+  private async quietly<T>(op: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.log.warn({ err, op }, 'idempotency cache unavailable; using Postgres only');
+      return null;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import closeWithGrace from 'close-with-grace';
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { buildApp } from './app';
+
+/** Time the API gets to finish in-flight requests on SIGTERM/SIGINT before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    // No app logger yet: a bare pino so the failure is still one structured line. A config error's
+    // message says what to fix; its stack would only be noise.
+    if (err instanceof ConfigError) pino().fatal(err.message);
+    else pino().fatal({ err }, 'could not load configuration');
+    process.exit(1);
+  }
+
+  const app = await buildApp({ config });
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an unexpected error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ host: config.HOST, port: config.PORT });
+}
+
+main().catch((err: unknown) => {
+  pino().fatal({ err }, 'API failed to start');
+  process.exit(1);
+});

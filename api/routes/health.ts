@@ -1,0 +1,87 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
+/** Each dependency gets this long to answer a readiness probe; the checks run in parallel. */
+const CHECK_TIMEOUT_MS = 1500;
+/**
+ * Temporal's deadline is shorter because the SDK's gRPC retry loop may add one backoff step after it.
+ * It is a real gRPC deadline, not a race: a raced call would keep retrying after the answer was sent
+ * (and throw "Channel has been shut down" if the app closed meanwhile).
+ */
+const TEMPORAL_DEADLINE_MS = 1000;
+
+const Liveness = Type.Object({ status: Type.Literal('ok') }, { title: 'Liveness' });
+
+const CheckResult = Type.String({ description: "'ok', or 'unreachable: <short reason>'" });
+const Readiness = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+    checks: Type.Object({ postgres: CheckResult, redis: CheckResult, temporal: CheckResult }),
+  },
+  { title: 'Readiness' },
+);
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+function shortReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `unreachable: ${message.split('\n')[0]!.slice(0, 120)}`;
+}
+
+async function probe(name: string, check: () => Promise<unknown>): Promise<[string, string]> {
+  try {
+    await check();
+    return [name, 'ok'];
+  } catch (err) {
+    return [name, shortReason(err)];
+  }
+}
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Liveness: the process serves requests. Deliberately checks no dependency, so an outage of
+  // Postgres does not get every API pod restarted.
+  app.get(
+    '/health/live',
+    { schema: { summary: 'Liveness probe', tags: ['health'], response: { 200: Liveness } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  // Readiness: the dependencies answer, so the load balancer may send traffic here.
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        summary: 'Readiness probe (Postgres, Redis, Temporal)',
+        tags: ['health'],
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const temporal = app.temporal.connection;
+      const results = await Promise.all([
+        probe('postgres', () => withTimeout(app.db.query('SELECT 1'), CHECK_TIMEOUT_MS)),
+        probe('redis', () => {
+          // not connected: say so, rather than ioredis's "Stream isn't writeable…"
+          if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
+          return withTimeout(app.redis.ping(), CHECK_TIMEOUT_MS);
+        }),
+        probe('temporal', () =>
+          temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+            temporal.workflowService.describeNamespace({ namespace: app.config.TEMPORAL_NAMESPACE }),
+          ),
+        ),
+      ]);
+      const checks = Object.fromEntries(results) as { postgres: string; redis: string; temporal: string };
+      const ok = results.every(([, result]) => result === 'ok');
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+    },
+  );
+};
+
+export default healthRoutes;

@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { decodeCursor, listWalletLines } from '../../domain/history';
+import { createWallet, getWallet } from '../../domain/wallets';
+import { ApiError } from '../errors';
+import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
+import { serializeLine, serializeWallet } from '../serializers';
+import { createWalletSchema, getWalletSchema, listTransactionsSchema } from './wallets.schemas';
+
+const INT8_MAX = 9223372036854775807n;
+
+/** The cursor is the last line id seen, base64url-encoded; anything else is refused. */
+function afterIdOf(cursor: string | undefined): string | null {
+  if (cursor === undefined) return null;
+  const id = decodeCursor(cursor, /^[1-9][0-9]{0,18}$/);
+  if (id === null || BigInt(id) > INT8_MAX) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
+  return id;
+}
+
+const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/v1/wallets', { schema: createWalletSchema }, async (request, reply) => {
+    const wallet = await createWallet(app.db, request.body);
+    return reply.code(201).header('location', `/v1/wallets/${wallet.id}`).send(serializeWallet(wallet));
+  });
+
+  app.get('/v1/wallets/:id', { schema: getWalletSchema }, async (request) => {
+    return serializeWallet(await getWallet(app.db, request.params.id));
+  });
+
+  app.get('/v1/wallets/:id/transactions', { schema: listTransactionsSchema }, async (request) => {
+    const afterId = afterIdOf(request.query.cursor);
+    await getWallet(app.db, request.params.id); // 404 for an unknown wallet rather than an empty page
+    const page = await listWalletLines(app.db, request.params.id, {
+      limit: request.query.limit ?? DEFAULT_PAGE_LIMIT,
+      afterId,
+    });
+    return { items: page.items.map(serializeLine), nextCursor: page.nextCursor };
+  });
+};
+
+export default walletRoutes;

@@ -1,0 +1,208 @@
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { setWalletStatus } from '../../domain/wallets';
+import {
+  createWallet,
+  expectProblem,
+  getWallet,
+  idempotencyRecordCount,
+  lineCount,
+  startApp,
+  uniqueKey,
+  type WalletJson,
+} from './helpers';
+
+/**
+ * Every route refuses bad input with a 4xx problem carrying a stable code, never a 5xx,
+ * and writes nothing.
+ */
+describe('bad input', () => {
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  describe('POST /v1/wallets/:id/deposits', () => {
+    let wallet: WalletJson;
+
+    beforeAll(async () => {
+      wallet = await createWallet(app);
+      // one real deposit, so "nothing written" is checked against a non-empty history
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${wallet.id}/deposits`,
+        headers: { 'idempotency-key': uniqueKey() },
+        payload: { amount: 1000 },
+      });
+      expect(res.statusCode).toBe(201);
+    });
+
+    const json = (payload: string) => ({ payload, headers: { 'content-type': 'application/json' } });
+    const cases: Array<[string, Partial<InjectOptions> & { key?: string | null; walletId?: string }, number, string]> = [
+      ['a float amount', { payload: { amount: 12.5 } }, 400, 'VALIDATION_FAILED'],
+      ['a negative amount', { payload: { amount: -5 } }, 400, 'VALIDATION_FAILED'],
+      ['a zero amount', { payload: { amount: 0 } }, 400, 'VALIDATION_FAILED'],
+      ['a string amount', { payload: { amount: '100' } }, 400, 'VALIDATION_FAILED'],
+      ['a null amount', { payload: { amount: null } }, 400, 'VALIDATION_FAILED'],
+      ['an amount of 2^63', json('{"amount":9223372036854775808}'), 400, 'VALIDATION_FAILED'],
+      ['an amount above MAX_AMOUNT_MINOR', { payload: { amount: 100000000001 } }, 400, 'VALIDATION_FAILED'],
+      ['no amount', { payload: { reference: 'x' } }, 400, 'VALIDATION_FAILED'],
+      ['an extra field', { payload: { amount: 100, currency: 'EUR' } }, 400, 'VALIDATION_FAILED'],
+      ['a reference of 141 characters', { payload: { amount: 100, reference: 'r'.repeat(141) } }, 400, 'VALIDATION_FAILED'],
+      ['a reference with a NUL character', { payload: { amount: 100, reference: 'a\u0000b' } }, 400, 'VALIDATION_FAILED'],
+      ['a JSON array body', json('[{"amount":100}]'), 400, 'VALIDATION_FAILED'],
+      ['an empty JSON body', json(''), 400, 'MALFORMED_JSON'],
+      ['malformed JSON', json('{"amount": 100'), 400, 'MALFORMED_JSON'],
+      ['a __proto__ key', json('{"amount":100,"__proto__":{"x":1}}'), 400, 'MALFORMED_JSON'],
+      ['no body at all', {}, 400, 'VALIDATION_FAILED'],
+      ['a text/plain body', { payload: '{"amount":100}', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['a body over the size limit', { payload: { amount: 100, reference: 'x'.repeat(20_000) } }, 413, 'PAYLOAD_TOO_LARGE'],
+      ['no Idempotency-Key', { payload: { amount: 100 }, key: null }, 400, 'IDEMPOTENCY_KEY_MISSING'],
+      ['an empty Idempotency-Key', { payload: { amount: 100 }, key: '' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+      ['a blank Idempotency-Key', { payload: { amount: 100 }, key: '   ' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+      ['an Idempotency-Key of 256 characters', { payload: { amount: 100 }, key: 'k'.repeat(256) }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+      ['a non-ASCII Idempotency-Key', { payload: { amount: 100 }, key: 'caf\u00e9' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+      ['an Idempotency-Key with a tab', { payload: { amount: 100 }, key: 'a\tb' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+      ['a malformed wallet id', { payload: { amount: 100 }, walletId: 'not-a-uuid' }, 400, 'VALIDATION_FAILED'],
+      ['a urn: wallet id', { payload: { amount: 100 }, walletId: `urn:uuid:00000000-0000-4000-8000-000000000000` }, 400, 'VALIDATION_FAILED'],
+      ['an unknown wallet', { payload: { amount: 100 }, walletId: '00000000-0000-4000-8000-00000000abcd' }, 404, 'WALLET_NOT_FOUND'],
+    ];
+
+    it.each(cases)('refuses %s', async (_name, { key, walletId, ...request }, status, code) => {
+      const before = await getWallet(app, wallet.id);
+      const linesBefore = await lineCount(app.db, wallet.id);
+      const idempotencyKey = key === undefined ? uniqueKey() : key;
+
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${walletId ?? wallet.id}/deposits`,
+        ...request,
+        headers: { ...request.headers, ...(idempotencyKey === null ? {} : { 'idempotency-key': idempotencyKey }) },
+      } as InjectOptions);
+
+      expectProblem(res, status, code);
+      expect(await getWallet(app, wallet.id)).toEqual(before);
+      expect(await lineCount(app.db, wallet.id)).toBe(linesBefore);
+      if (idempotencyKey) expect(await idempotencyRecordCount(app.db, idempotencyKey)).toBe(0);
+    });
+
+    it('lists every failing field of a body', async () => {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${wallet.id}/deposits`,
+        headers: { 'idempotency-key': uniqueKey() },
+        payload: { amount: 1.5, reference: 7, extra: true },
+      });
+      const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
+      expect(problem.errors).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ in: 'body', path: '/amount' }),
+          expect.objectContaining({ in: 'body', path: '/reference' }),
+          expect.objectContaining({ in: 'body', path: '/extra' }),
+        ]),
+      );
+    });
+
+    it('refuses a deposit into a frozen wallet with 409 and releases the key', async () => {
+      const frozen = await createWallet(app);
+      await setWalletStatus(app.db, frozen.id, 'frozen');
+      const key = uniqueKey();
+
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${frozen.id}/deposits`,
+        headers: { 'idempotency-key': key },
+        payload: { amount: 100 },
+      });
+
+      expectProblem(res, 409, 'WALLET_NOT_ACTIVE');
+      expect(await lineCount(app.db, frozen.id)).toBe(0);
+      expect(await idempotencyRecordCount(app.db, key)).toBe(0);
+    });
+  });
+
+  describe('POST /v1/wallets', () => {
+    async function walletsOf(ownerId: string): Promise<number> {
+      const rows: Array<{ n: number }> = await app.db.query(`SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`, [
+        ownerId,
+      ]);
+      return rows[0]!.n;
+    }
+
+    const cases: Array<[string, (ownerId: string) => Partial<InjectOptions>, number, string]> = [
+      ['an unknown currency', (ownerId) => ({ payload: { ownerId, currency: 'ABC' } }), 400, 'VALIDATION_FAILED'],
+      ['a lowercase currency', (ownerId) => ({ payload: { ownerId, currency: 'eur' } }), 400, 'VALIDATION_FAILED'],
+      ['a numeric currency', (ownerId) => ({ payload: { ownerId, currency: 978 } }), 400, 'VALIDATION_FAILED'],
+      ['no currency', (ownerId) => ({ payload: { ownerId } }), 400, 'VALIDATION_FAILED'],
+      ['an empty owner', () => ({ payload: { ownerId: '', currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
+      ['an owner with a NUL character', (ownerId) => ({ payload: { ownerId: `${ownerId}\u0000`, currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
+      ['a numeric owner', () => ({ payload: { ownerId: 42, currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
+      ['an extra field', (ownerId) => ({ payload: { ownerId, currency: 'EUR', balance: 100 } }), 400, 'VALIDATION_FAILED'],
+      ['an empty object', () => ({ payload: {} }), 400, 'VALIDATION_FAILED'],
+      ['an empty JSON body', () => ({ payload: '', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON'],
+      [
+        'malformed JSON',
+        (ownerId) => ({ payload: `{"ownerId":"${ownerId}",`, headers: { 'content-type': 'application/json' } }),
+        400,
+        'MALFORMED_JSON',
+      ],
+      [
+        'a text/plain body',
+        (ownerId) => ({ payload: JSON.stringify({ ownerId, currency: 'EUR' }), headers: { 'content-type': 'text/plain' } }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+    ];
+
+    it.each(cases)('refuses %s', async (_name, build, status, code) => {
+      const ownerId = uniqueKey('owner');
+      const res = await app.inject({ method: 'POST', url: '/v1/wallets', ...build(ownerId) } as InjectOptions);
+      expectProblem(res, status, code);
+      expect(await walletsOf(ownerId)).toBe(0);
+    });
+  });
+
+  describe('GET /v1/wallets/:id', () => {
+    it.each([['not-a-uuid'], ['123'], ['00000000-0000-4000-8000-00000000000g'], ["'; DROP TABLE wallets; --"]])(
+      'refuses the malformed id %p',
+      async (id) => {
+        const res = await app.inject({ method: 'GET', url: `/v1/wallets/${encodeURIComponent(id)}` });
+        expectProblem(res, 400, 'VALIDATION_FAILED');
+      },
+    );
+  });
+
+  describe('GET /v1/wallets/:id/transactions', () => {
+    let wallet: WalletJson;
+    beforeAll(async () => {
+      wallet = await createWallet(app);
+    });
+
+    const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['limit=0', { limit: '0' }, 'VALIDATION_FAILED'],
+      ['limit=101', { limit: '101' }, 'VALIDATION_FAILED'],
+      ['limit=-1', { limit: '-1' }, 'VALIDATION_FAILED'],
+      ['limit=1.5', { limit: '1.5' }, 'VALIDATION_FAILED'],
+      ['limit=abc', { limit: 'abc' }, 'VALIDATION_FAILED'],
+      ['an undecodable cursor', { cursor: '!!!' }, 'INVALID_CURSOR'],
+      ['a cursor that is not a line id', { cursor: b64('hello') }, 'INVALID_CURSOR'],
+      ['a cursor beyond int8', { cursor: b64('9999999999999999999') }, 'INVALID_CURSOR'],
+      ['a cursor of 20 digits', { cursor: b64('12345678901234567890') }, 'INVALID_CURSOR'],
+      ['an overlong cursor', { cursor: 'A'.repeat(65) }, 'VALIDATION_FAILED'],
+    ];
+
+    it.each(cases)('refuses %s', async (_name, query, code) => {
+      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query });
+      expectProblem(res, 400, code);
+    });
+
+    it('refuses a malformed wallet id', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/wallets/nope/transactions' });
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+    });
+  });
+});

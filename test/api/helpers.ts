@@ -1,0 +1,98 @@
+import { createServer } from 'node:net';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { buildApp } from '../../api/app';
+import { testConfig } from '../support/env';
+
+/**
+ * Component-test helpers: the real app (buildApp) on the run's Postgres, Redis and Temporal,
+ * driven through app.inject. Every test creates the records it looks at.
+ */
+
+export function startApp(overrides: NodeJS.ProcessEnv = {}): Promise<FastifyInstance> {
+  return buildApp({ config: testConfig(overrides), logger: false });
+}
+
+export interface WalletJson {
+  id: string;
+  ownerId: string;
+  currency: string;
+  status: string;
+  balance: number;
+  held: number;
+  available: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+let seq = 0;
+/** A key nobody else in this run uses. */
+export function uniqueKey(prefix = 'key'): string {
+  seq += 1;
+  return `${prefix}-${process.pid}-${Date.now()}-${seq}`;
+}
+
+export async function createWallet(app: FastifyInstance, currency = 'EUR', ownerId = uniqueKey('owner')): Promise<WalletJson> {
+  const res = await app.inject({ method: 'POST', url: '/v1/wallets', payload: { ownerId, currency } });
+  if (res.statusCode !== 201) throw new Error(`wallet creation failed: ${res.statusCode} ${res.body}`);
+  return res.json<WalletJson>();
+}
+
+export async function getWallet(app: FastifyInstance, id: string): Promise<WalletJson> {
+  const res = await app.inject({ method: 'GET', url: `/v1/wallets/${id}` });
+  if (res.statusCode !== 200) throw new Error(`wallet read failed: ${res.statusCode} ${res.body}`);
+  return res.json<WalletJson>();
+}
+
+export function postDeposit(
+  app: FastifyInstance,
+  walletId: string,
+  payload: unknown,
+  key: string | undefined = uniqueKey('dep'),
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/wallets/${walletId}/deposits`,
+    headers: key === undefined ? {} : { 'idempotency-key': key },
+    payload: payload as object,
+  });
+}
+
+/** Ledger lines booked on a wallet: the "nothing was written" probe. */
+export async function lineCount(ds: DataSource, walletId: string): Promise<number> {
+  const rows: Array<{ n: number }> = await ds.query(`SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`, [walletId]);
+  return rows[0]!.n;
+}
+
+export async function idempotencyRecordCount(ds: DataSource, key: string): Promise<number> {
+  const rows: Array<{ n: number }> = await ds.query(
+    `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
+    [key],
+  );
+  return rows[0]!.n;
+}
+
+/** Asserts an RFC 9457 problem with the given status and stable code; returns its body. */
+export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
+  const body = res.json<{ type: string; title: string; status: number; code: string; detail: string; errors?: unknown[] }>();
+  expect({ status: res.statusCode, code: body.code }).toEqual({ status, code });
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(body.status).toBe(status);
+  expect(body.type).toBe(`https://errors.wallet.example/${code.toLowerCase().replace(/_/g, '-')}`);
+  expect(typeof body.title).toBe('string');
+  expect(typeof body.detail).toBe('string');
+  return body;
+}
+
+/** A TCP port on which nothing listens (bound once by us, then released). */
+export function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,29 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { findTemporalCli } from '../../scripts/temporal-cli';
+import { testConfig } from './env';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
+
+/**
+ * With RECORD_HISTORIES=1, saves a finished scenario's workflow history as a replay fixture
+ * (test/fixtures/histories/<name>.json, committed). test/transfers/replay.test.ts replays them all
+ * against the current workflow code, so a change that breaks running sagas fails the suite.
+ * The Temporal CLI writes the history JSON (the format `historyFromJSON` reads); the SDK's own
+ * encoder trips over jest's per-file module copies of the protobuf classes.
+ */
+export async function recordHistory(workflowId: string, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('RECORD_HISTORIES needs the Temporal CLI (run scripts/ensure-deps.sh)');
+  const cfg = testConfig();
+  const json = execFileSync(
+    cli,
+    ['workflow', 'show', '--workflow-id', workflowId, '--address', cfg.TEMPORAL_ADDRESS,
+      '--namespace', cfg.TEMPORAL_NAMESPACE, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+}

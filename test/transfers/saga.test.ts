@@ -1,0 +1,300 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { checkLedgerInvariants } from '../../domain/invariants';
+import { NOTIFICATION_STREAM } from '../../domain/transfers/notify';
+import { createWallet, getWallet, uniqueKey } from '../api/helpers';
+import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { recordHistory } from '../support/histories';
+import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
+import { eventually, journalEntriesOf } from '../support/wallets';
+import { buildApp } from '../../api/app';
+import { fund, getTransfer, postTransfer, waitForStatus, type TransferJson } from './helpers';
+
+/**
+ * The transfer saga end to end: API → Temporal dev server → a real worker → Postgres and Redis.
+ * The accounting system is the one dependency the tests take down (SwitchableAccounting wraps the
+ * real built-in book). Step budgets are seconds here so parking happens within a test.
+ */
+describe('transfer saga', () => {
+  const env = {
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('saga'),
+    TRANSFER_STEP_BUDGET_SECONDS: '3',
+    TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2',
+    DAILY_OUTGOING_LIMIT_MINOR: '50000',
+  };
+  let app: FastifyInstance;
+  let shortDeadlineApp: FastifyInstance;
+  let worker: RunningWorker;
+  let accounting: SwitchableAccounting | undefined;
+  let ds: DataSource;
+  let client: Client;
+
+  beforeAll(async () => {
+    ds = await createTestDataSource();
+    client = await connectTemporalClient();
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
+    app = await buildApp({ config: testConfig(env), logger: false });
+    shortDeadlineApp = await buildApp({ config: testConfig({ ...env, TRANSFER_PARK_DEADLINE_SECONDS: '2' }), logger: false });
+  });
+
+  afterEach(() => {
+    if (accounting) accounting.available = true;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await shortDeadlineApp?.close();
+    await worker?.stop();
+    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    await client?.connection.close();
+    await ds?.destroy();
+  });
+
+  async function twoWallets(balance: number) {
+    const from = await createWallet(app);
+    const to = await createWallet(app);
+    if (balance > 0) await fund(app, from.id, balance);
+    return { from, to };
+  }
+
+  async function accountingRows(transferId: string) {
+    const [booking] = await ds.query(`SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
+    const lines: Array<{ kind: string; amount: string }> = await ds.query(
+      `SELECT kind, amount::text FROM accounting_lines WHERE transfer_id = $1 ORDER BY id`,
+      [transferId],
+    );
+    return { status: booking?.status as string | undefined, lines };
+  }
+
+  it('completes a transfer: money moved, hold captured, booked, both parties notified, searchable by status', async () => {
+    const { from, to } = await twoWallets(10_000);
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 1_250, description: 'rent' }, { waitSeconds: 20 });
+    expect(res.statusCode).toBe(200);
+    const transfer = res.json<TransferJson>();
+    expect(transfer).toMatchObject({
+      status: 'COMPLETED',
+      amount: 1_250,
+      currency: 'EUR',
+      failure: null,
+      steps: { reserve: 'done', accounting: 'done', ledger: 'done', notify: 'done' },
+      workflowId: `transfer-${transfer.id}`,
+    });
+    expect(transfer.runId).toEqual(expect.any(String));
+
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 8_750, held: 0, available: 8_750 });
+    expect(await getWallet(app, to.id)).toMatchObject({ balance: 1_250, held: 0, available: 1_250 });
+    expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
+    expect(await accountingRows(transfer.id)).toEqual({
+      status: 'booked',
+      lines: [
+        { kind: 'booking', amount: '1250' },
+        { kind: 'booking', amount: '-1250' },
+      ],
+    });
+
+    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await ds.query(
+      `SELECT kind, wallet_id, published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1 ORDER BY kind`,
+      [transfer.id],
+    );
+    expect(notes).toEqual([
+      { kind: 'transfer.received', wallet_id: to.id, published: true },
+      { kind: 'transfer.sent', wallet_id: from.id, published: true },
+    ]);
+    const stream = await app.redis.xrevrange(NOTIFICATION_STREAM, '+', '-', 'COUNT', 500);
+    const published = stream.filter(([, fields]) => fields.join(' ').includes(transfer.id));
+    expect(published).toHaveLength(2);
+
+    const found = await eventually(async () => {
+      const ids: string[] = [];
+      for await (const wf of client.workflow.list({
+        query: `TransferStatus = "COMPLETED" AND FromWalletId = "${from.id}"`,
+      })) {
+        ids.push(wf.workflowId);
+      }
+      return ids.length > 0 ? ids : undefined;
+    }, 15_000, 'the visibility store to index the completed transfer');
+    expect(found).toEqual([transfer.workflowId]);
+    await recordHistory(transfer.workflowId, 'completed');
+  });
+
+  it('rejects a transfer the sender cannot fund, holding and posting nothing', async () => {
+    const { from, to } = await twoWallets(100);
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 500 }, { waitSeconds: 20 });
+    const transfer = res.json<TransferJson>();
+    expect(transfer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0 });
+    expect(await getWallet(app, to.id)).toMatchObject({ balance: 0 });
+    expect(await ds.query(`SELECT 1 FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([]);
+    expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
+    await recordHistory(transfer.workflowId, 'rejected-insufficient-funds');
+  });
+
+  it('cancels when the receiver is frozen: booking reversed, hold released, balances as before', async () => {
+    const { from, to } = await twoWallets(5_000);
+    expect((await app.inject({ method: 'POST', url: `/v1/wallets/${to.id}/freeze` })).statusCode).toBe(200);
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 700 }, { waitSeconds: 20 });
+    const transfer = res.json<TransferJson>();
+    expect(transfer).toMatchObject({
+      status: 'CANCELLED',
+      failure: { step: 'ledger', code: 'WALLET_NOT_ACTIVE' },
+      steps: { reserve: 'compensated', accounting: 'compensated' },
+    });
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 5_000, held: 0, available: 5_000 });
+    expect(await getWallet(app, to.id)).toMatchObject({ balance: 0, status: 'frozen' });
+    expect(await accountingRows(transfer.id)).toEqual({
+      status: 'reversed',
+      lines: [
+        { kind: 'booking', amount: '700' },
+        { kind: 'booking', amount: '-700' },
+        { kind: 'reversal', amount: '-700' },
+        { kind: 'reversal', amount: '700' },
+      ],
+    });
+    expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
+    await recordHistory(transfer.workflowId, 'cancelled-receiver-frozen');
+  });
+
+  it('cancels with LIMIT_EXCEEDED when the daily outgoing limit would be passed, releasing the hold', async () => {
+    const { from, to } = await twoWallets(80_000);
+    const first = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 45_000 }, { waitSeconds: 20 });
+    expect(first.json<TransferJson>().status).toBe('COMPLETED');
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 6_000 }, { waitSeconds: 20 });
+    const transfer = res.json<TransferJson>();
+    expect(transfer).toMatchObject({ status: 'CANCELLED', failure: { step: 'accounting', code: 'LIMIT_EXCEEDED' } });
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 35_000, held: 0 });
+    expect(await accountingRows(transfer.id)).toEqual({ status: 'reversed', lines: [] });
+    await recordHistory(transfer.workflowId, 'cancelled-limit-exceeded');
+  });
+
+  describe('when the accounting system is down', () => {
+    async function parkedTransfer(target: FastifyInstance, amount: number) {
+      const { from, to } = await twoWallets(2_000);
+      accounting!.available = false;
+      const res = await postTransfer(target, { fromWalletId: from.id, toWalletId: to.id, amount }, { waitSeconds: 25 });
+      const transfer = res.json<TransferJson>();
+      expect(transfer).toMatchObject({
+        status: 'NEEDS_ATTENTION',
+        failure: { step: 'accounting', code: 'STEP_RETRIES_EXHAUSTED' },
+      });
+      expect(transfer.failure!.reason).toContain('accounting system unavailable');
+      // funds stay held while the transfer is parked
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: amount, available: 2_000 - amount });
+      return { transfer, from, to };
+    }
+
+    it('parks the transfer; once accounting is back, finance retries it to completion', async () => {
+      const { transfer, from, to } = await parkedTransfer(app, 300);
+      accounting!.available = true;
+      const retry = await app.inject({
+        method: 'POST',
+        url: `/v1/transfers/${transfer.id}/retry`,
+        payload: { reason: 'accounting restored (INC-42)' },
+      });
+      expect(retry.statusCode).toBe(202);
+      const done = await waitForStatus(app, transfer.id, 'COMPLETED');
+      expect(done.failure).toBeNull();
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_700, held: 0 });
+      expect(await getWallet(app, to.id)).toMatchObject({ balance: 300 });
+      expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
+      await recordHistory(transfer.workflowId, 'parked-then-retried');
+    });
+
+    it('parks the transfer; finance cancels it and the hold is released', async () => {
+      const { transfer, from } = await parkedTransfer(app, 400);
+      accounting!.available = true; // the reversal leaves a tombstone in the (reachable) book
+      const cancel = await app.inject({
+        method: 'POST',
+        url: `/v1/transfers/${transfer.id}/cancel`,
+        payload: { reason: 'customer withdrew the order' },
+      });
+      expect(cancel.statusCode).toBe(202);
+      const done = await waitForStatus(app, transfer.id, 'CANCELLED');
+      expect(done.failure).toMatchObject({ code: 'CANCELLED_BY_FINANCE' });
+      expect(done.failure!.reason).toContain('customer withdrew the order');
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0, available: 2_000 });
+      expect(await accountingRows(transfer.id)).toEqual({ status: 'reversed', lines: [] });
+      await recordHistory(transfer.workflowId, 'parked-then-cancelled');
+    });
+
+    it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
+      const { transfer, from } = await parkedTransfer(shortDeadlineApp, 500);
+      accounting!.available = true;
+      const done = await waitForStatus(app, transfer.id, 'CANCELLED', 20_000);
+      expect(done.failure).toMatchObject({ code: 'PARK_DEADLINE_EXCEEDED' });
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
+      await recordHistory(transfer.workflowId, 'parked-deadline-passed');
+    });
+  });
+
+  it('refuses retry and cancel of a transfer that is not parked (409)', async () => {
+    const { from, to } = await twoWallets(1_000);
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 10 }, { waitSeconds: 20 });
+    const transfer = res.json<TransferJson>();
+    for (const action of ['retry', 'cancel']) {
+      const r = await app.inject({ method: 'POST', url: `/v1/transfers/${transfer.id}/${action}`, payload: { reason: 'why not' } });
+      expect(r.statusCode).toBe(409);
+      expect(r.json()).toMatchObject({ code: 'TRANSFER_NOT_PARKED' });
+    }
+    expect((await getTransfer(app, transfer.id)).status).toBe('COMPLETED');
+  });
+
+  it('runs one saga per Idempotency-Key, sequentially and under 20 concurrent duplicates', async () => {
+    const { from, to } = await twoWallets(1_000);
+    const body = { fromWalletId: from.id, toWalletId: to.id, amount: 25 };
+    const [seqKey, burstKey] = [uniqueKey('seq'), uniqueKey('burst')];
+
+    const first = await postTransfer(app, body, { key: seqKey, waitSeconds: 20 });
+    const again = await postTransfer(app, body, { key: seqKey, waitSeconds: 20 });
+    expect(first.statusCode).toBe(200);
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toBe(first.body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => postTransfer(app, body, { key: burstKey, waitSeconds: 20 })),
+    );
+    const bodies = new Set(burst.map((r) => r.body));
+    expect(bodies.size).toBe(1);
+    const burstTransfer = burst[0]!.json<TransferJson>();
+    expect(burstTransfer.status).toBe('COMPLETED');
+    expect(await journalEntriesOf(ds, burstTransfer.id)).toBe(1);
+    const runs: string[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${burstTransfer.workflowId}"` })) runs.push(wf.runId);
+    expect(runs).toHaveLength(1);
+
+    const reused = await postTransfer(app, { ...body, amount: 26 }, { key: burstKey });
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 950, held: 0 });
+  });
+
+  it('lets exactly 33 of 50 concurrent transfers of 30 through from a wallet holding 1000', async () => {
+    const from = await createWallet(app);
+    await fund(app, from.id, 1_000);
+    const receivers = await Promise.all(Array.from({ length: 5 }, () => createWallet(app)));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        postTransfer(app, { fromWalletId: from.id, toWalletId: receivers[i % 5]!.id, amount: 30 }, { waitSeconds: 30 }),
+      ),
+    );
+    const statuses = responses.map((r) => r.json<TransferJson>().status);
+    const count = (s: string) => statuses.filter((x) => x === s).length;
+    expect({ completed: count('COMPLETED'), rejected: count('REJECTED') }).toEqual({ completed: 33, rejected: 17 });
+    const rejected = responses.map((r) => r.json<TransferJson>()).filter((t) => t.status === 'REJECTED');
+    expect(new Set(rejected.map((t) => t.failure?.code))).toEqual(new Set(['INSUFFICIENT_FUNDS']));
+
+    const sender = await getWallet(app, from.id);
+    expect(sender).toMatchObject({ balance: 10, held: 0, available: 10 });
+    const received = await Promise.all(receivers.map((r) => getWallet(app, r.id)));
+    expect(sender.balance + received.reduce((sum, w) => sum + w.balance, 0)).toBe(1_000);
+    // the balance after every line of the sender stayed within [0, 1000]
+    const after: Array<{ min: string; max: string }> = await ds.query(
+      `SELECT min(balance_after)::text AS min, max(balance_after)::text AS max FROM ledger_lines WHERE wallet_id = $1`,
+      [from.id],
+    );
+    expect(after[0]).toEqual({ min: '10', max: '1000' });
+  });
+});
