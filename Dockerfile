@@ -17,6 +17,7 @@ COPY activities ./activities
 COPY config ./config
 COPY db ./db
 COPY domain ./domain
+COPY observability ./observability
 COPY scripts ./scripts
 COPY worker ./worker
 COPY workflows ./workflows

@@ -1,21 +1,34 @@
 import { inTransaction } from '../db/sql';
+import { isDomainError } from '../domain/errors';
 import { applyStateChange } from '../domain/transfers/records';
+import type { WorkerMetrics } from '../observability/metrics';
 import type { TransferPayload } from '../workflows/transfer-types';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 
-export function accountingActivities({ db, accounting }: ActivityDeps) {
+/** Calls the accounting system, counting each failed call: a refusal (limit) or unavailable (retried). */
+async function callAccounting(metrics: WorkerMetrics, call: () => Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    const reason = isDomainError(err) && err.code === 'LIMIT_EXCEEDED' ? 'limit_exceeded' : 'unavailable';
+    metrics.accountingFailures.inc({ reason });
+    throw err;
+  }
+}
+
+export function accountingActivities({ db, accounting, metrics }: ActivityDeps) {
   return {
     /** Step 2: book the transfer in the accounting system (limits enforced there). */
     async accounting(t: TransferPayload): Promise<void> {
-      await asActivity(() => accounting.book(toDetails(t)));
+      await asActivity(() => callAccounting(metrics, () => accounting.book(toDetails(t))));
       await inTransaction(db, (sql) =>
         applyStateChange(sql, { transferId: t.transferId, status: 'ACCOUNTED', expectedStatus: 'RESERVED', step: 'accounting', stepState: 'done' }),
       );
     },
     /** Compensation of step 2. */
     async reverseAccounting(t: TransferPayload): Promise<void> {
-      await asActivity(() => accounting.reverse(toDetails(t)));
+      await asActivity(() => callAccounting(metrics, () => accounting.reverse(toDetails(t))));
       await inTransaction(db, (sql) =>
         applyStateChange(sql, { transferId: t.transferId, step: 'accounting', stepState: 'compensated' }),
       );

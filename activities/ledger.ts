@@ -3,11 +3,13 @@ import type { TransferPayload } from '../workflows/transfer-types';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 
-export function ledgerActivities({ db }: ActivityDeps) {
+export function ledgerActivities({ db, metrics }: ActivityDeps) {
   return {
     /** Step 3: capture the hold and post sender → receiver (no compensation: nothing after it fails for good). */
     async ledger(t: TransferPayload): Promise<void> {
-      await asActivity(() => postTransfer(db, toDetails(t)));
+      const details = toDetails(t);
+      const outcome = await asActivity(() => postTransfer(db, details));
+      if (outcome === 'posted') metrics.transferPosted(details.currency, details.amount);
     },
   };
 }

@@ -1,14 +1,23 @@
 import { log } from '@temporalio/activity';
+import { isDomainError } from '../domain/errors';
 import { releaseFunds, reserveFunds } from '../domain/transfers/reserve';
 import type { TransferPayload } from '../workflows/transfer-types';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 
-export function reserveActivities({ db }: ActivityDeps) {
+export function reserveActivities({ db, metrics }: ActivityDeps) {
   return {
     /** Step 1: hold the amount on the sender. */
     async reserve(t: TransferPayload): Promise<void> {
-      const outcome = await asActivity(() => reserveFunds(db, toDetails(t)));
+      const outcome = await asActivity(async () => {
+        try {
+          return await reserveFunds(db, toDetails(t));
+        } catch (err) {
+          // a refusal is final (non-retryable): counted once per transfer
+          if (isDomainError(err) && err.code === 'INSUFFICIENT_FUNDS') metrics.insufficientFunds.inc();
+          throw err;
+        }
+      });
       log.info('reserve', { transferId: t.transferId, outcome });
     },
     /** Compensation of step 1. */

@@ -2,14 +2,21 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config';
+import { loggerOptions } from '../observability/logger';
+import type { Tracing } from '../observability/tracing';
 import caller from './plugins/caller';
 import config from './plugins/config';
 import db from './plugins/db';
 import errors, { replyWithProblem } from './plugins/errors';
 import idempotency from './plugins/idempotency';
+import metrics from './plugins/metrics';
+import rateLimit from './plugins/rate-limit';
+import securityHeaders from './plugins/security-headers';
 import redis from './plugins/redis';
 import swagger from './plugins/swagger';
 import temporal from './plugins/temporal';
+import tracing from './plugins/tracing';
+import auditRoutes from './routes/audit';
 import depositRoutes from './routes/deposits';
 import healthRoutes from './routes/health';
 import transferRoutes from './routes/transfers';
@@ -19,8 +26,10 @@ import { validatorCompiler } from './validation';
 
 export interface BuildAppOptions {
   config: Config;
-  /** Fastify `logger` option: false in tests; defaults to JSON logs at LOG_LEVEL. */
+  /** Fastify `logger` option: false in tests; defaults to pino at LOG_LEVEL (observability/logger.ts). */
   logger?: boolean | object;
+  /** OpenTelemetry (observability/tracing.ts startTracing); off when omitted. */
+  tracing?: Tracing;
 }
 
 /** The API's bodies are a few fields; anything bigger is refused before parsing (413). */
@@ -32,7 +41,7 @@ const BODY_LIMIT_BYTES = 16 * 1024;
  */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? { level: opts.config.LOG_LEVEL },
+    logger: opts.logger ?? loggerOptions(opts.config, 'wallet-api'),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     frameworkErrors: replyWithProblem, // e.g. an undecodable URL: a problem like every other error
@@ -49,10 +58,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(errors);
   await app.register(config, { config: opts.config });
+  await app.register(securityHeaders); // helmet: on every answer, errors included
+  await app.register(tracing, { tracing: opts.tracing }); // before temporal (its client interceptor)
   await app.register(caller);
   await app.register(db);
+  await app.register(metrics); // GET /metrics; per-request metrics for every route
   await app.register(redis);
   await app.register(temporal);
+  await app.register(rateLimit); // after caller (key = the verified caller) and redis (its store)
   await app.register(idempotency);
   await app.register(swagger);
 
@@ -61,6 +74,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(depositRoutes);
   await app.register(walletStatusRoutes);
   await app.register(transferRoutes);
+  await app.register(auditRoutes);
 
   try {
     await app.ready();

@@ -36,9 +36,13 @@ const API_PROBLEMS = {
   INVALID_CURSOR: { status: 400, title: 'Invalid pagination cursor' },
   IDEMPOTENCY_KEY_MISSING: { status: 400, title: 'Idempotency-Key header required' },
   IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'Invalid Idempotency-Key header' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
+  FORBIDDEN: { status: 403, title: 'Not allowed for your role' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  URI_TOO_LONG: { status: 414, title: 'URI Too Long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } satisfies Record<string, ProblemKind>;
@@ -75,6 +79,7 @@ export interface Problem {
   code: string;
   detail: string;
   instance?: string;
+  requestId?: string;
   errors?: FieldError[];
 }
 
@@ -89,7 +94,11 @@ export class ApiError extends Error {
   }
 }
 
-export function buildProblem(code: ProblemCode, detail: string, extra: Pick<Problem, 'instance' | 'errors'> = {}): Problem {
+export function buildProblem(
+  code: ProblemCode,
+  detail: string,
+  extra: Pick<Problem, 'instance' | 'requestId' | 'errors'> = {},
+): Problem {
   const kind = PROBLEMS[code];
   return { type: problemType(code), title: kind.title, status: kind.status, code, detail, ...extra };
 }

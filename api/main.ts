@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { startTracing } from '../observability/tracing';
 import { buildApp } from './app';
 
 /** Time the API gets to finish in-flight requests on SIGTERM/SIGINT before it exits anyway. */
@@ -18,11 +19,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = await buildApp({ config });
+  const tracing = startTracing(config, 'wallet-api'); // off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+  const app = await buildApp({ config, tracing });
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an unexpected error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
+    await tracing.shutdown(); // flushes the spans still buffered
   });
   await app.listen({ host: config.HOST, port: config.PORT });
 }

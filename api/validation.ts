@@ -3,9 +3,11 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifySchemaCompiler } from 'fastify';
 
-// Fastify's own Ajv setup (its default options plus ajv-formats). Its .d.ts types the returned
-// compile function like Ajv's compile(schema); at runtime it takes Fastify's route definition.
-const ajvCompile = AjvCompiler()({}, { customOptions: {} }) as unknown as FastifySchemaCompiler<TSchema>;
+// Fastify's own Ajv setup (its default options plus ajv-formats), except that unknown properties are
+// refused instead of silently removed (removeAdditional: false): a query string with a misspelt or
+// unexpected key is a 400, like an unknown body field. Its .d.ts types the returned compile function
+// like Ajv's compile(schema); at runtime it takes Fastify's route definition.
+const ajvCompile = AjvCompiler()({}, { customOptions: { removeAdditional: false } }) as unknown as FastifySchemaCompiler<TSchema>;
 
 /**
  * Request validation, per part of the request:

@@ -40,14 +40,100 @@ const ConfigSchema = Type.Object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Type.Integer({ minimum: 1, default: 40 }),
   WORKER_SHUTDOWN_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 30 }),
   WORKER_BUNDLE_PATH: Type.Optional(Type.String({ minLength: 1 })),
+
+  // ---- operations: logs, metrics, tracing (README "Operating")
+  /** json: one JSON object per line; pretty: pino-pretty; auto: pretty only when stdout is a TTY. */
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),
+  /** Worker: port of its HTTP server on HOST (/metrics, /health/live, /health/ready); 0 picks a free port. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  /**
+   * Worker: port of the Temporal SDK's own Prometheus exporter, bound to 127.0.0.1 only (the worker's
+   * /metrics appends its output). Default WORKER_METRICS_PORT + 1; 0 turns the exporter off.
+   */
+  TEMPORAL_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /** OTLP/HTTP collector base URL (e.g. http://otel-collector:4318): traces are exported there. Unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** service.name of the exported spans (default wallet-api / wallet-worker). */
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ minLength: 1 })),
+
+  // ---- authentication (bearer JWT, README "Security")
+  /**
+   * HS256 shared secret (at least 32 characters). Required unless JWT_PUBLIC_KEY or JWT_JWKS_URL is
+   * set; in development and test it defaults to DEV_ONLY_JWT_SECRET, which production refuses.
+   */
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** PEM public key (RS256/ES256/EdDSA…) tokens are verified with, instead of the shared secret. */
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN [A-Z ]*PUBLIC KEY-----' })),
+  /** JWKS endpoint of the identity provider; keys are picked by `kid` and cached. Wins over the others. */
+  JWT_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** When set, tokens must carry exactly this `iss` / an `aud` containing this value. */
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Clock skew tolerated on `exp`/`nbf`. */
+  JWT_CLOCK_TOLERANCE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+  /** `GET /metrics` without a token (true: scraped from inside the cluster; false: ops role required). */
+  METRICS_PUBLIC: Type.Boolean({ default: true }),
+
+  // ---- rate limits: requests per caller, per route class, per RATE_LIMIT_WINDOW_SECONDS (fixed window, in Redis)
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  /** Unset: production defaults (10, 50, 100, 100, 1000 per hour); development/test: RATE_LIMIT_DEV_DEFAULT. */
+  RATE_LIMIT_CREATE_WALLET: Type.Optional(Type.Integer({ minimum: 1 })),
+  RATE_LIMIT_DEPOSIT: Type.Optional(Type.Integer({ minimum: 1 })),
+  RATE_LIMIT_TRANSFER: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Privileged actions: retry, cancel, freeze, unfreeze. */
+  RATE_LIMIT_PRIVILEGED: Type.Optional(Type.Integer({ minimum: 1 })),
+  RATE_LIMIT_READ: Type.Optional(Type.Integer({ minimum: 1 })),
 });
+
+/** Route classes that have their own rate-limit budget per caller. */
+export const RATE_LIMIT_CLASSES = ['createWallet', 'deposit', 'transfer', 'privileged', 'read'] as const;
+export type RateLimitClass = (typeof RATE_LIMIT_CLASSES)[number];
+
+/** Production limits per RATE_LIMIT_WINDOW_SECONDS (one hour by default). */
+export const PRODUCTION_RATE_LIMITS: Record<RateLimitClass, number> = {
+  createWallet: 10,
+  deposit: 50,
+  transfer: 100,
+  privileged: 100,
+  read: 1000,
+};
+/** Development and test: high enough never to get in the way (tests that check a limit set it low). */
+export const RATE_LIMIT_DEV_DEFAULT = 1_000_000;
+
+const RATE_LIMIT_SETTINGS: Record<RateLimitClass, keyof Static<typeof ConfigSchema>> = {
+  createWallet: 'RATE_LIMIT_CREATE_WALLET',
+  deposit: 'RATE_LIMIT_DEPOSIT',
+  transfer: 'RATE_LIMIT_TRANSFER',
+  privileged: 'RATE_LIMIT_PRIVILEGED',
+  read: 'RATE_LIMIT_READ',
+};
+
+/**
+ * The HS256 secret used in development and test when JWT_SECRET is unset, so `npm start`,
+ * `npm run token` and the tests work out of the box. Public (it is in the repository): a process
+ * with NODE_ENV=production refuses to start with it.
+ */
+export const DEV_ONLY_JWT_SECRET = 'dev-only-insecure-jwt-secret-never-use-in-production';
 
 export type Config = Static<typeof ConfigSchema> & {
   maxAmountMinor: bigint;
   dailyOutgoingLimitMinor: bigint;
+  /** Requests per caller per RATE_LIMIT_WINDOW_SECONDS, by route class. */
+  rateLimits: Record<RateLimitClass, number>;
 };
 
 export class ConfigError extends Error {}
+
+/**
+ * What the API (and only the API: workers and the migration job never see a token) needs to verify
+ * tokens: JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL. Outside production loadConfig() supplies the
+ * development secret; in production a missing one is refused here, when the API boots.
+ */
+export function assertApiAuthConfig(cfg: Config): void {
+  if (cfg.JWT_SECRET === undefined && cfg.JWT_PUBLIC_KEY === undefined && cfg.JWT_JWKS_URL === undefined) {
+    throw new ConfigError('Invalid configuration: the API needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to verify tokens');
+  }
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Only look at the keys we know, so unrelated variables never fail validation.
@@ -67,8 +153,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // JSON numbers above 2^53 lose precision before validation could see them
     throw new ConfigError('Invalid configuration: MAX_AMOUNT_MINOR must not exceed 9007199254740991');
   }
+  const production = cfg.NODE_ENV === 'production';
+  const verifiesWithKey = cfg.JWT_JWKS_URL !== undefined || cfg.JWT_PUBLIC_KEY !== undefined;
+  // the public development secret only where nothing real is at stake
+  if (!production && !verifiesWithKey && cfg.JWT_SECRET === undefined) cfg.JWT_SECRET = DEV_ONLY_JWT_SECRET;
+  if (production && cfg.JWT_SECRET === DEV_ONLY_JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET is the public development secret; set a secret of your own');
+  }
+  const rateLimits = Object.fromEntries(
+    Object.entries(RATE_LIMIT_SETTINGS).map(([cls, key]) => [
+      cls,
+      (cfg[key] as number | undefined) ?? (production ? PRODUCTION_RATE_LIMITS[cls as RateLimitClass] : RATE_LIMIT_DEV_DEFAULT),
+    ]),
+  ) as Record<RateLimitClass, number>;
   return {
     ...cfg,
+    rateLimits,
     maxAmountMinor: BigInt(cfg.MAX_AMOUNT_MINOR),
     dailyOutgoingLimitMinor: BigInt(cfg.DAILY_OUTGOING_LIMIT_MINOR),
   };

@@ -3,8 +3,9 @@ import { DataSource } from 'typeorm';
 import { WalletEntity } from './entities/wallet.entity';
 import { TransferEntity } from './entities/transfer.entity';
 import { InitialSchema1700000000000 } from './migrations/1700000000000-InitialSchema';
+import { AuditLog1700000100000 } from './migrations/1700000100000-AuditLog';
 
-export const migrations = [InitialSchema1700000000000];
+export const migrations = [InitialSchema1700000000000, AuditLog1700000100000];
 
 export interface DataSourceOptions {
   url: string;

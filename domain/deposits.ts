@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { inTransaction, poolSql } from '../db/sql';
+import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { postEntry } from './ledger';
 import { ensureSystemWallet } from './wallets';
@@ -10,6 +11,8 @@ export interface DepositRequest {
   walletId: string;
   amount: bigint;
   reference?: string | null;
+  /** Who deposits: an audit row (`wallet.deposit`) is written in the posting's transaction, once. */
+  audit?: AuditActor;
 }
 
 export interface Deposit {
@@ -51,6 +54,16 @@ export async function deposit(ds: DataSource, req: DepositRequest): Promise<Depo
         { walletId: req.walletId, mode: 'credit', amount: req.amount },
       ],
     });
+    if (result.created && req.audit) {
+      await recordAudit(sql, {
+        ...req.audit,
+        action: 'wallet.deposit',
+        targetType: 'wallet',
+        targetId: req.walletId,
+        reason: req.reference ?? null,
+        details: { depositId: req.depositId, amount: req.amount.toString(), currency: wallet.currency },
+      });
+    }
     return result.created;
   });
   const deposit = await readDeposit(ds, req.depositId);

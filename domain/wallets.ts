@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { WalletEntity, type WalletStatus } from '../db/entities/wallet.entity';
-import { poolSql, type Sql } from '../db/sql';
+import { inTransaction, poolSql, type Sql } from '../db/sql';
+import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { systemWalletId } from './ids';
 
@@ -35,16 +36,36 @@ export function availableOf(wallet: Pick<WalletEntity, 'balance' | 'held'>): big
   return wallet.balance - wallet.held;
 }
 
-/** Freeze / unfreeze. A closed wallet stays closed. */
-export async function setWalletStatus(ds: DataSource, id: string, status: Exclude<WalletStatus, 'closed'>) {
-  const res = await poolSql(ds)(
-    `UPDATE wallets SET status = $2, updated_at = now() WHERE id = $1 AND kind = 'customer' AND status <> 'closed'`,
-    [id, status],
-  );
-  if (res.rowCount === 0) {
-    const wallet = await getWallet(ds, id); // throws WALLET_NOT_FOUND
-    throw new DomainError('WALLET_NOT_ACTIVE', `wallet ${wallet.id} is ${wallet.status}`);
-  }
+/**
+ * Freeze / unfreeze. A closed wallet stays closed. With `audit`, the audit row is written in the same
+ * transaction as the status change: both commit, or neither does.
+ */
+export async function setWalletStatus(
+  ds: DataSource,
+  id: string,
+  status: Exclude<WalletStatus, 'closed'>,
+  audit?: AuditActor & { reason: string | null },
+) {
+  await inTransaction(ds, async (sql) => {
+    // lock the row first: the audit row records the status it really had before this change
+    const { rows } = await sql<{ status: WalletStatus }>(
+      `SELECT status FROM wallets WHERE id = $1 AND kind = 'customer' FOR UPDATE`,
+      [id],
+    );
+    const previous = rows[0]?.status;
+    if (previous === undefined) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
+    if (previous === 'closed') throw new DomainError('WALLET_NOT_ACTIVE', `wallet ${id} is closed`);
+    await sql(`UPDATE wallets SET status = $2, updated_at = now() WHERE id = $1`, [id, status]);
+    if (audit) {
+      await recordAudit(sql, {
+        ...audit,
+        action: status === 'frozen' ? 'wallet.freeze' : 'wallet.unfreeze',
+        targetType: 'wallet',
+        targetId: id,
+        details: { from: previous, to: status },
+      });
+    }
+  });
   return getWallet(ds, id);
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { DefaultLogger } from '@temporalio/worker';
+import { bundleTransferWorkflows } from '../worker/bundle';
 import { repoRoot } from './temporal-cli';
 
 /**
@@ -8,14 +9,14 @@ import { repoRoot } from './temporal-cli';
  * without running webpack (Worker.create({ workflowBundle: { codePath } })).
  *
  * Run as `node dist/scripts/build-workflow-bundle.js` right after `tsc -p tsconfig.build.json`.
- * From dist/scripts, `require.resolve('../workflows')` is dist/workflows/index.js: we bundle the
- * compiled JS that tsc has just type-checked and emitted, not the TS source, so the bundle is
- * exactly the code the build produced. (Run from the TS source it would resolve workflows/index.ts,
- * which the bundler also handles.)
+ * From dist/, worker/bundle.ts resolves dist/workflows/index.js (and dist/workflows/interceptors.js):
+ * we bundle the compiled JS that tsc has just type-checked and emitted, not the TS source, so the
+ * bundle is exactly the code the build produced. (Run from the TS source it would resolve the .ts
+ * files, which the bundler also handles.)
  */
 export async function buildWorkflowBundle(outFile = path.join(repoRoot(), 'dist', 'workflow-bundle.js')): Promise<string> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+  // the workflows and their interceptors (worker/bundle.ts)
+  const { code } = await bundleTransferWorkflows({
     logger: new DefaultLogger('WARN'), // webpack's stats at INFO are noise; errors still show
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });

@@ -10,9 +10,20 @@ import { transferSearchAttributes } from '../workflows/search-attributes';
 import { findTemporalCli, repoRoot } from './temporal-cli';
 
 /**
- * The local stack behind `npm start` (scripts/dev-stack.sh builds, then runs this from dist/scripts):
- * a persistent Temporal dev server, migrations, the API and WORKERS worker processes, every line of
- * their output prefixed with the process name.
+ * The local stack behind `npm start` (scripts/dev-stack.sh makes sure Postgres and Redis run and
+ * builds, then runs this from dist/scripts): a persistent Temporal dev server with the UI and our
+ * search attributes, migrations, the API and WORKERS worker processes, every line of their output
+ * prefixed with the process name. Once the API and every worker report ready it prints where
+ * everything is (`[dev-stack] ready`).
+ *
+ * Settings (environment; the defaults are a developer's stack):
+ *   WORKERS (2)                      worker processes
+ *   PORT (3000), HOST (127.0.0.1)    the API
+ *   DEV_TEMPORAL_PORT (7233)         Temporal frontend; the UI on DEV_TEMPORAL_UI_PORT (port + 1000)
+ *   WORKER_METRICS_PORT (9464)       worker n serves /metrics and /health on 9464 + 2(n-1), its Temporal
+ *                                    SDK exporter on the port after it
+ *   DEV_STACK_DATA_DIR (.data)       the Temporal state (temporal.db): workflows survive a restart
+ *   DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, LOG_LEVEL, ...: as for the processes (config/index.ts)
  *
  * Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this launcher,
  * which then stops things in order and signals each process exactly once: SIGTERM to the API and the
@@ -24,10 +35,20 @@ import { findTemporalCli, repoRoot } from './temporal-cli';
 
 const ROOT = repoRoot();
 const HOST = '127.0.0.1';
-const TEMPORAL_PORT = 7233;
-const TEMPORAL_UI_PORT = 8233;
-const TEMPORAL_DB = path.join(ROOT, '.data', 'temporal.db');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/wallet';
+
+function portSetting(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name} must be a port number (1-65535), got ${raw}`);
+  return port;
+}
+
+const TEMPORAL_PORT = portSetting('DEV_TEMPORAL_PORT', 7233);
+const TEMPORAL_UI_PORT = portSetting('DEV_TEMPORAL_UI_PORT', TEMPORAL_PORT + 1000);
+const DATA_DIR = path.resolve(ROOT, process.env.DEV_STACK_DATA_DIR || '.data');
+const TEMPORAL_DB = path.join(DATA_DIR, 'temporal.db');
 
 const CLI_TYPE: Record<SearchAttributeType, string> = {
   [SearchAttributeType.TEXT]: 'Text',
@@ -166,6 +187,16 @@ async function waitUntil(what: string, seconds: number, check: () => Promise<boo
   return false;
 }
 
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 function temporalHealthy(cli: string): Promise<boolean> {
   return new Promise((resolve) => {
     execFile(
@@ -188,14 +219,29 @@ async function main(): Promise<void> {
     ...process.env,
     DATABASE_URL: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
     TEMPORAL_ADDRESS: `${HOST}:${TEMPORAL_PORT}`,
+    // the children write to pipes; pretty logs (with colours) when this launcher's terminal is a TTY
+    ...(process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty', FORCE_COLOR: '1' } : {}),
   };
+  delete env.TEMPORAL_METRICS_PORT; // set per worker below
   const config = loadConfig(env); // fail now on a bad setting, not in every child
-  const apiUrl = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+  const localHost = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const apiUrl = `http://${localHost}:${config.PORT}`;
+  // worker n (1-based): its /metrics + /health server, then the Temporal SDK exporter on the next port
+  const metricsBase = config.WORKER_METRICS_PORT || 9464;
+  const workerPorts = Array.from({ length: workers }, (_, i) => ({
+    metrics: metricsBase + 2 * i,
+    temporal: metricsBase + 2 * i + 1,
+  }));
+  const workerUrl = (n: number) => `http://${localHost}:${workerPorts[n - 1]!.metrics}`;
 
   for (const [what, port] of [
     ['Temporal', TEMPORAL_PORT],
     ['Temporal UI', TEMPORAL_UI_PORT],
     ['API', config.PORT],
+    ...workerPorts.flatMap((p, i) => [
+      [`worker-${i + 1} metrics`, p.metrics],
+      [`worker-${i + 1} Temporal SDK metrics`, p.temporal],
+    ] as const),
   ] as const) {
     if (await portInUse(port)) {
       throw new Error(`port ${port} (${what}) is already in use on ${HOST}: is another dev stack running?`);
@@ -235,15 +281,32 @@ async function main(): Promise<void> {
 
   start('api', process.execPath, [path.join(ROOT, 'dist', 'api', 'main.js')], env);
   for (let n = 1; n <= workers; n++) {
-    start(`worker-${n}`, process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], { ...env, WORKER_ID: String(n) });
+    start(`worker-${n}`, process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+      ...env,
+      WORKER_ID: String(n),
+      WORKER_METRICS_PORT: String(workerPorts[n - 1]!.metrics),
+      TEMPORAL_METRICS_PORT: String(workerPorts[n - 1]!.temporal),
+    });
   }
 
-  if (!(await waitUntil('API', 60, () => portInUse(config.PORT)))) return shutdown(1);
+  if (!(await waitUntil('API', 60, () => httpOk(`${apiUrl}/health/ready`)))) return shutdown(1);
+  for (let n = 1; n <= workers; n++) {
+    if (!(await waitUntil(`worker-${n}`, 60, () => httpOk(`${workerUrl(n)}/health/ready`)))) return shutdown(1);
+  }
+  const rows: Array<[string, string]> = [
+    ['API', apiUrl],
+    ['API docs', `${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`],
+    ['API metrics', `${apiUrl}/metrics`],
+    ['Temporal UI', `http://${HOST}:${TEMPORAL_UI_PORT}  (gRPC ${HOST}:${TEMPORAL_PORT}, namespace ${config.TEMPORAL_NAMESPACE})`],
+    ...Array.from({ length: workers }, (_, i): [string, string] => [
+      `worker-${i + 1}`,
+      `${workerUrl(i + 1)}/metrics  ${workerUrl(i + 1)}/health/ready`,
+    ]),
+  ];
   log('');
-  log(`API          ${apiUrl}`);
-  log(`API docs     ${apiUrl}/docs`);
-  log(`Temporal UI  http://${HOST}:${TEMPORAL_UI_PORT}`);
-  log(`${workers} worker process(es) on task queue ${config.TEMPORAL_TASK_QUEUE}; Ctrl-C stops everything`);
+  for (const [what, where] of rows) log(`${what.padEnd(12)} ${where}`);
+  log('');
+  log(`ready: ${workers} worker process(es) on task queue ${config.TEMPORAL_TASK_QUEUE}; Ctrl-C stops everything`);
   log('');
 }
 

@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from 'pg';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { runMigrations } from '../db/migrate';
 import { dropDatabase, ensureDatabase, maintenanceUrl } from '../scripts/migrate';
 import { findTemporalCli } from '../scripts/temporal-cli';
+import { bundleTransferWorkflows } from '../worker/bundle';
 import { transferSearchAttributes } from '../workflows/search-attributes';
 
 /**
@@ -215,10 +216,7 @@ export default async function globalSetup(): Promise<void> {
     state.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), `${TMP_PREFIX}${process.pid}-`));
     const bundlePath = path.join(state.tmpDir, 'workflow-bundle.js');
     await timed('workflows bundled', async () => {
-      const { code } = await bundleWorkflowCode({
-        workflowsPath: require.resolve('../workflows'),
-        logger: new DefaultLogger('WARN'),
-      });
+      const { code } = await bundleTransferWorkflows({ logger: new DefaultLogger('WARN') });
       fs.writeFileSync(bundlePath, code);
     });
 
@@ -231,6 +229,10 @@ export default async function globalSetup(): Promise<void> {
     process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
     process.env.WORKER_BUNDLE_PATH = bundlePath; // the name config/index.ts uses for the same thing
     process.env.WALLET_TEST_RUN = '1';
+    // worker processes the tests start serve /metrics and /health on a free port, without the Temporal
+    // SDK exporter (fixed ports would collide between workers, runs and a running `npm start`)
+    process.env.WORKER_METRICS_PORT = '0';
+    process.env.TEMPORAL_METRICS_PORT = '0';
     // Redis is shared with other runs and the dev stack: this run's keys live under their own prefix
     process.env.REDIS_KEY_PREFIX = `wallet-test-${timestamp()}-${process.pid}:`;
     log(

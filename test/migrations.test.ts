@@ -15,6 +15,7 @@ const TABLES = [
   'accounting_lines',
   'notifications',
   'idempotency_records',
+  'audit_log',
 ];
 
 /** A brand-new empty database of its own on the run's server, separate from the run's (already migrated) database. */

@@ -3,8 +3,9 @@ import type { Config } from '../config';
 import { createDataSource } from '../db/data-source';
 import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
 import type { ActivityDeps } from '../activities';
+import { createWorkerMetrics } from '../observability/metrics';
 
-/** The worker's own connections; closed by the caller after the worker has drained. */
+/** The worker's own connections and metrics; the connections are closed by the caller after the worker has drained. */
 export async function openActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDataSource({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
   await db.initialize();
@@ -17,6 +18,7 @@ export async function openActivityDeps(config: Config): Promise<ActivityDeps & {
     db,
     redis,
     accounting: new PostgresAccountingBook(db, config.dailyOutgoingLimitMinor),
+    metrics: createWorkerMetrics({ db: () => db }),
     async close() {
       redis.disconnect();
       await db.destroy();

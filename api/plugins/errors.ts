@@ -1,13 +1,18 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { buildProblem, PROBLEM_CONTENT_TYPE, problemFromError, type Problem } from '../errors';
+import { ProblemSchema } from '../schemas/common';
 
 function pathOf(request: FastifyRequest): string {
   return request.url.split('?')[0] ?? request.url;
 }
 
+/** Every problem carries the request id (also in the X-Request-Id header and every log line of the request). */
 function sendProblem(reply: FastifyReply, problem: Problem) {
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({ ...problem, requestId: reply.request.id });
 }
 
 /**
@@ -28,6 +33,7 @@ export function replyWithProblem(error: unknown, request: FastifyRequest, reply:
  */
 export default fp(
   async (app) => {
+    app.addSchema(ProblemSchema); // $id 'Problem': every route's problem responses refer to it
     app.setErrorHandler(replyWithProblem);
     app.setNotFoundHandler((request, reply) =>
       sendProblem(

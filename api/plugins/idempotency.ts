@@ -42,11 +42,20 @@ export const IdempotencyKeyHeaders = Type.Object({
     minLength: 1,
     maxLength: 255,
     pattern: '^[\\x20-\\x7E]+$',
-    description: 'client-chosen key; the same key and body replay the original result, another body is refused (422)',
+    description:
+      'client-chosen key, scoped to the caller; the same key and body replay the original result, another body is refused (422)',
+    examples: ['order-4711-payment'],
   }),
 });
 
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** Documents the response header sent on replays. */
+export const ReplayedHeader = {
+  type: 'string',
+  enum: ['true'],
+  description: 'present on a replay: this answer is the result of an earlier request with the same Idempotency-Key',
+};
 
 /** Idempotent POSTs (DESIGN §5); used by deposits now and transfers later. */
 export default fp(

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -16,11 +17,18 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const connection = Connection.lazy({ address: app.config.TEMPORAL_ADDRESS, connectTimeout: '2s' });
-    const client = new Client({ connection, namespace: app.config.TEMPORAL_NAMESPACE });
+    // with tracing on, starting (or signalling) a workflow is a span whose context travels in the
+    // workflow's headers (api/plugins/tracing.ts, workflows/interceptors.ts)
+    const tracer = app.tracing.enabled ? app.tracing.tracer : undefined;
+    const client = new Client({
+      connection,
+      namespace: app.config.TEMPORAL_NAMESPACE,
+      ...(tracer ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer })] } } : {}),
+    });
     app.decorate('temporal', client);
     app.addHook('onClose', async () => {
       await connection.close();
     });
   },
-  { name: 'temporal', fastify: '5.x', decorators: { fastify: ['config'] } },
+  { name: 'temporal', fastify: '5.x', decorators: { fastify: ['config', 'tracing'] } },
 );

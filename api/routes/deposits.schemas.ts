@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { IdempotencyKeyHeaders } from '../plugins/idempotency';
+import { IdempotencyKeyHeaders, ReplayedHeader } from '../plugins/idempotency';
+import { DEPOSIT_EXAMPLE } from '../schemas/examples';
 import {
   AmountInput,
+  jsonResponse,
   MinorUnits,
   Nullable,
   PlainText,
@@ -28,11 +30,14 @@ export const DepositSchema = Type.Object(
 export function depositSchemas(maxAmountMinor: bigint) {
   return {
     create: {
-      summary: 'Deposit money into a wallet (idempotent)',
+      summary: 'Deposit money into a wallet (finance, admin; idempotent)',
       description:
-        'Credits the wallet from the external world. Requires Idempotency-Key: repeating the request with the ' +
-        'same key and body returns the same deposit with `Idempotent-Replayed: true`; another body is refused.',
+        'Credits the wallet from the external world (in production: the payment-provider integration, running ' +
+        'as finance). Requires Idempotency-Key, scoped to the caller: repeating the request with the same key and ' +
+        'body returns the same deposit with `Idempotent-Replayed: true`; another body is refused (422). ' +
+        'Audited: the posting and its audit row (reason = reference) commit in one transaction.',
       tags: ['deposits'],
+      security: [{ bearerAuth: [] }],
       params: WalletIdParams,
       headers: IdempotencyKeyHeaders,
       body: Type.Object(
@@ -40,9 +45,15 @@ export function depositSchemas(maxAmountMinor: bigint) {
           amount: AmountInput(maxAmountMinor),
           reference: Type.Optional(PlainText({ maxLength: 140, description: "the caller's reference, stored as given" })),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, examples: [{ amount: 50000, reference: 'PSP settlement 2025-01-15 #884' }] },
       ),
-      response: { 201: DepositSchema, ...problemResponses(400, 404, 409, 413, 415, 422) },
+      response: {
+        201: jsonResponse(DepositSchema, 'The deposit (also on replays, byte for byte)', {
+          example: DEPOSIT_EXAMPLE,
+          headers: { 'idempotent-replayed': ReplayedHeader },
+        }),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 422, 429),
+      },
     },
   };
 }

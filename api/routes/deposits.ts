@@ -3,6 +3,7 @@ import { deposit, type Deposit } from '../../domain/deposits';
 import { DomainError } from '../../domain/errors';
 import { depositIdFor } from '../../domain/ids';
 import { parseAmount } from '../../domain/money';
+import { auditActor } from '../auth/audit-actor';
 import { serializeDeposit } from '../serializers';
 import { depositSchemas } from './deposits.schemas';
 
@@ -10,12 +11,20 @@ function sameRequest(d: Deposit, walletId: string, amount: bigint, reference: st
   return d.walletId === walletId && d.amount === amount && d.reference === reference;
 }
 
+/**
+ * Deposits are money entering the system, so only finance and admin may post them (in production: the
+ * payment-provider integration, running as finance); every deposit is audited in its own transaction.
+ */
 const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = depositSchemas(app.config.maxAmountMinor);
 
   app.post(
     '/v1/wallets/:id/deposits',
-    { schema: schemas.create, preValidation: app.requireIdempotencyKey },
+    {
+      schema: schemas.create,
+      preValidation: app.requireIdempotencyKey,
+      config: { access: { roles: ['finance', 'admin'], rateLimit: 'deposit' } },
+    },
     async (request, reply) => {
       const walletId = request.params.id;
       const amount = parseAmount(request.body.amount, app.config.maxAmountMinor); // number → bigint, bounds re-checked
@@ -26,7 +35,8 @@ const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
         resourceType: 'deposit',
         resourceId: depositId,
         run: async () => {
-          const outcome = await deposit(app.db, { depositId, walletId, amount, reference });
+          const outcome = await deposit(app.db, { depositId, walletId, amount, reference, audit: auditActor(request) });
+          if (outcome.created) app.metrics.deposit(outcome.deposit.currency, outcome.deposit.amount); // transactions_total{type="deposit"}
           // Belt and braces: the deposit id derives from the key alone, so if the key's record was ever
           // purged, an old deposit could answer a new request. Refuse rather than replay the wrong one.
           if (!outcome.created && !sameRequest(outcome.deposit, walletId, amount, reference)) {

@@ -48,7 +48,16 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Postgres does not get every API pod restarted.
   app.get(
     '/health/live',
-    { schema: { summary: 'Liveness probe', tags: ['health'], response: { 200: Liveness } } },
+    {
+      schema: {
+        summary: 'Liveness probe',
+        tags: ['health'],
+        security: [],
+        response: {
+          200: { description: 'The process serves requests', content: { 'application/json': { schema: Liveness, example: { status: 'ok' } } } },
+        },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -59,7 +68,24 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Readiness probe (Postgres, Redis, Temporal)',
         tags: ['health'],
-        response: { 200: Readiness, 503: Readiness },
+        security: [],
+        response: {
+          200: {
+            description: 'Every dependency answers',
+            content: {
+              'application/json': { schema: Readiness, example: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } } },
+            },
+          },
+          503: {
+            description: 'A dependency does not answer',
+            content: {
+              'application/json': {
+                schema: Readiness,
+                example: { status: 'unavailable', checks: { postgres: 'ok', redis: 'unreachable: connection reconnecting', temporal: 'ok' } },
+              },
+            },
+          },
+        },
       },
     },
     async (_request, reply) => {

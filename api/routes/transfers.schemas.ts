@@ -1,8 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { SAGA_STEPS, TRANSFER_STATUSES } from '../../domain/transfer-status';
-import { IdempotencyKeyHeaders } from '../plugins/idempotency';
+import { IdempotencyKeyHeaders, ReplayedHeader } from '../plugins/idempotency';
+import { IDS, PARKED_TRANSFER_EXAMPLE, TRANSFER_EXAMPLE } from '../schemas/examples';
 import {
   AmountInput,
+  jsonResponse,
   Currency,
   MinorUnits,
   Nullable,
@@ -59,15 +61,27 @@ const PreferHeader = Type.Optional(
   }),
 );
 
+const TransferHeaders = {
+  location: { type: 'string', description: 'the URL of the transfer' },
+  'idempotent-replayed': ReplayedHeader,
+  'preference-applied': { type: 'string', description: 'wait=N when a Prefer: wait=N was honoured' },
+};
+
+const bearer = [{ bearerAuth: [] }];
+
 /** Built per app: the amount maximum is the configured MAX_AMOUNT_MINOR. */
 export function transferSchemas(maxAmountMinor: bigint) {
   return {
     create: {
-      summary: 'Start a transfer between two wallets (idempotent)',
+      summary: 'Start a transfer between two wallets (customer; idempotent)',
       description:
-        'Starts the transfer saga. Requires Idempotency-Key: the same key and body return the same transfer ' +
-        '(its current state) with `Idempotent-Replayed: true`, also while it runs; another body is refused (422).',
+        'Starts the transfer saga from a wallet the calling customer owns to any existing wallet (a wallet that ' +
+        'is not yours as the source answers 404, like one that does not exist). Requires Idempotency-Key, scoped ' +
+        'to the caller: the same key and body return the same transfer (its current state) with ' +
+        '`Idempotent-Replayed: true`, also while it runs; another body is refused (422). Two callers using the ' +
+        'same key get two different transfers.',
       tags: ['transfers'],
+      security: bearer,
       headers: Type.Composite([IdempotencyKeyHeaders, Type.Object({ prefer: PreferHeader })]),
       body: Type.Object(
         {
@@ -77,52 +91,83 @@ export function transferSchemas(maxAmountMinor: bigint) {
           currency: Currency,
           description: Type.Optional(PlainText({ maxLength: 140, description: 'shown to both parties' })),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          examples: [{ fromWalletId: IDS.WALLET_ID, toWalletId: IDS.OTHER_WALLET_ID, amount: 2500, currency: 'EUR', description: 'rent' }],
+        },
       ),
       response: {
-        200: TransferSchema,
-        202: TransferSchema,
-        ...problemResponses(400, 404, 413, 415, 422),
+        200: jsonResponse(TransferSchema, 'With Prefer: wait=N, the transfer settled (finished or parked) in time', {
+          example: TRANSFER_EXAMPLE,
+          headers: TransferHeaders,
+        }),
+        202: jsonResponse(TransferSchema, 'The transfer was accepted; its saga runs asynchronously', {
+          example: { ...TRANSFER_EXAMPLE, status: 'PENDING', steps: {}, runId: null, finishedAt: null },
+          headers: TransferHeaders,
+        }),
+        ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429),
       },
     },
     get: {
       summary: 'Get a transfer with the state of each saga step',
+      description: 'Customers see transfers sent from or received into their own wallets only (404 otherwise).',
       tags: ['transfers'],
+      security: bearer,
       params: TransferIdParams,
-      response: { 200: TransferSchema, ...problemResponses(400, 404) },
+      response: {
+        200: jsonResponse(TransferSchema, 'The transfer', { example: TRANSFER_EXAMPLE }),
+        ...problemResponses(400, 401, 404, 414, 429),
+      },
     },
     list: {
-      summary: 'List transfers, newest first (ops and finance)',
+      summary: 'List transfers, newest first',
+      description:
+        'ops, finance and admin see every transfer and may filter by status and wallet. A customer sees the ' +
+        'transfers sent from or received into its own wallets; with `walletId`, that wallet must be its own (404 otherwise).',
       tags: ['transfers'],
+      security: bearer,
       querystring: Type.Object(
         {
           status: Type.Optional(TransferStatusSchema),
           walletId: Type.Optional(Uuid),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-          cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
         },
         { additionalProperties: false },
       ),
       response: {
-        200: Type.Object(
-          { items: Type.Array(TransferSchema), nextCursor: Nullable(Type.String()) },
-          { title: 'TransferPage' },
+        200: jsonResponse(
+          Type.Object({ items: Type.Array(TransferSchema), nextCursor: Nullable(Type.String()) }, { title: 'TransferPage' }),
+          'One page of transfers',
+          { example: { items: [PARKED_TRANSFER_EXAMPLE], nextCursor: null } },
         ),
-        ...problemResponses(400),
+        ...problemResponses(400, 401, 404, 429),
       },
     },
     decide: (action: 'retry' | 'cancel') => ({
       summary:
         action === 'retry'
-          ? 'Retry the failed step of a parked transfer (finance)'
-          : 'Cancel a parked transfer; held funds are released (finance)',
+          ? 'Retry the failed step of a parked transfer (finance, admin)'
+          : 'Cancel a parked transfer; held funds are released (finance, admin)',
+      description:
+        'Only a NEEDS_ATTENTION transfer takes a decision (409 otherwise). Audited: the audit row (actor, reason, ' +
+        'request id) is written before the decision is signalled to the saga, so no decision takes effect unaudited.',
       tags: ['finance'],
+      security: bearer,
       params: TransferIdParams,
       body: Type.Object(
-        { reason: PlainText({ maxLength: 500, description: 'why; recorded in the workflow history' }) },
-        { additionalProperties: false },
+        { reason: PlainText({ maxLength: 500, description: 'why; recorded in the audit trail and the workflow history' }) },
+        {
+          additionalProperties: false,
+          examples: [{ reason: action === 'retry' ? 'accounting restored (INC-42)' : 'customer withdrew the order' }],
+        },
       ),
-      response: { 202: TransferSchema, ...problemResponses(400, 404, 409, 413, 415) },
+      response: {
+        202: jsonResponse(TransferSchema, 'The decision was signalled; the transfer as it was when parked', {
+          example: PARKED_TRANSFER_EXAMPLE,
+        }),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429),
+      },
     }),
   };
 }

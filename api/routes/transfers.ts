@@ -4,7 +4,10 @@ import { decodeCursor, encodeCursor } from '../../domain/history';
 import { transferIdFor } from '../../domain/ids';
 import { parseAmount } from '../../domain/money';
 import { getTransfer, listTransfers } from '../../domain/transfers/records';
+import { auditActor } from '../auth/audit-actor';
+import { isStaff, ownsAnyWallet, visibleTransfer, walletNotFound } from '../auth/policy';
 import { ApiError } from '../errors';
+import { ALL_ROLES } from '../plugins/caller';
 import { awaitSettled, isSettled } from '../transfers/await-settled';
 import { decideParkedTransfer } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
@@ -21,10 +24,18 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = transferSchemas(app.config.maxAmountMinor);
   const deps = { db: app.db, temporal: app.temporal, config: app.config };
 
-  app.post('/v1/transfers', { schema: schemas.create, preValidation: app.requireIdempotencyKey }, async (request, reply) => {
+  const create = {
+    schema: schemas.create,
+    preValidation: app.requireIdempotencyKey,
+    config: { access: { roles: ['customer'], rateLimit: 'transfer' } },
+  } as const;
+  app.post('/v1/transfers', create, async (request, reply) => {
     const body = request.body;
     const amount = parseAmount(body.amount, app.config.maxAmountMinor);
     if (body.fromWalletId === body.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
+    // Money moves only out of the caller's own wallets; anyone else's answers exactly like a missing one.
+    // The destination may be anyone's (that is how you pay someone) but must exist (checked when recorded).
+    if (!(await ownsAnyWallet(app.db, request.callerId, [body.fromWalletId]))) throw walletNotFound(body.fromWalletId);
     const waitSeconds = waitSecondsOf(request.headers.prefer);
 
     const started = await app.idempotent(request, reply, {
@@ -44,6 +55,9 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return { created, result: transfer };
       },
     });
+    // from here on (and in "request completed") this request's log lines name the transfer and its saga
+    request.log = reply.log = request.log.child({ transferId: started.id, workflowId: started.workflowId });
+    request.log.info({ status: started.status, replayed: reply.getHeader('idempotent-replayed') === 'true' }, 'transfer accepted');
     // A replay answers with the transfer's current state, not a stored copy: the saga may have moved on.
     const transfer = waitSeconds > 0 ? await awaitSettled(app.db, started.id, waitSeconds) : started;
     if (waitSeconds > 0) reply.header('preference-applied', `wait=${waitSeconds}`);
@@ -53,19 +67,33 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .send(serializeTransfer(transfer));
   });
 
-  app.get('/v1/transfers/:id', { schema: schemas.get }, async (request) => {
-    return serializeTransfer(await getTransfer(app.db, request.params.id));
+  const read = { access: { roles: ALL_ROLES, rateLimit: 'read' } } as const;
+
+  app.get('/v1/transfers/:id', { schema: schemas.get, config: read }, async (request) => {
+    return serializeTransfer(await visibleTransfer(app.db, request, await getTransfer(app.db, request.params.id)));
   });
 
-  app.get('/v1/transfers', { schema: schemas.list }, async (request) => {
+  app.get('/v1/transfers', { schema: schemas.list, config: read }, async (request) => {
     const { status, walletId, limit = 20, cursor } = request.query;
+    // Staff see everything. A customer sees its own transfers (sent or received): scoped to the wallets it
+    // owns, and a walletId filter naming a wallet that is not its own answers 404 like a missing wallet.
+    const staff = isStaff(request);
+    if (!staff && walletId !== undefined && !(await ownsAnyWallet(app.db, request.callerId, [walletId]))) {
+      throw walletNotFound(walletId);
+    }
     let afterSeq: bigint | null = null;
     if (cursor !== undefined) {
       const seq = decodeCursor(cursor, /^[1-9][0-9]{0,17}$/);
       if (seq === null) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
       afterSeq = BigInt(seq);
     }
-    const rows = await listTransfers(app.db, { status, walletId, limit: limit + 1, afterSeq });
+    const rows = await listTransfers(app.db, {
+      status,
+      walletId,
+      ownerId: staff ? undefined : request.callerId,
+      limit: limit + 1,
+      afterSeq,
+    });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -75,11 +103,18 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   for (const action of ['retry', 'cancel'] as const) {
-    app.post(`/v1/transfers/:id/${action}`, { schema: schemas.decide(action) }, async (request, reply) => {
-      const transfer = await decideParkedTransfer(deps, request.params.id, action, {
-        actor: request.callerId,
-        reason: request.body.reason,
-      });
+    const decide = {
+      schema: schemas.decide(action),
+      config: { access: { roles: ['finance', 'admin'], rateLimit: 'privileged' } },
+    } as const;
+    app.post(`/v1/transfers/:id/${action}`, decide, async (request, reply) => {
+      const transfer = await decideParkedTransfer(
+        deps,
+        request.params.id,
+        action,
+        { actor: request.callerId, reason: request.body.reason },
+        auditActor(request),
+      );
       return reply.code(202).send(serializeTransfer(transfer));
     });
   }

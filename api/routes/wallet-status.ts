@@ -1,10 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { setWalletStatus } from '../../domain/wallets';
-import { problemResponses, WalletIdParams } from '../schemas/common';
+import { auditActor } from '../auth/audit-actor';
 import { serializeWallet } from '../serializers';
-import { WalletSchema } from './wallets.schemas';
+import { walletStatusSchema } from './wallets.schemas';
 
-/** Freezing stops a wallet from sending and receiving; in-flight transfers touching it are cancelled by their saga. */
+/**
+ * Freezing stops a wallet from sending and receiving; in-flight transfers touching it are cancelled by
+ * their saga. Admin only; each change is audited in the transaction that makes it.
+ */
 const walletStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   for (const [action, status] of [
     ['freeze', 'frozen'],
@@ -12,15 +15,11 @@ const walletStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ] as const) {
     app.post(
       `/v1/wallets/:id/${action}`,
-      {
-        schema: {
-          summary: action === 'freeze' ? 'Freeze a wallet' : 'Unfreeze a wallet',
-          tags: ['wallets'],
-          params: WalletIdParams,
-          response: { 200: WalletSchema, ...problemResponses(400, 404, 409) },
-        },
-      },
-      async (request) => serializeWallet(await setWalletStatus(app.db, request.params.id, status)),
+      { schema: walletStatusSchema(action), config: { access: { roles: ['admin'], rateLimit: 'privileged' } } },
+      async (request) =>
+        serializeWallet(
+          await setWalletStatus(app.db, request.params.id, status, { ...auditActor(request), reason: request.body.reason }),
+        ),
     );
   }
 };

@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
+import { LEDGER_LINE_EXAMPLE, WALLET_EXAMPLE } from '../schemas/examples';
 import {
   Currency,
+  jsonResponse,
   MinorUnits,
   Nullable,
   PageQuery,
@@ -14,7 +16,7 @@ import {
 export const WalletSchema = Type.Object(
   {
     id: Uuid,
-    ownerId: Type.String(),
+    ownerId: Type.String({ description: 'the customer owning the wallet (the `sub` of its token)' }),
     currency: Type.String({ description: 'ISO 4217 code' }),
     status: Type.Union([Type.Literal('active'), Type.Literal('frozen'), Type.Literal('closed')]),
     balance: MinorUnits('posted balance, minor units'),
@@ -28,10 +30,15 @@ export const WalletSchema = Type.Object(
 
 export const CreateWalletBody = Type.Object(
   {
-    ownerId: PlainText({ maxLength: 128, description: 'the customer owning the wallet' }),
+    ownerId: Type.Optional(
+      PlainText({
+        maxLength: 128,
+        description: 'the customer owning the wallet; defaults to the caller, and a customer may only name itself',
+      }),
+    ),
     currency: Currency,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ currency: 'EUR' }] },
 );
 
 export const LedgerLineSchema = Type.Object(
@@ -49,33 +56,76 @@ export const LedgerLineSchema = Type.Object(
   { title: 'LedgerLine' },
 );
 
+const LocationHeader = { location: { type: 'string', description: 'the URL of the created wallet' } };
+
 export const createWalletSchema = {
-  summary: 'Create a wallet',
+  summary: 'Create a wallet (customer, for itself)',
+  description: 'Opens a wallet in one currency for the calling customer (`ownerId` = the token subject).',
   tags: ['wallets'],
+  security: [{ bearerAuth: [] }],
   body: CreateWalletBody,
-  response: { 201: WalletSchema, ...problemResponses(400, 413, 415) },
+  response: {
+    201: jsonResponse(WalletSchema, 'The new wallet, with zero balances', {
+      example: { ...WALLET_EXAMPLE, balance: 0, held: 0, available: 0 },
+      headers: LocationHeader,
+    }),
+    ...problemResponses(400, 401, 403, 413, 415, 429),
+  },
 };
 
 export const getWalletSchema = {
   summary: 'Get a wallet with its balances',
+  description: "Customers see their own wallets only: anyone else's answers 404, like a wallet that does not exist.",
   tags: ['wallets'],
+  security: [{ bearerAuth: [] }],
   params: WalletIdParams,
-  response: { 200: WalletSchema, ...problemResponses(400, 404) },
+  response: {
+    200: jsonResponse(WalletSchema, 'The wallet', { example: WALLET_EXAMPLE }),
+    ...problemResponses(400, 401, 404, 414, 429),
+  },
 };
 
 export const listTransactionsSchema = {
   summary: "List a wallet's ledger lines, newest first",
+  description: "Cursor-paginated. Customers see their own wallets' lines only (404 otherwise).",
   tags: ['wallets'],
+  security: [{ bearerAuth: [] }],
   params: WalletIdParams,
   querystring: PageQuery,
   response: {
-    200: Type.Object(
-      {
-        items: Type.Array(LedgerLineSchema),
-        nextCursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
-      },
-      { title: 'LedgerLinePage' },
+    200: jsonResponse(
+      Type.Object(
+        {
+          items: Type.Array(LedgerLineSchema),
+          nextCursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
+        },
+        { title: 'LedgerLinePage' },
+      ),
+      'One page of ledger lines',
+      { example: { items: [LEDGER_LINE_EXAMPLE], nextCursor: null } },
     ),
-    ...problemResponses(400, 404),
+    ...problemResponses(400, 401, 404, 414, 429),
   },
 };
+
+export const walletStatusSchema = (action: 'freeze' | 'unfreeze') => ({
+  summary: action === 'freeze' ? 'Freeze a wallet (admin)' : 'Unfreeze a wallet (admin)',
+  description:
+    (action === 'freeze'
+      ? 'A frozen wallet neither sends nor receives; transfers in flight that touch it are cancelled by their saga. '
+      : 'Makes a frozen wallet active again. ') +
+    'Audited: the status change and its audit row (actor, reason, request id) are written in one transaction.',
+  tags: ['wallets'],
+  security: [{ bearerAuth: [] }],
+  params: WalletIdParams,
+  body: Type.Object(
+    { reason: PlainText({ maxLength: 500, description: 'why; recorded in the audit trail' }) },
+    { additionalProperties: false, examples: [{ reason: action === 'freeze' ? 'suspected account takeover (CASE-311)' : 'identity re-verified (CASE-311)' }] },
+  ),
+  response: {
+    200: jsonResponse(WalletSchema, 'The wallet with its new status', {
+      example: { ...WALLET_EXAMPLE, status: action === 'freeze' ? 'frozen' : 'active' },
+    }),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429),
+  },
+});

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { decodeCursor, listWalletLines } from '../../domain/history';
 import { createWallet, getWallet } from '../../domain/wallets';
+import { ALL_ROLES } from '../plugins/caller';
+import { visibleWallet } from '../auth/policy';
 import { ApiError } from '../errors';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { serializeLine, serializeWallet } from '../serializers';
@@ -17,24 +19,37 @@ function afterIdOf(cursor: string | undefined): string | null {
 }
 
 const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/v1/wallets', { schema: createWalletSchema }, async (request, reply) => {
-    const wallet = await createWallet(app.db, request.body);
-    return reply.code(201).header('location', `/v1/wallets/${wallet.id}`).send(serializeWallet(wallet));
-  });
+  app.post(
+    '/v1/wallets',
+    { schema: createWalletSchema, config: { access: { roles: ['customer'], rateLimit: 'createWallet' } } },
+    async (request, reply) => {
+      const ownerId = request.body.ownerId ?? request.callerId;
+      if (ownerId !== request.callerId) throw new ApiError('FORBIDDEN', 'customers open wallets for themselves only');
+      const wallet = await createWallet(app.db, { ownerId, currency: request.body.currency });
+      return reply.code(201).header('location', `/v1/wallets/${wallet.id}`).send(serializeWallet(wallet));
+    },
+  );
 
-  app.get('/v1/wallets/:id', { schema: getWalletSchema }, async (request) => {
-    return serializeWallet(await getWallet(app.db, request.params.id));
-  });
+  app.get(
+    '/v1/wallets/:id',
+    { schema: getWalletSchema, config: { access: { roles: ALL_ROLES, rateLimit: 'read' } } },
+    async (request) => serializeWallet(visibleWallet(request, await getWallet(app.db, request.params.id))),
+  );
 
-  app.get('/v1/wallets/:id/transactions', { schema: listTransactionsSchema }, async (request) => {
-    const afterId = afterIdOf(request.query.cursor);
-    await getWallet(app.db, request.params.id); // 404 for an unknown wallet rather than an empty page
-    const page = await listWalletLines(app.db, request.params.id, {
-      limit: request.query.limit ?? DEFAULT_PAGE_LIMIT,
-      afterId,
-    });
-    return { items: page.items.map(serializeLine), nextCursor: page.nextCursor };
-  });
+  app.get(
+    '/v1/wallets/:id/transactions',
+    { schema: listTransactionsSchema, config: { access: { roles: ALL_ROLES, rateLimit: 'read' } } },
+    async (request) => {
+      const afterId = afterIdOf(request.query.cursor);
+      // 404 for an unknown wallet (or one the caller may not see) rather than an empty page
+      visibleWallet(request, await getWallet(app.db, request.params.id));
+      const page = await listWalletLines(app.db, request.params.id, {
+        limit: request.query.limit ?? DEFAULT_PAGE_LIMIT,
+        afterId,
+      });
+      return { items: page.items.map(serializeLine), nextCursor: page.nextCursor };
+    },
+  );
 };
 
 export default walletRoutes;

@@ -1,5 +1,6 @@
 import { FormatRegistry, Type, type TSchema } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
+import { buildProblem, type ProblemCode } from '../errors';
 
 /** Shared TypeBox schemas (bodies are checked by TypeBox, other request parts by Ajv: api/validation.ts). */
 
@@ -17,10 +18,18 @@ export const Uuid = Type.String({
 
 export const WalletIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
-export const Currency = Type.Union(
-  CURRENCY_CODES.map((code) => Type.Literal(code)),
-  { description: 'ISO 4217 currency code, upper case', examples: ['EUR'] },
-);
+// An active ISO 4217 code. Checked as a format (bodies are validated by TypeBox, which ignores `enum` on
+// strings); the `enum` documents the list in the OpenAPI document compactly (a union of ~180 literals
+// would be one `anyOf` branch per code).
+const currencyCodes = new Set(CURRENCY_CODES);
+if (!FormatRegistry.Has('iso-4217')) FormatRegistry.Set('iso-4217', (value) => currencyCodes.has(value));
+
+export const Currency = Type.String({
+  format: 'iso-4217',
+  enum: [...CURRENCY_CODES],
+  description: 'active ISO 4217 currency code, upper case',
+  examples: ['EUR'],
+});
 
 /** Free text coming from callers: no control characters (Postgres text refuses NUL outright). */
 export const PlainText = (opts: { minLength?: number; maxLength: number; description?: string }) =>
@@ -74,40 +83,108 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer(),
     code: Type.String({ description: 'stable UPPER_SNAKE error code', examples: ['WALLET_NOT_FOUND'] }),
     detail: Type.String(),
-    instance: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String({ description: 'the request path' })),
+    requestId: Type.Optional(Type.String({ description: 'the X-Request-Id of this request: quote it to support' })),
     errors: Type.Optional(Type.Array(FieldErrorSchema)),
   },
-  { title: 'Problem' },
+  { $id: 'Problem', title: 'Problem' },
 );
 
-const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request',
-  404: 'Not found',
-  409: 'Conflict with the current state',
-  413: 'Payload too large',
-  415: 'Unsupported media type',
-  422: 'Request understood but refused',
-  500: 'Unexpected error',
-  503: 'A dependency is unavailable',
+/** The problem schema by reference: added once (api/plugins/errors.ts), one entry in components.schemas. */
+const ProblemRef = Type.Ref('Problem');
+
+const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** What each problem status means, and the code a typical example of it carries. */
+const PROBLEM_KINDS: Record<number, { description: string; code: ProblemCode; detail: string }> = {
+  400: { description: 'Invalid request', code: 'VALIDATION_FAILED', detail: 'body/amount must be >= 1' },
+  401: {
+    description: 'Missing, expired, malformed or wrongly signed bearer token, or one without roles',
+    code: 'UNAUTHENTICATED',
+    detail: 'the token has expired',
+  },
+  403: {
+    description: "The caller's roles do not allow this operation (decided before any object is looked up)",
+    code: 'FORBIDDEN',
+    detail: 'this operation needs one of the roles: finance, admin',
+  },
+  404: {
+    description: 'Not found, or not visible to the caller (indistinguishable)',
+    code: 'WALLET_NOT_FOUND',
+    detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 not found',
+  },
+  409: { description: 'Conflict with the current state', code: 'WALLET_NOT_ACTIVE', detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 is frozen' },
+  413: { description: 'Payload too large', code: 'PAYLOAD_TOO_LARGE', detail: 'the request body is too large' },
+  414: { description: 'A path parameter is far longer than any id (answered before authentication)', code: 'URI_TOO_LONG', detail: "'/v1/wallets/aaaa…' is too long" },
+  415: { description: 'Unsupported media type', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' },
+  422: {
+    description: 'Request understood but refused',
+    code: 'IDEMPOTENCY_KEY_REUSED',
+    detail: 'this Idempotency-Key was used for a different request',
+  },
+  429: {
+    description: "Rate limit of the caller's route class exceeded; retry after Retry-After seconds",
+    code: 'RATE_LIMITED',
+    detail: 'rate limit of 100 transfer requests per window exceeded; retry in 12 minutes',
+  },
+  500: { description: 'Unexpected error (the body never carries internals)', code: 'INTERNAL', detail: 'an unexpected error occurred' },
+  503: { description: 'A dependency is unavailable', code: 'SERVICE_UNAVAILABLE', detail: 'a dependency is unavailable; retry later' },
 };
+
+const IntegerHeader = (description: string) => ({ type: 'integer', minimum: 0, description });
+
+/** Headers documented on 429 answers (the RateLimit-* ones are sent on every limited route). */
+export const RATE_LIMIT_HEADERS = {
+  'retry-after': IntegerHeader('seconds until the window resets'),
+  'ratelimit-limit': IntegerHeader('requests allowed per window for this route class'),
+  'ratelimit-remaining': IntegerHeader('requests left in the current window'),
+  'ratelimit-reset': IntegerHeader('seconds until the current window resets'),
+};
+
+const RESPONSE_HEADERS: Partial<Record<number, Record<string, object>>> = {
+  401: { 'www-authenticate': { type: 'string', description: 'Bearer realm="wallet"[, error="invalid_token"] (RFC 6750)' } },
+  429: RATE_LIMIT_HEADERS,
+};
+
+interface ProblemResponse {
+  description: string;
+  content: Record<string, { schema: typeof ProblemRef; example: object }>;
+  headers?: Record<string, object>;
+}
 
 /**
  * Response schemas for the problem statuses a route can answer with (500 and 503 always apply),
- * declared under their real media type so the OpenAPI document says application/problem+json.
+ * declared under their real media type so the OpenAPI document says application/problem+json,
+ * each with an example.
  */
 export function problemResponses<S extends number>(...statuses: S[]) {
   const out = {} as Record<S | 500 | 503, ProblemResponse>;
-  for (const status of [...statuses, 500, 503] as Array<S | 500 | 503>) {
+  for (const status of [...new Set([...statuses, 500, 503])] as Array<S | 500 | 503>) {
+    const kind = PROBLEM_KINDS[status];
+    const example = kind
+      ? buildProblem(kind.code, kind.detail, { instance: '/v1/…', requestId: '6d1f4c1e-0b7a-4f57-9a59-3f1e2b7c9d10' })
+      : undefined;
     out[status] = {
-      description: PROBLEM_DESCRIPTIONS[status] ?? 'Error',
-      content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemSchema } },
+      description: kind?.description ?? 'Error',
+      content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemRef, example: example ?? {} } },
+      ...(RESPONSE_HEADERS[status] ? { headers: RESPONSE_HEADERS[status] } : {}),
     };
   }
   return out;
 }
 
-const PROBLEM_MEDIA_TYPE = 'application/problem+json';
-interface ProblemResponse {
-  description: string;
-  content: Record<string, { schema: typeof ProblemSchema }>;
+/**
+ * A JSON success response with its description, an example and the headers it carries, in the form
+ * Fastify serializes with (content by media type) and @fastify/swagger documents as is.
+ */
+export function jsonResponse<T extends TSchema>(
+  schema: T,
+  description: string,
+  opts: { example?: unknown; headers?: Record<string, object> } = {},
+) {
+  return {
+    description,
+    content: { 'application/json': { schema, ...(opts.example === undefined ? {} : { example: opts.example }) } },
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  };
 }

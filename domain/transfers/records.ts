@@ -71,15 +71,33 @@ export async function setRunId(ds: DataSource, id: string, runId: string): Promi
   await poolSql(ds)(`UPDATE transfers SET run_id = $2 WHERE id = $1 AND run_id IS DISTINCT FROM $2`, [id, runId]);
 }
 
+/** What a state change did to the row: null when it did not apply (terminal, or not the expected status). */
+export interface AppliedStateChange {
+  /** the status before and after this write (equal when only the steps changed, or the status was rewritten) */
+  previousStatus: TransferStatus;
+  status: TransferStatus;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
 /**
  * Writes a status transition. A terminal status is never left again, and with `expectedStatus` the
  * write is a compare-and-set: step activities move RESERVED → ACCOUNTED → POSTED only from the
  * step before, so a late write from an attempt that outlived its timeout cannot move the row
- * backwards or out of a parked state.
+ * backwards or out of a parked state. Returns what changed, so a caller can act exactly once on a
+ * transition (metrics): a retried write finds the row moved already (previousStatus === status) or
+ * terminal (null).
  */
-export async function applyStateChange(sql: Sql, change: TransferStateChange): Promise<void> {
+export async function applyStateChange(sql: Sql, change: TransferStateChange): Promise<AppliedStateChange | null> {
   const terminal = change.status !== undefined && TERMINAL_STATUSES.includes(change.status);
-  await sql(
+  // the row as it is before this write, locked as the UPDATE would lock it (so no concurrent write
+  // slips in between): what the UPDATE changed is then known exactly, on PG 15 without RETURNING old.*
+  const { rows: before } = await sql<{ status: TransferStatus }>(
+    `SELECT status FROM transfers WHERE id = $1 FOR NO KEY UPDATE`,
+    [change.transferId],
+  );
+  if (!before[0]) return null;
+  const { rows } = await sql<{ status: TransferStatus; created_at: Date; finished_at: Date | null }>(
     `UPDATE transfers
         SET status = coalesce($2, status),
             steps = CASE WHEN $3::text IS NULL THEN steps ELSE steps || jsonb_build_object($3::text, $4::text) END,
@@ -89,7 +107,8 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
             finished_at = CASE WHEN $9::boolean THEN coalesce(finished_at, now()) ELSE finished_at END,
             updated_at = now()
       WHERE id = $1 AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
-        AND ($10::text IS NULL OR status = $10::text)`,
+        AND ($10::text IS NULL OR status = $10::text)
+      RETURNING status, created_at, finished_at`,
     [
       change.transferId,
       change.status ?? null,
@@ -103,11 +122,16 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
       change.expectedStatus ?? null,
     ],
   );
+  const row = rows[0];
+  if (!row) return null;
+  return { previousStatus: before[0].status, status: row.status, createdAt: row.created_at, finishedAt: row.finished_at };
 }
 
 export interface TransferFilter {
   status?: TransferStatus;
   walletId?: string;
+  /** Only transfers sent from or received into a wallet this owner holds (a customer's own transfers). */
+  ownerId?: string;
   limit: number;
   /** keyset cursor: the seq of the last row seen */
   afterSeq?: bigint | null;
@@ -121,6 +145,10 @@ export async function listTransfers(ds: DataSource, f: TransferFilter): Promise<
     .limit(f.limit);
   if (f.status) qb.andWhere('t.status = :status', { status: f.status });
   if (f.walletId) qb.andWhere('(t.from_wallet_id = :w OR t.to_wallet_id = :w)', { w: f.walletId });
+  if (f.ownerId !== undefined) {
+    const owned = `SELECT w.id FROM wallets w WHERE w.owner_id = :owner AND w.kind = 'customer'`;
+    qb.andWhere(`(t.from_wallet_id IN (${owned}) OR t.to_wallet_id IN (${owned}))`, { owner: f.ownerId });
+  }
   if (f.afterSeq) qb.andWhere('t.seq < :afterSeq', { afterSeq: f.afterSeq.toString() });
   return qb.getMany();
 }

@@ -1,7 +1,11 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { setWalletStatus } from '../../domain/wallets';
+import { authHeaders } from '../support/auth';
 import {
+  ADMIN,
   createWallet,
+  customer,
+  FINANCE,
   expectProblem,
   getWallet,
   idempotencyRecordCount,
@@ -34,7 +38,7 @@ describe('bad input', () => {
       const res = await app.inject({
         method: 'POST',
         url: `/v1/wallets/${wallet.id}/deposits`,
-        headers: { 'idempotency-key': uniqueKey() },
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey() },
         payload: { amount: 1000 },
       });
       expect(res.statusCode).toBe(201);
@@ -80,7 +84,11 @@ describe('bad input', () => {
         method: 'POST',
         url: `/v1/wallets/${walletId ?? wallet.id}/deposits`,
         ...request,
-        headers: { ...request.headers, ...(idempotencyKey === null ? {} : { 'idempotency-key': idempotencyKey }) },
+        headers: {
+          ...authHeaders(FINANCE),
+          ...request.headers,
+          ...(idempotencyKey === null ? {} : { 'idempotency-key': idempotencyKey }),
+        },
       } as InjectOptions);
 
       expectProblem(res, status, code);
@@ -93,7 +101,7 @@ describe('bad input', () => {
       const res = await app.inject({
         method: 'POST',
         url: `/v1/wallets/${wallet.id}/deposits`,
-        headers: { 'idempotency-key': uniqueKey() },
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey() },
         payload: { amount: 1.5, reference: 7, extra: true },
       });
       const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
@@ -114,7 +122,7 @@ describe('bad input', () => {
       const res = await app.inject({
         method: 'POST',
         url: `/v1/wallets/${frozen.id}/deposits`,
-        headers: { 'idempotency-key': key },
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': key },
         payload: { amount: 100 },
       });
 
@@ -159,7 +167,13 @@ describe('bad input', () => {
 
     it.each(cases)('refuses %s', async (_name, build, status, code) => {
       const ownerId = uniqueKey('owner');
-      const res = await app.inject({ method: 'POST', url: '/v1/wallets', ...build(ownerId) } as InjectOptions);
+      const request = build(ownerId);
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/wallets',
+        ...request,
+        headers: { ...authHeaders(customer(ownerId)), ...request.headers },
+      } as InjectOptions);
       expectProblem(res, status, code);
       expect(await walletsOf(ownerId)).toBe(0);
     });
@@ -169,7 +183,7 @@ describe('bad input', () => {
     it.each([['not-a-uuid'], ['123'], ['00000000-0000-4000-8000-00000000000g'], ["'; DROP TABLE wallets; --"]])(
       'refuses the malformed id %p',
       async (id) => {
-        const res = await app.inject({ method: 'GET', url: `/v1/wallets/${encodeURIComponent(id)}` });
+        const res = await app.inject({ method: 'GET', url: `/v1/wallets/${encodeURIComponent(id)}`, headers: authHeaders(ADMIN) });
         expectProblem(res, 400, 'VALIDATION_FAILED');
       },
     );
@@ -196,12 +210,12 @@ describe('bad input', () => {
     ];
 
     it.each(cases)('refuses %s', async (_name, query, code) => {
-      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query });
+      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query, headers: authHeaders(ADMIN) });
       expectProblem(res, 400, code);
     });
 
     it('refuses a malformed wallet id', async () => {
-      const res = await app.inject({ method: 'GET', url: '/v1/wallets/nope/transactions' });
+      const res = await app.inject({ method: 'GET', url: '/v1/wallets/nope/transactions', headers: authHeaders(ADMIN) });
       expectProblem(res, 400, 'VALIDATION_FAILED');
     });
   });

@@ -3,6 +3,7 @@ import {
   closedPort,
   createWallet,
   expectProblem,
+  FINANCE,
   getWallet,
   idempotencyRecordCount,
   lineCount,
@@ -108,13 +109,13 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
 
     const rows: Array<{ ttl: number; resource_type: string }> = await app.db.query(
       `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl, resource_type
-         FROM idempotency_records WHERE caller_id = 'anonymous' AND idempotency_key = $1`,
-      [key],
+         FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
+      [key, FINANCE.sub],
     );
     expect(rows).toEqual([{ ttl: app.config.IDEMPOTENCY_TTL_SECONDS, resource_type: 'deposit' }]);
-    const cached = await app.redis.get(`idem:anonymous:${key}`);
+    const cached = await app.redis.get(`idem:${FINANCE.sub}:${key}`);
     expect(JSON.parse(cached!)).toMatchObject({ resourceType: 'deposit' });
-    const ttl = await app.redis.ttl(`idem:anonymous:${key}`);
+    const ttl = await app.redis.ttl(`idem:${FINANCE.sub}:${key}`);
     expect(ttl).toBeGreaterThan(app.config.IDEMPOTENCY_TTL_SECONDS - 60);
     expect(ttl).toBeLessThanOrEqual(app.config.IDEMPOTENCY_TTL_SECONDS);
   });
@@ -123,7 +124,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const wallet = await createWallet(app);
     const key = uniqueKey();
     const first = await postDeposit(app, wallet.id, { amount: 900 }, key);
-    await app.redis.del(`idem:anonymous:${key}`);
+    await app.redis.del(`idem:${FINANCE.sub}:${key}`);
 
     const replay = await postDeposit(app, wallet.id, { amount: 900 }, key);
     const reused = await postDeposit(app, wallet.id, { amount: 901 }, key);
@@ -140,8 +141,8 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const first = await postDeposit(app, wallet.id, { amount: 100 }, key);
     expect(first.statusCode).toBe(201);
     // what an expiry clean-up would do
-    await app.db.query(`DELETE FROM idempotency_records WHERE caller_id = 'anonymous' AND idempotency_key = $1`, [key]);
-    await app.redis.del(`idem:anonymous:${key}`);
+    await app.db.query(`DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [key, FINANCE.sub]);
+    await app.redis.del(`idem:${FINANCE.sub}:${key}`);
 
     // the deposit id derives from the key, so it names the old deposit: refuse, never replay it
     const reused = await postDeposit(app, wallet.id, { amount: 200 }, key);

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { buildApp } from '../../api/app';
+import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig } from '../support/env';
 
 /**
@@ -12,6 +13,13 @@ import { testConfig } from '../support/env';
 export function startApp(overrides: NodeJS.ProcessEnv = {}): Promise<FastifyInstance> {
   return buildApp({ config: testConfig(overrides), logger: false });
 }
+
+/** The callers the helpers act as unless told otherwise: staff that may read everything and deposit. */
+export const ADMIN: TestCaller = { sub: 'test-admin', roles: ['admin'] };
+export const FINANCE: TestCaller = { sub: 'test-finance', roles: ['finance'] };
+export const OPS: TestCaller = { sub: 'test-ops', roles: ['ops'] };
+/** A customer caller named `sub` (wallets it creates are owned by `sub`). */
+export const customer = (sub: string): TestCaller => ({ sub, roles: ['customer'] });
 
 export interface WalletJson {
   id: string;
@@ -32,14 +40,20 @@ export function uniqueKey(prefix = 'key'): string {
   return `${prefix}-${process.pid}-${Date.now()}-${seq}`;
 }
 
+/** A wallet of the customer `ownerId` (a fresh one by default), created by that customer through the API. */
 export async function createWallet(app: FastifyInstance, currency = 'EUR', ownerId = uniqueKey('owner')): Promise<WalletJson> {
-  const res = await app.inject({ method: 'POST', url: '/v1/wallets', payload: { ownerId, currency } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/wallets',
+    headers: authHeaders(customer(ownerId)),
+    payload: { ownerId, currency },
+  });
   if (res.statusCode !== 201) throw new Error(`wallet creation failed: ${res.statusCode} ${res.body}`);
   return res.json<WalletJson>();
 }
 
-export async function getWallet(app: FastifyInstance, id: string): Promise<WalletJson> {
-  const res = await app.inject({ method: 'GET', url: `/v1/wallets/${id}` });
+export async function getWallet(app: FastifyInstance, id: string, as: TestCaller = ADMIN): Promise<WalletJson> {
+  const res = await app.inject({ method: 'GET', url: `/v1/wallets/${id}`, headers: authHeaders(as) });
   if (res.statusCode !== 200) throw new Error(`wallet read failed: ${res.statusCode} ${res.body}`);
   return res.json<WalletJson>();
 }
@@ -49,11 +63,12 @@ export function postDeposit(
   walletId: string,
   payload: unknown,
   key: string | undefined = uniqueKey('dep'),
+  as: TestCaller = FINANCE,
 ): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',
     url: `/v1/wallets/${walletId}/deposits`,
-    headers: key === undefined ? {} : { 'idempotency-key': key },
+    headers: { ...authHeaders(as), ...(key === undefined ? {} : { 'idempotency-key': key }) },
     payload: payload as object,
   });
 }

@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { createWallet, expectProblem, postDeposit, startApp } from './helpers';
+import { authHeaders } from '../support/auth';
+import { ADMIN, createWallet, expectProblem, postDeposit, startApp } from './helpers';
+
+const staff = authHeaders(ADMIN);
 
 interface Line {
   id: string;
@@ -37,7 +40,7 @@ describe('GET /v1/wallets/:id/transactions', () => {
   it('lists lines newest first, each with the balance after it', async () => {
     const wallet = await walletWithDeposits([100, 250, 50]);
 
-    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions` });
+    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, headers: staff });
 
     expect(res.statusCode).toBe(200);
     const page = res.json<Page>();
@@ -58,7 +61,7 @@ describe('GET /v1/wallets/:id/transactions', () => {
     let cursor: string | null = null;
     do {
       const query: Record<string, string> = { limit: '3', ...(cursor ? { cursor } : {}) };
-      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query });
+      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query, headers: staff });
       expect(res.statusCode).toBe(200);
       const page = res.json<Page>();
       seen.push(...page.items);
@@ -80,12 +83,16 @@ describe('GET /v1/wallets/:id/transactions', () => {
 
   it('answers an empty page for a wallet without history', async () => {
     const wallet = await createWallet(app);
-    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions` });
+    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, headers: staff });
     expect(res.json()).toEqual({ items: [], nextCursor: null });
   });
 
   it('answers 404 for an unknown wallet', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/wallets/00000000-0000-4000-8000-000000000001/transactions' });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/wallets/00000000-0000-4000-8000-000000000001/transactions',
+      headers: staff,
+    });
     expectProblem(res, 404, 'WALLET_NOT_FOUND');
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { deposit } from '../../domain/deposits';
-import { createWallet, expectProblem, startApp, uniqueKey, type WalletJson } from './helpers';
+import { authHeaders } from '../support/auth';
+import { ADMIN, createWallet, customer, expectProblem, startApp, uniqueKey, type WalletJson } from './helpers';
 import { randomUUID } from 'node:crypto';
 
 describe('wallets', () => {
@@ -15,7 +16,8 @@ describe('wallets', () => {
 
   it('creates a wallet with zero balances and reads it back', async () => {
     const ownerId = uniqueKey('owner');
-    const created = await app.inject({ method: 'POST', url: '/v1/wallets', payload: { ownerId, currency: 'JPY' } });
+    const owner = authHeaders(customer(ownerId));
+    const created = await app.inject({ method: 'POST', url: '/v1/wallets', headers: owner, payload: { ownerId, currency: 'JPY' } });
 
     expect(created.statusCode).toBe(201);
     const wallet = created.json<WalletJson>();
@@ -32,13 +34,13 @@ describe('wallets', () => {
       updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
 
-    const read = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}` });
+    const read = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: owner });
     expect(read.statusCode).toBe(200);
     expect(read.json()).toEqual(wallet);
   });
 
   it('answers 404 problem for an unknown wallet', async () => {
-    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${randomUUID()}` });
+    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${randomUUID()}`, headers: authHeaders(ADMIN) });
     expectProblem(res, 404, 'WALLET_NOT_FOUND');
   });
 
@@ -49,11 +51,11 @@ describe('wallets', () => {
     const huge = 2n ** 62n + 1n; // not representable as a double
     await deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: huge, reference: 'big' });
 
-    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}` });
+    const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) });
 
     expect(res.payload).toContain(`"balance":${huge}`);
     expect(res.payload).toContain(`"available":${huge}`);
-    const lines = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions` });
+    const lines = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, headers: authHeaders(ADMIN) });
     expect(lines.payload).toContain(`"amount":${huge},`);
     expect(lines.payload).toContain(`"balanceAfter":${huge},`);
   });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../config';
+import { assertApiAuthConfig, loadConfig } from '../../config';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 import { transferSearchAttributes } from '../../workflows/search-attributes';
 
@@ -75,6 +75,8 @@ describe('docker-compose.yml', () => {
       expect(cfg.REDIS_URL).toBe('redis://redis:6379');
       expect(cfg.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
+    // the API also needs a way to verify tokens (workers and the migration job never see one)
+    expect(() => assertApiAuthConfig(loadConfig(serviceEnv('api')))).not.toThrow();
   });
 
   it('starts api and workers only after their dependencies are healthy or done', () => {
@@ -199,6 +201,7 @@ describe('infra/k8s', () => {
     const cfg = loadConfig({ ...configMap.data, ...secret.stringData });
     expect(cfg.HOST).toBe('0.0.0.0');
     expect(cfg.NODE_ENV).toBe('production');
+    expect(() => assertApiAuthConfig(cfg)).not.toThrow();
   });
 
   it.each(workloads.map((w) => [w.metadata.name, w] as const))('%s: config by reference, non-root, read-only, resources', (_name, w) => {

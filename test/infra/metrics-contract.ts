@@ -24,6 +24,8 @@ export const APP_METRICS: Readonly<Record<string, MetricSpec>> = {
   idempotent_replays_total: { kind: 'counter', labels: ['route'] },
   db_connection_pool_waiting: { kind: 'gauge' },
   rate_limited_total: { kind: 'counter', labels: ['route'] },
+  /** API: rate-limit checks that failed open because Redis could not be asked */
+  rate_limit_store_errors_total: { kind: 'counter' },
 };
 
 /** prom-client 15 default metrics (collectDefaultMetrics), names as exported. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import {
-  bundleWorkflowCode,
   DefaultLogger,
   NativeConnection,
   Runtime,
@@ -11,6 +10,7 @@ import {
 import type { DataSource } from 'typeorm';
 import { loadConfig, type Config } from '../../config';
 import { createDataSource } from '../../db/data-source';
+import { bundleTransferWorkflows } from '../../worker/bundle';
 
 /**
  * Helpers for tests. test/global-setup.ts has already put this run's settings in process.env:
@@ -73,9 +73,6 @@ let fallbackBundle: Promise<WorkflowBundleOption> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleOption> {
   const codePath = process.env.WORKFLOW_BUNDLE_PATH;
   if (codePath) return Promise.resolve({ codePath });
-  fallbackBundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: new DefaultLogger('WARN'),
-  }).then(({ code }) => ({ code }));
+  fallbackBundle ??= bundleTransferWorkflows({ logger: new DefaultLogger('WARN') }).then(({ code }) => ({ code }));
   return fallbackBundle;
 }

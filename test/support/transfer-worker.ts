@@ -3,12 +3,16 @@ import type { Config } from '../../config';
 import { createActivities } from '../../activities';
 import type { AccountingPort } from '../../domain/transfers/accounting-port';
 import type { TransferDetails } from '../../domain/transfers/transfer';
+import type { WorkerMetrics } from '../../observability/metrics';
+import type { Tracing } from '../../observability/tracing';
 import { buildTransferWorker } from '../../worker/build-worker';
 import { openActivityDeps } from '../../worker/deps';
 import { connectWorkerConnection, workflowBundle } from './env';
 
 export interface RunningWorker {
   worker: Worker;
+  /** this worker's Prometheus metrics (deps.metrics) */
+  metrics: WorkerMetrics;
   stop(): Promise<void>;
 }
 
@@ -19,7 +23,7 @@ export interface RunningWorker {
  */
 export async function startTransferWorker(
   config: Config,
-  opts: { accounting?: (book: AccountingPort) => AccountingPort } = {},
+  opts: { accounting?: (book: AccountingPort) => AccountingPort; tracing?: Tracing } = {},
 ): Promise<RunningWorker> {
   const connection = await connectWorkerConnection();
   const deps = await openActivityDeps(config);
@@ -29,10 +33,12 @@ export async function startTransferWorker(
     config,
     activities: createActivities({ ...deps, accounting }),
     workflows: { workflowBundle: await workflowBundle() },
+    tracing: opts.tracing,
   });
   const running = worker.run();
   return {
     worker,
+    metrics: deps.metrics,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { postDeposit, uniqueKey } from '../api/helpers';
+import { ADMIN, customer, postDeposit, uniqueKey } from '../api/helpers';
+import { authHeaders, type TestCaller } from '../support/auth';
 
 export interface TransferJson {
   id: string;
@@ -18,18 +19,26 @@ export interface TransferJson {
   finishedAt: string | null;
 }
 
-export function postTransfer(
+/** The customer owning `walletId` (looked up in the database), as the caller who may move its money. */
+export async function ownerOf(app: FastifyInstance, walletId: string): Promise<TestCaller> {
+  const rows: Array<{ owner_id: string }> = await app.db.query(`SELECT owner_id FROM wallets WHERE id = $1`, [walletId]);
+  return customer(rows[0]?.owner_id ?? 'nobody');
+}
+
+/** POST /v1/transfers as `opts.as`, by default as the customer owning the source wallet. */
+export async function postTransfer(
   app: FastifyInstance,
   body: { fromWalletId: string; toWalletId: string; amount: number; currency?: string; description?: string },
-  opts: { key?: string; waitSeconds?: number } = {},
+  opts: { key?: string; waitSeconds?: number; as?: TestCaller } = {},
 ): Promise<LightMyRequestResponse> {
-  const headers: Record<string, string> = { 'idempotency-key': opts.key ?? uniqueKey('tr') };
+  const as = opts.as ?? (await ownerOf(app, body.fromWalletId));
+  const headers: Record<string, string> = { ...authHeaders(as), 'idempotency-key': opts.key ?? uniqueKey('tr') };
   if (opts.waitSeconds !== undefined) headers.prefer = `wait=${opts.waitSeconds}`;
   return app.inject({ method: 'POST', url: '/v1/transfers', headers, payload: { currency: 'EUR', ...body } });
 }
 
-export async function getTransfer(app: FastifyInstance, id: string): Promise<TransferJson> {
-  const res = await app.inject({ method: 'GET', url: `/v1/transfers/${id}` });
+export async function getTransfer(app: FastifyInstance, id: string, as: TestCaller = ADMIN): Promise<TransferJson> {
+  const res = await app.inject({ method: 'GET', url: `/v1/transfers/${id}`, headers: authHeaders(as) });
   if (res.statusCode !== 200) throw new Error(`transfer read failed: ${res.statusCode} ${res.body}`);
   return res.json<TransferJson>();
 }

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { NOTIFICATION_STREAM } from '../../domain/transfers/notify';
-import { createWallet, getWallet, uniqueKey } from '../api/helpers';
+import { ADMIN, createWallet, FINANCE, getWallet, uniqueKey } from '../api/helpers';
+import { authHeaders } from '../support/auth';
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
 import { recordHistory } from '../support/histories';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
@@ -14,16 +15,15 @@ import { fund, getTransfer, postTransfer, waitForStatus, type TransferJson } fro
 /**
  * The transfer saga end to end: API → Temporal dev server → a real worker → Postgres and Redis.
  * The accounting system is the one dependency the tests take down (SwitchableAccounting wraps the
- * real built-in book). Step budgets are seconds here so parking happens within a test.
+ * real built-in book).
  */
 describe('transfer saga', () => {
-  const env = {
-    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('saga'),
-    TRANSFER_STEP_BUDGET_SECONDS: '3',
-    TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2',
-    DAILY_OUTGOING_LIMIT_MINOR: '50000',
-  };
+  const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('saga'), DAILY_OUTGOING_LIMIT_MINOR: '50000' };
+  // Parking needs a spent budget: seconds instead of minutes, only for the transfers meant to park
+  // (a busy machine must not park the others).
+  const parkingEnv = { ...env, TRANSFER_STEP_BUDGET_SECONDS: '3', TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2' };
   let app: FastifyInstance;
+  let parkingApp: FastifyInstance;
   let shortDeadlineApp: FastifyInstance;
   let worker: RunningWorker;
   let accounting: SwitchableAccounting | undefined;
@@ -37,7 +37,11 @@ describe('transfer saga', () => {
       accounting: (book) => (accounting = new SwitchableAccounting(book)),
     });
     app = await buildApp({ config: testConfig(env), logger: false });
-    shortDeadlineApp = await buildApp({ config: testConfig({ ...env, TRANSFER_PARK_DEADLINE_SECONDS: '2' }), logger: false });
+    parkingApp = await buildApp({ config: testConfig(parkingEnv), logger: false });
+    shortDeadlineApp = await buildApp({
+      config: testConfig({ ...parkingEnv, TRANSFER_PARK_DEADLINE_SECONDS: '2' }),
+      logger: false,
+    });
   });
 
   afterEach(() => {
@@ -46,6 +50,7 @@ describe('transfer saga', () => {
 
   afterAll(async () => {
     await app?.close();
+    await parkingApp?.close();
     await shortDeadlineApp?.close();
     await worker?.stop();
     if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
@@ -134,7 +139,13 @@ describe('transfer saga', () => {
 
   it('cancels when the receiver is frozen: booking reversed, hold released, balances as before', async () => {
     const { from, to } = await twoWallets(5_000);
-    expect((await app.inject({ method: 'POST', url: `/v1/wallets/${to.id}/freeze` })).statusCode).toBe(200);
+    const freeze = await app.inject({
+      method: 'POST',
+      url: `/v1/wallets/${to.id}/freeze`,
+      headers: authHeaders(ADMIN),
+      payload: { reason: 'receiver under review' },
+    });
+    expect(freeze.statusCode).toBe(200);
     const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 700 }, { waitSeconds: 20 });
     const transfer = res.json<TransferJson>();
     expect(transfer).toMatchObject({
@@ -186,11 +197,12 @@ describe('transfer saga', () => {
     }
 
     it('parks the transfer; once accounting is back, finance retries it to completion', async () => {
-      const { transfer, from, to } = await parkedTransfer(app, 300);
+      const { transfer, from, to } = await parkedTransfer(parkingApp, 300);
       accounting!.available = true;
       const retry = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/retry`,
+        headers: authHeaders(FINANCE),
         payload: { reason: 'accounting restored (INC-42)' },
       });
       expect(retry.statusCode).toBe(202);
@@ -203,11 +215,12 @@ describe('transfer saga', () => {
     });
 
     it('parks the transfer; finance cancels it and the hold is released', async () => {
-      const { transfer, from } = await parkedTransfer(app, 400);
+      const { transfer, from } = await parkedTransfer(parkingApp, 400);
       accounting!.available = true; // the reversal leaves a tombstone in the (reachable) book
       const cancel = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/cancel`,
+        headers: authHeaders(FINANCE),
         payload: { reason: 'customer withdrew the order' },
       });
       expect(cancel.statusCode).toBe(202);
@@ -234,7 +247,12 @@ describe('transfer saga', () => {
     const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 10 }, { waitSeconds: 20 });
     const transfer = res.json<TransferJson>();
     for (const action of ['retry', 'cancel']) {
-      const r = await app.inject({ method: 'POST', url: `/v1/transfers/${transfer.id}/${action}`, payload: { reason: 'why not' } });
+      const r = await app.inject({
+        method: 'POST',
+        url: `/v1/transfers/${transfer.id}/${action}`,
+        headers: authHeaders(FINANCE),
+        payload: { reason: 'why not' },
+      });
       expect(r.statusCode).toBe(409);
       expect(r.json()).toMatchObject({ code: 'TRANSFER_NOT_PARKED' });
     }

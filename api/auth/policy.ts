@@ -1,0 +1,57 @@
+import type { FastifyRequest } from 'fastify';
+import type { DataSource } from 'typeorm';
+import type { TransferEntity } from '../../db/entities/transfer.entity';
+import type { WalletEntity } from '../../db/entities/wallet.entity';
+import { poolSql } from '../../db/sql';
+import { DomainError } from '../../domain/errors';
+import type { Role } from './roles';
+
+/**
+ * Object-level authorization (OWASP API1). Staff (ops, finance, admin) see every wallet and transfer;
+ * a customer sees only wallets it owns and transfers touching them. Whatever a customer may not see
+ * is answered exactly like an object that does not exist (404, same code and detail), so ids cannot
+ * be probed.
+ */
+
+export function hasRole(request: FastifyRequest, ...roles: Role[]): boolean {
+  return request.roles.some((r) => roles.includes(r));
+}
+
+/** Reads everything: ops, finance, admin. */
+export function isStaff(request: FastifyRequest): boolean {
+  return hasRole(request, 'ops', 'finance', 'admin');
+}
+
+export function walletNotFound(id: string): DomainError {
+  return new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
+}
+
+export function transferNotFound(id: string): DomainError {
+  return new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
+}
+
+export function canSeeWallet(request: FastifyRequest, wallet: Pick<WalletEntity, 'ownerId'>): boolean {
+  return isStaff(request) || wallet.ownerId === request.callerId;
+}
+
+/** The wallet if the caller may see it; else the same 404 as for a wallet that does not exist. */
+export function visibleWallet<W extends Pick<WalletEntity, 'id' | 'ownerId'>>(request: FastifyRequest, wallet: W): W {
+  if (!canSeeWallet(request, wallet)) throw walletNotFound(wallet.id);
+  return wallet;
+}
+
+/** Whether `callerId` owns at least one of the wallets. */
+export async function ownsAnyWallet(ds: DataSource, callerId: string, walletIds: string[]): Promise<boolean> {
+  const { rows } = await poolSql(ds)(
+    `SELECT 1 FROM wallets WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND kind = 'customer' LIMIT 1`,
+    [walletIds, callerId],
+  );
+  return rows.length > 0;
+}
+
+/** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */
+export async function visibleTransfer(ds: DataSource, request: FastifyRequest, transfer: TransferEntity): Promise<TransferEntity> {
+  if (isStaff(request)) return transfer;
+  if (await ownsAnyWallet(ds, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
+  throw transferNotFound(transfer.id);
+}

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { AUDIT_ACTIONS, listAudit } from '../../domain/audit';
+import { decodeCursor } from '../../domain/history';
+import { ApiError } from '../errors';
+import { STAFF_ROLES } from '../plugins/caller';
+import { AUDIT_EXAMPLE } from '../schemas/examples';
+import { DEFAULT_PAGE_LIMIT, jsonResponse, Nullable, problemResponses, Timestamp, Uuid } from '../schemas/common';
+
+export const AuditRecordSchema = Type.Object(
+  {
+    id: Type.String({ description: 'row id, increasing over time' }),
+    actor: Type.String({ description: 'the `sub` of the caller who acted' }),
+    roles: Type.Array(Type.String(), { description: 'the roles the caller held when acting' }),
+    action: Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a))),
+    targetType: Type.Union([Type.Literal('wallet'), Type.Literal('transfer')]),
+    targetId: Uuid,
+    reason: Nullable(Type.String()),
+    requestId: Type.String({ description: 'X-Request-Id of the request that acted: find its log lines with it' }),
+    details: Type.Object({}, { additionalProperties: true, description: 'action-specific facts (amount, previous status, …)' }),
+    createdAt: Timestamp,
+  },
+  { title: 'AuditRecord' },
+);
+
+const INT8_MAX = 9223372036854775807n;
+
+/** The audit trail of privileged actions, newest first (ops, finance, admin). */
+const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/audit',
+    {
+      schema: {
+        summary: 'Audit trail of privileged actions (ops, finance, admin)',
+        description:
+          'Retries, cancels, freezes, unfreezes and deposits, newest first; with `target`, those on one wallet or transfer. ' +
+          'The trail is append-only: rows are never changed or deleted.',
+        tags: ['audit'],
+        security: [{ bearerAuth: [] }],
+        querystring: Type.Object(
+          {
+            target: Type.Optional(Uuid),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: jsonResponse(
+            Type.Object({ items: Type.Array(AuditRecordSchema), nextCursor: Nullable(Type.String()) }, { title: 'AuditPage' }),
+            'One page of audit rows',
+            { example: { items: [AUDIT_EXAMPLE], nextCursor: null } },
+          ),
+          ...problemResponses(400, 401, 403, 429),
+        },
+      },
+      config: { access: { roles: STAFF_ROLES, rateLimit: 'read' } },
+    },
+    async (request) => {
+      const { target, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
+      let afterId: string | null = null;
+      if (cursor !== undefined) {
+        afterId = decodeCursor(cursor, /^[1-9][0-9]{0,18}$/);
+        if (afterId === null || BigInt(afterId) > INT8_MAX) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
+      }
+      return listAudit(app.db, { targetId: target, limit, afterId });
+    },
+  );
+};
+
+export default auditRoutes;

@@ -1,0 +1,231 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { dropDatabase } from '../scripts/migrate';
+import { closedPort } from './api/helpers';
+import { customer, fund, httpDriver, openWallet, parseMetrics, transfer, valueOf } from './observability/helpers';
+import { testConfig } from './support/env';
+import { eventually } from './support/wallets';
+
+/**
+ * `npm start` itself (scripts/dev-stack.sh → dist/scripts/dev-stack.js, built by `npm test` before
+ * jest): start it on ports and a database of its own, create two wallets, fund one, transfer and see
+ * COMPLETED, stop it with Ctrl-C (SIGINT) and find no process of it left. Then start it again on the
+ * same data folder: the Temporal state survived (the finished workflow is still found by its search
+ * attributes) and stop it again.
+ */
+const ROOT = path.resolve(__dirname, '..');
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  ready: Promise<void>;
+}
+
+/** Processes whose environment carries `marker` (every process of the stack inherits DEV_STACK_DATA_DIR). */
+function processesWith(marker: string): number[] {
+  if (!fs.existsSync('/proc')) return [];
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8');
+      if (environ.split('\0').includes(marker)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids.filter((pid) => pid !== process.pid);
+}
+
+/** Resolves after `ms` without keeping jest alive. */
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** `count` consecutive free ports (the workers' metrics and Temporal SDK exporter ports), below Linux's ephemeral range. */
+async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * 6_000);
+    const taken = await Promise.all(Array.from({ length: count }, (_, i) => portOpen(base + i)));
+    if (!taken.some(Boolean)) return base;
+  }
+  throw new Error('no free port range found');
+}
+
+describe('npm start (the dev stack)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wallet-dev-stack-'));
+  const marker = `DEV_STACK_DATA_DIR=${dataDir}`;
+  const run = testConfig();
+  // named like the run's own databases, so test/global-setup.ts reaps it should this process die
+  const database = new URL(run.DATABASE_URL);
+  const ts = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  database.pathname = `/wallet_test_${ts}_${process.pid}`;
+  const stacks: Stack[] = [];
+  let env: NodeJS.ProcessEnv;
+  let ports: { api: number; temporal: number; ui: number; workers: number };
+
+  beforeAll(async () => {
+    ports = { api: await closedPort(), temporal: await closedPort(), ui: await closedPort(), workers: await freePortRange(4) };
+    env = { ...process.env };
+    // settings of this jest run that must not leak into the stack (it brings its own Temporal and bundle)
+    for (const key of ['NODE_ENV', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'WORKER_BUNDLE_PATH', 'WORKFLOW_BUNDLE_PATH', 'TEMPORAL_METRICS_PORT']) {
+      delete env[key];
+    }
+    Object.assign(env, {
+      DEV_STACK_SKIP_BUILD: '1',
+      DEV_STACK_DATA_DIR: dataDir,
+      WORKERS: '2',
+      PORT: String(ports.api),
+      DEV_TEMPORAL_PORT: String(ports.temporal),
+      DEV_TEMPORAL_UI_PORT: String(ports.ui),
+      WORKER_METRICS_PORT: String(ports.workers),
+      DATABASE_URL: database.toString(),
+      REDIS_KEY_PREFIX: `${run.REDIS_KEY_PREFIX}devstack:`,
+      LOG_FORMAT: 'json',
+      WORKER_SHUTDOWN_GRACE_SECONDS: '10',
+    });
+  });
+
+  function startStack(): Stack {
+    const child = spawn('bash', [path.join(ROOT, 'scripts', 'dev-stack.sh')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let onReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/^\[dev-stack\] ready: /m.test(output)) onReady();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const stack: Stack = {
+      child,
+      output: () => output,
+      exited,
+      ready: Promise.race([
+        ready,
+        exited.then((code) => {
+          throw new Error(`the dev stack exited (${code}) before it was ready:\n${output}`);
+        }),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`the dev stack was not ready after 90 s:\n${output}`)), 90_000).unref(),
+        ),
+      ]),
+    };
+    stacks.push(stack);
+    return stack;
+  }
+
+  /** Ctrl-C: the launcher stops the API and the workers (gracefully), then Temporal, and exits 0. */
+  async function stopStack(stack: Stack): Promise<void> {
+    stack.child.kill('SIGINT');
+    const code = await Promise.race([stack.exited, delay(60_000, 'timeout' as const)]);
+    expect({ code, output: code === 0 ? '' : stack.output() }).toEqual({ code: 0, output: '' });
+    expect(stack.output()).toMatch(/\[dev-stack\] stopped$/m);
+    expect(processesWith(marker)).toEqual([]);
+    const open = await Promise.all(
+      [ports.api, ports.temporal, ports.ui, ports.workers, ports.workers + 1, ports.workers + 2, ports.workers + 3].map(
+        async (port) => ((await portOpen(port)) ? port : null),
+      ),
+    );
+    expect(open.filter((p) => p !== null)).toEqual([]);
+  }
+
+  afterAll(async () => {
+    for (const stack of stacks) {
+      if (stack.child.exitCode === null && stack.child.signalCode === null) {
+        stack.child.kill('SIGINT');
+        await Promise.race([stack.exited, delay(45_000, null)]);
+      }
+    }
+    // whatever survived a failed test: never leave a stack running
+    for (const pid of processesWith(marker)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await dropDatabase(database.toString());
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts everything, runs a transfer to COMPLETED, and stops without leaving a process behind', async () => {
+    const stack = startStack();
+    await stack.ready;
+    const out = stack.output();
+    const apiUrl = `http://127.0.0.1:${ports.api}`;
+    for (const url of [
+      apiUrl,
+      `${apiUrl}/docs`,
+      `${apiUrl}/metrics`,
+      `http://127.0.0.1:${ports.ui}`,
+      `http://127.0.0.1:${ports.workers}/metrics`,
+      `http://127.0.0.1:${ports.workers + 2}/metrics`,
+    ]) {
+      expect(out).toContain(url);
+    }
+    // each process's lines carry its name
+    for (const name of ['temporal', 'migrate', 'api', 'worker-1', 'worker-2']) expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
+
+    const api = httpDriver(apiUrl);
+    const alice = customer();
+    const from = await openWallet(api, alice);
+    const to = await openWallet(api, customer());
+    await fund(api, from, 10_000);
+    const done = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 2_500 }, { waitSeconds: 10 });
+    expect(done.status).toBe('COMPLETED');
+    const sender = (await api.request('GET', `/v1/wallets/${from}`, { caller: alice })).json() as { balance: number; held: number };
+    expect(sender).toMatchObject({ balance: 7_500, held: 0 });
+
+    // the Temporal UI answers, and one of the workers counted the transfer
+    expect((await fetch(`http://127.0.0.1:${ports.ui}`)).status).toBe(200);
+    await eventually(async () => {
+      let completed = 0;
+      for (const port of [ports.workers, ports.workers + 2]) {
+        const m = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+        completed += valueOf(m.samples, 'transfers_total', { status: 'COMPLETED' }) ?? 0;
+      }
+      return completed === 1 ? true : undefined;
+    }, 10_000, 'a worker to count the completed transfer');
+
+    await stopStack(stack);
+    expect(stack.output()).toMatch(/\[worker-1\].*"worker stopped"/);
+    expect(stack.output()).toMatch(/\[worker-2\].*"worker stopped"/);
+
+    // ------------------------------------------------------------------ a restart keeps the workflows
+    const again = startStack();
+    await again.ready;
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const client = new Client({ connection, namespace: 'default' });
+      const found = await eventually(async () => {
+        const ids: string[] = [];
+        for await (const wf of client.workflow.list({ query: `TransferStatus = "COMPLETED" AND WorkflowId = "${done.workflowId}"` })) {
+          ids.push(wf.workflowId);
+        }
+        return ids.length ? ids : undefined;
+      }, 10_000, 'the earlier workflow in the restarted server');
+      expect(found).toEqual([done.workflowId]);
+    } finally {
+      await connection.close();
+    }
+    await stopStack(again);
+  });
+});

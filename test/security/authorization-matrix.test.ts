@@ -1,0 +1,242 @@
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { ADMIN, FINANCE, OPS, startApp, uniqueKey } from '../api/helpers';
+import { bearer, type TestCaller } from '../support/auth';
+import { uniqueTaskQueue } from '../support/env';
+import { buildWorld, markParked, type World } from './fixtures';
+
+/**
+ * Every /v1 route × every kind of caller, with the status each cell must answer (OWASP API1/API5).
+ * "customer owner" owns the object the request names; "customer non-owner" is a customer with no
+ * relation to it (for POST /v1/wallets: a customer naming someone else as owner). Transfers run on a
+ * task queue no worker polls, so their state stays where the test puts it.
+ */
+const KINDS = [
+  'no token',
+  'malformed',
+  'expired',
+  'bad signature',
+  'role-less',
+  'customer owner',
+  'customer non-owner',
+  'ops',
+  'finance',
+  'admin',
+] as const;
+type Kind = (typeof KINDS)[number];
+
+type Row = Record<Kind, number>;
+const unauthenticated = { 'no token': 401, malformed: 401, expired: 401, 'bad signature': 401, 'role-less': 401 };
+/** Readable by the owner and staff; invisible (404) to other customers. */
+const ownedRead: Row = { ...unauthenticated, 'customer owner': 200, 'customer non-owner': 404, ops: 200, finance: 200, admin: 200 };
+const financeAction = (ok: number): Row => ({
+  ...unauthenticated,
+  'customer owner': 403,
+  'customer non-owner': 403,
+  ops: 403,
+  finance: ok,
+  admin: ok,
+});
+const adminAction: Row = { ...financeAction(200), finance: 403 };
+
+interface RouteCase {
+  name: string;
+  expected: Row;
+  /** The request; `owner` is the customer owning the object, `other` the unrelated customer. */
+  request: (w: World, kind: Kind) => InjectOptions;
+}
+
+const key = () => ({ 'idempotency-key': uniqueKey('matrix') });
+
+const ROUTES: RouteCase[] = [
+  {
+    name: 'POST /v1/wallets',
+    expected: { ...unauthenticated, 'customer owner': 201, 'customer non-owner': 403, ops: 403, finance: 403, admin: 403 },
+    request: (w, kind) => ({
+      method: 'POST',
+      url: '/v1/wallets',
+      // the non-owner cell: a customer opening a wallet in alice's name
+      payload: kind === 'customer non-owner' ? { ownerId: w.alice.sub, currency: 'EUR' } : { currency: 'EUR' },
+    }),
+  },
+  { name: 'GET /v1/wallets/:id', expected: ownedRead, request: (w) => ({ method: 'GET', url: `/v1/wallets/${w.A.id}` }) },
+  {
+    name: 'GET /v1/wallets/:id/transactions',
+    expected: ownedRead,
+    request: (w) => ({ method: 'GET', url: `/v1/wallets/${w.A.id}/transactions` }),
+  },
+  {
+    name: 'POST /v1/wallets/:id/deposits',
+    expected: financeAction(201),
+    request: (w) => ({ method: 'POST', url: `/v1/wallets/${w.A.id}/deposits`, headers: key(), payload: { amount: 10 } }),
+  },
+  {
+    name: 'POST /v1/wallets/:id/freeze',
+    expected: adminAction,
+    request: (w) => ({ method: 'POST', url: `/v1/wallets/${w.C.id}/freeze`, payload: { reason: 'matrix' } }),
+  },
+  {
+    name: 'POST /v1/wallets/:id/unfreeze',
+    expected: adminAction,
+    request: (w) => ({ method: 'POST', url: `/v1/wallets/${w.C.id}/unfreeze`, payload: { reason: 'matrix' } }),
+  },
+  {
+    name: 'POST /v1/transfers',
+    expected: { ...unauthenticated, 'customer owner': 202, 'customer non-owner': 404, ops: 403, finance: 403, admin: 403 },
+    request: (w) => ({
+      method: 'POST',
+      url: '/v1/transfers',
+      headers: key(),
+      payload: { fromWalletId: w.A.id, toWalletId: w.B.id, amount: 1, currency: 'EUR' },
+    }),
+  },
+  { name: 'GET /v1/transfers/:id', expected: ownedRead, request: (w) => ({ method: 'GET', url: `/v1/transfers/${w.transferId}` }) },
+  {
+    name: 'GET /v1/transfers?walletId=',
+    expected: ownedRead,
+    request: (w) => ({ method: 'GET', url: '/v1/transfers', query: { walletId: w.A.id } }),
+  },
+  {
+    name: 'GET /v1/transfers?status=',
+    expected: { ...ownedRead, 'customer non-owner': 200 }, // a customer's listing is scoped to its own wallets
+    request: () => ({ method: 'GET', url: '/v1/transfers', query: { status: 'NEEDS_ATTENTION' } }),
+  },
+  {
+    name: 'POST /v1/transfers/:id/retry',
+    expected: financeAction(202),
+    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/retry`, payload: { reason: 'matrix' } }),
+  },
+  {
+    name: 'POST /v1/transfers/:id/cancel',
+    expected: financeAction(202),
+    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/cancel`, payload: { reason: 'matrix' } }),
+  },
+  {
+    name: 'GET /v1/audit?target=',
+    expected: { ...unauthenticated, 'customer owner': 403, 'customer non-owner': 403, ops: 200, finance: 200, admin: 200 },
+    request: (w) => ({ method: 'GET', url: '/v1/audit', query: { target: w.A.id } }),
+  },
+];
+
+function authorization(kind: Kind, w: World): string | undefined {
+  const alice = w.alice;
+  switch (kind) {
+    case 'no token':
+      return undefined;
+    case 'malformed':
+      return 'Bearer not-a-jwt';
+    case 'expired':
+      return bearer({ ...alice, ttlSeconds: -120 });
+    case 'bad signature':
+      return bearer({ ...alice, secret: 'an-attacker-chosen-secret-of-sufficient-length' });
+    case 'role-less':
+      return bearer({ sub: alice.sub, roles: [] });
+    case 'customer owner':
+      return bearer(alice);
+    case 'customer non-owner':
+      return bearer(w.carol);
+    case 'ops':
+      return bearer(OPS);
+    case 'finance':
+      return bearer(FINANCE);
+    case 'admin':
+      return bearer(ADMIN);
+  }
+}
+
+describe('authorization matrix: every route × every caller', () => {
+  let app: FastifyInstance;
+  let world: World;
+
+  beforeAll(async () => {
+    app = await startApp({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('matrix') });
+    world = await buildWorld(app);
+    await markParked(app, world.transferId);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const cells = ROUTES.flatMap((route) => KINDS.map((kind) => [route.name, kind, route.expected[kind], route] as const));
+
+  it.each(cells)('%s as %s → %i', async (_name, kind, status, route) => {
+    const request = route.request(world, kind);
+    const auth = authorization(kind, world);
+    const res = await app.inject({
+      ...request,
+      headers: { ...(request.headers as Record<string, string>), ...(auth ? { authorization: auth } : {}) },
+    });
+
+    expect(res.statusCode).toBe(status);
+    if (status >= 400) {
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const code = res.json<{ code: string }>().code;
+      if (status === 401) {
+        expect(code).toBe('UNAUTHENTICATED');
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="wallet"/);
+      }
+      if (status === 403) expect(code).toBe('FORBIDDEN');
+      if (status === 404) expect(code).toMatch(/^(WALLET|TRANSFER)_NOT_FOUND$/);
+    }
+  });
+
+  it('answers a customer exactly the same for a wallet it may not see and one that does not exist', async () => {
+    const asCarol = { authorization: bearer(world.carol) };
+    const missing = '00000000-0000-4000-8000-0000000000aa';
+    const pairs: Array<[string, string]> = [
+      [`/v1/wallets/${world.A.id}`, `/v1/wallets/${missing}`],
+      [`/v1/wallets/${world.A.id}/transactions`, `/v1/wallets/${missing}/transactions`],
+      [`/v1/transfers/${world.transferId}`, `/v1/transfers/${missing}`],
+      [`/v1/transfers?walletId=${world.A.id}`, `/v1/transfers?walletId=${missing}`],
+    ];
+    for (const [hidden, absent] of pairs) {
+      const a = await app.inject({ method: 'GET', url: hidden, headers: asCarol });
+      const b = await app.inject({ method: 'GET', url: absent, headers: asCarol });
+      const strip = (body: Record<string, unknown>, id: string) =>
+        JSON.stringify({ ...body, requestId: undefined, instance: undefined }).replaceAll(id, '<id>');
+      const idOf = (url: string) => /[0-9a-f-]{36}/.exec(url)![0];
+      expect([a.statusCode, strip(a.json(), idOf(hidden))]).toEqual([b.statusCode, strip(b.json(), idOf(absent))]);
+    }
+  });
+
+  it('lets the payee see a transfer it received, and scopes customer listings to their own wallets', async () => {
+    const asBob = { authorization: bearer(world.bob) };
+    expect((await app.inject({ method: 'GET', url: `/v1/transfers/${world.transferId}`, headers: asBob })).statusCode).toBe(200);
+
+    const ids = async (as: TestCaller, query: Record<string, string> = {}) => {
+      const res = await app.inject({ method: 'GET', url: '/v1/transfers', query, headers: { authorization: bearer(as) } });
+      expect(res.statusCode).toBe(200);
+      return res.json<{ items: Array<{ id: string }> }>().items.map((t) => t.id);
+    };
+    expect(await ids(world.alice)).toContain(world.transferId);
+    expect(await ids(world.bob)).toContain(world.transferId);
+    expect(await ids(world.bob, { walletId: world.B.id })).toContain(world.transferId);
+    expect(await ids(world.carol)).toEqual([]);
+    expect(await ids(world.carol, { status: 'NEEDS_ATTENTION' })).toEqual([]);
+    expect(await ids(OPS, { status: 'NEEDS_ATTENTION' })).toContain(world.transferId);
+  });
+
+  it('lets a customer pay into anyone’s existing wallet, never out of someone else’s', async () => {
+    const asAlice = { authorization: bearer(world.alice) };
+    const pay = (from: string, to: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/transfers',
+        headers: { ...asAlice, 'idempotency-key': uniqueKey('pay') },
+        payload: { fromWalletId: from, toWalletId: to, amount: 5, currency: 'EUR' },
+      });
+    expect((await pay(world.A.id, world.D.id)).statusCode).toBe(202); // into carol's wallet
+    const missing = await pay(world.A.id, '00000000-0000-4000-8000-0000000000bb');
+    expect([missing.statusCode, missing.json().code]).toEqual([404, 'WALLET_NOT_FOUND']);
+    const stolen = await pay(world.D.id, world.A.id); // out of carol's wallet
+    expect([stolen.statusCode, stolen.json().code]).toEqual([404, 'WALLET_NOT_FOUND']);
+  });
+
+  it('keeps the public routes public, whatever token is sent', async () => {
+    for (const url of ['/health/live', '/openapi.json']) {
+      for (const authorization of [undefined, 'Bearer not-a-jwt', bearer(world.alice)]) {
+        const res = await app.inject({ method: 'GET', url, headers: authorization ? { authorization } : {} });
+        expect([url, res.statusCode]).toEqual([url, 200]);
+      }
+    }
+  });
+});
