@@ -49,7 +49,8 @@ export class JwksKeySource {
     const age = Date.now() - this.fetchedAt;
     if (this.fetchedAt === 0 || age > this.cacheMs) await this.refresh();
     let key = this.lookup(kid);
-    if (!key && age > this.minRefetchMs) {
+    // >=: with minRefetchSeconds 0 an unknown kid always refetches, even within the same millisecond
+    if (!key && Date.now() - this.fetchedAt >= this.minRefetchMs) {
       await this.refresh();
       key = this.lookup(kid);
     }
