@@ -21,7 +21,7 @@ describe('transfer saga', () => {
   const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('saga'), DAILY_OUTGOING_LIMIT_MINOR: '50000' };
   // Parking needs a spent budget: seconds instead of minutes, only for the transfers meant to park
   // (a busy machine must not park the others).
-  const parkingEnv = { ...env, TRANSFER_STEP_BUDGET_SECONDS: '3', TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2' };
+  const parkingEnv = { ...env, TRANSFER_STEP_BUDGET_SECONDS: '5', TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2' };
   let app: FastifyInstance;
   let parkingApp: FastifyInstance;
   let shortDeadlineApp: FastifyInstance;
