@@ -4,7 +4,7 @@ import type { Config } from '../../config';
 import type { TransferEntity } from '../../db/entities/transfer.entity';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { formatAmount } from '../../domain/money';
-import { recordTransfer, setRunId } from '../../domain/transfers/records';
+import { recordTransfer, setRunId, type NewTransfer } from '../../domain/transfers/records';
 import {
   AmountMinorKey,
   CurrencyKey,
@@ -15,16 +15,8 @@ import {
 import { transferWorkflow } from '../../workflows/transfer';
 import type { SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
 
-export interface StartTransferCommand {
-  callerId: string;
-  idempotencyKey: string;
-  requestHash: string;
-  fromWalletId: string;
-  toWalletId: string;
-  amount: bigint;
-  currency: string;
-  description?: string | null;
-}
+/** What a caller asks for; the id and workflow id are derived from (caller, key). */
+export type StartTransferCommand = Omit<NewTransfer, 'id' | 'workflowId'>;
 
 export interface TransferDeps {
   db: DataSource;
@@ -48,18 +40,7 @@ export function sagaSettings(config: Config): SagaSettings {
  */
 export async function startTransfer(deps: TransferDeps, cmd: StartTransferCommand) {
   const id = transferIdFor(cmd.callerId, cmd.idempotencyKey);
-  const { transfer, created } = await recordTransfer(deps.db, {
-    id,
-    callerId: cmd.callerId,
-    idempotencyKey: cmd.idempotencyKey,
-    requestHash: cmd.requestHash,
-    fromWalletId: cmd.fromWalletId,
-    toWalletId: cmd.toWalletId,
-    amount: cmd.amount,
-    currency: cmd.currency,
-    description: cmd.description,
-    workflowId: workflowIdFor(id),
-  });
+  const { transfer, created } = await recordTransfer(deps.db, { ...cmd, id, workflowId: workflowIdFor(id) });
   if (!transfer.runId) await ensureWorkflow(deps, transfer);
   return { transfer, created };
 }
