@@ -23,10 +23,15 @@ export function encodeCursor(value: string): string {
   return Buffer.from(value, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, pattern: RegExp): string | null {
-  if (!cursor) return null;
+const INT8_MAX = 9223372036854775807n;
+
+/**
+ * Every cursor the API issues is the positive int8 key of the last row seen (a line id, an audit
+ * row id, a transfer seq). Returns that key, or null for anything this API could not have issued.
+ */
+export function decodeCursor(cursor: string): string | null {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  return pattern.test(decoded) ? decoded : null;
+  return /^[1-9][0-9]{0,18}$/.test(decoded) && BigInt(decoded) <= INT8_MAX ? decoded : null;
 }
 
 interface LineRow {

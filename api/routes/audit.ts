@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AUDIT_ACTIONS, listAudit } from '../../domain/audit';
-import { decodeCursor } from '../../domain/history';
-import { ApiError } from '../errors';
+import { afterKeyOf } from '../pagination';
 import { STAFF_ROLES } from '../plugins/caller';
 import { AUDIT_EXAMPLE } from '../schemas/examples';
-import { DEFAULT_PAGE_LIMIT, jsonResponse, Nullable, problemResponses, Timestamp, Uuid } from '../schemas/common';
+import { DEFAULT_PAGE_LIMIT, jsonResponse, Nullable, pageQuery, problemResponses, Timestamp, Uuid } from '../schemas/common';
 
 export const AuditRecordSchema = Type.Object(
   {
@@ -23,8 +22,6 @@ export const AuditRecordSchema = Type.Object(
   { title: 'AuditRecord' },
 );
 
-const INT8_MAX = 9223372036854775807n;
-
 /** The audit trail of privileged actions, newest first (ops, finance, admin). */
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -37,14 +34,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'The trail is append-only: rows are never changed or deleted.',
         tags: ['audit'],
         security: [{ bearerAuth: [] }],
-        querystring: Type.Object(
-          {
-            target: Type.Optional(Uuid),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
-          },
-          { additionalProperties: false },
-        ),
+        querystring: pageQuery({ target: Type.Optional(Uuid) }),
         response: {
           200: jsonResponse(
             Type.Object({ items: Type.Array(AuditRecordSchema), nextCursor: Nullable(Type.String()) }, { title: 'AuditPage' }),
@@ -58,12 +48,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { target, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
-      let afterId: string | null = null;
-      if (cursor !== undefined) {
-        afterId = decodeCursor(cursor, /^[1-9][0-9]{0,18}$/);
-        if (afterId === null || BigInt(afterId) > INT8_MAX) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
-      }
-      return listAudit(app.db, { targetId: target, limit, afterId });
+      return listAudit(app.db, { targetId: target, limit, afterId: afterKeyOf(cursor) });
     },
   );
 };

@@ -11,6 +11,7 @@ import {
   PlainText,
   problemResponses,
   Timestamp,
+  pageQuery,
   Uuid,
 } from '../schemas/common';
 
@@ -126,15 +127,7 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'transfers sent from or received into its own wallets; with `walletId`, that wallet must be its own (404 otherwise).',
       tags: ['transfers'],
       security: bearer,
-      querystring: Type.Object(
-        {
-          status: Type.Optional(TransferStatusSchema),
-          walletId: Type.Optional(Uuid),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-          cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
-        },
-        { additionalProperties: false },
-      ),
+      querystring: pageQuery({ status: Type.Optional(TransferStatusSchema), walletId: Type.Optional(Uuid) }),
       response: {
         200: jsonResponse(
           Type.Object({ items: Type.Array(TransferSchema), nextCursor: Nullable(Type.String()) }, { title: 'TransferPage' }),

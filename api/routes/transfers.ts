@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DomainError } from '../../domain/errors';
-import { decodeCursor, encodeCursor } from '../../domain/history';
+import { encodeCursor } from '../../domain/history';
 import { transferIdFor } from '../../domain/ids';
 import { parseAmount } from '../../domain/money';
 import { getTransfer, listTransfers } from '../../domain/transfers/records';
 import { auditActor } from '../auth/audit-actor';
 import { isStaff, ownsAnyWallet, visibleTransfer, walletNotFound } from '../auth/policy';
-import { ApiError } from '../errors';
+import { afterKeyOf } from '../pagination';
+import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { ALL_ROLES } from '../plugins/caller';
 import { awaitSettled, isSettled } from '../transfers/await-settled';
 import { decideParkedTransfer } from '../transfers/finance';
@@ -74,19 +75,15 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.get('/v1/transfers', { schema: schemas.list, config: read }, async (request) => {
-    const { status, walletId, limit = 20, cursor } = request.query;
+    const { status, walletId, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
     // Staff see everything. A customer sees its own transfers (sent or received): scoped to the wallets it
     // owns, and a walletId filter naming a wallet that is not its own answers 404 like a missing wallet.
     const staff = isStaff(request);
     if (!staff && walletId !== undefined && !(await ownsAnyWallet(app.db, request.callerId, [walletId]))) {
       throw walletNotFound(walletId);
     }
-    let afterSeq: bigint | null = null;
-    if (cursor !== undefined) {
-      const seq = decodeCursor(cursor, /^[1-9][0-9]{0,17}$/);
-      if (seq === null) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
-      afterSeq = BigInt(seq);
-    }
+    const afterKey = afterKeyOf(cursor);
+    const afterSeq = afterKey === null ? null : BigInt(afterKey);
     const rows = await listTransfers(app.db, {
       status,
       walletId,

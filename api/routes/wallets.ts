@@ -1,22 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { decodeCursor, listWalletLines } from '../../domain/history';
+import { listWalletLines } from '../../domain/history';
 import { createWallet, getWallet } from '../../domain/wallets';
 import { ALL_ROLES } from '../plugins/caller';
 import { visibleWallet } from '../auth/policy';
 import { ApiError } from '../errors';
+import { afterKeyOf } from '../pagination';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { serializeLine, serializeWallet } from '../serializers';
 import { createWalletSchema, getWalletSchema, listTransactionsSchema } from './wallets.schemas';
-
-const INT8_MAX = 9223372036854775807n;
-
-/** The cursor is the last line id seen, base64url-encoded; anything else is refused. */
-function afterIdOf(cursor: string | undefined): string | null {
-  if (cursor === undefined) return null;
-  const id = decodeCursor(cursor, /^[1-9][0-9]{0,18}$/);
-  if (id === null || BigInt(id) > INT8_MAX) throw new ApiError('INVALID_CURSOR', 'cursor is not one this API issued');
-  return id;
-}
 
 const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -40,7 +31,7 @@ const walletRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/wallets/:id/transactions',
     { schema: listTransactionsSchema, config: { access: { roles: ALL_ROLES, rateLimit: 'read' } } },
     async (request) => {
-      const afterId = afterIdOf(request.query.cursor);
+      const afterId = afterKeyOf(request.query.cursor);
       // 404 for an unknown wallet (or one the caller may not see) rather than an empty page
       visibleWallet(request, await getWallet(app.db, request.params.id));
       const page = await listWalletLines(app.db, request.params.id, {

@@ -1,4 +1,4 @@
-import { FormatRegistry, Type, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, Type, type TSchema, type TProperties } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
 import { buildProblem, type ProblemCode } from '../errors';
 
@@ -61,13 +61,19 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 
 export const DEFAULT_PAGE_LIMIT = 20;
 
-export const PageQuery = Type.Object(
-  {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
-  },
-  { additionalProperties: false },
-);
+/** A paginated list's query string: its own filters plus `limit` and `cursor`; nothing else. */
+export function pageQuery<F extends TProperties>(filters: F) {
+  return Type.Object(
+    {
+      ...filters,
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
+      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const PageQuery = pageQuery({});
 
 export const FieldErrorSchema = Type.Object({
   in: Type.String({ description: 'body, params, querystring or headers' }),
