@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isDomainError } from '../domain/errors';
 import type { TransferDetails } from '../domain/transfers/transfer';
@@ -18,5 +19,14 @@ export async function asActivity<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function toDetails(p: TransferPayload): TransferDetails {
-  return { ...p, amount: BigInt(p.amountMinor) };
+  return { ...p, amount: BigInt(p.amountMinor), runId: currentRunId() };
+}
+
+/** The run of the workflow that scheduled the running activity (recorded on the transfer row). */
+export function currentRunId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.runId;
+  } catch {
+    return undefined; // not inside an activity (a direct call, e.g. from a test)
+  }
 }

@@ -1,4 +1,5 @@
 import { accountingActivities } from './accounting';
+import { baselineActivities } from './baseline';
 import type { ActivityDeps } from './deps';
 import { ledgerActivities } from './ledger';
 import { notifyActivities } from './notify';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...ledgerActivities(deps),
     ...notifyActivities(deps),
     ...transferStateActivities(deps),
+    ...baselineActivities(),
   };
 }
 

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
+import { isGrpcServiceError } from '@temporalio/client';
 import { pgErrorCode } from '../db/sql';
-import { DomainError, type DomainErrorCode } from '../domain/errors';
+import { DomainError, TransferRefused, type DomainErrorCode } from '../domain/errors';
 
 /**
  * The one place where failures become HTTP answers (RFC 9457 problem details).
@@ -26,6 +27,7 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different request' },
   INVALID_AMOUNT: { status: 400, title: 'Invalid amount' },
   INVALID_STATE: { status: 409, title: 'Invalid state' },
+  HOLD_CAPTURED: { status: 409, title: 'Transfer already posted' },
 };
 
 /** Errors raised by the HTTP layer itself (request shape, transport, infrastructure). */
@@ -81,6 +83,8 @@ export interface Problem {
   instance?: string;
   requestId?: string;
   errors?: FieldError[];
+  /** a refused transfer (POST /v1/transfers answered 422): it exists, with this id */
+  transferId?: string;
 }
 
 /** An HTTP-layer failure with a stable code (domain failures are DomainErrors). */
@@ -97,7 +101,7 @@ export class ApiError extends Error {
 export function buildProblem(
   code: ProblemCode,
   detail: string,
-  extra: Pick<Problem, 'instance' | 'requestId' | 'errors'> = {},
+  extra: Pick<Problem, 'instance' | 'requestId' | 'errors' | 'transferId'> = {},
 ): Problem {
   const kind = PROBLEMS[code];
   return { type: problemType(code), title: kind.title, status: kind.status, code, detail, ...extra };
@@ -117,6 +121,12 @@ const FASTIFY_PROBLEMS: Record<string, { code: ProblemCode; detail: string }> = 
 const PG_INPUT_CLASSES = ['22'];
 const PG_TRANSIENT_CLASSES = ['08', '53', '57', '40'];
 const NODE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/** The Temporal server unreachable or overloaded (gRPC UNAVAILABLE 14, RESOURCE_EXHAUSTED 8, DEADLINE_EXCEEDED 4). */
+function isTemporalUnavailable(error: unknown): boolean {
+  const grpc = isGrpcServiceError(error) ? error : (error as { cause?: unknown } | null)?.cause;
+  return isGrpcServiceError(grpc) && [4, 8, 14].includes(grpc.code);
+}
 
 interface ErrorLike {
   code?: unknown;
@@ -150,6 +160,10 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
   const err = (error ?? {}) as ErrorLike;
   const extra = instance ? { instance } : {};
 
+  if (error instanceof TransferRefused) {
+    const problem = buildProblem(error.code, error.message, { ...extra, transferId: error.transferId });
+    return { problem: { ...problem, title: `Transfer refused: ${problem.title.toLowerCase()}`, status: 422 }, expected: true };
+  }
   if (error instanceof DomainError) return { problem: buildProblem(error.code, error.message, extra), expected: true };
   if (error instanceof ApiError) {
     return { problem: buildProblem(error.code, error.message, extra), expected: statusOf(error.code) < 500 };
@@ -168,6 +182,7 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
   }
   if (
     (pgCode && PG_TRANSIENT_CLASSES.includes(pgCode.slice(0, 2))) ||
+    isTemporalUnavailable(error) ||
     (typeof err.code === 'string' && NODE_NETWORK_CODES.has(err.code)) ||
     (typeof err.message === 'string' && err.message.includes('timeout exceeded when trying to connect'))
   ) {

@@ -29,10 +29,19 @@ const ConfigSchema = Type.Object({
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 86400, default: 86400 }),
   /** Per-wallet limit on outgoing transfers per UTC day, enforced by the accounting book. */
   DAILY_OUTGOING_LIMIT_MINOR: Type.String({ pattern: '^[1-9][0-9]{0,17}$', default: '1000000000' }),
-  /** Retry budget of one saga step before the transfer is parked as NEEDS_ATTENTION. */
-  TRANSFER_STEP_BUDGET_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
-  /** One attempt of a step; an attempt lost with its worker is retried after this. */
+  /**
+   * Retry budget of one saga step, in failed attempts (backoff 0.5 s doubling to 30 s between them:
+   * 10 attempts ≈ 2 min of failing), before the transfer is parked as NEEDS_ATTENTION. Time spent
+   * waiting for a worker is not counted: an outage of every worker parks nothing.
+   */
+  TRANSFER_STEP_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  /** One attempt of a step; an attempt that outlives it counts as failed and is retried. */
   TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+  /**
+   * How long POST /v1/transfers waits for the saga's early answer (the reserve decision) before it
+   * answers 202 with the transfer as it is (e.g. every worker down: the saga runs when one returns).
+   */
+  TRANSFER_ANSWER_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
   /** How long a parked transfer waits for finance before it is cancelled automatically. */
   TRANSFER_PARK_DEADLINE_SECONDS: Type.Integer({ minimum: 1, default: 72 * 3600 }),
   /** Worker concurrency limits. */

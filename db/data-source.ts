@@ -4,8 +4,9 @@ import { WalletEntity } from './entities/wallet.entity';
 import { TransferEntity } from './entities/transfer.entity';
 import { InitialSchema1700000000000 } from './migrations/1700000000000-InitialSchema';
 import { AuditLog1700000100000 } from './migrations/1700000100000-AuditLog';
+import { AuditDecisionKey1700000200000 } from './migrations/1700000200000-AuditDecisionKey';
 
-export const migrations = [InitialSchema1700000000000, AuditLog1700000100000];
+export const migrations = [InitialSchema1700000000000, AuditLog1700000100000, AuditDecisionKey1700000200000];
 
 export interface DataSourceOptions {
   url: string;

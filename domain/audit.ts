@@ -20,6 +20,8 @@ export interface AuditEntry extends AuditActor {
   targetId: string;
   reason: string | null;
   details?: Record<string, unknown>;
+  /** makes the append idempotent: a second row with the same key is not written */
+  idempotencyKey?: string;
 }
 
 export interface AuditRecord extends Omit<AuditEntry, 'roles'> {
@@ -33,12 +35,23 @@ export interface AuditRecord extends Omit<AuditEntry, 'roles'> {
  * Appends one audit row through `sql`: pass the transaction that carries the action's effect, so the
  * effect and its audit row commit (or roll back) together.
  */
-export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
-  await sql(
-    `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, details)
-     VALUES ($1, $2::text[], $3, $4, $5, $6, $7, $8::jsonb)`,
-    [e.actor, [...e.roles], e.action, e.targetType, e.targetId, e.reason, e.requestId, JSON.stringify(e.details ?? {})],
+export async function recordAudit(sql: Sql, e: AuditEntry): Promise<boolean> {
+  const inserted = await sql(
+    `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, details, idempotency_key)
+     VALUES ($1, $2::text[], $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT DO NOTHING`,
+    [
+      e.actor,
+      [...e.roles],
+      e.action,
+      e.targetType,
+      e.targetId,
+      e.reason,
+      e.requestId,
+      JSON.stringify(e.details ?? {}),
+      e.idempotencyKey ?? null,
+    ],
   );
+  return inserted.rowCount === 1;
 }
 
 interface AuditRow {

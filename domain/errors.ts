@@ -15,6 +15,7 @@ export const DOMAIN_ERROR_CODES = [
   'IDEMPOTENCY_KEY_REUSED',
   'INVALID_AMOUNT',
   'INVALID_STATE',
+  'HOLD_CAPTURED',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
@@ -31,4 +32,21 @@ export class DomainError extends Error {
 
 export function isDomainError(err: unknown, code?: DomainErrorCode): err is DomainError {
   return err instanceof DomainError && (code === undefined || err.code === code);
+}
+
+/**
+ * A transfer the saga refused (insufficient funds, currency mismatch, wallet not active or missing,
+ * limit exceeded). The transfer exists (its id and workflow are kept for support), so this is an
+ * outcome, not a failed request: the API answers 422 with the refusal's code whatever the code's
+ * usual status.
+ */
+export class TransferRefused extends DomainError {
+  constructor(
+    code: DomainErrorCode,
+    message: string,
+    readonly transferId: string,
+  ) {
+    super(code, message, { transferId });
+    this.name = 'TransferRefused';
+  }
 }

@@ -56,11 +56,16 @@ const CHECKS: Array<{ name: string; sql: string }> = [
                   OR NOT EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status = 'captured'))`,
   },
   {
-    name: 'a rejected or cancelled transfer moved no money and holds nothing',
+    name: 'no CANCELLED or REJECTED transfer has a journal entry',
     sql: `SELECT t.id::text AS subject, t.status AS detail FROM transfers t
            WHERE t.status IN ('REJECTED', 'CANCELLED')
-             AND (EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id)
-                  OR EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status <> 'released')
+             AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id)`,
+  },
+  {
+    name: 'a rejected or cancelled transfer holds nothing and has no booking left',
+    sql: `SELECT t.id::text AS subject, t.status AS detail FROM transfers t
+           WHERE t.status IN ('REJECTED', 'CANCELLED')
+             AND (EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status <> 'released')
                   OR EXISTS (SELECT 1 FROM accounting_bookings b WHERE b.transfer_id = t.id AND b.status <> 'reversed'))`,
   },
 ];

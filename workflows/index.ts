@@ -1,2 +1,3 @@
 // Everything the worker's workflow bundle registers. Deterministic code only: no I/O, no Node APIs.
-export { transferWorkflow, transferStatusQuery, retrySignal, cancelSignal } from './transfer';
+export { transferWorkflow } from './transfer';
+export * from './baseline';

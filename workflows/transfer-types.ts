@@ -1,3 +1,4 @@
+import type { FinanceDecision, FinanceDecisionKind } from '../domain/transfers/finance-decision';
 import type { SagaStep, StepStates, TransferStatus } from '../domain/transfer-status';
 
 /** A transfer as it crosses the workflow/activity boundary: amounts are decimal strings (JSON has no bigint). */
@@ -12,9 +13,14 @@ export interface TransferPayload {
 
 /** Saga timing, fixed by the API at start from its configuration and recorded in history. */
 export interface SagaSettings {
-  /** total retry budget of one step before the transfer is parked */
-  stepBudgetSeconds: number;
-  /** one attempt of a step; a dead worker's attempt is retried after this */
+  /**
+   * v2: the retry budget of one step, in attempts. Only failed attempts count: time spent waiting for
+   * a worker (an outage of every worker) spends nothing. When they are spent the transfer is parked.
+   */
+  stepMaxAttempts?: number;
+  /** v1 only (workflows started before Saga v2): the step budget as a schedule-to-close time */
+  stepBudgetSeconds?: number;
+  /** one attempt of a step; an attempt that outlives it counts as failed and is retried */
   stepAttemptTimeoutSeconds: number;
   /** how long a parked transfer waits for finance before it is cancelled */
   parkDeadlineSeconds: number;
@@ -25,11 +31,7 @@ export interface TransferWorkflowInput {
   settings: SagaSettings;
 }
 
-/** Who asked finance's question and why; shown in history and written to the transfer. */
-export interface FinanceDecision {
-  actor: string;
-  reason: string;
-}
+export type { FinanceDecision, FinanceDecisionKind, FinanceDecisionRecord } from '../domain/transfers/finance-decision';
 
 export interface TransferFailure {
   step?: SagaStep;
@@ -43,5 +45,12 @@ export interface TransferView {
   failure: TransferFailure | null;
   /** while NEEDS_ATTENTION: the step that exhausted its budget and when the deadline cancels it */
   parked: { step: SagaStep; since: string; deadline: string } | null;
-  decisions: Array<FinanceDecision & { kind: 'retry' | 'cancel'; at: string }>;
+  /** finance decisions as the workflow applied them (v2: each with the update that carried it) */
+  decisions: Array<FinanceDecision & { kind: FinanceDecisionKind; at: string; updateId?: string }>;
 }
+
+/**
+ * What the `answer` update waits for: `reserved` — the reserve step was decided (held, refused or
+ * parked); `settled` — the transfer finished or is parked (Prefer: wait).
+ */
+export type AnswerStage = 'reserved' | 'settled';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { SAGA_STEPS, TRANSFER_STATUSES } from '../../domain/transfer-status';
 import { IdempotencyKeyHeaders, ReplayedHeader } from '../plugins/idempotency';
-import { IDS, PARKED_TRANSFER_EXAMPLE, TRANSFER_EXAMPLE } from '../schemas/examples';
+import { CANCELLED_TRANSFER_EXAMPLE, IDS, PARKED_TRANSFER_EXAMPLE, TRANSFER_EXAMPLE } from '../schemas/examples';
 import {
   AmountInput,
   jsonResponse,
@@ -80,7 +80,12 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'is not yours as the source answers 404, like one that does not exist). Requires Idempotency-Key, scoped ' +
         'to the caller: the same key and body return the same transfer (its current state) with ' +
         '`Idempotent-Replayed: true`, also while it runs; another body is refused (422). Two callers using the ' +
-        'same key get two different transfers.',
+        'same key get two different transfers.\n\n' +
+        'The answer carries the saga\'s reserve decision: the transfer once the hold is placed (RESERVED or later), ' +
+        'or 422 with the refusal\'s code (INSUFFICIENT_FUNDS, CURRENCY_MISMATCH, WALLET_NOT_ACTIVE, LIMIT_EXCEEDED, ' +
+        '…) and the refused transfer\'s id in `transferId`; a replay answers the same. If the saga cannot answer in ' +
+        'time (e.g. no worker is running) the answer is 202 with the transfer still PENDING; it runs when a worker ' +
+        'returns. With `Prefer: wait=N` the answer waits (on the workflow) up to N seconds for the transfer to settle.',
       tags: ['transfers'],
       security: bearer,
       headers: Type.Composite([IdempotencyKeyHeaders, Type.Object({ prefer: PreferHeader })]),
@@ -102,8 +107,8 @@ export function transferSchemas(maxAmountMinor: bigint) {
           example: TRANSFER_EXAMPLE,
           headers: TransferHeaders,
         }),
-        202: jsonResponse(TransferSchema, 'The transfer was accepted; its saga runs asynchronously', {
-          example: { ...TRANSFER_EXAMPLE, status: 'PENDING', steps: {}, runId: null, finishedAt: null },
+        202: jsonResponse(TransferSchema, 'The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on', {
+          example: { ...TRANSFER_EXAMPLE, status: 'POSTED', steps: { reserve: 'done', accounting: 'done', ledger: 'done' }, finishedAt: null },
           headers: TransferHeaders,
         }),
         ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429),
@@ -143,8 +148,11 @@ export function transferSchemas(maxAmountMinor: bigint) {
           ? 'Retry the failed step of a parked transfer (finance, admin)'
           : 'Cancel a parked transfer; held funds are released (finance, admin)',
       description:
-        'Only a NEEDS_ATTENTION transfer takes a decision (409 otherwise). Audited: the audit row (actor, reason, ' +
-        'request id) is written before the decision is signalled to the saga, so no decision takes effect unaudited.',
+        'Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being ' +
+        'applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied ' +
+        (action === 'retry' ? '(the failed step runs again with a fresh budget)' : '(holds released, bookings reversed)') +
+        ' and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying ' +
+        'it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id).',
       tags: ['finance'],
       security: bearer,
       params: TransferIdParams,
@@ -156,10 +164,13 @@ export function transferSchemas(maxAmountMinor: bigint) {
         },
       ),
       response: {
-        202: jsonResponse(TransferSchema, 'The decision was signalled; the transfer as it was when parked', {
+        200: jsonResponse(TransferSchema, 'The decision was applied; the transfer after it', {
+          example: action === 'retry' ? { ...TRANSFER_EXAMPLE, status: 'ACCOUNTED' } : CANCELLED_TRANSFER_EXAMPLE,
+        }),
+        202: jsonResponse(TransferSchema, 'The saga accepted the decision and is still applying it', {
           example: PARKED_TRANSFER_EXAMPLE,
         }),
-        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429, 503),
       },
     }),
   };

@@ -9,10 +9,9 @@ import { isStaff, ownsAnyWallet, visibleTransfer, walletNotFound } from '../auth
 import { afterKeyOf } from '../pagination';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { ALL_ROLES } from '../plugins/caller';
-import { awaitSettled, isSettled } from '../transfers/await-settled';
 import { decideParkedTransfer } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
-import { startTransfer } from '../transfers/start-transfer';
+import { assertNotRefused, isSettledStatus, startTransfer } from '../transfers/start-transfer';
 import { transferSchemas } from './transfers.schemas';
 
 /** `Prefer: wait=N` → N seconds (validated to 0..30 by the header schema). */
@@ -39,33 +38,36 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!(await ownsAnyWallet(app.db, request.callerId, [body.fromWalletId]))) throw walletNotFound(body.fromWalletId);
     const waitSeconds = waitSecondsOf(request.headers.prefer);
 
-    const started = await app.idempotent(request, reply, {
+    const transfer = await app.idempotent(request, reply, {
       resourceType: 'transfer',
       resourceId: transferIdFor(request.callerId, request.idempotencyKey),
       run: async ({ requestHash }) => {
-        const { transfer, created } = await startTransfer(deps, {
-          callerId: request.callerId,
-          idempotencyKey: request.idempotencyKey,
-          requestHash,
-          fromWalletId: body.fromWalletId,
-          toWalletId: body.toWalletId,
-          amount,
-          currency: body.currency,
-          description: body.description ?? null,
-        });
+        const { transfer, created } = await startTransfer(
+          deps,
+          {
+            callerId: request.callerId,
+            idempotencyKey: request.idempotencyKey,
+            requestHash,
+            fromWalletId: body.fromWalletId,
+            toWalletId: body.toWalletId,
+            amount,
+            currency: body.currency,
+            description: body.description ?? null,
+          },
+          { waitSeconds },
+        );
         return { created, result: transfer };
       },
     });
     // from here on (and in "request completed") this request's log lines name the transfer and its saga
-    request.log = reply.log = request.log.child({ transferId: started.id, workflowId: started.workflowId });
-    request.log.info({ status: started.status, replayed: reply.getHeader('idempotent-replayed') === 'true' }, 'transfer accepted');
-    // A replay answers with the transfer's current state, not a stored copy: the saga may have moved on.
-    const transfer = waitSeconds > 0 ? await awaitSettled(app.db, started.id, waitSeconds) : started;
+    request.log = reply.log = request.log.child({ transferId: transfer.id, workflowId: transfer.workflowId });
+    request.log.info({ status: transfer.status, replayed: reply.getHeader('idempotent-replayed') === 'true' }, 'transfer answered');
     if (waitSeconds > 0) reply.header('preference-applied', `wait=${waitSeconds}`);
-    return reply
-      .code(isSettled(transfer) && waitSeconds > 0 ? 200 : 202)
-      .header('location', `/v1/transfers/${transfer.id}`)
-      .send(serializeTransfer(transfer));
+    reply.header('location', `/v1/transfers/${transfer.id}`);
+    // The saga's answer: refused (422 with the code), or the transfer once the hold is placed. A replay
+    // answers the same way, with the transfer's current state.
+    assertNotRefused(transfer);
+    return reply.code(isSettledStatus(transfer.status) && waitSeconds > 0 ? 200 : 202).send(serializeTransfer(transfer));
   });
 
   const read = { access: { roles: ALL_ROLES, rateLimit: 'read' } } as const;
@@ -105,14 +107,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: { roles: ['finance', 'admin'], rateLimit: 'privileged' } },
     } as const;
     app.post(`/v1/transfers/:id/${action}`, decide, async (request, reply) => {
-      const transfer = await decideParkedTransfer(
-        deps,
-        request.params.id,
-        action,
-        { actor: request.callerId, reason: request.body.reason },
-        auditActor(request),
-      );
-      return reply.code(202).send(serializeTransfer(transfer));
+      const { outcome, transfer } = await decideParkedTransfer(deps, request.params.id, action, request.body.reason, auditActor(request));
+      return reply.code(outcome === 'applied' ? 200 : 202).send(serializeTransfer(transfer));
     });
   }
 };

@@ -92,6 +92,9 @@ export const ProblemSchema = Type.Object(
     instance: Type.Optional(Type.String({ description: 'the request path' })),
     requestId: Type.Optional(Type.String({ description: 'the X-Request-Id of this request: quote it to support' })),
     errors: Type.Optional(Type.Array(FieldErrorSchema)),
+    transferId: Type.Optional(
+      Type.String({ format: 'uuid', description: 'POST /v1/transfers refused by the saga (422): the refused transfer' }),
+    ),
   },
   { $id: 'Problem', title: 'Problem' },
 );

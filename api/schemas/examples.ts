@@ -64,6 +64,13 @@ export const PARKED_TRANSFER_EXAMPLE = {
   finishedAt: null,
 };
 
+export const CANCELLED_TRANSFER_EXAMPLE = {
+  ...TRANSFER_EXAMPLE,
+  status: 'CANCELLED',
+  steps: { reserve: 'compensated', accounting: 'compensated' },
+  failure: { step: 'accounting', code: 'CANCELLED_BY_FINANCE', reason: 'bob@finance: customer withdrew the order' },
+};
+
 export const AUDIT_EXAMPLE = {
   id: '17',
   actor: 'bob@finance',

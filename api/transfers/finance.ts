@@ -1,44 +1,80 @@
-import type { Client } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DataSource } from 'typeorm';
-import { poolSql } from '../../db/sql';
-import { recordAudit, type AuditActor } from '../../domain/audit';
+import type { Config } from '../../config';
+import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
 import { getTransfer } from '../../domain/transfers/records';
-import { cancelSignal, retrySignal } from '../../workflows/transfer';
-import type { FinanceDecision } from '../../workflows/transfer-types';
+import { cancelUpdate, retryUpdate, TRANSFER_NOT_PARKED } from '../../workflows/messages';
+import { ApiError } from '../errors';
+
+export type DecisionOutcome = 'applied' | 'accepted';
 
 /**
- * Finance's two levers on a parked saga. Only a NEEDS_ATTENTION transfer takes them; the signal
- * carries who decided and why into the workflow history (the Temporal UI can send the same signals).
+ * Finance's two levers on a parked saga, sent as Workflow Updates: the workflow's validator refuses a
+ * decision unless the transfer is parked and no other decision is being applied (the same validation
+ * holds from the CLI and the Temporal UI), and the workflow writes the audit row in the transaction
+ * that applies the decision, so the trail holds what was decided, never a decision that was dropped.
  *
- * Audit first, then signal: the effect is a Temporal signal, not a database write, so the two cannot
- * share a transaction. Writing the audit row before signalling means no decision can take effect
- * unaudited; if the signal then fails, the caller gets an error (and may retry), and the trail holds a
- * row for a decision that did not reach the saga — never the other way round. The workflow history
- * records the decisions that did arrive, with the same actor and reason.
+ * `applied`: the decision took effect (retry: the step runs again; cancel: the transfer is
+ * CANCELLED). `accepted`: the saga accepted it (durably) but had not applied it within the wait.
  */
 export async function decideParkedTransfer(
-  deps: { db: DataSource; temporal: Client },
+  deps: { db: DataSource; temporal: Client; config: Config },
   transferId: string,
   kind: 'retry' | 'cancel',
-  decision: FinanceDecision,
-  audit: AuditActor,
+  reason: string,
+  who: AuditActor,
 ) {
   const transfer = await getTransfer(deps.db, transferId);
-  if (transfer.status !== 'NEEDS_ATTENTION') {
-    throw new DomainError('TRANSFER_NOT_PARKED', `transfer ${transferId} is ${transfer.status}, not NEEDS_ATTENTION`, {
-      status: transfer.status,
-    });
-  }
-  await recordAudit(poolSql(deps.db), {
-    ...audit,
-    action: kind === 'retry' ? 'transfer.retry' : 'transfer.cancel',
-    targetType: 'transfer',
-    targetId: transfer.id,
-    reason: decision.reason,
-    details: { workflowId: transfer.workflowId, failedStep: transfer.failedStep, failureCode: transfer.failureCode },
-  });
   const handle = deps.temporal.workflow.getHandle(transfer.workflowId);
-  await handle.signal(kind === 'retry' ? retrySignal : cancelSignal, decision);
-  return transfer;
+  const deadline = Date.now() + deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS * 1000;
+  const decision = { actor: who.actor, reason, roles: [...who.roles], requestId: who.requestId };
+  let outcome: DecisionOutcome;
+  try {
+    const update = await deps.temporal.withDeadline(deadline, () =>
+      handle.startUpdate(kind === 'retry' ? retryUpdate : cancelUpdate, { args: [decision], waitForStage: 'ACCEPTED' }),
+    );
+    outcome = await deps.temporal
+      .withDeadline(deadline, () => update.result())
+      .then((): DecisionOutcome => 'applied')
+      .catch((err: unknown) => {
+        if (isTimeout(err)) return 'accepted';
+        throw err;
+      });
+  } catch (err) {
+    if (isRefusal(err) || err instanceof WorkflowNotFoundError) {
+      const now = await getTransfer(deps.db, transferId);
+      throw new DomainError('TRANSFER_NOT_PARKED', refusalMessage(err, now.status), { status: now.status });
+    }
+    if (isTimeout(err)) {
+      throw new ApiError(
+        'SERVICE_UNAVAILABLE',
+        'the saga did not take the decision in time (are the workers running?); nothing is confirmed: check the transfer before deciding again',
+      );
+    }
+    throw err;
+  }
+  return { outcome, transfer: await getTransfer(deps.db, transferId) };
+}
+
+function isRefusal(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === TRANSFER_NOT_PARKED
+  );
+}
+
+function refusalMessage(err: unknown, status: string): string {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.message;
+  return `the transfer is not waiting for a decision: it is ${status}`;
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }

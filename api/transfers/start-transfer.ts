@@ -1,10 +1,20 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
 import type { TransferEntity } from '../../db/entities/transfer.entity';
+import { TransferRefused } from '../../domain/errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { formatAmount } from '../../domain/money';
-import { recordTransfer, setRunId, type NewTransfer } from '../../domain/transfers/records';
+import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
+import { isRefusalCode } from '../../domain/transfers/refusals';
+import { TERMINAL_STATUSES } from '../../domain/transfer-status';
+import { answerUpdateId, transferAnswerUpdate } from '../../workflows/messages';
 import {
   AmountMinorKey,
   CurrencyKey,
@@ -13,7 +23,7 @@ import {
   TransferStatusKey,
 } from '../../workflows/search-attributes';
 import { transferWorkflow } from '../../workflows/transfer';
-import type { SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
+import type { AnswerStage, SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
 
 /** What a caller asks for; the id and workflow id are derived from (caller, key). */
 export type StartTransferCommand = Omit<NewTransfer, 'id' | 'workflowId'>;
@@ -26,26 +36,81 @@ export interface TransferDeps {
 
 export function sagaSettings(config: Config): SagaSettings {
   return {
-    stepBudgetSeconds: config.TRANSFER_STEP_BUDGET_SECONDS,
+    stepMaxAttempts: config.TRANSFER_STEP_MAX_ATTEMPTS,
     stepAttemptTimeoutSeconds: config.TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS,
     parkDeadlineSeconds: config.TRANSFER_PARK_DEADLINE_SECONDS,
   };
 }
 
 /**
- * Exactly one saga per transfer (DESIGN §4–5): the transfer id derives from (caller, key), the row
- * is written first, then the workflow `transfer-<id>` is started with USE_EXISTING (a running one
- * is joined) and REJECT_DUPLICATE (a finished one is never run again). A request that crashed
- * between the two writes is completed by its retry, which starts the missing workflow.
+ * Exactly one saga per transfer (DESIGN §4–5): the transfer id derives from (caller, key) and the row
+ * is written first. While the row is PENDING the saga's answer is asked for with update-with-start on
+ * `transfer-<id>`: USE_EXISTING joins a running saga, REJECT_DUPLICATE never runs a finished one
+ * again, and the update's fixed id makes concurrent twins share one update. So a request that crashed
+ * anywhere is completed by its retry, which starts the missing workflow or joins it.
+ *
+ * The answer waits for the reserve decision or, with Prefer: wait=N, for the transfer to settle
+ * (finished or parked) within N seconds.
+ * Returns the row as the saga left it; a transfer the saga refused is thrown as TransferRefused.
  */
-export async function startTransfer(deps: TransferDeps, cmd: StartTransferCommand) {
+export async function startTransfer(deps: TransferDeps, cmd: StartTransferCommand, opts: { waitSeconds: number }) {
+  const stage: AnswerStage = opts.waitSeconds > 0 ? 'settled' : 'reserved';
   const id = transferIdFor(cmd.callerId, cmd.idempotencyKey);
-  const { transfer, created } = await recordTransfer(deps.db, { ...cmd, id, workflowId: workflowIdFor(id) });
-  if (!transfer.runId) await ensureWorkflow(deps, transfer);
-  return { transfer, created };
+  const recorded = await recordTransfer(deps.db, { ...cmd, id, workflowId: workflowIdFor(id) });
+  let transfer = recorded.transfer;
+  if (stage === 'settled' && !isSettledStatus(transfer.status)) {
+    await askTheSaga(deps, transfer, 'settled', opts.waitSeconds);
+    transfer = await getTransfer(deps.db, id);
+  }
+  // without Prefer: wait, or when that wait ran out before the reserve decision: the early answer
+  if (transfer.status === 'PENDING') {
+    await askTheSaga(deps, transfer, 'reserved', deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS);
+    transfer = await getTransfer(deps.db, id);
+  }
+  return { transfer, created: recorded.created };
 }
 
-async function ensureWorkflow({ db, temporal, config }: TransferDeps, t: TransferEntity) {
+/** Settled for a caller: finished, or parked waiting for finance. */
+export function isSettledStatus(status: TransferEntity['status']): boolean {
+  return TERMINAL_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
+}
+
+/**
+ * A transfer the saga refused for a business reason answers 422 with the refusal's code, on the first
+ * request and on every replay: REJECTED at reserve, or cancelled by a refusal of a later step
+ * (LIMIT_EXCEEDED, a receiver frozen meanwhile). Cancellations by finance, a deadline or the Temporal
+ * UI are outcomes of an accepted transfer, not refusals.
+ */
+export function assertNotRefused(t: TransferEntity): void {
+  const refused = t.status === 'REJECTED' || (t.status === 'CANCELLED' && t.failedStep !== 'notify');
+  if (refused && isRefusalCode(t.failureCode)) {
+    throw new TransferRefused(t.failureCode, t.failureReason ?? 'the transfer was refused', t.id);
+  }
+}
+
+/**
+ * Waits for the saga's answer, at most `waitSeconds`. Not having it in time is not an error: the saga
+ * runs on (e.g. every worker is down), and the caller gets the transfer as it is.
+ */
+async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerStage, waitSeconds: number) {
+  const startWorkflowOperation = new WithStartWorkflowOperation(transferWorkflow, workflowStart(deps.config, t));
+  try {
+    await deps.temporal.withDeadline(Date.now() + waitSeconds * 1000, () =>
+      deps.temporal.workflow.executeUpdateWithStart(transferAnswerUpdate, {
+        args: [stage],
+        updateId: answerUpdateId(stage),
+        startWorkflowOperation,
+      }),
+    );
+  } catch (err) {
+    // the saga ran and finished before: the reuse policy refuses a second run, which is the point
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) return;
+    throw err;
+  }
+}
+
+function workflowStart(config: Config, t: TransferEntity) {
   const input: TransferWorkflowInput = {
     transfer: {
       transferId: t.id,
@@ -58,37 +123,30 @@ async function ensureWorkflow({ db, temporal, config }: TransferDeps, t: Transfe
     settings: sagaSettings(config),
   };
   const amount = formatAmount(t.amount, t.currency);
-  try {
-    const handle = await temporal.workflow.start(transferWorkflow, {
-      workflowId: t.workflowId,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: TransferStatusKey, value: 'PENDING' },
-        { key: FromWalletIdKey, value: t.fromWalletId },
-        { key: ToWalletIdKey, value: t.toWalletId },
-        // safe: amounts are capped at MAX_AMOUNT_MINOR ≤ 2^53 - 1 by configuration
-        { key: AmountMinorKey, value: Number(t.amount) },
-        { key: CurrencyKey, value: t.currency },
-      ],
-      staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}`,
-      staticDetails: [
-        `**Transfer** \`${t.id}\``,
-        `- amount: ${amount} (${t.amount} minor units)`,
-        `- from wallet: \`${t.fromWalletId}\``,
-        `- to wallet: \`${t.toWalletId}\``,
-        `- requested by: ${t.callerId}`,
-        t.description ? `- description: ${t.description}` : '',
-      ]
-        .filter(Boolean)
-        .join('\n'),
-    });
-    await setRunId(db, t.id, handle.firstExecutionRunId);
-    t.runId = handle.firstExecutionRunId;
-  } catch (err) {
-    // the saga ran and finished before: the reuse policy refuses a second run, which is the point
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  return {
+    workflowId: t.workflowId,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    args: [input] as [TransferWorkflowInput],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    typedSearchAttributes: [
+      { key: TransferStatusKey, value: 'PENDING' },
+      { key: FromWalletIdKey, value: t.fromWalletId },
+      { key: ToWalletIdKey, value: t.toWalletId },
+      // safe: amounts are capped at MAX_AMOUNT_MINOR ≤ 2^53 - 1 by configuration
+      { key: AmountMinorKey, value: Number(t.amount) },
+      { key: CurrencyKey, value: t.currency },
+    ],
+    staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}`,
+    staticDetails: [
+      `**Transfer** \`${t.id}\``,
+      `- amount: ${amount} (${t.amount} minor units)`,
+      `- from wallet: \`${t.fromWalletId}\``,
+      `- to wallet: \`${t.toWalletId}\``,
+      `- requested by: ${t.callerId}`,
+      t.description ? `- description: ${t.description}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  };
 }

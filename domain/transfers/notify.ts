@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { inTransaction, poolSql } from '../../db/sql';
 import { formatAmount } from '../money';
+import { applyStateChange, type AppliedStateChange } from './records';
 import type { TransferDetails } from './transfer';
 
 /** The Redis stream of notifications (under the service's REDIS_KEY_PREFIX). */
@@ -18,11 +19,16 @@ interface NotificationRow {
 
 /**
  * Step 4: tell both parties. The notifications are recorded once per (transfer, kind) in
- * Postgres, then published to a Redis stream and marked published. Publishing is at-least-once
- * (a crash between XADD and the mark re-publishes): consumers dedupe on the notification id.
+ * Postgres, in the transaction that completes the transfer (POSTED → COMPLETED), then published to
+ * a Redis stream and marked published. Publishing is at-least-once (a crash between XADD and the
+ * mark re-publishes): consumers dedupe on the notification id.
  */
-export async function notifyParties(ds: DataSource, redis: Redis, t: TransferDetails): Promise<number> {
-  await inTransaction(ds, async (sql) => {
+export async function notifyParties(
+  ds: DataSource,
+  redis: Redis,
+  t: TransferDetails,
+): Promise<{ published: number; completed: AppliedStateChange | null }> {
+  const completed = await inTransaction(ds, async (sql) => {
     const text = formatAmount(t.amount, t.currency);
     await sql(
       `INSERT INTO notifications (transfer_id, wallet_id, recipient_id, kind, payload)
@@ -34,6 +40,13 @@ export async function notifyParties(ds: DataSource, redis: Redis, t: TransferDet
        ON CONFLICT (transfer_id, kind) DO NOTHING`,
       [t.transferId, t.fromWalletId, t.toWalletId, t.amount.toString(), t.currency, text],
     );
+    return applyStateChange(sql, {
+      transferId: t.transferId,
+      status: 'COMPLETED',
+      expectedStatus: 'POSTED',
+      step: 'notify',
+      stepState: 'done',
+    });
   });
   const sql = poolSql(ds);
   const { rows } = await sql<NotificationRow>(
@@ -46,5 +59,5 @@ export async function notifyParties(ds: DataSource, redis: Redis, t: TransferDet
       'recipientId', n.recipient_id, 'payload', JSON.stringify(n.payload));
     await sql(`UPDATE notifications SET published_at = now() WHERE id = $1`, [n.id]);
   }
-  return rows.length;
+  return { published: rows.length, completed };
 }

@@ -36,7 +36,7 @@ export async function recordTransfer(ds: DataSource, t: NewTransfer): Promise<{ 
   const inserted = await sql(
     `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount,
                             currency, description, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
     [
       t.id,
       t.callerId,
@@ -50,6 +50,8 @@ export async function recordTransfer(ds: DataSource, t: NewTransfer): Promise<{ 
       t.workflowId,
     ],
   );
+  // No conflict target: a concurrent twin may trip either unique constraint (id, or caller + key)
+  // first, and both mean "this request's row exists".
   const transfer = await getTransfer(ds, t.id);
   if (transfer.requestHash !== t.requestHash) {
     throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
@@ -65,10 +67,6 @@ export async function getTransfer(ds: DataSource, id: string): Promise<TransferE
   const t = await findTransfer(ds, id);
   if (!t) throw new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
   return t;
-}
-
-export async function setRunId(ds: DataSource, id: string, runId: string): Promise<void> {
-  await poolSql(ds)(`UPDATE transfers SET run_id = $2 WHERE id = $1 AND run_id IS DISTINCT FROM $2`, [id, runId]);
 }
 
 /** What a state change did to the row: null when it did not apply (terminal, or not the expected status). */
@@ -105,6 +103,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
             failure_code = CASE WHEN $5::boolean THEN $7 ELSE failure_code END,
             failure_reason = CASE WHEN $5::boolean THEN $8 ELSE failure_reason END,
             finished_at = CASE WHEN $9::boolean THEN coalesce(finished_at, now()) ELSE finished_at END,
+            run_id = coalesce(run_id, $11),
             updated_at = now()
       WHERE id = $1 AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
         AND ($10::text IS NULL OR status = $10::text)
@@ -120,6 +119,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
       change.failure?.reason ?? null,
       terminal,
       change.expectedStatus ?? null,
+      change.runId ?? null,
     ],
   );
   const row = rows[0];

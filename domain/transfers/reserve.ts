@@ -27,7 +27,14 @@ export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<
       [t.transferId, t.fromWalletId, t.amount.toString()],
     );
     const reserved = () =>
-      applyStateChange(sql, { transferId: t.transferId, status: 'RESERVED', expectedStatus: 'PENDING', step: 'reserve', stepState: 'done' });
+      applyStateChange(sql, {
+        transferId: t.transferId,
+        status: 'RESERVED',
+        expectedStatus: 'PENDING',
+        step: 'reserve',
+        stepState: 'done',
+        runId: t.runId,
+      });
     if (inserted.rowCount === 0) {
       const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
       if (rows[0]?.status === 'released') return 'tombstoned';
@@ -47,7 +54,10 @@ export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<
 
 /**
  * Compensation of step 1: release the hold. Idempotent; if the reserve never landed it leaves a
- * 'released' tombstone so that a late retry of the reserve cannot hold the money afterwards.
+ * 'released' tombstone so that a late retry of the reserve cannot hold the money afterwards, and a
+ * released hold can no longer be captured by a late ledger attempt. A hold that is already captured
+ * is the point of no return: the release refuses (HOLD_CAPTURED) rather than report success, and the
+ * saga goes forward.
  */
 export async function releaseFunds(ds: DataSource, t: TransferDetails): Promise<'released' | 'tombstone' | 'noop'> {
   return inTransaction(ds, async (sql) => {
@@ -63,7 +73,13 @@ export async function releaseFunds(ds: DataSource, t: TransferDetails): Promise<
       [t.transferId],
     );
     const hold = released.rows[0];
-    if (!hold) return 'noop';
+    if (!hold) {
+      const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
+      if (rows[0]?.status === 'captured') {
+        throw new DomainError('HOLD_CAPTURED', `the hold of transfer ${t.transferId} was captured: the ledger posted it`);
+      }
+      return 'noop';
+    }
     await sql(`UPDATE wallets SET held = held - $2, updated_at = now() WHERE id = $1`, [hold.wallet_id, hold.amount]);
     await applyStateChange(sql, { transferId: t.transferId, step: 'reserve', stepState: 'compensated' });
     return 'released';

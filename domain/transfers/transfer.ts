@@ -8,6 +8,8 @@ export interface TransferDetails {
   amount: bigint;
   currency: string;
   description?: string | null;
+  /** the run of the saga doing the step, when a step runs inside one */
+  runId?: string;
 }
 
 export interface TransferStateChange {
@@ -19,4 +21,6 @@ export interface TransferStateChange {
   failure?: { step?: SagaStep; code: string; reason: string } | null;
   /** apply only if the transfer is in this status now (compare-and-set) */
   expectedStatus?: TransferStatus;
+  /** the saga's run id, recorded by its first write (the API need not wait for the start to learn it) */
+  runId?: string;
 }

@@ -126,6 +126,7 @@ describe('tracing', () => {
       const { transfer: t } = await startTransfer(
         { db: ds, temporal: plainClient, config },
         { callerId: 'untraced', idempotencyKey: randomUUID(), requestHash: 'h', fromWalletId: from, toWalletId: to, amount: 100n, currency: 'EUR' },
+        { waitSeconds: 0 },
       );
       await plainClient.workflow.getHandle(t.workflowId).result();
       expect((await getTransfer(ds, t.id)).status).toBe('COMPLETED');

@@ -99,15 +99,19 @@ describe('transfer workers as separate processes', () => {
       const first = spawnWorker(config, 'doomed');
       workers.push(first);
       await first.identity;
-      const { transfer } = await startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, to.id, 1_250n));
-      const handle = client.workflow.getHandle(transfer.workflowId);
+      // the early answer comes once the hold is placed, while accounting waits on the lock
+      const { transfer } = await startTransfer(
+        { db: ds, temporal: client, config },
+        transferRequest(from.id, to.id, 1_250n),
+        { waitSeconds: 0 },
+      );
+      expect(transfer.status).toBe('RESERVED');
       await eventually(async () => {
-        const { raw } = await handle.describe();
-        return raw.pendingActivities?.some((a) => a.activityType?.name === 'accounting' && a.attempt === 1 && a.lastStartedTime)
-          ? true
-          : undefined;
-      }, 30_000, 'the accounting activity to start on the first worker');
-      expect((await getTransfer(ds, transfer.id)).status).toBe('RESERVED');
+        const waiting = await blocker.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+        );
+        return waiting.rowCount ? true : undefined;
+      }, 30_000, 'the accounting step to wait on the lock on the first worker');
 
       first.child.kill('SIGKILL');
       expect(await first.exited).toBeNull(); // killed by the signal, not a clean exit
@@ -144,7 +148,9 @@ describe('transfer workers as separate processes', () => {
     const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds)));
     const started = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n)),
+        startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n), {
+          waitSeconds: 0,
+        }),
       ),
     );
     const results = await Promise.all(
@@ -152,12 +158,12 @@ describe('transfer workers as separate processes', () => {
     );
     expect(results.map((r) => r.status)).toEqual(Array(40).fill('COMPLETED'));
 
-    // Which worker ran each activity is recorded by Temporal in the ActivityTaskStarted events.
+    // Which worker ran each workflow task (and the local activities in it) is recorded by Temporal.
     const seen = new Set<string>();
     for (const { transfer } of started) {
       const history = await client.workflow.getHandle(transfer.workflowId).fetchHistory();
       for (const event of history.events ?? []) {
-        const identity = event.activityTaskStartedEventAttributes?.identity;
+        const identity = event.workflowTaskStartedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity;
         if (identity) seen.add(identity);
       }
     }
