@@ -41,9 +41,9 @@ describe('API logs', () => {
     const t = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 10 }, { waitSeconds: 0 });
 
     const ofRequest = lines.filter((l) => l.reqId === t.requestId);
-    expect(ofRequest.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'transfer accepted', 'request completed']));
+    expect(ofRequest.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'transfer answered', 'request completed']));
     for (const line of ofRequest) expect(line.service).toBe('wallet-api');
-    const accepted = ofRequest.find((l) => l.msg === 'transfer accepted');
+    const accepted = ofRequest.find((l) => l.msg === 'transfer answered');
     expect(accepted).toMatchObject({ transferId: t.id, workflowId: t.workflowId });
     expect(ofRequest.find((l) => l.msg === 'request completed')).toMatchObject({ transferId: t.id, workflowId: t.workflowId });
     // lines with a request carry its id, always

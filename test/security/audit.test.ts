@@ -25,15 +25,14 @@ interface AuditJson {
 
 /**
  * Every privileged action leaves an audit row with actor, roles, action, target, reason and request
- * id: in the transaction of its effect where it has one (freeze, unfreeze, deposit), right before the
- * signal where the effect is a Temporal signal (retry, cancel). Parked transfers are parked for real:
- * the accounting system is taken down under a real worker.
+ * id, in the transaction of its effect: freeze, unfreeze and deposit in the API's; finance's retry and
+ * cancel in the saga's, which applies the decision it accepted through a Workflow Update. Parked
+ * transfers are parked for real: the accounting system is taken down under a real worker.
  */
 describe('audit trail', () => {
   const env = {
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('audit'),
-    TRANSFER_STEP_BUDGET_SECONDS: '3',
-    TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '2',
+    TRANSFER_STEP_MAX_ATTEMPTS: '2',
   };
   let app: FastifyInstance;
   let worker: RunningWorker;
@@ -116,7 +115,7 @@ describe('audit trail', () => {
     ]);
   });
 
-  it('records finance retrying and cancelling parked transfers, before the saga acts on them', async () => {
+  it('records finance retrying and cancelling parked transfers, as the saga applies the decisions', async () => {
     const owner = customer(uniqueKey('payer'));
     const [from, to] = [await createWalletAs(app, owner), await createWalletAs(app, customer(uniqueKey('payee')))];
     expect((await postDeposit(app, from.id, { amount: 1_000 })).statusCode).toBe(201);
@@ -131,7 +130,7 @@ describe('audit trail', () => {
 
     const retry = await post(`/v1/transfers/${toRetry}/retry`, FINANCE, { reason: 'accounting restored (INC-42)' });
     const cancel = await post(`/v1/transfers/${toCancel}/cancel`, ADMIN, { reason: 'customer withdrew the order' });
-    expect([retry.statusCode, cancel.statusCode]).toEqual([202, 202]);
+    expect([retry.statusCode, cancel.statusCode]).toEqual([200, 200]);
     await waitForStatus(app, toRetry, 'COMPLETED');
     await waitForStatus(app, toCancel, 'CANCELLED');
 
@@ -146,7 +145,12 @@ describe('audit trail', () => {
         targetId: toRetry,
         reason: 'accounting restored (INC-42)',
         requestId: retry.headers['x-request-id'],
-        details: { workflowId: `transfer-${toRetry}`, failedStep: 'accounting', failureCode: 'STEP_RETRIES_EXHAUSTED' },
+        details: {
+          workflowId: `transfer-${toRetry}`,
+          updateId: expect.any(String),
+          failedStep: 'accounting',
+          failureCode: 'STEP_RETRIES_EXHAUSTED',
+        },
       }),
     ]);
     expect(cancelled).toEqual([
@@ -158,9 +162,14 @@ describe('audit trail', () => {
         requestId: cancel.headers['x-request-id'],
       }),
     ]);
-    // audit first, then signal: the row is older than the saga's reaction to the decision
+    // the row commits with the decision's effect: older than the end of the compensation
     const finished = await getTransfer(app, toCancel);
     expect(Date.parse(cancelled[0]!.createdAt)).toBeLessThanOrEqual(Date.parse(finished.finishedAt!));
+
+    // a second decision on a transfer no longer parked is refused by the saga and leaves no row
+    const late = await post(`/v1/transfers/${toCancel}/retry`, FINANCE, { reason: 'too late' });
+    expect([late.statusCode, late.json<{ code: string }>().code]).toEqual([409, 'TRANSFER_NOT_PARKED']);
+    expect((await auditOf(toCancel)).items).toHaveLength(1);
   });
 
   it('writes no row for a refused privileged action', async () => {

@@ -5,7 +5,8 @@ import { customer, FINANCE, uniqueKey, type WalletJson } from '../api/helpers';
 /**
  * A small world for the authorization tests, built through the API: customers alice (wallets A and C,
  * A funded), bob (wallet B, the payee) and carol (wallet D, unrelated to everything else), and a
- * transfer T from A to B started by alice.
+ * completed transfer T from A to B started by alice (so finance's decisions on it are refused by the
+ * saga with 409: past authorization, and nothing changes).
  */
 export interface World {
   alice: TestCaller;
@@ -29,11 +30,12 @@ export function transferAs(
   as: TestCaller,
   body: { fromWalletId: string; toWalletId: string; amount: number },
   key = uniqueKey('tr'),
+  headers: Record<string, string> = {},
 ): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',
     url: '/v1/transfers',
-    headers: { ...authHeaders(as), 'idempotency-key': key },
+    headers: { ...authHeaders(as), 'idempotency-key': key, ...headers },
     payload: { currency: 'EUR', ...body },
   });
 }
@@ -51,20 +53,8 @@ export async function buildWorld(app: FastifyInstance): Promise<World> {
     payload: { amount: 100_000 },
   });
   if (funded.statusCode !== 201) throw new Error(`funding failed: ${funded.statusCode} ${funded.body}`);
-  const t = await transferAs(app, alice, { fromWalletId: A.id, toWalletId: B.id, amount: 100 });
-  if (t.statusCode !== 202) throw new Error(`transfer failed: ${t.statusCode} ${t.body}`);
+  // finished before the tests look at it (a worker on the app's task queue runs the saga)
+  const t = await transferAs(app, alice, { fromWalletId: A.id, toWalletId: B.id, amount: 100 }, uniqueKey('tr'), { prefer: 'wait=30' });
+  if (t.statusCode !== 200) throw new Error(`transfer failed: ${t.statusCode} ${t.body}`);
   return { alice, bob, carol, A, B, C, D, transferId: t.json<{ id: string }>().id };
-}
-
-/**
- * Puts a transfer into NEEDS_ATTENTION in the database only. Used where no worker runs the saga (its
- * workflow stays open on the dev server and takes signals), so finance's decisions can be exercised
- * without waiting for a step to exhaust its budget; test/security/audit.test.ts parks transfers for real.
- */
-export async function markParked(app: FastifyInstance, transferId: string): Promise<void> {
-  await app.db.query(
-    `UPDATE transfers SET status = 'NEEDS_ATTENTION', failed_step = 'accounting', failure_code = 'STEP_RETRIES_EXHAUSTED',
-            failure_reason = 'accounting system unavailable (test)' WHERE id = $1`,
-    [transferId],
-  );
 }

@@ -1,0 +1,140 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { buildApp } from '../../api/app';
+import { checkLedgerInvariants } from '../../domain/invariants';
+import { createWallet, expectProblem, getWallet, uniqueKey } from '../api/helpers';
+import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
+import { journalEntriesOf } from '../support/wallets';
+import { fund, getTransfer, postTransfer, type TransferJson } from './helpers';
+
+/**
+ * POST /v1/transfers answers with the saga's reserve decision (update-with-start), and a completed
+ * transfer is cheap on the engine: two workflow tasks, every step readable in its history.
+ */
+describe('transfer early answer and history shape', () => {
+  const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('answer') };
+  let app: FastifyInstance;
+  let worker: RunningWorker;
+  let ds: DataSource;
+  let client: Client;
+
+  beforeAll(async () => {
+    ds = await createTestDataSource();
+    client = await connectTemporalClient();
+    worker = await startTransferWorker(testConfig(env));
+    app = await buildApp({ config: testConfig(env), logger: false });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await worker?.stop();
+    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    await client?.connection.close();
+    await ds?.destroy();
+  });
+
+  async function twoWallets(balance: number) {
+    const from = await createWallet(app);
+    const to = await createWallet(app);
+    if (balance > 0) await fund(app, from.id, balance);
+    return { from, to };
+  }
+
+  it('refuses on the POST itself when funds are short: 422 INSUFFICIENT_FUNDS, nothing held, the refusal in history', async () => {
+    const { from, to } = await twoWallets(100);
+    const key = uniqueKey('short');
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 500 }, { key });
+    expectProblem(res, 422, 'INSUFFICIENT_FUNDS');
+    const { transferId } = res.json<{ transferId: string }>();
+    expect(res.headers.location).toBe(`/v1/transfers/${transferId}`);
+
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0, available: 100 });
+    expect(await ds.query(`SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId])).toEqual([]);
+    const transfer = await getTransfer(app, transferId);
+    expect(transfer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
+
+    // the workflow's history holds the refusal: the reserve step's local activity failed with that type
+    const history = await client.workflow.getHandle(transfer.workflowId).fetchHistory();
+    const refusals = (history.events ?? []).filter(
+      (e) => e.markerRecordedEventAttributes?.failure?.applicationFailureInfo?.type === 'INSUFFICIENT_FUNDS',
+    );
+    expect(refusals).toHaveLength(1);
+    expect(await client.workflow.getHandle(transfer.workflowId).result()).toMatchObject({ status: 'REJECTED' });
+
+    // a replay of the same key answers the same
+    const replay = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 500 }, { key });
+    expectProblem(replay, 422, 'INSUFFICIENT_FUNDS');
+    expect(replay.json()).toMatchObject({ transferId });
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('answers with the transfer once the hold is placed (RESERVED or later), without waiting for the rest', async () => {
+    const { from, to } = await twoWallets(1_000);
+    const key = uniqueKey('enough');
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 300 }, { key });
+    expect(res.statusCode).toBe(202);
+    const transfer = res.json<TransferJson>();
+    expect(['RESERVED', 'ACCOUNTED', 'POSTED', 'COMPLETED']).toContain(transfer.status);
+    expect(transfer.steps.reserve).toBe('done');
+    expect(transfer.runId).toEqual(expect.any(String));
+
+    const replay = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 300 }, { key });
+    expect(replay.statusCode).toBe(202);
+    expect(replay.json<TransferJson>().id).toBe(transfer.id);
+  });
+
+  it('records at most two workflow tasks for a completed transfer, each step with its summary', async () => {
+    const { from, to } = await twoWallets(1_000);
+    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 125 }, { waitSeconds: 20 });
+    expect(res.statusCode).toBe(200);
+    const transfer = res.json<TransferJson>();
+    expect(transfer.status).toBe('COMPLETED');
+
+    const history = await client.workflow.getHandle(transfer.workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const workflowTasks = events.filter((e) => e.workflowTaskCompletedEventAttributes);
+    expect(workflowTasks.length).toBeLessThanOrEqual(2);
+
+    const summaries = events
+      .map((e) => e.userMetadata?.summary?.data)
+      .filter((d): d is Uint8Array => d instanceof Uint8Array)
+      .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as string);
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        `reserve 1.25 EUR on wallet ${from.id}`,
+        'book 1.25 EUR in the accounting book',
+        `post 1.25 EUR from ${from.id} to ${to.id}`,
+        'notify sender and receiver',
+      ]),
+    );
+  });
+
+  it('gives 50 identical concurrent POSTs one transfer, 20 times over, never a 5xx', async () => {
+    const from = await createWallet(app);
+    await fund(app, from.id, 100_000);
+    const to = await createWallet(app);
+    const body = { fromWalletId: from.id, toWalletId: to.id, amount: 10 };
+    for (let round = 0; round < 20; round++) {
+      const key = uniqueKey(`burst-${round}`);
+      const answers = await Promise.all(Array.from({ length: 50 }, () => postTransfer(app, body, { key })));
+      const codes = answers.map((r) => r.statusCode);
+      expect(codes.filter((c) => c >= 500)).toEqual([]);
+      expect(new Set(codes)).toEqual(new Set([202]));
+      const ids = new Set(answers.map((r) => r.json<TransferJson>().id));
+      expect(ids.size).toBe(1);
+    }
+    const rows: Array<{ n: number }> = await ds.query(`SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`, [
+      from.id,
+    ]);
+    expect(rows[0]!.n).toBe(20);
+    // every one of them completes once
+    const ids: Array<{ id: string }> = await ds.query(`SELECT id FROM transfers WHERE from_wallet_id = $1`, [from.id]);
+    for (const { id } of ids) {
+      await client.workflow.getHandle(`transfer-${id}`).result();
+      expect(await journalEntriesOf(ds, id)).toBe(1);
+    }
+    expect(await getWallet(app, from.id)).toMatchObject({ balance: 100_000 - 200, held: 0 });
+  });
+});
