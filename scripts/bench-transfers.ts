@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import autocannon from 'autocannon';
+import { Client, Connection } from '@temporalio/client';
 import type { Role } from '../api/auth/roles';
 import { signToken } from '../api/auth/tokens';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
+import type { baselineActivities, baselineLocalActivities } from '../workflows/baseline';
+import { measureRow, type Row } from './bench-measure';
+import { postgresCeiling } from './bench-postgres';
 
 /**
- * Transfer throughput and latency against a running stack (`npm start` in another terminal):
- *   npm run bench -- [--transfers 400] [--concurrency 40] [--senders 40] [--wait 30] [--api http://127.0.0.1:3000]
- * Each request is a POST /v1/transfers with its own Idempotency-Key and `Prefer: wait=N`, so its
- * latency is the whole saga (reserve → accounting → ledger → notify), not just the 202.
+ * Transfer throughput and latency against a running stack (`npm start` in another terminal), next to
+ * the ceilings it is judged by:
+ *   npm run bench -- [--transfers 400] [--concurrency 40] [--senders 40] [--baseline-runs N]
+ *                    [--alone-runs 30] [--wait 30] [--api http://127.0.0.1:3000]
+ * Rows, one after the other (never overlapping), each warmed up, then measured alone (concurrency 1)
+ * and at --concurrency:
+ *  - this project's transfers: POST /v1/transfers, each with its own Idempotency-Key and
+ *    `Prefer: wait=N`, so the latency is the whole saga, not just the 202;
+ *  - bare workflows (workflows/baseline.ts) with 1 and 5 no-op local activities and 5 no-op regular
+ *    activities, started with the Temporal client on the same server, task queue and worker processes:
+ *    what Temporal itself costs on this box;
+ *  - raw Postgres double-entry transfers (scripts/bench-postgres.ts): what the ledger itself costs.
  * `--senders 1` measures one hot wallet (every transfer contends for the same row).
  * Prints numbers only; it asserts nothing (speed goals live here, not in the test suite).
  */
@@ -18,6 +29,8 @@ interface Options {
   transfers: number;
   concurrency: number;
   senders: number;
+  baselineRuns: number;
+  aloneRuns: number;
   waitSeconds: number;
   authorization: (role: Role, sub: string) => string;
 }
@@ -51,7 +64,8 @@ async function metric(api: string, name: string): Promise<number | undefined> {
   return line ? Number(line.split(' ')[1]) : undefined;
 }
 
-export async function runBenchmark(opts: Options) {
+/** This project's row: funded senders (`--senders`) paying one receiver through the API. */
+async function projectTransfers(opts: Options): Promise<Row> {
   const finance = opts.authorization('finance', 'bench-finance');
   const run = randomUUID().slice(0, 8);
   const senders: Array<{ id: string; auth: string }> = [];
@@ -68,51 +82,75 @@ export async function runBenchmark(opts: Options) {
     currency: 'EUR',
   });
 
-  const statuses = new Map<string, number>();
   let n = 0;
-  const started = Date.now();
-  const result = await autocannon({
-    url: `${opts.api}/v1/transfers`,
-    connections: opts.concurrency,
-    amount: opts.transfers,
-    timeout: opts.waitSeconds + 10,
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => {
-          const sender = senders[n++ % senders.length]!;
-          return {
-            ...req,
-            headers: {
-              'content-type': 'application/json',
-              authorization: sender.auth,
-              'idempotency-key': randomUUID(),
-              prefer: `wait=${opts.waitSeconds}`,
-            },
-            body: JSON.stringify({ fromWalletId: sender.id, toWalletId: receiver.id, amount: 100, currency: 'EUR' }),
-          };
-        },
-        onResponse: (status, body) => {
-          const s = status < 300 ? String((JSON.parse(body) as { status: string }).status) : `HTTP ${status}`;
-          statuses.set(s, (statuses.get(s) ?? 0) + 1);
-        },
+  const transfer = async (): Promise<string> => {
+    const sender = senders[n++ % senders.length]!;
+    const res = await fetch(`${opts.api}/v1/transfers`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: sender.auth,
+        'idempotency-key': randomUUID(),
+        prefer: `wait=${opts.waitSeconds}`,
       },
-    ],
-  });
-  const seconds = (Date.now() - started) / 1000;
-  const completed = statuses.get('COMPLETED') ?? 0;
-  return {
-    transfers: opts.transfers,
-    concurrency: opts.concurrency,
-    senders: opts.senders,
-    seconds: Number(seconds.toFixed(2)),
-    completedPerSecond: Number((completed / seconds).toFixed(1)),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    statuses: Object.fromEntries(statuses),
-    errors: result.errors,
-    timeouts: result.timeouts,
-    apiResidentMemoryMiB: ((await metric(opts.api, 'process_resident_memory_bytes')) ?? 0) / 2 ** 20,
+      body: JSON.stringify({ fromWalletId: sender.id, toWalletId: receiver.id, amount: 100, currency: 'EUR' }),
+      signal: AbortSignal.timeout((opts.waitSeconds + 10) * 1000),
+    });
+    const text = await res.text();
+    if (res.status >= 300) return `HTTP ${res.status}`;
+    const { status } = JSON.parse(text) as { status: string };
+    return status === 'COMPLETED' ? 'completed' : status;
   };
+  return measureRow('this project: POST /v1/transfers', { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, transfer);
+}
+
+/** The bare workflows' rows, on the stack's own task queue (its workers have the no-op activity). */
+async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const run = randomUUID().slice(0, 8);
+    let n = 0;
+    const cases: Array<[string, 'baselineLocalActivities' | 'baselineActivities', number]> = [
+      ['bare workflow, 1 local activity', 'baselineLocalActivities', 1],
+      ['bare workflow, 5 local activities', 'baselineLocalActivities', 5],
+      ['bare workflow, 5 regular activities', 'baselineActivities', 5],
+    ];
+    const rows: Row[] = [];
+    for (const [what, workflow, activities] of cases) {
+      const start = () =>
+        client.workflow
+          .execute<typeof baselineLocalActivities | typeof baselineActivities>(workflow, {
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+            workflowId: `bench-${run}-${workflow}-${activities}-${n++}`,
+            args: [activities],
+            // a worker without these workflows (an old build) fails the run instead of hanging it
+            workflowExecutionTimeout: '1 minute',
+          })
+          .then(() => 'completed');
+      rows.push(await measureRow(what, { runs: opts.baselineRuns, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, start));
+    }
+    return rows;
+  } finally {
+    await connection.close();
+  }
+}
+
+const ms = (v: number) => (Number.isNaN(v) ? '—' : v < 1000 ? `${v.toFixed(v < 10 ? 1 : 0)} ms` : `${(v / 1000).toFixed(2)} s`);
+
+function table(rows: Row[], concurrency: number): string {
+  const lines = [
+    `| what | completed/s at ${concurrency} concurrent | p50 alone (concurrency 1) | p50 at ${concurrency} | p99 at ${concurrency} | completed |`,
+    '|---|---|---|---|---|---|',
+  ];
+  for (const { what, loaded, alone } of rows) {
+    const other = Object.entries({ ...loaded.other, ...alone.other }).map(([k, v]) => `, ${v} ${k}`).join('');
+    lines.push(
+      `| ${what} | ${loaded.completedPerSecond.toFixed(1)} | ${ms(alone.p50Ms)} | ${ms(loaded.p50Ms)} | ${ms(loaded.p99Ms)} | ` +
+        `${loaded.completed}/${loaded.runs} + ${alone.completed}/${alone.runs} alone${other} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 async function main() {
@@ -120,16 +158,44 @@ async function main() {
   if (!config.JWT_SECRET) throw new Error('the benchmark signs development tokens: set JWT_SECRET like the API');
   const secret = config.JWT_SECRET;
   const apiIndex = process.argv.indexOf('--api');
-  const report = await runBenchmark({
+  const transfers = arg('transfers', 400);
+  const opts: Options = {
     api: apiIndex >= 0 ? process.argv[apiIndex + 1]! : `http://127.0.0.1:${config.PORT}`,
-    transfers: arg('transfers', 400),
+    transfers,
     concurrency: arg('concurrency', 40),
     senders: arg('senders', 40),
+    baselineRuns: arg('baseline-runs', transfers),
+    aloneRuns: arg('alone-runs', 30),
     waitSeconds: arg('wait', 30),
     authorization: (role: Role, sub: string) =>
       `Bearer ${signToken({ sub, roles: [role] }, { secret, ttlSeconds: 3600, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE })}`,
+  };
+
+  // sequentially: each row has the box to itself
+  const project = await projectTransfers(opts);
+  const apiMemoryMiB = ((await metric(opts.api, 'process_resident_memory_bytes')) ?? 0) / 2 ** 20;
+  const bare = await bareWorkflows(opts, config);
+  const postgres = await postgresCeiling({
+    databaseUrl: config.DATABASE_URL,
+    // ~100× faster than a workflow: a run of --baseline-runs would be over before it measured anything
+    runs: Math.max(2000, opts.baselineRuns),
+    aloneRuns: opts.aloneRuns,
+    senders: opts.senders,
   });
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const rows = [project, ...bare, postgres];
+
+  const ceiling = bare[0]!;
+  const out = [
+    `npm run bench: ${opts.transfers} transfers, ${opts.baselineRuns} workflows per bare row, ${opts.aloneRuns} alone per row, ` +
+      `concurrency ${opts.concurrency}, ${opts.senders} sender(s), task queue ${config.TEMPORAL_TASK_QUEUE}, ${new Date().toISOString()}`,
+    '',
+    table(rows, opts.concurrency),
+    '',
+    `project completed/s ÷ bare 1-LA completed/s = ${(project.loaded.completedPerSecond / ceiling.loaded.completedPerSecond).toFixed(2)} (target ≥ 0.8)`,
+    `project p50 alone ÷ bare 1-LA p50 alone     = ${(project.alone.p50Ms / ceiling.alone.p50Ms).toFixed(2)} (target ≤ 2)`,
+    `API resident memory after the transfers: ${apiMemoryMiB.toFixed(0)} MiB`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 if (require.main === module) {

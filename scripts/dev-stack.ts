@@ -259,6 +259,13 @@ async function main(): Promise<void> {
       'start-dev',
       '--db-filename',
       TEMPORAL_DB,
+      // WAL, and fsync at checkpoints rather than at every commit: the dev server spent most of a bench
+      // in SQLite fsyncs (README "Benchmarks"). A crash of the machine may lose the last commits; a dev
+      // stack can afford that, and the file stays consistent.
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
       '--ip',
       HOST,
       '--port',

@@ -1,0 +1,61 @@
+import type { Client } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { postgresCeiling } from '../scripts/bench-postgres';
+import type { baselineActivities, baselineLocalActivities } from '../workflows/baseline';
+import { connectTemporalClient, testConfig, uniqueTaskQueue } from './support/env';
+import { startTransferWorker, type RunningWorker } from './support/transfer-worker';
+
+/**
+ * The ceilings `npm run bench` measures against work: the bare workflows run on a real transfer worker
+ * (shared bundle, createActivities) and the raw Postgres ceiling completes and cleans up after itself.
+ * No timings here: speed is the bench's business, not the test suite's.
+ */
+describe('bench baselines', () => {
+  const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('bench') });
+  let client: Client;
+  let worker: RunningWorker;
+
+  beforeAll(async () => {
+    client = await connectTemporalClient();
+    worker = await startTransferWorker(config);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+  });
+
+  it.each([
+    ['baselineLocalActivities', 3],
+    ['baselineActivities', 2],
+  ] as const)('%s(%i) runs its no-op activities on a transfer worker', async (workflow, n) => {
+    const result = await client.workflow.execute<typeof baselineLocalActivities | typeof baselineActivities>(workflow, {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowId: `${config.TEMPORAL_TASK_QUEUE}-${workflow}`,
+      args: [n],
+    });
+    expect(result).toBe(n);
+  });
+
+  it('the raw Postgres ceiling completes its transfers in a scratch schema it drops', async () => {
+    const pg = new PgClient({ connectionString: config.DATABASE_URL });
+    await pg.connect();
+    try {
+      const wallets = async () => (await pg.query<{ n: string }>('SELECT count(*) AS n FROM wallets')).rows[0]!.n;
+      const before = await wallets();
+
+      const row = await postgresCeiling({ databaseUrl: config.DATABASE_URL, runs: 12, aloneRuns: 3, senders: 2, connections: 3 });
+
+      expect({ loaded: row.loaded.completed, alone: row.alone.completed, other: row.loaded.other }).toEqual({
+        loaded: 12,
+        alone: 3,
+        other: {},
+      });
+      const { rows } = await pg.query(`SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'bench\\_%'`);
+      expect(rows).toEqual([]);
+      expect(await wallets()).toBe(before);
+    } finally {
+      await pg.end();
+    }
+  });
+});
