@@ -3,12 +3,15 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { quietTemporalRuntime, workflowBundle } from '../support/env';
 import { HISTORIES_DIR } from '../support/histories';
+import { SAGA_V2_PATCH } from '../../workflows/transfer';
 
 /**
  * Determinism: every recorded saga history (happy path, rejection, compensation, parking with
- * retry / cancel / deadline, …) must replay on the current workflow code without a
- * non-determinism error. Re-record with `RECORD_HISTORIES=1 npx jest test/transfers/saga` only when a
- * change is deliberately incompatible (and then version the workflow with patched()).
+ * retry / cancel / deadline, …) of every version must replay on the current workflow code without a
+ * non-determinism error. The unprefixed files are Saga v1 (recorded before the `saga-v2` patch: they
+ * take the v1 path), the `v2-` ones Saga v2. `RECORD_HISTORIES=1 npx jest test/transfers/saga` rewrites
+ * the v2 files; a change to the command sequence ships behind a new patch id with fixtures of its own,
+ * and the older files stay as they are.
  */
 describe('transfer workflow replay', () => {
   const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
@@ -23,6 +26,15 @@ describe('transfer workflow replay', () => {
         'parked-then-retried.json',
         'parked-then-cancelled.json',
         'parked-deadline-passed.json',
+        ...[
+          'completed',
+          'rejected-insufficient-funds',
+          'cancelled-receiver-frozen',
+          'cancelled-limit-exceeded',
+          'parked-then-retried',
+          'parked-then-cancelled',
+          'parked-deadline-passed',
+        ].map((name) => `v2-${name}.json`),
       ]),
     );
   });
@@ -42,5 +54,17 @@ describe('transfer workflow replay', () => {
     }
     expect(failures).toEqual([]);
     expect(replayed).toBe(files.length);
+  });
+
+  it('takes the v1 path for histories recorded before Saga v2, and the v2 path for the rest', () => {
+    const patchOf = (file: string) => {
+      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
+        events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } }>;
+      };
+      const patch = history.events.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+      const data = patch?.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id : null;
+    };
+    for (const file of files) expect({ file, patch: patchOf(file) }).toEqual({ file, patch: file.startsWith('v2-') ? SAGA_V2_PATCH : null });
   });
 });
