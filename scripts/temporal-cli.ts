@@ -50,3 +50,22 @@ export function findTemporalCli(): string | undefined {
   if (isExecutable(local)) return local;
   return onPath(process.platform === 'win32' ? 'temporal.exe' : 'temporal');
 }
+
+/**
+ * Where the Temporal time-skipping test server (the Java SDK's native `temporal-test-server`, run by
+ * `TestWorkflowEnvironment.createTimeSkipping`) is on this machine: $TEMPORAL_TEST_SERVER_PATH, then the
+ * project-local copy installed by scripts/ensure-deps.sh (`.tools/temporal-test-server/bin/temporal-test-server`),
+ * then `temporal-test-server` on PATH.
+ * `undefined` when there is none: callers then let @temporalio/testing download the server.
+ */
+export function findTemporalTestServer(): string | undefined {
+  const fromEnv = process.env.TEMPORAL_TEST_SERVER_PATH;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_TEST_SERVER_PATH=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  const exe = process.platform === 'win32' ? 'temporal-test-server.exe' : 'temporal-test-server';
+  const local = path.join(repoRoot(), '.tools', 'temporal-test-server', 'bin', exe);
+  if (isExecutable(local)) return local;
+  return onPath(exe);
+}
