@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 
 export interface SqlResult<T> {
   rows: T[];
@@ -19,9 +19,27 @@ function runnerSql(runner: QueryRunner): Sql {
 /**
  * Runs `work` in one READ COMMITTED transaction. Balance changes rely on conditional updates,
  * which are safe at this level (DESIGN §3), so no SERIALIZABLE retry loop is needed.
+ * `BEGIN ISOLATION LEVEL …` in one statement: TypeORM's own transaction() spends a second round trip
+ * on SET TRANSACTION, and a transfer runs about ten transactions.
  */
 export async function inTransaction<T>(ds: DataSource, work: (sql: Sql) => Promise<T>): Promise<T> {
-  return ds.transaction('READ COMMITTED', (m: EntityManager) => work(runnerSql(m.queryRunner!)));
+  const runner = ds.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    let result: T;
+    try {
+      result = await work(runnerSql(runner));
+    } catch (err) {
+      await runner.query('ROLLBACK').catch(() => undefined); // a broken connection rolls back by itself
+      throw err;
+    }
+    // deferred constraints (a balanced journal entry) are checked here: a failure rolls the whole work back
+    await runner.query('COMMIT');
+    return result;
+  } finally {
+    await runner.release();
+  }
 }
 
 /** A single statement outside an explicit transaction. */

@@ -266,6 +266,9 @@ async function main(): Promise<void> {
       'journal_mode=wal',
       '--sqlite-pragma',
       'synchronous=normal',
+      // a workflow task that schedules an activity gets it back in the same response (no poll round trip)
+      '--dynamic-config-value',
+      'system.enableActivityEagerExecution=true',
       '--ip',
       HOST,
       '--port',

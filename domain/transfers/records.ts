@@ -88,26 +88,23 @@ export interface AppliedStateChange {
  */
 export async function applyStateChange(sql: Sql, change: TransferStateChange): Promise<AppliedStateChange | null> {
   const terminal = change.status !== undefined && TERMINAL_STATUSES.includes(change.status);
-  // the row as it is before this write, locked as the UPDATE would lock it (so no concurrent write
-  // slips in between): what the UPDATE changed is then known exactly, on PG 15 without RETURNING old.*
-  const { rows: before } = await sql<{ status: TransferStatus }>(
-    `SELECT status FROM transfers WHERE id = $1 FOR NO KEY UPDATE`,
-    [change.transferId],
-  );
-  if (!before[0]) return null;
-  const { rows } = await sql<{ status: TransferStatus; created_at: Date; finished_at: Date | null }>(
-    `UPDATE transfers
-        SET status = coalesce($2, status),
-            steps = CASE WHEN $3::text IS NULL THEN steps ELSE steps || jsonb_build_object($3::text, $4::text) END,
-            failed_step = CASE WHEN $5::boolean THEN $6 ELSE failed_step END,
-            failure_code = CASE WHEN $5::boolean THEN $7 ELSE failure_code END,
-            failure_reason = CASE WHEN $5::boolean THEN $8 ELSE failure_reason END,
-            finished_at = CASE WHEN $9::boolean THEN coalesce(finished_at, now()) ELSE finished_at END,
-            run_id = coalesce(run_id, $11),
+  // One statement: the CTE locks the row as the UPDATE would (so no concurrent write slips in between)
+  // and yields its status before this write, which PG 15's RETURNING cannot (no RETURNING old.*).
+  const { rows } = await sql<{ previous_status: TransferStatus; status: TransferStatus; created_at: Date; finished_at: Date | null }>(
+    `WITH before AS (SELECT id, status FROM transfers WHERE id = $1 FOR NO KEY UPDATE)
+     UPDATE transfers t
+        SET status = coalesce($2, t.status),
+            steps = CASE WHEN $3::text IS NULL THEN t.steps ELSE t.steps || jsonb_build_object($3::text, $4::text) END,
+            failed_step = CASE WHEN $5::boolean THEN $6 ELSE t.failed_step END,
+            failure_code = CASE WHEN $5::boolean THEN $7 ELSE t.failure_code END,
+            failure_reason = CASE WHEN $5::boolean THEN $8 ELSE t.failure_reason END,
+            finished_at = CASE WHEN $9::boolean THEN coalesce(t.finished_at, now()) ELSE t.finished_at END,
+            run_id = coalesce(t.run_id, $11),
             updated_at = now()
-      WHERE id = $1 AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
-        AND ($10::text IS NULL OR status = $10::text)
-      RETURNING status, created_at, finished_at`,
+       FROM before
+      WHERE t.id = before.id AND before.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
+        AND ($10::text IS NULL OR before.status = $10::text)
+      RETURNING before.status AS previous_status, t.status, t.created_at, t.finished_at`,
     [
       change.transferId,
       change.status ?? null,
@@ -124,7 +121,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
   );
   const row = rows[0];
   if (!row) return null;
-  return { previousStatus: before[0].status, status: row.status, createdAt: row.created_at, finishedAt: row.finished_at };
+  return { previousStatus: row.previous_status, status: row.status, createdAt: row.created_at, finishedAt: row.finished_at };
 }
 
 export interface TransferFilter {

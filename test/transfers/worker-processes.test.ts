@@ -1,61 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { startTransfer } from '../../api/transfers/start-transfer';
-import type { Config } from '../../config';
 import { getTransfer } from '../../domain/transfers/records';
 import { getWallet } from '../../domain/wallets';
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
+import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../support/worker-process';
 
 /**
  * Real worker processes (the built `dist/worker/main.js`, as `npm start` and production run it)
  * on one task queue: a SIGKILLed worker's transfer is finished by another, and two workers share
  * a batch. `npm test` builds before jest runs.
  */
-const WORKER_MAIN = path.resolve(__dirname, '../../dist/worker/main.js');
-
-interface WorkerProcess {
-  child: ChildProcess;
-  identity: Promise<string>;
-  exited: Promise<number | null>;
-}
-
-function spawnWorker(config: Config, workerId: string): WorkerProcess {
-  const child = spawn(process.execPath, [WORKER_MAIN], {
-    env: {
-      ...process.env,
-      WORKER_ID: workerId,
-      TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
-      WORKER_SHUTDOWN_GRACE_SECONDS: '5',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const identity = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (line.includes('"worker started"')) resolve(JSON.parse(line).identity);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`worker ${workerId} exited (${code}) before starting:\n${output}`)));
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, identity, exited };
-}
-
-async function stopWorker(w: WorkerProcess): Promise<number | null> {
-  if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-  return w.exited;
-}
-
 describe('transfer workers as separate processes', () => {
   let ds: DataSource;
   let client: Client;
