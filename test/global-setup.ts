@@ -208,9 +208,16 @@ export default async function globalSetup(): Promise<void> {
           namespace: 'default',
           searchAttributes: transferSearchAttributes,
           log: { format: 'pretty', level: 'error' },
-          // the same SQLite pragmas as `npm start` (scripts/dev-stack.ts), so the tests run the server the
-          // bench measures; in memory (no --db-filename) SQLite keeps its memory journal and never fsyncs anyway
-          extraArgs: ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+          // the same settings as `npm start` (scripts/dev-stack.ts), so the tests run the server the bench
+          // measures; in memory (no --db-filename) SQLite keeps its memory journal and never fsyncs anyway
+          extraArgs: [
+            '--sqlite-pragma',
+            'journal_mode=wal',
+            '--sqlite-pragma',
+            'synchronous=normal',
+            '--dynamic-config-value',
+            'system.enableActivityEagerExecution=true',
+          ],
         },
       }),
     );
