@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -158,9 +159,10 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
     await CancellationScope.nonCancellable(() => setStatus('NEEDS_ATTENTION', failure, step));
     log.error('transfer parked: step exhausted its retry budget', { step, reason: failure.reason });
     // cancellable: a cancel request of the workflow ends the wait like finance's cancel
-    const decided = await condition(() => decision !== undefined, settings.parkDeadlineSeconds * 1000);
+    await condition(() => decision !== undefined, settings.parkDeadlineSeconds * 1000);
     view.parked = null;
-    if (!decided || !decision) {
+    // a decision accepted in the same instant as the deadline fired still wins: it was accepted
+    if (!decision) {
       throw new SagaStop('CANCELLED', {
         step,
         code: 'PARK_DEADLINE_EXCEEDED',
@@ -209,6 +211,8 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
   // a decision accepted while the saga ended another way (deadline, workflow cancel) was not applied:
   // its update returns the transfer as it ended
   if (decision) applied.add(decision.updateId);
+  // every caller waiting on an update gets its answer before the workflow closes
+  await condition(allHandlersFinished);
   return view;
 
   /** Undoes what the steps did; returns true when the hold turned out captured (go forward instead). */

@@ -242,6 +242,30 @@ describe('transfer saga', () => {
       await recordHistory(transfer.workflowId, 'v2-parked-then-cancelled');
     });
 
+    it('applies exactly one of two decisions sent at once; the other is refused and changes nothing', async () => {
+      const { transfer, from } = await parkedTransfer(parkingApp, 250);
+      accounting!.available = true;
+      const decide = (action: string, reason: string) =>
+        app.inject({
+          method: 'POST',
+          url: `/v1/transfers/${transfer.id}/${action}`,
+          headers: authHeaders(FINANCE),
+          payload: { reason },
+        });
+      const answers = await Promise.all([decide('retry', 'fiona: accounting is back'), decide('cancel', 'bob: customer called')]);
+      const codes = answers.map((r) => r.statusCode).sort();
+      expect(codes).toEqual([200, 409]);
+      const refused = answers.find((r) => r.statusCode === 409)!;
+      expect(refused.json()).toMatchObject({ code: 'TRANSFER_NOT_PARKED' });
+      const applied = answers.find((r) => r.statusCode === 200)!;
+      const appliedRetry = applied === answers[0];
+      const done = await waitForStatus(app, transfer.id, appliedRetry ? 'COMPLETED' : 'CANCELLED');
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: appliedRetry ? 1_750 : 2_000, held: 0 });
+      expect(await journalEntriesOf(ds, done.id)).toBe(appliedRetry ? 1 : 0);
+      const audit: Array<{ action: string }> = await ds.query(`SELECT action FROM audit_log WHERE target_id = $1`, [transfer.id]);
+      expect(audit).toEqual([{ action: appliedRetry ? 'transfer.retry' : 'transfer.cancel' }]);
+    });
+
     it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
       const { transfer, from } = await parkedTransfer(shortDeadlineApp, 500);
       accounting!.available = true;
