@@ -77,6 +77,8 @@ export const TEMPORAL_SDK_METRICS: Readonly<Record<string, MetricSpec>> = {
   temporal_activity_schedule_to_start_latency: { kind: 'histogram', labels: ['task_queue', 'namespace'] },
   temporal_activity_succeed_endtoend_latency: { kind: 'histogram', labels: ['activity_type', 'task_queue', 'namespace'] },
   temporal_activity_task_received: { kind: 'counter' },
+  temporal_local_activity_execution_latency: { kind: 'histogram', labels: ['activity_type', 'task_queue', 'namespace'] },
+  temporal_local_activity_total: { kind: 'counter', labels: ['activity_type', 'task_queue', 'namespace'] },
   temporal_workflow_task_schedule_to_start_latency: { kind: 'histogram', labels: ['task_queue', 'namespace'] },
   temporal_workflow_task_execution_latency: { kind: 'histogram' },
   temporal_workflow_task_replay_latency: { kind: 'histogram' },

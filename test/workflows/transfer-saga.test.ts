@@ -1,0 +1,761 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type WorkflowHandle,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { ApplicationFailure, type Duration } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import type { TransferStatus } from '../../domain/transfer-status';
+import type { FinanceDecisionRecord } from '../../domain/transfers/finance-decision';
+import { HOLD_CAPTURED } from '../../domain/transfers/refusals';
+import {
+  answerUpdateId,
+  cancelUpdate,
+  INVALID_DECISION,
+  retryUpdate,
+  TRANSFER_NOT_PARKED,
+  transferAnswerUpdate,
+  transferStatusQuery,
+} from '../../workflows/messages';
+import { transferSearchAttributes } from '../../workflows/search-attributes';
+import { transferWorkflow } from '../../workflows/transfer';
+import type { FinanceDecision, SagaSettings, TransferPayload, TransferView } from '../../workflows/transfer-types';
+import { createTimeSkippingEnv, createTimeSkippingWorker, registerSearchAttributes, waitUntilWorkflowSaw } from '../support/time-skipping';
+
+/**
+ * Saga v2 (workflows/transfer-saga.ts) on the time-skipping test server, against stubbed activities:
+ * an in-memory fake of the books (the hold, the accounting booking, the transfer row's statuses, the
+ * audit trail) per transfer, whose steps each test steers. The park deadline is the real 72 hours.
+ */
+
+type Step = 'reserve' | 'accounting' | 'ledger';
+type HoldState = 'none' | 'active' | 'captured' | 'released';
+type BookingState = 'none' | 'booked' | 'reversed';
+
+const PARK_DEADLINE_SECONDS = 72 * 3600;
+const SETTINGS: SagaSettings = { stepMaxAttempts: 2, stepAttemptTimeoutSeconds: 1, parkDeadlineSeconds: PARK_DEADLINE_SECONDS };
+/**
+ * For a workflow cancelled while a step's attempt runs: the cancel request reaches the workflow only at the
+ * heartbeat of the workflow task the local activity holds open (80% of workflowTaskTimeout), so that timeout
+ * is short and a blocked attempt is given longer than that.
+ */
+const CANCEL_MID_STEP = { workflowTaskTimeout: '2 seconds', settings: { stepAttemptTimeoutSeconds: 10 } } as const;
+
+// ------------------------------------------------------------------ the fake books
+
+/** Holds every attempt that reaches it until released; attempts after the release pass straight through. */
+class Gate {
+  /** attempts that reached the gate (including those that went on) */
+  waiters = 0;
+  private open!: () => void;
+  private enter!: () => void;
+  private readonly opened = new Promise<void>((resolve) => (this.open = resolve));
+  /** resolves once the first attempt waits at the gate */
+  readonly entered = new Promise<void>((resolve) => (this.enter = resolve));
+
+  async pass(): Promise<void> {
+    this.waiters++;
+    this.enter();
+    await this.opened;
+  }
+
+  release(): void {
+    this.open();
+  }
+}
+
+interface StepScript {
+  /** transient failures left (retryable); Infinity: unavailable until healed */
+  failures: number;
+  /** a business refusal: every attempt throws a non-retryable ApplicationFailure of this type */
+  refusal?: string;
+  /**
+   * every attempt waits here first, deaf to its timeout and cancellation (a transaction in flight), then
+   * does its work: released after the attempt timed out, that work is a late commit
+   */
+  gate?: Gate;
+}
+
+/** One transfer as the books see it, and how its steps behave. */
+class TransferBooks {
+  hold: HoldState = 'none';
+  booking: BookingState = 'none';
+  /** every status written to the transfer row, in order (by the steps, the saga and finance decisions) */
+  readonly statuses: TransferStatus[] = [];
+  /** the audit trail: one row per applied finance decision, idempotent by update id */
+  readonly audit: FinanceDecisionRecord[] = [];
+  /** what each activity call did, in order: 'reserve:held', 'releaseReserve:tombstone', … */
+  readonly log: string[] = [];
+  readonly attempts: Partial<Record<keyof Activities, number>> = {};
+  readonly scripts: Record<Step, StepScript> = { reserve: { failures: 0 }, accounting: { failures: 0 }, ledger: { failures: 0 } };
+  readonly gates: Gate[] = [];
+
+  constructor(readonly transferId: string) {}
+
+  /** the transfer row's status now */
+  get rowStatus(): TransferStatus | undefined {
+    return this.statuses.at(-1);
+  }
+
+  /** the next `times` attempts of `step` fail (retryably) */
+  fail(step: Step, times = Infinity): this {
+    this.scripts[step].failures = times;
+    return this;
+  }
+
+  heal(step: Step): this {
+    this.scripts[step].failures = 0;
+    return this;
+  }
+
+  refuse(step: Step, type: string): this {
+    this.scripts[step].refusal = type;
+    return this;
+  }
+
+  /** every attempt of `step` waits until the returned gate is released */
+  block(step: Step): Gate {
+    const gate = new Gate();
+    this.scripts[step].gate = gate;
+    this.gates.push(gate);
+    return gate;
+  }
+
+  count(activity: keyof Activities): void {
+    this.attempts[activity] = (this.attempts[activity] ?? 0) + 1;
+  }
+
+  /** One attempt of a step as scripted: waits at its gate, then is refused, fails, or goes on to its work. */
+  async attempt(step: Step): Promise<void> {
+    this.count(step);
+    const script = this.scripts[step];
+    if (script.gate) await script.gate.pass();
+    if (script.refusal) {
+      this.log.push(`${step}:refused`);
+      throw ApplicationFailure.nonRetryable(`${step} refused: ${script.refusal}`, script.refusal);
+    }
+    if (script.failures > 0) {
+      script.failures--;
+      this.log.push(`${step}:failed`);
+      throw ApplicationFailure.retryable(`${step}: system unavailable`, 'UNAVAILABLE');
+    }
+  }
+}
+
+/** The books of every transfer, and the stubbed activities over them (idempotent like the real ones). */
+class FakeBooks {
+  private readonly transfers = new Map<string, TransferBooks>();
+
+  of(transferId: string): TransferBooks {
+    let books = this.transfers.get(transferId);
+    if (!books) this.transfers.set(transferId, (books = new TransferBooks(transferId)));
+    return books;
+  }
+
+  /** Lets every blocked attempt go on (so the worker can shut down). */
+  releaseAll(): void {
+    for (const books of this.transfers.values()) for (const gate of books.gates) gate.release();
+  }
+
+  readonly activities: Activities = {
+    reserve: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      await books.attempt('reserve');
+      if (books.hold === 'none') {
+        books.hold = 'active';
+        books.statuses.push('RESERVED');
+        books.log.push('reserve:held');
+      } else {
+        // released first: the tombstone stops a late reserve
+        books.log.push(books.hold === 'released' ? 'reserve:tombstoned' : 'reserve:already-held');
+      }
+    },
+    releaseReserve: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      books.count('releaseReserve');
+      switch (books.hold) {
+        case 'captured':
+          books.log.push('releaseReserve:captured');
+          throw ApplicationFailure.nonRetryable(`the hold of transfer ${t.transferId} was captured: the ledger posted it`, HOLD_CAPTURED);
+        case 'none':
+          books.hold = 'released';
+          books.log.push('releaseReserve:tombstone');
+          return;
+        case 'active':
+          books.hold = 'released';
+          books.log.push('releaseReserve:released');
+          return;
+        case 'released':
+          books.log.push('releaseReserve:noop');
+      }
+    },
+    accounting: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      await books.attempt('accounting');
+      if (books.booking === 'none') {
+        books.booking = 'booked';
+        books.statuses.push('ACCOUNTED');
+        books.log.push('accounting:booked');
+      } else {
+        books.log.push(books.booking === 'reversed' ? 'accounting:tombstoned' : 'accounting:already-booked');
+      }
+    },
+    reverseAccounting: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      books.count('reverseAccounting');
+      books.log.push(`reverseAccounting:${{ none: 'tombstone', booked: 'reversed', reversed: 'noop' }[books.booking]}`);
+      books.booking = 'reversed';
+    },
+    ledger: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      await books.attempt('ledger');
+      if (books.hold === 'active') {
+        books.hold = 'captured';
+        books.statuses.push('POSTED');
+        books.log.push('ledger:posted');
+      } else if (books.hold === 'captured') {
+        books.log.push('ledger:already-posted');
+      } else {
+        books.log.push('ledger:no-hold');
+        throw ApplicationFailure.nonRetryable(`transfer ${t.transferId} has no active hold to capture`, 'INVALID_STATE');
+      }
+    },
+    notify: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      books.count('notify');
+      books.statuses.push('COMPLETED');
+      books.log.push('notify:sent');
+      return 2;
+    },
+    recordTransferState: async (change) => {
+      const books = this.of(change.transferId);
+      books.count('recordTransferState');
+      if (change.status) books.statuses.push(change.status);
+    },
+    recordFinanceDecision: async (record) => {
+      const books = this.of(record.transferId);
+      books.count('recordFinanceDecision');
+      if (!books.audit.some((row) => row.updateId === record.updateId)) books.audit.push(record);
+      if (record.status) books.statuses.push(record.status);
+    },
+    baselineNoop: async () => {},
+  };
+}
+
+// ------------------------------------------------------------------ the environment
+
+const books = new FakeBooks();
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const started: WorkflowHandle[] = [];
+
+type TransferHandle = WorkflowHandle<typeof transferWorkflow>;
+
+interface StartOptions {
+  settings?: Partial<SagaSettings>;
+  workflowTaskTimeout?: Duration;
+}
+
+let seq = 0;
+
+/** A new transfer and its books, not started yet: script the books, then start it. */
+function newTransfer(): { transfer: TransferPayload; books: TransferBooks } {
+  const transferId = `tr-${++seq}-${randomUUID().slice(0, 8)}`;
+  const transfer: TransferPayload = {
+    transferId,
+    fromWalletId: 'wallet-alice',
+    toWalletId: 'wallet-bob',
+    amountMinor: '2500',
+    currency: 'EUR',
+    description: 'rent',
+  };
+  return { transfer, books: books.of(transferId) };
+}
+
+function startOptions(transfer: TransferPayload, opts: StartOptions = {}) {
+  return {
+    args: [{ transfer, settings: { ...SETTINGS, ...opts.settings } }] as [Parameters<typeof transferWorkflow>[0]],
+    taskQueue: worker.options.taskQueue,
+    workflowId: `transfer-${transfer.transferId}`,
+    workflowTaskTimeout: opts.workflowTaskTimeout,
+  } satisfies WorkflowStartOptions<typeof transferWorkflow>;
+}
+
+/** Starts the saga of a new transfer whose books `script` prepared. */
+async function startTransfer(
+  script: (books: TransferBooks) => void = () => {},
+  opts: StartOptions = {},
+): Promise<{ handle: TransferHandle; books: TransferBooks; transfer: TransferPayload }> {
+  const { transfer, books: transferBooks } = newTransfer();
+  script(transferBooks);
+  const handle = await env.client.workflow.start(transferWorkflow, startOptions(transfer, opts));
+  started.push(handle);
+  return { handle, books: transferBooks, transfer };
+}
+
+/** Polls the saga's `status` query (no time is skipped meanwhile) until the transfer is `status`. */
+async function waitForStatus(handle: TransferHandle, status: TransferStatus, timeoutMs = 20_000): Promise<TransferView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await handle.query(transferStatusQuery);
+    if (view.status === status) return view;
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} is ${view.status}, still not ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Waits until the workflow closes. `view`: the transfer it returned or, had it closed without returning it
+ * (e.g. as cancelled), what its `status` query answers on the closed workflow; `closedAs`: the execution's status.
+ */
+async function closing(handle: TransferHandle): Promise<{ view: TransferView; closedAs: string }> {
+  const outcome = await handle.result().then(
+    (view) => ({ view }),
+    (error: unknown) => ({ error }),
+  );
+  const closedAs = (await handle.describe()).status.name;
+  if ('view' in outcome) return { view: outcome.view, closedAs };
+  if (!(outcome.error instanceof WorkflowFailedError)) throw outcome.error;
+  return { view: await handle.query(transferStatusQuery), closedAs };
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The failure type of a refused update (its validator threw an ApplicationFailure). */
+function refusalTypeOf(err: unknown): string | null | undefined {
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return (cause as ApplicationFailure).type;
+}
+
+async function refusalType(update: Promise<unknown>): Promise<string | null | undefined> {
+  return refusalTypeOf(
+    await update.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
+}
+
+const decision = (reason: string, actor = 'fiona'): FinanceDecision => ({ actor, reason });
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  // the saga upserts TransferStatus: unregistered, that upsert fails the workflow task on this server
+  await registerSearchAttributes(env, transferSearchAttributes);
+  worker = await createTimeSkippingWorker(env, { activities: books.activities });
+  running = worker.run();
+}, 120_000);
+
+afterEach(async () => {
+  books.releaseAll();
+  // a transfer a failed test left open would wake up when a later test skips time
+  for (const handle of started.splice(0)) {
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') await handle.terminate('test over');
+  }
+});
+
+afterAll(async () => {
+  books.releaseAll();
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+// ------------------------------------------------------------------ the cases
+
+describe('transfer saga v2 (time-skipping test server, stubbed activities)', () => {
+  describe('a parked transfer', () => {
+    it('is cancelled when its real 72-hour deadline passes: PARK_DEADLINE_EXCEEDED, hold released, booking tombstoned', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+
+      const parked = await waitForStatus(handle, 'NEEDS_ATTENTION');
+      expect(parked.parked).toMatchObject({ step: 'accounting' });
+      expect(parked.failure).toMatchObject({ step: 'accounting', code: 'STEP_RETRIES_EXHAUSTED' });
+      expect(b.attempts.accounting).toBe(2);
+
+      const result = await handle.result(); // the 72 hours are skipped
+      expect(result).toMatchObject({
+        status: 'CANCELLED',
+        failure: { step: 'accounting', code: 'PARK_DEADLINE_EXCEEDED' },
+        parked: null,
+        decisions: [],
+      });
+      expect(result.steps).toMatchObject({ reserve: 'compensated', accounting: 'compensated' });
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+      expect(b.log).toEqual(expect.arrayContaining(['releaseReserve:released', 'reverseAccounting:tombstone']));
+      expect(b.attempts.accounting).toBe(2);
+      expect(b.attempts.ledger).toBeUndefined();
+      expect(b.audit).toEqual([]);
+      expect(b.rowStatus).toBe('CANCELLED');
+    });
+
+    it('completes when finance retries it at 71 hours after accounting healed, with exactly one audit row (retry, the update id)', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+
+      await env.sleep('71 hours');
+      expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'NEEDS_ATTENTION', parked: { step: 'accounting' } });
+
+      b.heal('accounting');
+      const applied = await handle.executeUpdate(retryUpdate, {
+        args: [decision('accounting is back')],
+        updateId: 'finance-retry-71h',
+      });
+      expect(applied.status).toBe('RESERVED');
+      expect(applied.parked).toBeNull();
+      expect(applied.decisions).toEqual([
+        expect.objectContaining({ kind: 'retry', actor: 'fiona', reason: 'accounting is back', updateId: 'finance-retry-71h' }),
+      ]);
+
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+      expect(result.steps).toMatchObject({ reserve: 'done', accounting: 'done', ledger: 'done', notify: 'done' });
+      expect(b.hold).toBe('captured');
+      expect(b.booking).toBe('booked');
+      expect(b.audit).toHaveLength(1);
+      expect(b.audit[0]).toMatchObject({
+        kind: 'retry',
+        updateId: 'finance-retry-71h',
+        workflowId: handle.workflowId,
+        parkedStep: 'accounting',
+        failureCode: 'STEP_RETRIES_EXHAUSTED',
+        status: 'RESERVED',
+        decision: { actor: 'fiona', reason: 'accounting is back' },
+      });
+      expect(b.statuses).not.toContain('CANCELLED');
+      expect(b.rowStatus).toBe('COMPLETED');
+    });
+  });
+
+  describe('racing finance decisions', () => {
+    it('retry and cancel sent together: exactly one is applied, the other is refused TRANSFER_NOT_PARKED, and the transfer ends as the applied one says', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+      b.heal('accounting');
+
+      const updates = await Promise.all([
+        handle.startUpdate(retryUpdate, {
+          args: [decision('try again')],
+          updateId: 'race-retry',
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
+        handle.startUpdate(cancelUpdate, {
+          args: [decision('give up', 'frank')],
+          updateId: 'race-cancel',
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
+      ]);
+      const [retried, cancelled] = await Promise.allSettled(updates.map((u) => u.result()));
+      const outcomes = { retry: retried!, cancel: cancelled! };
+      const winners = (['retry', 'cancel'] as const).filter((kind) => outcomes[kind].status === 'fulfilled');
+      expect(winners).toHaveLength(1);
+      const winner = winners[0]!;
+      const loser = winner === 'retry' ? 'cancel' : 'retry';
+      expect(refusalTypeOf((outcomes[loser] as PromiseRejectedResult).reason)).toBe(TRANSFER_NOT_PARKED);
+
+      const result = await handle.result();
+      const expected = {
+        retry: { status: 'COMPLETED', failure: null, hold: 'captured', booking: 'booked' },
+        cancel: {
+          status: 'CANCELLED',
+          failure: { step: 'accounting', code: 'CANCELLED_BY_FINANCE', reason: 'frank: give up' },
+          hold: 'released',
+          booking: 'reversed',
+        },
+      }[winner];
+      expect(result).toMatchObject({ status: expected.status, failure: expected.failure });
+      expect(result.decisions).toEqual([expect.objectContaining({ kind: winner, updateId: `race-${winner}` })]);
+      expect({ hold: b.hold, booking: b.booking }).toEqual({ hold: expected.hold, booking: expected.booking });
+      expect(b.audit).toHaveLength(1);
+      expect(b.audit[0]).toMatchObject({ kind: winner, updateId: `race-${winner}` });
+      expect(b.rowStatus).toBe(expected.status);
+    });
+
+    it('two retries sent together: exactly one is applied, the other is refused TRANSFER_NOT_PARKED; one audit row', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+      b.heal('accounting');
+
+      const ids = ['retry-a', 'retry-b'];
+      const updates = await Promise.all(
+        ids.map((updateId) =>
+          handle.startUpdate(retryUpdate, { args: [decision(updateId)], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+        ),
+      );
+      const outcomes = await Promise.allSettled(updates.map((u) => u.result()));
+      const applied = ids.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+      expect(applied).toHaveLength(1);
+      const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(refusalTypeOf(refused?.reason)).toBe(TRANSFER_NOT_PARKED);
+
+      const result = await handle.result();
+      expect(result.status).toBe('COMPLETED');
+      expect(result.decisions).toEqual([expect.objectContaining({ kind: 'retry', updateId: applied[0] })]);
+      expect(b.audit).toHaveLength(1);
+      expect(b.audit[0]).toMatchObject({ kind: 'retry', updateId: applied[0] });
+      expect(b.attempts.accounting).toBe(3); // two that parked it, one after the single retry
+      expect(b.hold).toBe('captured');
+      expect(b.booking).toBe('booked');
+    });
+  });
+
+  describe('decisions the saga refuses', () => {
+    it('refuses retry and cancel on a running transfer (TRANSFER_NOT_PARKED): it runs on to COMPLETED untouched', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('reserve')), CANCEL_MID_STEP);
+      await gate.entered;
+
+      // both reach the workflow at the heartbeat of the workflow task the reserve holds open
+      const refusals = await Promise.all([
+        refusalType(handle.executeUpdate(retryUpdate, { args: [decision('too early')] })),
+        refusalType(handle.executeUpdate(cancelUpdate, { args: [decision('too early')] })),
+      ]);
+      expect(refusals).toEqual([TRANSFER_NOT_PARKED, TRANSFER_NOT_PARKED]);
+      expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'PENDING', steps: { reserve: 'running' } });
+      gate.release();
+
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'COMPLETED', failure: null, decisions: [] });
+      expect(b.audit).toEqual([]);
+      expect(b.statuses).toEqual(['RESERVED', 'ACCOUNTED', 'POSTED', 'COMPLETED']);
+      expect(b.hold).toBe('captured');
+    });
+
+    it('refuses a decision on a completed transfer: nothing changes', async () => {
+      const { handle, books: b } = await startTransfer();
+      expect((await handle.result()).status).toBe('COMPLETED');
+      const statuses = [...b.statuses];
+
+      const err = await handle.executeUpdate(retryUpdate, { args: [decision('after the fact')] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // the server refuses an update to a closed workflow (the API answers that with TRANSFER_NOT_PARKED too)
+      expect(err).toBeInstanceOf(WorkflowNotFoundError);
+      expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'COMPLETED', decisions: [] });
+      expect(b.audit).toEqual([]);
+      expect(b.statuses).toEqual(statuses);
+    });
+
+    it('refuses a decision without a reason on a parked transfer (INVALID_DECISION): it stays parked', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+
+      expect(await refusalType(handle.executeUpdate(retryUpdate, { args: [decision('')] }))).toBe(INVALID_DECISION);
+      expect(await refusalType(handle.executeUpdate(cancelUpdate, { args: [decision('   ')] }))).toBe(INVALID_DECISION);
+
+      expect(await handle.query(transferStatusQuery)).toMatchObject({
+        status: 'NEEDS_ATTENTION',
+        parked: { step: 'accounting' },
+        decisions: [],
+      });
+      expect(b.audit).toEqual([]);
+      expect(b.attempts.accounting).toBe(2);
+      expect(b.rowStatus).toBe('NEEDS_ATTENTION');
+
+      // still waiting for a (valid) decision
+      const cancelled = await handle.executeUpdate(cancelUpdate, { args: [decision('wrong beneficiary')] });
+      expect(cancelled).toMatchObject({ status: 'CANCELLED', failure: { code: 'CANCELLED_BY_FINANCE' } });
+      expect(b.audit).toHaveLength(1);
+    });
+  });
+
+  describe('a cancel of the workflow (e.g. from the Temporal UI) while a step runs', () => {
+    /** Cancels the workflow while `gate` holds the step's attempt, and lets the attempt finish once the workflow saw it. */
+    async function cancelWhileBlocked(handle: TransferHandle, gate: Gate): Promise<void> {
+      await gate.entered;
+      await handle.cancel();
+      await waitUntilWorkflowSaw(handle, 'workflowExecutionCancelRequested');
+      gate.release();
+    }
+
+    it('during reserve: the attempt finishes, then the saga compensates: CANCELLED, hold released', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('reserve')), CANCEL_MID_STEP);
+      await cancelWhileBlocked(handle, gate);
+
+      const { view: result, closedAs } = await closing(handle);
+      expect(result).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
+      expect(result.steps).toMatchObject({ reserve: 'compensated' });
+      expect(b.log).toEqual(['reserve:held', 'releaseReserve:released']);
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('none');
+      expect(b.rowStatus).toBe('CANCELLED');
+      // the saga returns the transfer as it ended: the execution closes COMPLETED, with it as its result
+      expect(closedAs).toBe('COMPLETED');
+    });
+
+    it('during accounting: CANCELLED, hold released, booking reversed', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('accounting')), CANCEL_MID_STEP);
+      await cancelWhileBlocked(handle, gate);
+
+      const { view: result, closedAs } = await closing(handle);
+      expect(result).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
+      expect(result.steps).toMatchObject({ reserve: 'compensated', accounting: 'compensated' });
+      expect(b.log).toEqual(['reserve:held', 'accounting:booked', 'releaseReserve:released', 'reverseAccounting:reversed']);
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+      expect(b.attempts.ledger).toBeUndefined();
+      expect(b.rowStatus).toBe('CANCELLED');
+      // the saga returns the transfer as it ended: the execution closes COMPLETED, with it as its result
+      expect(closedAs).toBe('COMPLETED');
+    });
+
+    it('a caller waiting for the settled answer when the workflow is cancelled gets the CANCELLED transfer', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('accounting')), CANCEL_MID_STEP);
+      await gate.entered;
+      const answer = await handle.startUpdate(transferAnswerUpdate, {
+        args: ['settled'],
+        updateId: answerUpdateId('settled'),
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      await cancelWhileBlocked(handle, gate);
+
+      const answered = await answer.result().then(
+        (view) => ({ view }),
+        (error: unknown) => ({ error: String(error), cause: String((error as WorkflowUpdateFailedError).cause) }),
+      );
+      expect(answered).toMatchObject({ view: { status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } } });
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+    });
+
+    it('during ledger: the attempt posts, so the transfer goes forward to COMPLETED (never CANCELLED), hold captured', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('ledger')), CANCEL_MID_STEP);
+      await cancelWhileBlocked(handle, gate);
+
+      const { view: result, closedAs } = await closing(handle);
+      expect(result).toMatchObject({ status: 'COMPLETED', failure: null });
+      expect(result.steps).toMatchObject({ reserve: 'done', accounting: 'done', ledger: 'done', notify: 'done' });
+      expect(b.hold).toBe('captured');
+      expect(b.booking).toBe('booked');
+      expect(b.statuses).not.toContain('CANCELLED');
+      expect(b.log).not.toContain('releaseReserve:released');
+      expect(b.rowStatus).toBe('COMPLETED');
+      expect(closedAs).toBe('COMPLETED');
+    });
+
+    it('after a ledger attempt committed late (the step had timed out and parked): the hold is captured, so COMPLETED, booking kept', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('ledger')));
+      // every attempt outlives its 1 s: the step spends its budget and parks
+      const parked = await waitForStatus(handle, 'NEEDS_ATTENTION');
+      expect(parked.parked).toMatchObject({ step: 'ledger' });
+      expect(b.hold).toBe('active');
+
+      gate.release(); // the abandoned attempts commit now
+      await until('the late ledger attempt captured the hold', () => b.hold === 'captured');
+      await handle.cancel();
+
+      const { view: result, closedAs } = await closing(handle);
+      expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+      expect(result.steps).toMatchObject({ ledger: 'done', notify: 'done' });
+      expect(b.log).toContain('releaseReserve:captured');
+      expect(b.hold).toBe('captured');
+      expect(b.booking).toBe('booked');
+      expect(b.attempts.reverseAccounting).toBeUndefined();
+      expect(b.statuses).not.toContain('CANCELLED');
+      expect(b.rowStatus).toBe('COMPLETED');
+      expect(closedAs).toBe('COMPLETED');
+    });
+
+    it('after a ledger attempt committed late, finance cancels: the cancel returns the COMPLETED transfer, booking kept, one audit row', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('ledger')));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+      gate.release();
+      await until('the late ledger attempt captured the hold', () => b.hold === 'captured');
+
+      const answer = await handle.executeUpdate(cancelUpdate, { args: [decision('ledger looks stuck')], updateId: 'finance-cancel' });
+      expect(answer).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+
+      const { view: result, closedAs } = await closing(handle);
+      expect(result.status).toBe('COMPLETED');
+      expect(b.hold).toBe('captured');
+      expect(b.booking).toBe('booked');
+      expect(b.attempts.reverseAccounting).toBeUndefined();
+      expect(b.audit).toHaveLength(1);
+      expect(b.audit[0]).toMatchObject({ kind: 'cancel', updateId: 'finance-cancel', parkedStep: 'ledger' });
+      expect(b.statuses).not.toContain('CANCELLED');
+      expect(b.rowStatus).toBe('COMPLETED');
+      expect(closedAs).toBe('COMPLETED');
+    });
+
+    it('a reserve attempt that commits after finance cancelled finds the tombstone: the hold stays released', async () => {
+      let gate!: Gate;
+      const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('reserve')));
+      expect((await waitForStatus(handle, 'NEEDS_ATTENTION')).parked).toMatchObject({ step: 'reserve' });
+
+      const answer = await handle.executeUpdate(cancelUpdate, { args: [decision('reserve never answered')] });
+      expect(answer).toMatchObject({ status: 'CANCELLED', failure: { step: 'reserve', code: 'CANCELLED_BY_FINANCE' } });
+      expect(b.hold).toBe('released');
+
+      gate.release(); // the abandoned reserve attempts commit now
+      await until('both late reserve attempts ran', () => b.log.filter((l) => l.startsWith('reserve:')).length === 2);
+      expect(b.log).toEqual(['releaseReserve:tombstone', 'reserve:tombstoned', 'reserve:tombstoned']);
+      expect(b.hold).toBe('released');
+      expect((await handle.result()).status).toBe('CANCELLED');
+    });
+  });
+
+  describe('business refusals', () => {
+    it('refused at reserve (INSUFFICIENT_FUNDS): REJECTED, and the early answer (stage reserved) returns the REJECTED transfer', async () => {
+      const { transfer, books: b } = newTransfer();
+      b.refuse('reserve', 'INSUFFICIENT_FUNDS');
+      const startWorkflowOperation = new WithStartWorkflowOperation(transferWorkflow, {
+        ...startOptions(transfer),
+        workflowIdConflictPolicy: 'FAIL',
+      });
+      const answer = await env.client.workflow.executeUpdateWithStart(transferAnswerUpdate, {
+        args: ['reserved'],
+        updateId: answerUpdateId('reserved'),
+        startWorkflowOperation,
+      });
+      const handle = await startWorkflowOperation.workflowHandle();
+      started.push(handle);
+
+      expect(answer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
+      expect(b.attempts.reserve).toBe(1); // a refusal is final: not retried
+      expect(b.hold).toBe('released'); // the tombstone
+      expect(b.booking).toBe('none');
+      expect(b.attempts.accounting).toBeUndefined();
+      expect(b.rowStatus).toBe('REJECTED');
+    });
+
+    it('refused at accounting (LIMIT_EXCEEDED): CANCELLED, hold released', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.refuse('accounting', 'LIMIT_EXCEEDED'));
+
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'CANCELLED', failure: { step: 'accounting', code: 'LIMIT_EXCEEDED' } });
+      expect(b.attempts.accounting).toBe(1);
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed'); // a tombstone: nothing was booked
+      expect(b.log).toEqual(['reserve:held', 'accounting:refused', 'releaseReserve:released', 'reverseAccounting:tombstone']);
+      expect(b.attempts.ledger).toBeUndefined();
+      expect(b.rowStatus).toBe('CANCELLED');
+    });
+  });
+});
