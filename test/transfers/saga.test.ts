@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -10,6 +11,7 @@ import { recordHistory } from '../support/histories';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf } from '../support/wallets';
 import { buildApp } from '../../api/app';
+import { findTemporalCli } from '../../scripts/temporal-cli';
 import { fund, getTransfer, postTransfer, waitForStatus, type TransferJson } from './helpers';
 
 /**
@@ -264,6 +266,43 @@ describe('transfer saga', () => {
       expect(await journalEntriesOf(ds, done.id)).toBe(appliedRetry ? 1 : 0);
       const audit: Array<{ action: string }> = await ds.query(`SELECT action FROM audit_log WHERE target_id = $1`, [transfer.id]);
       expect(audit).toEqual([{ action: appliedRetry ? 'transfer.retry' : 'transfer.cancel' }]);
+    });
+
+    it('takes finance decisions from the Temporal CLI through the same validation, audited by the saga', async () => {
+      const { transfer, from } = await parkedTransfer(parkingApp, 150);
+      accounting!.available = true;
+      const cli = findTemporalCli()!;
+      // asynchronously: the worker runs in this process and must go on while the CLI waits
+      const update = (name: string, input: object) =>
+        new Promise<{ status: number | null; output: string }>((resolve) => {
+          execFile(
+            cli,
+            ['workflow', 'update', 'execute', '--workflow-id', transfer.workflowId, '--name', name, '--input', JSON.stringify(input),
+              '--address', testConfig().TEMPORAL_ADDRESS, '--namespace', testConfig().TEMPORAL_NAMESPACE],
+            (err, stdout, stderr) => resolve({ status: err ? ((err.code as number | undefined) ?? 1) : 0, output: `${stdout}${stderr}` }),
+          );
+        });
+      // a decision without a reason is refused by the workflow's validator; nothing changes
+      const invalid = await update('cancel', { actor: 'cli-user', reason: ' ' });
+      expect(invalid.status).not.toBe(0);
+      expect(invalid.output).toContain('INVALID_DECISION');
+      expect((await getTransfer(app, transfer.id)).status).toBe('NEEDS_ATTENTION');
+
+      const cancelled = await update('cancel', { actor: 'cli-user', reason: 'duplicate order' });
+      expect(cancelled.status).toBe(0);
+      expect(await getTransfer(app, transfer.id)).toMatchObject({ status: 'CANCELLED', failure: { code: 'CANCELLED_BY_FINANCE' } });
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
+      const audit: Array<{ actor: string; action: string; request_id: string }> = await ds.query(
+        `SELECT actor, action, request_id FROM audit_log WHERE target_id = $1`,
+        [transfer.id],
+      );
+      expect(audit).toEqual([{ actor: 'cli-user', action: 'transfer.cancel', request_id: expect.stringMatching(/^update:/) }]);
+
+      // and a second decision is refused: the saga is over (the API answers this 409 TRANSFER_NOT_PARKED)
+      const late = await update('retry', { actor: 'cli-user', reason: 'changed my mind' });
+      expect(late.status).not.toBe(0);
+      expect(late.output).toContain('workflow execution already completed');
+      expect(await ds.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([{ n: 1 }]);
     });
 
     it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
