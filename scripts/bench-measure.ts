@@ -1,3 +1,5 @@
+import { cpuMsPer, cpuSnapshot, type CpuSnapshot } from './bench-cpu';
+
 /**
  * The one timing harness behind every row of `npm run bench` (scripts/bench-transfers.ts), so the
  * project and its ceilings are measured the same way: same clock, same percentiles, same warm-up.
@@ -17,6 +19,8 @@ export interface Measurement {
   p99Ms: number;
   /** everything that did not complete: outcome or error → count */
   other: Record<string, number>;
+  /** CPU ms per completed call, by part of the stack (Linux only; empty elsewhere) */
+  cpuMs: CpuSnapshot;
 }
 
 export interface Row {
@@ -37,6 +41,7 @@ export async function measure(runs: number, concurrency: number, attempt: Attemp
   const other: Record<string, number> = {};
   let next = 0;
   const started = performance.now();
+  const cpuBefore = cpuSnapshot();
   const loop = async () => {
     while (next < runs) {
       next++;
@@ -48,6 +53,7 @@ export async function measure(runs: number, concurrency: number, attempt: Attemp
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, runs) }, loop));
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = cpuMsPer(cpuBefore, cpuSnapshot(), latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     runs,
@@ -58,6 +64,7 @@ export async function measure(runs: number, concurrency: number, attempt: Attemp
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     other,
+    cpuMs,
   };
 }
 

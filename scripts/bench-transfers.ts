@@ -4,6 +4,7 @@ import type { Role } from '../api/auth/roles';
 import { signToken } from '../api/auth/tokens';
 import { loadConfig, type Config } from '../config';
 import type { baselineActivities, baselineLocalActivities } from '../workflows/baseline';
+import { CPU_ROLES } from './bench-cpu';
 import { measureRow, type Row } from './bench-measure';
 import { postgresCeiling } from './bench-postgres';
 
@@ -153,6 +154,21 @@ function table(rows: Row[], concurrency: number): string {
   return lines.join('\n');
 }
 
+/** Where each row's time goes: CPU ms per completed call in the loaded run, by part of the stack. */
+function cpuTable(rows: Row[]): string {
+  if (!rows.some((r) => Object.keys(r.loaded.cpuMs).length > 0)) return '(CPU per call: needs /proc, not available here)';
+  const lines = [
+    `| CPU ms per completed call (loaded run) | ${CPU_ROLES.join(' | ')} | total |`,
+    `|---|${CPU_ROLES.map(() => '---').join('|')}|---|`,
+  ];
+  for (const { what, loaded } of rows) {
+    const cells = CPU_ROLES.map((r) => (loaded.cpuMs[r] === undefined ? '—' : loaded.cpuMs[r]!.toFixed(1)));
+    const total = CPU_ROLES.reduce((sum, r) => sum + (loaded.cpuMs[r] ?? 0), 0);
+    lines.push(`| ${what} | ${cells.join(' | ')} | ${total.toFixed(1)} |`);
+  }
+  return lines.join('\n');
+}
+
 async function main() {
   const config = loadConfig();
   if (!config.JWT_SECRET) throw new Error('the benchmark signs development tokens: set JWT_SECRET like the API');
@@ -190,6 +206,8 @@ async function main() {
       `concurrency ${opts.concurrency}, ${opts.senders} sender(s), task queue ${config.TEMPORAL_TASK_QUEUE}, ${new Date().toISOString()}`,
     '',
     table(rows, opts.concurrency),
+    '',
+    cpuTable(rows),
     '',
     `project completed/s ÷ bare 1-LA completed/s = ${(project.loaded.completedPerSecond / ceiling.loaded.completedPerSecond).toFixed(2)} (target ≥ 0.8)`,
     `project p50 alone ÷ bare 1-LA p50 alone     = ${(project.alone.p50Ms / ceiling.alone.p50Ms).toFixed(2)} (target ≤ 2)`,

@@ -7,6 +7,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -30,6 +31,7 @@ import type {
 type Activities = activities.Activities;
 
 /** v1's finance signals: kept only so that v1 histories that carry them replay; nothing sends them now. */
+const V1_SIGNALS_RETIRED = 'v1-finance-signals-retired';
 const retrySignal = defineSignal<[FinanceDecision]>('retry');
 const cancelSignal = defineSignal<[FinanceDecision]>('cancel');
 
@@ -66,8 +68,17 @@ export async function transferSagaV1({ transfer, settings }: TransferWorkflowInp
     pending = { kind, decision };
     view.decisions.push({ kind, ...decision, at: new Date().toISOString() });
   };
-  setHandler(retrySignal, onDecision('retry'));
-  setHandler(cancelSignal, onDecision('cancel'));
+  // A signal recorded before Saga v2 replays as it ran; one that arrives now (from the UI or the CLI)
+  // is refused, since a signal cannot carry a refusal back nor an audit: decisions are updates now.
+  const onSignal = (kind: 'retry' | 'cancel') => (decision: FinanceDecision) => {
+    if (patched(V1_SIGNALS_RETIRED)) {
+      log.warn(`finance signals are retired: send the "${kind}" update instead`, { kind, actor: decision?.actor });
+      return;
+    }
+    onDecision(kind)(decision);
+  };
+  setHandler(retrySignal, onSignal('retry'));
+  setHandler(cancelSignal, onSignal('cancel'));
   let deciding = false;
   const onUpdate = (kind: 'retry' | 'cancel') => async (decision: FinanceDecision) => {
     deciding = true;
