@@ -81,13 +81,13 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
 
   setHandler(transferStatusQuery, () => view);
   setHandler(transferAnswerUpdate, async (stage: AnswerStage) => {
-    await condition(() => isSettled() || (stage === 'reserved' && view.steps.reserve === 'done'));
+    await CancellationScope.nonCancellable(() => condition(() => isSettled() || (stage === 'reserved' && view.steps.reserve === 'done')));
     return snapshot();
   });
   const decide = (kind: FinanceDecisionKind) => async (d: FinanceDecision) => {
     const updateId = currentUpdateInfo()?.id ?? `${kind}-${view.decisions.length}`;
     decision = { kind, decision: d, updateId };
-    await condition(() => applied.has(updateId) && (kind === 'retry' || TERMINAL_STATUSES.includes(view.status)));
+    await CancellationScope.nonCancellable(() => condition(() => applied.has(updateId) && (kind === 'retry' || TERMINAL_STATUSES.includes(view.status))));
     return snapshot();
   };
   const validator = (d: FinanceDecision) => validateDecision(view, decision !== undefined, d);
@@ -166,8 +166,11 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
     await CancellationScope.nonCancellable(() => setStatus('NEEDS_ATTENTION', failure, step));
     log.error('transfer parked: step exhausted its retry budget', { step, reason: failure.reason });
     // cancellable: a cancel request of the workflow ends the wait like finance's cancel
-    await condition(() => decision !== undefined, settings.parkDeadlineSeconds * 1000);
-    view.parked = null;
+    try {
+      await condition(() => decision !== undefined, settings.parkDeadlineSeconds * 1000);
+    } finally {
+      view.parked = null;
+    }
     // a decision accepted in the same instant as the deadline fired still wins: it was accepted
     if (!decision) {
       throw new SagaStop('CANCELLED', {
@@ -219,7 +222,7 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
   // its update returns the transfer as it ended
   if (decision) applied.add(decision.updateId);
   // every caller waiting on an update gets its answer before the workflow closes
-  await condition(allHandlersFinished);
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   return view;
 
   /** Undoes what the steps did; returns true when the hold turned out captured (go forward instead). */

@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { formatAmount } from '../domain/money';
-import type { SagaStep, TransferStatus } from '../domain/transfer-status';
+import { TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
 import { cancelUpdate, retryUpdate, transferStatusQuery } from './messages';
 import { TransferStatusKey } from './search-attributes';
 import { validateDecision } from './validate-decision';
@@ -93,7 +93,8 @@ export async function transferSagaV1({ transfer, settings }: TransferWorkflowInp
       failureCode: view.failure?.code ?? null,
     });
     onDecision(kind)(decision);
-    await condition(() => pending === undefined);
+    // a cancel of the workflow must not fail the caller's update: it gets the transfer as it ends
+    await CancellationScope.nonCancellable(() => condition(() => pending === undefined || TERMINAL_STATUSES.includes(view.status)));
     deciding = false;
     return view;
   };
