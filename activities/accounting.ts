@@ -1,4 +1,4 @@
-import { inTransaction } from '../db/sql';
+import { poolSql } from '../db/sql';
 import { isDomainError } from '../domain/errors';
 import { applyStateChange } from '../domain/transfers/records';
 import type { WorkerMetrics } from '../observability/metrics';
@@ -22,16 +22,19 @@ export function accountingActivities({ db, accounting, metrics }: ActivityDeps) 
     /** Step 2: book the transfer in the accounting system (limits enforced there). */
     async accounting(t: TransferPayload): Promise<void> {
       await asActivity(() => callAccounting(metrics, () => accounting.book(toDetails(t))));
-      await inTransaction(db, (sql) =>
-        applyStateChange(sql, { transferId: t.transferId, status: 'ACCOUNTED', expectedStatus: 'RESERVED', step: 'accounting', stepState: 'done' }),
-      );
+      // one statement, atomic on its own: no transaction around it
+      await applyStateChange(poolSql(db), {
+        transferId: t.transferId,
+        status: 'ACCOUNTED',
+        expectedStatus: 'RESERVED',
+        step: 'accounting',
+        stepState: 'done',
+      });
     },
     /** Compensation of step 2. */
     async reverseAccounting(t: TransferPayload): Promise<void> {
       await asActivity(() => callAccounting(metrics, () => accounting.reverse(toDetails(t))));
-      await inTransaction(db, (sql) =>
-        applyStateChange(sql, { transferId: t.transferId, step: 'accounting', stepState: 'compensated' }),
-      );
+      await applyStateChange(poolSql(db), { transferId: t.transferId, step: 'accounting', stepState: 'compensated' });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { inTransaction } from '../db/sql';
+import { poolSql } from '../db/sql';
 import { applyFinanceDecision, type FinanceDecisionRecord } from '../domain/transfers/finance-decision';
 import { applyStateChange, type AppliedStateChange } from '../domain/transfers/records';
 import type { TransferStateChange } from '../domain/transfers/transfer';
@@ -26,7 +26,8 @@ export function transferStateActivities({ db, metrics }: ActivityDeps) {
     /** Writes a saga status transition to the transfers row (the API's read model). */
     async recordTransferState(change: TransferStateChange): Promise<void> {
       const withRun = { ...change, runId: change.runId ?? currentRunId() };
-      countTransition(metrics, await inTransaction(db, (sql) => applyStateChange(sql, withRun)));
+      // one statement, atomic on its own
+      countTransition(metrics, await applyStateChange(poolSql(db), withRun));
     },
     /** Applies finance's decision: its audit row and its status change, in one transaction. */
     async recordFinanceDecision(record: FinanceDecisionRecord): Promise<void> {

@@ -72,6 +72,8 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
     return { entryId: rows[0].id, created: false };
   }
   const ordered = [...posting.lines].sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0));
+  const values: string[] = [];
+  const params: unknown[] = [posting.entryId, posting.currency];
   for (const line of ordered) {
     const updated = await sql<{ balance: string }>(UPDATE_BY_MODE[line.mode], [
       line.walletId,
@@ -80,10 +82,11 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
     ]);
     if (updated.rowCount === 0) throw await explainWalletRefusal(sql, line.walletId, posting.currency, line.amount);
     const signed = line.mode === 'credit' ? line.amount : -line.amount;
-    await sql(
-      `INSERT INTO ledger_lines (entry_id, wallet_id, amount, currency, balance_after) VALUES ($1, $2, $3, $4, $5)`,
-      [posting.entryId, line.walletId, signed.toString(), posting.currency, updated.rows[0]!.balance],
-    );
+    const n = params.length;
+    values.push(`($1, $${n + 1}, $${n + 2}, $2, $${n + 3})`);
+    params.push(line.walletId, signed.toString(), updated.rows[0]!.balance);
   }
+  // the lines in one statement, in wallet-id order (their ids keep that order)
+  await sql(`INSERT INTO ledger_lines (entry_id, wallet_id, amount, currency, balance_after) VALUES ${values.join(', ')}`, params);
   return { entryId: posting.entryId, created: true };
 }

@@ -28,32 +28,40 @@ export async function notifyParties(
   redis: Redis,
   t: TransferDetails,
 ): Promise<{ published: number; completed: AppliedStateChange | null }> {
-  const completed = await inTransaction(ds, async (sql) => {
+  const { completed, inserted } = await inTransaction(ds, async (sql) => {
     const text = formatAmount(t.amount, t.currency);
-    await sql(
+    const inserted = await sql<NotificationRow>(
       `INSERT INTO notifications (transfer_id, wallet_id, recipient_id, kind, payload)
        SELECT $1::uuid, w.id, w.owner_id, k.kind, jsonb_build_object('transferId', $1::text, 'walletId', w.id::text,
               'amount', $4::text, 'currency', $5::text, 'text', k.verb || ' ' || $6::text)
          FROM (VALUES ($2::uuid, 'transfer.sent', 'You sent'), ($3::uuid, 'transfer.received', 'You received'))
               AS k (wallet_id, kind, verb)
          JOIN wallets w ON w.id = k.wallet_id
-       ON CONFLICT (transfer_id, kind) DO NOTHING`,
+       ON CONFLICT (transfer_id, kind) DO NOTHING
+       RETURNING id, transfer_id, wallet_id, recipient_id, kind, payload`,
       [t.transferId, t.fromWalletId, t.toWalletId, t.amount.toString(), t.currency, text],
     );
-    return applyStateChange(sql, {
+    const completed = await applyStateChange(sql, {
       transferId: t.transferId,
       status: 'COMPLETED',
       expectedStatus: 'POSTED',
       step: 'notify',
       stepState: 'done',
     });
+    return { completed, inserted: inserted.rows };
   });
   const sql = poolSql(ds);
-  const { rows } = await sql<NotificationRow>(
-    `SELECT id, transfer_id, wallet_id, recipient_id, kind, payload FROM notifications
-      WHERE transfer_id = $1 AND published_at IS NULL ORDER BY kind`,
-    [t.transferId],
-  );
+  // both recorded just now: publish them; else (a retry) whatever an earlier attempt left unpublished
+  const rows =
+    inserted.length === 2
+      ? inserted
+      : (
+          await sql<NotificationRow>(
+            `SELECT id, transfer_id, wallet_id, recipient_id, kind, payload FROM notifications
+              WHERE transfer_id = $1 AND published_at IS NULL ORDER BY kind`,
+            [t.transferId],
+          )
+        ).rows;
   if (rows.length > 0) {
     // one round trip for both parties; marked published only once Redis took them all
     const pipeline = redis.pipeline();
