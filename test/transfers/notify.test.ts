@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { NOTIFICATION_STREAM, notifyParties } from '../../domain/transfers/notify';
+import { createTestDataSource, testConfig } from '../support/env';
+import { makeWallet } from '../support/wallets';
+
+/**
+ * The notify step on its own: it records both notifications and completes the transfer in one
+ * transaction, then publishes. A retry after Redis failed publishes what the first attempt left
+ * unpublished, exactly once, and does not complete the transfer twice.
+ */
+describe('notify step', () => {
+  let ds: DataSource;
+  let redis: Redis;
+  const prefix = `${testConfig().REDIS_KEY_PREFIX}notify-${randomUUID().slice(0, 8)}:`;
+
+  beforeAll(async () => {
+    ds = await createTestDataSource();
+    redis = new Redis(testConfig().REDIS_URL, { keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await redis?.del(NOTIFICATION_STREAM);
+    redis?.disconnect();
+    await ds?.destroy();
+  });
+
+  async function postedTransfer() {
+    const from = await makeWallet(ds, { balance: 1_000n });
+    const to = await makeWallet(ds);
+    const id = randomUUID();
+    await ds.query(
+      `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id, status)
+       VALUES ($1, 'notify-test', $2, 'h', $3, $4, 250, 'EUR', $5, 'POSTED')`,
+      [id, id, from.id, to.id, `transfer-${id}`],
+    );
+    return { transferId: id, fromWalletId: from.id, toWalletId: to.id, amount: 250n, currency: 'EUR' };
+  }
+
+  const published = async (transferId: string) =>
+    (await redis.xrange(NOTIFICATION_STREAM, '-', '+')).filter(([, fields]) => fields.join(' ').includes(transferId));
+
+  it('records, completes and publishes both notifications once', async () => {
+    const t = await postedTransfer();
+    const first = await notifyParties(ds, redis, t);
+    expect(first.published).toBe(2);
+    expect(first.completed).toMatchObject({ previousStatus: 'POSTED', status: 'COMPLETED' });
+    const again = await notifyParties(ds, redis, t);
+    expect(again).toEqual({ published: 0, completed: null });
+    expect(await published(t.transferId)).toHaveLength(2);
+  });
+
+  it('publishes on a retry what an attempt left unpublished when Redis failed', async () => {
+    const t = await postedTransfer();
+    const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    try {
+      await expect(notifyParties(ds, down, t)).rejects.toThrow();
+    } finally {
+      down.disconnect();
+    }
+    // the transaction had committed: recorded and completed, nothing published yet
+    const rows: Array<{ published: boolean }> = await ds.query(
+      `SELECT published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1`,
+      [t.transferId],
+    );
+    expect(rows).toEqual([{ published: false }, { published: false }]);
+    const [row] = await ds.query(`SELECT status FROM transfers WHERE id = $1`, [t.transferId]);
+    expect(row).toEqual({ status: 'COMPLETED' });
+
+    const retry = await notifyParties(ds, redis, t);
+    expect(retry).toEqual({ published: 2, completed: null });
+    expect(await published(t.transferId)).toHaveLength(2);
+  });
+});
