@@ -35,7 +35,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** `runs` calls of `attempt`, `concurrency` in flight at any time (a closed loop, like autocannon's connections). */
+/** `runs` calls of `attempt`, `concurrency` in flight at any time (a closed loop: each finished call starts the next). */
 export async function measure(runs: number, concurrency: number, attempt: Attempt): Promise<Measurement> {
   const latencies: number[] = [];
   const other: Record<string, number> = {};
