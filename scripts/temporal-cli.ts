@@ -69,3 +69,20 @@ export function findTemporalTestServer(): string | undefined {
   if (isExecutable(local)) return local;
   return onPath(exe);
 }
+
+/**
+ * How `npm start` and the tests run `temporal server start-dev` (README "Benchmarks"):
+ * - SQLite in WAL mode, fsynced at checkpoints rather than at every commit: the dev server spent most
+ *   of a bench in fsyncs. A crash of the machine may lose the last commits; the file stays consistent.
+ *   A dev stack can afford that (in memory, as in the tests, the pragmas change nothing);
+ * - eager activity dispatch: a workflow task that schedules an activity gets it back in its completion
+ *   response, without a round trip through matching.
+ */
+export const DEV_SERVER_TUNING_ARGS: readonly string[] = [
+  '--sqlite-pragma',
+  'journal_mode=wal',
+  '--sqlite-pragma',
+  'synchronous=normal',
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+];

@@ -7,7 +7,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { runMigrations } from '../db/migrate';
 import { dropDatabase, ensureDatabase, maintenanceUrl } from '../scripts/migrate';
-import { findTemporalCli } from '../scripts/temporal-cli';
+import { DEV_SERVER_TUNING_ARGS, findTemporalCli } from '../scripts/temporal-cli';
 import { bundleTransferWorkflows } from '../worker/bundle';
 import { transferSearchAttributes } from '../workflows/search-attributes';
 
@@ -208,16 +208,8 @@ export default async function globalSetup(): Promise<void> {
           namespace: 'default',
           searchAttributes: transferSearchAttributes,
           log: { format: 'pretty', level: 'error' },
-          // the same settings as `npm start` (scripts/dev-stack.ts), so the tests run the server the bench
-          // measures; in memory (no --db-filename) SQLite keeps its memory journal and never fsyncs anyway
-          extraArgs: [
-            '--sqlite-pragma',
-            'journal_mode=wal',
-            '--sqlite-pragma',
-            'synchronous=normal',
-            '--dynamic-config-value',
-            'system.enableActivityEagerExecution=true',
-          ],
+          // the same server settings as `npm start`, so the tests run the server the bench measures
+          extraArgs: [...DEV_SERVER_TUNING_ARGS],
         },
       }),
     );

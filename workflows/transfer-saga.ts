@@ -29,6 +29,7 @@ import type {
   TransferView,
   TransferWorkflowInput,
 } from './transfer-types';
+import { describeFailure } from './describe-failure';
 import { validateDecision } from './validate-decision';
 
 type Activities = activities.Activities;
@@ -161,7 +162,7 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
   async function park(step: 'reserve' | 'accounting' | 'ledger', err: unknown): Promise<void> {
     const since = new Date();
     const deadline = new Date(since.getTime() + settings.parkDeadlineSeconds * 1000);
-    const failure = { step, code: 'STEP_RETRIES_EXHAUSTED', reason: describe(err) };
+    const failure = { step, code: 'STEP_RETRIES_EXHAUSTED', reason: describeFailure(err) };
     view.parked = { step, since: since.toISOString(), deadline: deadline.toISOString() };
     await CancellationScope.nonCancellable(() => setStatus('NEEDS_ATTENTION', failure, step));
     log.error('transfer parked: step exhausted its retry budget', { step, reason: failure.reason });
@@ -271,7 +272,7 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
       moveTo('COMPLETED');
     } catch (err) {
       view.steps.notify = 'failed';
-      log.warn('notification failed; transfer completes anyway', { reason: describe(err) });
+      log.warn('notification failed; transfer completes anyway', { reason: describeFailure(err) });
       await setStatus('COMPLETED', undefined, 'notify');
     }
   }
@@ -328,17 +329,6 @@ function businessFailure(err: unknown): { code: string; reason: string } | undef
   const failure = applicationFailureOf(err);
   const final = failure?.nonRetryable || (err instanceof ActivityFailure && err.retryState === RetryState.NON_RETRYABLE_FAILURE);
   return failure && final ? { code: failure.type ?? 'REFUSED', reason: failure.message } : undefined;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ActivityFailure) {
-    // e.g. "accounting system unavailable" (the last attempt's error) or a timeout
-    const cause = err.cause;
-    const last = cause?.cause;
-    const inner = last instanceof Error ? `: ${last.message}` : '';
-    return `${cause?.message ?? err.message}${inner}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 function structuredCloneView(v: TransferView): TransferView {

@@ -19,6 +19,7 @@ import { formatAmount } from '../domain/money';
 import { TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
 import { cancelUpdate, retryUpdate, transferStatusQuery } from './messages';
 import { TransferStatusKey } from './search-attributes';
+import { describeFailure as describe } from './describe-failure';
 import { validateDecision } from './validate-decision';
 import type {
   FinanceDecision,
@@ -286,16 +287,5 @@ function businessFailure(err: unknown): { code: string; reason: string } | undef
     return { code: err.cause.type ?? 'REFUSED', reason: err.cause.message };
   }
   return undefined;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ActivityFailure) {
-    // e.g. "activity ScheduleToClose timeout: accounting system unavailable" (timeout, then last attempt's error)
-    const cause = err.cause;
-    const last = cause?.cause;
-    const inner = last instanceof Error ? `: ${last.message}` : '';
-    return `${cause?.message ?? err.message}${inner}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 

@@ -7,7 +7,7 @@ import { createWallet, expectProblem, getWallet, uniqueKey } from '../api/helper
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { journalEntriesOf } from '../support/wallets';
-import { fund, getTransfer, postTransfer, type TransferJson } from './helpers';
+import { fund, getTransfer, postTransfer, walletPair, type TransferJson } from './helpers';
 
 /**
  * POST /v1/transfers answers with the saga's reserve decision (update-with-start), and a completed
@@ -35,12 +35,7 @@ describe('transfer early answer and history shape', () => {
     await ds?.destroy();
   });
 
-  async function twoWallets(balance: number) {
-    const from = await createWallet(app);
-    const to = await createWallet(app);
-    if (balance > 0) await fund(app, from.id, balance);
-    return { from, to };
-  }
+  const twoWallets = (balance: number) => walletPair(app, balance);
 
   it('refuses on the POST itself when funds are short: 422 INSUFFICIENT_FUNDS, nothing held, the refusal in history', async () => {
     const { from, to } = await twoWallets(100);

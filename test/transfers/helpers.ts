@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { ADMIN, customer, postDeposit, uniqueKey } from '../api/helpers';
+import { ADMIN, createWallet, customer, postDeposit, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 
 export interface TransferJson {
@@ -57,4 +57,12 @@ export async function waitForStatus(app: FastifyInstance, id: string, status: st
 export async function fund(app: FastifyInstance, walletId: string, amount: number): Promise<void> {
   const res = await postDeposit(app, walletId, { amount });
   if (res.statusCode !== 201) throw new Error(`deposit failed: ${res.statusCode} ${res.body}`);
+}
+
+/** A sender's wallet funded with `balance` (none when 0) and an empty receiver's wallet, of two new customers. */
+export async function walletPair(app: FastifyInstance, balance: number) {
+  const from = await createWallet(app);
+  const to = await createWallet(app);
+  if (balance > 0) await fund(app, from.id, balance);
+  return { from, to };
 }

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { poolSql } from '../../db/sql';
 import { NOTIFICATION_STREAM, notifyParties } from '../../domain/transfers/notify';
+import { postTransfer } from '../../domain/transfers/post';
+import { applyStateChange } from '../../domain/transfers/records';
+import { reserveFunds } from '../../domain/transfers/reserve';
+import { checkLedgerInvariants } from '../../domain/invariants';
 import { createTestDataSource, testConfig } from '../support/env';
 import { makeWallet } from '../support/wallets';
 
@@ -21,21 +26,27 @@ describe('notify step', () => {
   });
 
   afterAll(async () => {
+    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
     await redis?.del(NOTIFICATION_STREAM);
     redis?.disconnect();
     await ds?.destroy();
   });
 
+  /** A transfer taken through the real reserve and ledger steps (no saga), so the books stay consistent. */
   async function postedTransfer() {
     const from = await makeWallet(ds, { balance: 1_000n });
     const to = await makeWallet(ds);
     const id = randomUUID();
     await ds.query(
-      `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id, status)
-       VALUES ($1, 'notify-test', $2, 'h', $3, $4, 250, 'EUR', $5, 'POSTED')`,
+      `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
+       VALUES ($1, 'notify-test', $2, 'h', $3, $4, 250, 'EUR', $5)`,
       [id, id, from.id, to.id, `transfer-${id}`],
     );
-    return { transferId: id, fromWalletId: from.id, toWalletId: to.id, amount: 250n, currency: 'EUR' };
+    const t = { transferId: id, fromWalletId: from.id, toWalletId: to.id, amount: 250n, currency: 'EUR' };
+    await reserveFunds(ds, t);
+    await applyStateChange(poolSql(ds), { transferId: id, status: 'ACCOUNTED', expectedStatus: 'RESERVED' });
+    expect(await postTransfer(ds, t)).toBe('posted');
+    return t;
   }
 
   const published = async (transferId: string) =>

@@ -12,7 +12,7 @@ import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '.
 import { eventually, journalEntriesOf } from '../support/wallets';
 import { buildApp } from '../../api/app';
 import { findTemporalCli } from '../../scripts/temporal-cli';
-import { fund, getTransfer, postTransfer, waitForStatus, type TransferJson } from './helpers';
+import { fund, getTransfer, postTransfer, walletPair, waitForStatus, type TransferJson } from './helpers';
 
 /**
  * The transfer saga end to end: API → Temporal dev server → a real worker → Postgres and Redis.
@@ -60,12 +60,7 @@ describe('transfer saga', () => {
     await ds?.destroy();
   });
 
-  async function twoWallets(balance: number) {
-    const from = await createWallet(app);
-    const to = await createWallet(app);
-    if (balance > 0) await fund(app, from.id, balance);
-    return { from, to };
-  }
+  const twoWallets = (balance: number) => walletPair(app, balance);
 
   async function accountingRows(transferId: string) {
     const [booking] = await ds.query(`SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
