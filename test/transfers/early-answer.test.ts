@@ -80,6 +80,32 @@ describe('transfer early answer and history shape', () => {
     expect(replay.json<TransferJson>().id).toBe(transfer.id);
   });
 
+  it('answers 202 PENDING when no worker answers in time, and a replay after its workflow was terminated never starts a second run', async () => {
+    const idle = await buildApp({
+      config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
+      logger: false,
+    });
+    try {
+      const { from, to } = await twoWallets(1_000);
+      const key = uniqueKey('idle');
+      const res = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key });
+      expect(res.statusCode).toBe(202);
+      const transfer = res.json<TransferJson>();
+      expect(transfer.status).toBe('PENDING');
+      // ops terminate it (e.g. from the Temporal UI) before any worker ran it
+      await client.workflow.getHandle(transfer.workflowId).terminate('test: terminated by ops');
+      const replay = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key });
+      expect(replay.statusCode).toBe(202);
+      expect(replay.json<TransferJson>()).toMatchObject({ id: transfer.id, status: 'PENDING' });
+      const runs: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId = "${transfer.workflowId}"` })) runs.push(wf.runId);
+      expect(runs).toHaveLength(1);
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_000, held: 0 });
+    } finally {
+      await idle.close();
+    }
+  });
+
   it('records at most two workflow tasks for a completed transfer, each step with its summary', async () => {
     const { from, to } = await twoWallets(1_000);
     const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 125 }, { waitSeconds: 20 });
