@@ -6,7 +6,7 @@ import { checkLedgerInvariants } from '../../domain/invariants';
 import { createWallet, expectProblem, getWallet, uniqueKey } from '../api/helpers';
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
-import { journalEntriesOf } from '../support/wallets';
+import { eventually, journalEntriesOf } from '../support/wallets';
 import { fund, getTransfer, postTransfer, walletPair, type TransferJson } from './helpers';
 
 /**
@@ -97,9 +97,13 @@ describe('transfer early answer and history shape', () => {
       const replay = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key });
       expect(replay.statusCode).toBe(202);
       expect(replay.json<TransferJson>()).toMatchObject({ id: transfer.id, status: 'PENDING' });
-      const runs: string[] = [];
-      for await (const wf of client.workflow.list({ query: `WorkflowId = "${transfer.workflowId}"` })) runs.push(wf.runId);
-      expect(runs).toHaveLength(1);
+      // the visibility store may lag a moment behind the terminate
+      const runs = await eventually(async () => {
+        const seen: string[] = [];
+        for await (const wf of client.workflow.list({ query: `WorkflowId = "${transfer.workflowId}"` })) seen.push(wf.status.name);
+        return seen.length > 0 && seen.every((s) => s !== 'RUNNING') ? seen : undefined;
+      }, 15_000, 'the terminated run to be visible');
+      expect(runs).toEqual(['TERMINATED']);
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_000, held: 0 });
     } finally {
       await idle.close();
