@@ -35,8 +35,8 @@ export interface AuditRecord extends Omit<AuditEntry, 'roles'> {
  * Appends one audit row through `sql`: pass the transaction that carries the action's effect, so the
  * effect and its audit row commit (or roll back) together.
  */
-export async function recordAudit(sql: Sql, e: AuditEntry): Promise<boolean> {
-  const inserted = await sql(
+export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
+  await sql(
     `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, details, idempotency_key)
      VALUES ($1, $2::text[], $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT DO NOTHING`,
     [
@@ -51,7 +51,6 @@ export async function recordAudit(sql: Sql, e: AuditEntry): Promise<boolean> {
       e.idempotencyKey ?? null,
     ],
   );
-  return inserted.rowCount === 1;
 }
 
 interface AuditRow {

@@ -46,7 +46,7 @@ export class TransferRefused extends DomainError {
     message: string,
     readonly transferId: string,
   ) {
-    super(code, message, { transferId });
+    super(code, message);
     this.name = 'TransferRefused';
   }
 }

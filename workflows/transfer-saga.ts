@@ -17,7 +17,7 @@ import { RetryState } from '@temporalio/common';
 import type * as activities from '../activities';
 import { formatAmount } from '../domain/money';
 import { HOLD_CAPTURED } from '../domain/transfers/refusals';
-import { TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
+import { isSettled, TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
 import { cancelUpdate, retryUpdate, transferAnswerUpdate, transferStatusQuery } from './messages';
 import { TransferStatusKey } from './search-attributes';
 import type {
@@ -77,12 +77,11 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
   let decision: { kind: FinanceDecisionKind; decision: FinanceDecision; updateId: string } | undefined;
   const applied = new Set<string>();
 
-  const isSettled = () => TERMINAL_STATUSES.includes(view.status) || view.status === 'NEEDS_ATTENTION';
   const snapshot = (): TransferView => structuredCloneView(view);
 
   setHandler(transferStatusQuery, () => view);
   setHandler(transferAnswerUpdate, async (stage: AnswerStage) => {
-    await CancellationScope.nonCancellable(() => condition(() => isSettled() || (stage === 'reserved' && view.steps.reserve === 'done')));
+    await CancellationScope.nonCancellable(() => condition(() => isSettled(view.status) || (stage === 'reserved' && view.steps.reserve === 'done')));
     return snapshot();
   });
   const decide = (kind: FinanceDecisionKind) => async (d: FinanceDecision) => {

@@ -31,7 +31,7 @@ export interface TransferWorkflowInput {
   settings: SagaSettings;
 }
 
-export type { FinanceDecision, FinanceDecisionKind, FinanceDecisionRecord } from '../domain/transfers/finance-decision';
+export type { FinanceDecision, FinanceDecisionKind } from '../domain/transfers/finance-decision';
 
 export interface TransferFailure {
   step?: SagaStep;

@@ -11,7 +11,8 @@ import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { ALL_ROLES } from '../plugins/caller';
 import { decideParkedTransfer } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
-import { assertNotRefused, isSettledStatus, startTransfer } from '../transfers/start-transfer';
+import { isSettled } from '../../domain/transfer-status';
+import { assertNotRefused, startTransfer } from '../transfers/start-transfer';
 import { transferSchemas } from './transfers.schemas';
 
 /** `Prefer: wait=N` → N seconds (validated to 0..30 by the header schema). */
@@ -67,7 +68,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // The saga's answer: refused (422 with the code), or the transfer once the hold is placed. A replay
     // answers the same way, with the transfer's current state.
     assertNotRefused(transfer);
-    return reply.code(isSettledStatus(transfer.status) && waitSeconds > 0 ? 200 : 202).send(serializeTransfer(transfer));
+    return reply.code(isSettled(transfer.status) && waitSeconds > 0 ? 200 : 202).send(serializeTransfer(transfer));
   });
 
   const read = { access: { roles: ALL_ROLES, rateLimit: 'read' } } as const;

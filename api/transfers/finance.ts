@@ -1,10 +1,4 @@
-import {
-  isGrpcDeadlineError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
@@ -13,6 +7,7 @@ import { DomainError } from '../../domain/errors';
 import { getTransfer } from '../../domain/transfers/records';
 import { cancelUpdate, retryUpdate, TRANSFER_NOT_PARKED } from '../../workflows/messages';
 import { ApiError } from '../errors';
+import { isAnswerTimeout } from './start-transfer';
 
 export type DecisionOutcome = 'applied' | 'accepted';
 
@@ -45,7 +40,7 @@ export async function decideParkedTransfer(
       .withDeadline(deadline, () => update.result())
       .then((): DecisionOutcome => 'applied')
       .catch((err: unknown) => {
-        if (isTimeout(err)) return 'accepted';
+        if (isAnswerTimeout(err)) return 'accepted';
         throw err;
       });
   } catch (err) {
@@ -53,7 +48,7 @@ export async function decideParkedTransfer(
       const now = await getTransfer(deps.db, transferId);
       throw new DomainError('TRANSFER_NOT_PARKED', refusalMessage(err, now.status), { status: now.status });
     }
-    if (isTimeout(err)) {
+    if (isAnswerTimeout(err)) {
       throw new ApiError(
         'SERVICE_UNAVAILABLE',
         'the saga did not take the decision in time (are the workers running?); nothing is confirmed: check the transfer before deciding again',
@@ -73,8 +68,4 @@ function isRefusal(err: unknown): boolean {
 function refusalMessage(err: unknown, status: string): string {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.message;
   return `the transfer is not waiting for a decision: it is ${status}`;
-}
-
-function isTimeout(err: unknown): boolean {
-  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }

@@ -13,7 +13,7 @@ import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { formatAmount } from '../../domain/money';
 import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
-import { TERMINAL_STATUSES } from '../../domain/transfer-status';
+import { isSettled } from '../../domain/transfer-status';
 import { answerUpdateId, transferAnswerUpdate } from '../../workflows/messages';
 import {
   AmountMinorKey,
@@ -58,7 +58,7 @@ export async function startTransfer(deps: TransferDeps, cmd: StartTransferComman
   const id = transferIdFor(cmd.callerId, cmd.idempotencyKey);
   const recorded = await recordTransfer(deps.db, { ...cmd, id, workflowId: workflowIdFor(id) });
   let transfer = recorded.transfer;
-  if (stage === 'settled' && !isSettledStatus(transfer.status)) {
+  if (stage === 'settled' && !isSettled(transfer.status)) {
     await askTheSaga(deps, transfer, 'settled', opts.waitSeconds);
     transfer = await getTransfer(deps.db, id);
   }
@@ -70,11 +70,6 @@ export async function startTransfer(deps: TransferDeps, cmd: StartTransferComman
   return { transfer, created: recorded.created };
 }
 
-/** Settled for a caller: finished, or parked waiting for finance. */
-export function isSettledStatus(status: TransferEntity['status']): boolean {
-  return TERMINAL_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
-}
-
 /**
  * A transfer the saga refused for a business reason answers 422 with the refusal's code, on the first
  * request and on every replay: REJECTED at reserve, or cancelled by a refusal of a later step
@@ -82,8 +77,7 @@ export function isSettledStatus(status: TransferEntity['status']): boolean {
  * UI are outcomes of an accepted transfer, not refusals.
  */
 export function assertNotRefused(t: TransferEntity): void {
-  const refused = t.status === 'REJECTED' || (t.status === 'CANCELLED' && t.failedStep !== 'notify');
-  if (refused && isRefusalCode(t.failureCode)) {
+  if ((t.status === 'REJECTED' || t.status === 'CANCELLED') && isRefusalCode(t.failureCode)) {
     throw new TransferRefused(t.failureCode, t.failureReason ?? 'the transfer was refused', t.id);
   }
 }
@@ -105,9 +99,14 @@ async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerSt
   } catch (err) {
     // the saga ran and finished before: the reuse policy refuses a second run, which is the point
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) return;
+    if (isAnswerTimeout(err)) return;
     throw err;
   }
+}
+
+/** The saga did not answer within the caller's deadline (the update's RPC, or the start half of it). */
+export function isAnswerTimeout(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }
 
 function workflowStart(config: Config, t: TransferEntity) {
