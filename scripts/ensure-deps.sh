@@ -160,3 +160,19 @@ if ! redis_ready; then
   wait_for "Redis" 30 redis_ready
   log "Redis is ready on 127.0.0.1:6379"
 fi
+
+# ---------------------------------------------------------------- 5. programs the chaos run starts itself
+# `npm run chaos` (and its short run in `npm test`) starts a Postgres instance and a redis-server of its
+# own: it needs the server programs, not only running services. Debian keeps initdb/pg_ctl in
+# /usr/lib/postgresql/<version>/bin (scripts/chaos/cluster.ts looks there too).
+if ! command -v redis-server >/dev/null 2>&1; then
+  can_apt || die "redis-server not found (npm run chaos starts its own); install it (apt-get install redis-server)"
+  apt_install redis-server
+fi
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  can_apt || die "initdb not found (npm run chaos starts its own Postgres); install the PostgreSQL server (apt-get install postgresql)"
+  apt_install postgresql
+fi
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  die "npm run chaos runs Postgres as the 'postgres' user when run as root, and there is none (apt-get install postgresql creates it)"
+fi

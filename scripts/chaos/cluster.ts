@@ -1,0 +1,369 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SearchAttributeType } from '@temporalio/common';
+import { Client as PgClient } from 'pg';
+import { transferSearchAttributes } from '../../workflows/search-attributes';
+import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot } from '../temporal-cli';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const HOST = '127.0.0.1';
+
+const CLI_TYPE: Record<SearchAttributeType, string> = {
+  [SearchAttributeType.TEXT]: 'Text',
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DOUBLE]: 'Double',
+  [SearchAttributeType.BOOL]: 'Bool',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
+};
+
+/** A port nobody listens on right now (the kernel's pick). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(250);
+  }
+  throw new Error(`${what} not ready after ${seconds}s`);
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+/**
+ * A Postgres server program: on PATH, else in Debian's versioned folder (/usr/lib/postgresql/<v>/bin,
+ * which is not on PATH), the newest version first.
+ */
+function postgresProgram(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+  }
+  const debian = '/usr/lib/postgresql';
+  const versions = fs.existsSync(debian) ? fs.readdirSync(debian).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) {
+    const candidate = path.join(debian, v, 'bin', name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${name} not found (on PATH or in ${debian}/*/bin): install the PostgreSQL server (apt-get install postgresql)`);
+}
+
+/** The names of the processes a chaos run owns and can kill one by one. */
+export type ProcessName = 'temporal' | 'redis' | 'api' | `worker-${number}`;
+
+interface Owned {
+  name: ProcessName;
+  child: ChildProcess | null;
+  exited: Promise<void>;
+}
+
+export interface ClusterSettings {
+  workers: number;
+  /** the saga and process settings the API and workers get (TRANSFER_STEP_MAX_ATTEMPTS, ...) */
+  env: Record<string, string>;
+  log: (msg: string) => void;
+}
+
+/**
+ * Everything a chaos run talks to, started and owned by it so that it can kill any one of them by PID
+ * without touching the rest of the machine: a Postgres instance of its own (`initdb` into a temporary
+ * folder, its own port), a `redis-server`, a Temporal dev server (state in a file, so it survives a
+ * SIGKILL), the API and the workers, each on a free port. Logs go to files in the run's folder.
+ */
+export class ChaosCluster {
+  readonly dir: string;
+  readonly logDir: string;
+  readonly jwtSecret: string;
+  private ports!: { postgres: number; redis: number; temporal: number; api: number; workers: number[] };
+  private readonly procs = new Map<ProcessName, Owned>();
+  private readonly root = repoRoot();
+  private readonly cli: string;
+  /** Postgres refuses to run as root: then its commands run as the `postgres` user. */
+  private readonly asPostgresUser = process.getuid?.() === 0;
+
+  constructor(private readonly settings: ClusterSettings) {
+    const cli = findTemporalCli();
+    if (!cli) throw new Error('no Temporal CLI: run `bash scripts/ensure-deps.sh` (installs it into .tools/temporal)');
+    this.cli = cli;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wallet-chaos-'));
+    this.logDir = path.join(this.dir, 'logs');
+    fs.mkdirSync(this.logDir);
+    this.jwtSecret = `chaos-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-secret-of-this-run`;
+  }
+
+  get apiUrl(): string {
+    return `http://${HOST}:${this.ports.api}`;
+  }
+  get databaseUrl(): string {
+    return `postgres://postgres@${HOST}:${this.ports.postgres}/wallet`;
+  }
+  get temporalAddress(): string {
+    return `${HOST}:${this.ports.temporal}`;
+  }
+  get workerNames(): ProcessName[] {
+    return this.ports.workers.map((_, i) => `worker-${i + 1}` as ProcessName);
+  }
+  /** Our own node processes, whose every log line must be JSON. */
+  get nodeLogFiles(): Array<{ name: string; path: string }> {
+    return ['api', ...this.workerNames].map((name) => ({ name, path: this.logPath(name) }));
+  }
+
+  logPath(name: string): string {
+    return path.join(this.logDir, `${name}.log`);
+  }
+
+  async start(): Promise<void> {
+    this.ports = {
+      postgres: await freePort(),
+      redis: await freePort(),
+      temporal: await freePort(),
+      api: await freePort(),
+      workers: await Promise.all(Array.from({ length: this.settings.workers }, () => freePort())),
+    };
+    await this.initPostgres();
+    await this.startPostgres();
+    await this.startProcess('redis');
+    await this.startProcess('temporal');
+    await this.migrate();
+    await this.startProcess('api');
+    await Promise.all(this.workerNames.map((w) => this.startProcess(w)));
+  }
+
+  // ------------------------------------------------------------------ Postgres
+  private get pgData(): string {
+    return path.join(this.dir, 'pg');
+  }
+
+  private async pgCommand(command: string, args: string[]): Promise<void> {
+    const program = postgresProgram(command);
+    const [file, argv] = this.asPostgresUser ? ['runuser', ['-u', 'postgres', '--', program, ...args]] : [program, args];
+    await run(file, argv, { timeout: 60_000 });
+  }
+
+  private async initPostgres(): Promise<void> {
+    if (this.asPostgresUser) await run('chown', ['-R', 'postgres', this.dir]);
+    await this.pgCommand('initdb', ['-D', this.pgData, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+  }
+
+  /** `pg_ctl start`, waiting until it accepts connections. fsync is off: a killed process loses nothing, only an OS crash would. */
+  async startPostgres(): Promise<void> {
+    const options = [
+      `-p ${this.ports.postgres}`,
+      `-k ${this.dir}`,
+      `-c listen_addresses=${HOST}`,
+      '-c fsync=off',
+      '-c max_connections=200',
+    ].join(' ');
+    await this.pgCommand('pg_ctl', ['-D', this.pgData, '-o', options, '-l', this.logPath('postgres'), '-w', '-t', '60', 'start']);
+  }
+
+  /** The fault: an immediate stop (no checkpoint, every connection dropped), as a crash would. */
+  async stopPostgres(): Promise<void> {
+    await this.pgCommand('pg_ctl', ['-D', this.pgData, '-m', 'immediate', '-w', 'stop']);
+  }
+
+  async postgresRunning(): Promise<boolean> {
+    return run(postgresProgram('pg_isready'), ['-q', '-h', HOST, '-p', String(this.ports.postgres)]).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** One short-lived connection for the harness's own statements (faults and the final checks). */
+  async sql(text: string): Promise<void> {
+    const client = new PgClient({ connectionString: this.databaseUrl, application_name: 'wallet-chaos' });
+    await client.connect();
+    try {
+      await client.query(text);
+    } finally {
+      await client.end();
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    await run(process.execPath, [path.join(this.root, 'dist', 'scripts', 'migrate.js')], {
+      env: this.processEnv(),
+      cwd: this.root,
+      timeout: 120_000,
+    });
+  }
+
+  // ------------------------------------------------------------------ processes
+  private processEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'development',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      HOST,
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: `redis://${HOST}:${this.ports.redis}`,
+      REDIS_KEY_PREFIX: 'chaos:',
+      TEMPORAL_ADDRESS: this.temporalAddress,
+      JWT_SECRET: this.jwtSecret,
+      ...this.settings.env,
+      ...extra,
+    };
+  }
+
+  private spawnFor(name: ProcessName): ChildProcess {
+    const out = fs.openSync(this.logPath(name), 'a');
+    const spawnIt = (command: string, args: string[], env: NodeJS.ProcessEnv) =>
+      spawn(command, args, { cwd: this.root, env, stdio: ['ignore', out, out], detached: true });
+    try {
+      if (name === 'redis') {
+        return spawnIt(
+          'redis-server',
+          ['--port', String(this.ports.redis), '--bind', HOST, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+          process.env,
+        );
+      }
+      if (name === 'temporal') {
+        return spawnIt(
+          this.cli,
+          [
+            'server',
+            'start-dev',
+            '--headless',
+            '--log-level',
+            'warn',
+            '--db-filename',
+            path.join(this.dir, 'temporal.db'),
+            ...DEV_SERVER_TUNING_ARGS,
+            '--ip',
+            HOST,
+            '--port',
+            String(this.ports.temporal),
+            ...transferSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE[k.type]}`]),
+          ],
+          process.env,
+        );
+      }
+      if (name === 'api') {
+        return spawnIt(process.execPath, [path.join(this.root, 'dist', 'api', 'main.js')], this.processEnv({ PORT: String(this.ports.api) }));
+      }
+      const n = Number(name.slice('worker-'.length));
+      return spawnIt(
+        process.execPath,
+        [path.join(this.root, 'dist', 'worker', 'main.js')],
+        this.processEnv({ WORKER_ID: String(n), WORKER_METRICS_PORT: String(this.ports.workers[n - 1]), TEMPORAL_METRICS_PORT: '0' }),
+      );
+    } finally {
+      fs.closeSync(out); // the child holds its own copy
+    }
+  }
+
+  private readiness(name: ProcessName): () => Promise<boolean> {
+    if (name === 'redis') {
+      return () =>
+        new Promise((resolve) => {
+          const s = net.connect({ host: HOST, port: this.ports.redis });
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+        });
+    }
+    if (name === 'temporal') {
+      return async () => {
+        const { stdout } = await run(this.cli, ['operator', 'cluster', 'health', '--address', this.temporalAddress], { timeout: 5000 });
+        return /SERVING/i.test(stdout);
+      };
+    }
+    if (name === 'api') return () => httpOk(`${this.apiUrl}/health/live`);
+    const n = Number(name.slice('worker-'.length));
+    return () => httpOk(`http://${HOST}:${this.ports.workers[n - 1]}/health/live`);
+  }
+
+  /** Starts (or restarts) one process and waits until it answers; a process that dies meanwhile is an error. */
+  async startProcess(name: ProcessName, waitSeconds = 90): Promise<void> {
+    const current = this.procs.get(name);
+    if (current?.child && current.child.exitCode === null && current.child.signalCode === null) return;
+    const child = this.spawnFor(name);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.procs.set(name, { name, child, exited });
+    await until(name, waitSeconds, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} (see ${this.logPath(name)})`);
+      return this.readiness(name)();
+    }).catch((err: unknown) => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; its log: ${this.logPath(name)}`);
+      throw err;
+    });
+  }
+
+  /** The fault: SIGKILL to the process group, waiting until it is gone. */
+  async kill(name: ProcessName): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p?.child?.pid || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    try {
+      process.kill(-p.child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await p.exited;
+  }
+
+  isRunning(name: ProcessName): boolean {
+    const p = this.procs.get(name);
+    return !!p?.child && p.child.exitCode === null && p.child.signalCode === null;
+  }
+
+  /** Stops everything (SIGTERM, then SIGKILL after a grace) and removes the run's folder unless kept. */
+  async stop({ keepDir }: { keepDir: boolean }): Promise<void> {
+    const live = [...this.procs.values()].filter((p) => p.child && p.child.exitCode === null && p.child.signalCode === null);
+    for (const p of live) {
+      try {
+        process.kill(-p.child!.pid!, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    const all = Promise.all(live.map((p) => p.exited));
+    if ((await Promise.race([all.then(() => true), sleep(10_000).then(() => false)])) === false) {
+      for (const p of live) {
+        try {
+          process.kill(-p.child!.pid!, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await all;
+    }
+    if (await this.postgresRunning()) await this.stopPostgres().catch(() => undefined);
+    if (!keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Last resort on an unexpected exit of the harness: nothing it started may outlive it. */
+  killAllNow(): void {
+    for (const p of this.procs.values()) {
+      if (p.child?.pid) {
+        try {
+          process.kill(-p.child.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}

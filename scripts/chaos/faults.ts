@@ -1,0 +1,289 @@
+import type { Client } from '@temporalio/client';
+import type { TransferView } from '../../workflows/transfer-types';
+import type { ChaosCluster, ProcessName } from './cluster';
+import type { Random } from './random';
+import type { FaultEvent, FaultKind } from './record';
+import type { Bank } from './workload';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The accounting book refuses every new booking (reversals still work, so compensations can run):
+ * a trigger on the run's own database, dropped to heal. Nothing in the service knows about it.
+ */
+const ACCOUNTING_OUTAGE_ON = `
+  CREATE OR REPLACE FUNCTION chaos_accounting_outage() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    RAISE EXCEPTION 'the accounting book is unavailable (chaos)' USING ERRCODE = 'P0001';
+  END $$;
+  DROP TRIGGER IF EXISTS chaos_accounting_outage ON accounting_bookings;
+  CREATE TRIGGER chaos_accounting_outage BEFORE INSERT ON accounting_bookings
+    FOR EACH ROW WHEN (NEW.status = 'booked') EXECUTE FUNCTION chaos_accounting_outage();`;
+const ACCOUNTING_OUTAGE_OFF = `DROP TRIGGER IF EXISTS chaos_accounting_outage ON accounting_bookings`;
+
+/** Saga statuses a Temporal cancel is aimed at in turn: before reserve, accounting, ledger, notify; parked. */
+const CANCEL_TARGETS = ['PENDING', 'RESERVED', 'ACCOUNTED', 'POSTED', 'NEEDS_ATTENTION'] as const;
+
+/** The faults that take a dependency away for a while; one at a time, in a seeded order. */
+const OUTAGES = ['temporal-kill', 'postgres-stop', 'redis-kill', 'api-kill', 'accounting-outage'] as const;
+type Outage = (typeof OUTAGES)[number];
+
+export interface FaultSettings {
+  /** how long an accounting outage lasts: longer than a step's retry budget, so transfers park */
+  accountingOutageSeconds: [number, number];
+  /** at most this many workflows are cancelled through Temporal in a run */
+  maxTemporalCancels: number;
+  log: (msg: string) => void;
+}
+
+/**
+ * Injects the faults, each one seeded and logged with its time: SIGKILL of a random worker every few
+ * seconds; one outage at a time (Temporal, Postgres, Redis, the API, the accounting book); wallets
+ * frozen and unfrozen; finance deciding parked transfers (retry some, cancel some, leave some to their
+ * deadline); workflows cancelled through Temporal (as from the UI) wherever they are.
+ */
+export class FaultInjector {
+  readonly events: FaultEvent[] = [];
+  private stopping = false;
+  private accountingDown = false;
+  private readonly decided = new Set<string>();
+  private cancelTurn = 0;
+  private readonly loops: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly cluster: ChaosCluster,
+    private readonly bank: Bank,
+    private readonly temporal: Client,
+    private readonly rng: Random,
+    private readonly settings: FaultSettings,
+  ) {}
+
+  start(): void {
+    this.loops.push(
+      this.every(this.rng.fork(), [2500, 5000], (r) => this.killWorker(r)),
+      this.outages(this.rng.fork()),
+      this.every(this.rng.fork(), [3000, 6000], (r) => this.freezeSomeone(r)),
+      this.every(this.rng.fork(), [1500, 1500], (r) => this.financeDecides(r)),
+      this.every(this.rng.fork(), [700, 1500], (r) => this.cancelThroughTemporal(r)),
+    );
+  }
+
+  /** Stops injecting, waits for the loops, then heals whatever is still broken. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.loops);
+    await this.healAll();
+  }
+
+  kindsInjected(): Set<FaultKind> {
+    return new Set(this.events.map((e) => e.kind));
+  }
+
+  private begin(kind: FaultKind, detail: string, instant = false): FaultEvent {
+    const at = Date.now();
+    const event: FaultEvent = { kind, startedAt: at, healedAt: instant ? at : null, detail };
+    this.events.push(event);
+    this.settings.log(`fault ${kind}: ${detail}`);
+    return event;
+  }
+  private healed(event: FaultEvent, note = ''): void {
+    event.healedAt = Date.now();
+    this.settings.log(`healed ${event.kind} after ${((event.healedAt - event.startedAt) / 1000).toFixed(1)}s${note ? ` (${note})` : ''}`);
+  }
+
+  private async every(r: Random, [min, max]: [number, number], step: (r: Random) => Promise<void>): Promise<void> {
+    while (!this.stopping) {
+      await sleep(r.int(min, max));
+      if (this.stopping) return;
+      await step(r).catch((err: unknown) => this.settings.log(`fault loop error: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+
+  // ------------------------------------------------------------------ process faults
+  private async killWorker(r: Random): Promise<void> {
+    const name = r.pick(this.cluster.workerNames);
+    if (!this.cluster.isRunning(name)) return;
+    const event = this.begin('worker-kill', `SIGKILL ${name}`);
+    await this.cluster.kill(name);
+    await sleep(r.int(500, 3000));
+    await this.cluster.startProcess(name);
+    this.healed(event, `${name} restarted`);
+  }
+
+  /** Every outage once in a seeded order, then seeded picks, until stopped; a pause between two. */
+  private async outages(r: Random): Promise<void> {
+    const plan: Outage[] = r.shuffle(OUTAGES);
+    while (!this.stopping) {
+      await sleep(r.int(2000, 4000));
+      if (this.stopping) return;
+      const kind = plan.shift() ?? r.pick(OUTAGES);
+      await this.outage(kind, r).catch((err: unknown) =>
+        this.settings.log(`outage ${kind} failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
+  }
+
+  private async outage(kind: Outage, r: Random): Promise<void> {
+    if (kind === 'accounting-outage') {
+      const [min, max] = this.settings.accountingOutageSeconds;
+      const seconds = r.int(min, max);
+      const event = this.begin(kind, `the accounting book refuses bookings for ${seconds}s`);
+      await this.cluster.sql(ACCOUNTING_OUTAGE_ON);
+      this.accountingDown = true;
+      await sleep(seconds * 1000);
+      await this.healAccounting();
+      return this.healed(event);
+    }
+    if (kind === 'postgres-stop') {
+      const event = this.begin(kind, 'pg_ctl stop -m immediate');
+      await this.cluster.stopPostgres();
+      await sleep(r.int(2000, 5000));
+      await this.cluster.startPostgres();
+      return this.healed(event, 'pg_ctl start');
+    }
+    const name: ProcessName = kind === 'temporal-kill' ? 'temporal' : kind === 'redis-kill' ? 'redis' : 'api';
+    const event = this.begin(kind, `SIGKILL ${name}`);
+    await this.cluster.kill(name);
+    await sleep(r.int(1000, 4000));
+    await this.cluster.startProcess(name);
+    this.healed(event, `${name} restarted`);
+  }
+
+  private async healAccounting(): Promise<void> {
+    // Postgres may be down at this instant only if a heal races a stop; retry until it takes
+    for (;;) {
+      try {
+        await this.cluster.sql(ACCOUNTING_OUTAGE_OFF);
+        this.accountingDown = false;
+        return;
+      } catch {
+        await sleep(500);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ business faults
+  /** Freezes a random wallet (transfers to it and from it get refused or compensated) and later unfreezes it. */
+  private async freezeSomeone(r: Random): Promise<void> {
+    const wallet = r.pick(this.bank.wallets);
+    if (this.bank.frozen.has(wallet.id)) return;
+    const until = Date.now() + 20_000;
+    const frozen = await this.bank.http.sendUntilDefinite('POST', `/v1/wallets/${wallet.id}/freeze`, {
+      token: this.bank.admin,
+      body: { reason: 'chaos: frozen mid-flight' },
+      route: 'POST /v1/wallets/:id/freeze',
+      deadline: until,
+    });
+    if (frozen?.status !== 200) return;
+    this.bank.frozen.add(wallet.id);
+    const event = this.begin('wallet-freeze', `froze wallet ${wallet.id}`);
+    await sleep(r.int(2000, 6000));
+    await this.unfreeze(wallet.id);
+    this.healed(event, `unfroze ${wallet.id}`);
+  }
+
+  private async unfreeze(walletId: string): Promise<void> {
+    for (;;) {
+      const a = await this.bank.http.sendUntilDefinite('POST', `/v1/wallets/${walletId}/unfreeze`, {
+        token: this.bank.admin,
+        body: { reason: 'chaos: thawed' },
+        route: 'POST /v1/wallets/:id/unfreeze',
+        deadline: Date.now() + 30_000,
+      });
+      if (a?.status === 200) break;
+    }
+    this.bank.frozen.delete(walletId);
+  }
+
+  /**
+   * Finance looks at the parked list and decides each transfer once: retry (only once the accounting
+   * book is back: retrying into an outage just parks it again), cancel, or leave it to its deadline.
+   */
+  private async financeDecides(r: Random): Promise<void> {
+    const list = await this.bank.http.send('GET', '/v1/transfers?status=NEEDS_ATTENTION&limit=100', {
+      token: this.bank.finance,
+      route: 'GET /v1/transfers',
+    });
+    const items = Array.isArray(list.body?.items) ? (list.body.items as Array<{ id: string }>) : [];
+    for (const { id } of items) {
+      if (this.decided.has(id) || this.stopping) continue;
+      const x = r.next();
+      const kind = x < 0.4 ? 'retry' : x < 0.7 ? 'cancel' : null;
+      if (kind === 'retry' && this.accountingDown) continue; // decide later
+      this.decided.add(id);
+      if (!kind) continue; // left to reach its deadline
+      const at = Date.now();
+      const a = await this.bank.http.send('POST', `/v1/transfers/${id}/${kind}`, {
+        token: this.bank.finance,
+        body: { reason: `chaos: finance ${kind}` },
+        route: `POST /v1/transfers/:id/${kind}`,
+      });
+      this.bank.record.decisions.push({ transferId: id, kind, at, status: a.status, code: typeof a.body?.code === 'string' ? a.body.code : null });
+      this.begin('finance-decisions', `${kind} ${id} → ${a.status}${typeof a.body?.code === 'string' ? ` ${a.body.code}` : ''}`, true);
+    }
+  }
+
+  /**
+   * Cancels a running transfer workflow through Temporal, as an operator would from the UI (found by
+   * listing running workflows), noting the step the saga said it was in. Bounded to a few percent of
+   * the transfers: most run in ~0.1 s, so the ones caught are those slowed by a fault or parked.
+   */
+  private async cancelThroughTemporal(r: Random): Promise<void> {
+    if (this.bank.record.temporalCancels.length >= this.settings.maxTemporalCancels) return;
+    // each step in turn (the next one that has a transfer in it), found the way ops would in the UI:
+    // by the TransferStatus search attribute
+    let running: string[] = [];
+    for (let k = 0; k < CANCEL_TARGETS.length && running.length === 0; k++) {
+      const status = CANCEL_TARGETS[(this.cancelTurn + k) % CANCEL_TARGETS.length]!;
+      running = await this.runningWorkflows(status);
+    }
+    this.cancelTurn++;
+    if (running.length === 0) return;
+    const workflowId = r.pick(running);
+    const transferId = workflowId.replace(/^transfer-/, '');
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    let step: string | null = null;
+    try {
+      const view = await Promise.race([
+        handle.query<TransferView>('status'),
+        sleep(2000).then(() => {
+          throw new Error('query timed out');
+        }),
+      ]);
+      if (['COMPLETED', 'REJECTED', 'CANCELLED'].includes(view.status)) return; // finished meanwhile
+      step = view.status === 'NEEDS_ATTENTION' ? 'parked' : (Object.entries(view.steps).find(([, s]) => s === 'running')?.[0] ?? view.status);
+    } catch {
+      step = null; // no worker answered the query in time: cancel anyway, the saga decides
+    }
+    const at = Date.now();
+    const ok = await handle.cancel().then(
+      () => true,
+      () => false,
+    );
+    this.bank.record.temporalCancels.push({ transferId, at, step, ok });
+    if (ok) this.begin('temporal-cancel', `cancel ${transferId} in ${step ?? 'an unknown step'}`, true);
+  }
+
+  private async runningWorkflows(status: string): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const wf of this.temporal.workflow.list({
+      query: `WorkflowType = 'transferWorkflow' AND ExecutionStatus = 'Running' AND TransferStatus = '${status}'`,
+      pageSize: 50,
+    })) {
+      ids.push(wf.workflowId);
+      if (ids.length >= 50) break;
+    }
+    return ids;
+  }
+
+  // ------------------------------------------------------------------ healing
+  private async healAll(): Promise<void> {
+    if (!(await this.cluster.postgresRunning())) await this.cluster.startPostgres();
+    await this.healAccounting();
+    for (const name of ['redis', 'temporal', 'api', ...this.cluster.workerNames] as ProcessName[]) {
+      await this.cluster.startProcess(name);
+    }
+    for (const id of [...this.bank.frozen]) await this.unfreeze(id);
+    for (const e of this.events) if (e.healedAt === null) e.healedAt = Date.now();
+  }
+}

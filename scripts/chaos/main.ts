@@ -1,0 +1,241 @@
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { createDataSource } from '../../db/data-source';
+import { formatCheckTable, runChecks, type CheckRow } from './checker';
+import { ChaosCluster } from './cluster';
+import { FaultInjector } from './faults';
+import { ChaosHttp } from './http';
+import { Random } from './random';
+import { FAULT_KINDS, type ChaosRecord } from './record';
+import { countBy, errorsByWindow, errorsTable, faultTable, FAULT_WINDOW_GRACE_MS, speedTable, table } from './report';
+import { Bank, openBank, resendUnanswered, runTransfers } from './workload';
+
+/**
+ * `npm run chaos -- [--transfers N] [--concurrency C] [--seconds S] [--seed X]`: a bank test in the
+ * manner of Jepsen's. It starts a stack of its own (Postgres, Redis, a Temporal dev server, the API,
+ * 3 workers), opens customer wallets in two currencies funded by deposits, sends N random transfers
+ * spread over S seconds while faults are injected (README "Reliability"), heals everything, waits
+ * for every transfer to finish and checks the books against the client's own record.
+ * Exit code 0 only if every check passes. Settings of the saga under test are short so that parking,
+ * finance decisions and deadlines all happen within a run.
+ */
+
+const { values: args } = parseArgs({
+  options: {
+    transfers: { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '60' },
+    seed: { type: 'string' },
+    customers: { type: 'string' },
+    workers: { type: 'string', default: '3' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+function positive(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+const transfers = positive('transfers', args.transfers);
+const concurrency = positive('concurrency', args.concurrency);
+const seconds = positive('seconds', args.seconds);
+const seed = args.seed === undefined ? Math.floor(Math.random() * 1e9) : positive('seed', args.seed);
+const customers = args.customers === undefined ? Math.max(8, Math.min(40, Math.round(transfers / 25))) : positive('customers', args.customers);
+const workers = positive('workers', args.workers);
+
+/** The saga under test, with budgets short enough for a run of a minute to park, decide and expire. */
+const SAGA = {
+  TRANSFER_STEP_MAX_ATTEMPTS: 3,
+  TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: 5,
+  TRANSFER_PARK_DEADLINE_SECONDS: 15,
+  TRANSFER_ANSWER_TIMEOUT_SECONDS: 5,
+};
+/** How long the end of a run waits for every transfer to reach a terminal state. */
+const SETTLE_SECONDS = 120;
+
+const t0 = Date.now();
+const log = (msg: string): void => {
+  process.stdout.write(`[chaos ${new Date().toISOString().slice(11, 23)} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+};
+
+async function waitForTerminal(databaseUrl: string): Promise<number> {
+  const deadline = Date.now() + SETTLE_SECONDS * 1000;
+  let open = -1;
+  while (Date.now() < deadline) {
+    const pg = new PgClient({ connectionString: databaseUrl });
+    try {
+      await pg.connect();
+      const { rows } = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM transfers WHERE status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')`);
+      open = Number(rows[0]!.n);
+    } catch {
+      open = -1;
+    } finally {
+      await pg.end().catch(() => undefined);
+    }
+    if (open === 0) return 0;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return open;
+}
+
+async function main(): Promise<number> {
+  log(`seed ${seed}: ${transfers} transfers over ${seconds}s, concurrency ${concurrency}, ${customers} customers, ${workers} workers`);
+  log(`saga under test: ${Object.entries(SAGA).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const rng = new Random(seed);
+  const cluster = new ChaosCluster({
+    workers,
+    env: { ...Object.fromEntries(Object.entries(SAGA).map(([k, v]) => [k, String(v)])), WORKER_SHUTDOWN_GRACE_SECONDS: '2', DB_POOL_MAX: '10' },
+    log,
+  });
+  const onExit = () => {
+    cluster.killAllNow();
+    spawnSync(process.getuid?.() === 0 ? 'runuser' : 'pg_ctl', [
+      ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', 'pg_ctl'] : []),
+      '-D',
+      `${cluster.dir}/pg`,
+      '-m',
+      'immediate',
+      'stop',
+    ], { stdio: 'ignore' });
+  };
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+  process.once('exit', onExit);
+
+  log(`starting the stack in ${cluster.dir}`);
+  await cluster.start();
+  log(`stack up: API ${cluster.apiUrl}, Temporal ${cluster.temporalAddress}, Postgres ${cluster.databaseUrl}`);
+
+  const record: ChaosRecord = {
+    seed,
+    startedAt: Date.now(),
+    faultPhase: { from: 0, to: 0 },
+    wallets: [],
+    deposits: [],
+    transfers: [],
+    decisions: [],
+    temporalCancels: [],
+    faults: [],
+    http: [],
+  };
+  const http = new ChaosHttp(cluster.apiUrl);
+  record.http = http.events;
+  const bank = new Bank(http, record, cluster.jwtSecret);
+  await openBank(bank, rng.fork(), customers);
+  log(`bank open: ${record.wallets.length} wallets, ${record.deposits.length} deposits`);
+
+  const connection = await Connection.connect({ address: cluster.temporalAddress });
+  const temporal = new Client({ connection });
+  const faults = new FaultInjector(cluster, bank, temporal, rng.fork(), {
+    accountingOutageSeconds: [8, 14],
+    maxTemporalCancels: Math.max(12, Math.round(transfers * 0.03)),
+    log,
+  });
+  record.faults = faults.events;
+
+  record.faultPhase.from = Date.now();
+  faults.start();
+  let lastReport = 0;
+  await runTransfers(bank, rng.fork(), { transfers, concurrency, seconds }, (sent) => {
+    if (Date.now() - lastReport > 10_000) {
+      lastReport = Date.now();
+      log(`${sent}/${transfers} transfers sent`);
+    }
+  });
+  log('all transfers sent; stopping the faults and healing');
+  record.faultPhase.to = Date.now();
+  await faults.stop();
+
+  const stillUnanswered = await resendUnanswered(bank);
+  log(`re-sent the requests left without an answer (${stillUnanswered} still unanswered)`);
+  const open = await waitForTerminal(cluster.databaseUrl);
+  log(open === 0 ? 'every transfer is terminal' : `${open} transfer(s) not terminal after ${SETTLE_SECONDS}s`);
+
+  const db = createDataSource({ url: cluster.databaseUrl, poolMax: 4, applicationName: 'wallet-chaos-checker' });
+  await db.initialize();
+  let rows: CheckRow[];
+  let finalStatuses: Map<string, string>;
+  try {
+    const outcome = await runChecks({
+      record,
+      db,
+      temporal,
+      apiUrl: cluster.apiUrl,
+      staffToken: bank.ops,
+      logFiles: cluster.nodeLogFiles,
+    });
+    rows = outcome.rows;
+    finalStatuses = outcome.finalStatuses;
+    const injected = faults.kindsInjected();
+    rows.push({
+      name: 'every fault kind was injected at least once',
+      checked: FAULT_KINDS.length,
+      violations: FAULT_KINDS.filter((k) => !injected.has(k)).map((k) => `${k} never injected`),
+    });
+    rows.push({
+      name: 'every request got a definite answer',
+      checked: record.transfers.length + record.deposits.length,
+      violations: stillUnanswered > 0 ? [`${stillUnanswered} request(s) never answered`] : [],
+    });
+    const errors = errorsByWindow(record);
+    rows.push({
+      name: `no 5xx outside a fault window (+${FAULT_WINDOW_GRACE_MS / 1000}s)`,
+      checked: record.http.length,
+      violations: errors.outsideAnyWindow.map((e) => `${e.status} ${e.route} at ${new Date(e.at).toISOString()}`),
+    });
+
+    const timed = await db.query<Array<{ status: string; created: string; finished: string | null }>>(
+      `SELECT status, (extract(epoch FROM created_at) * 1000)::bigint::text AS created,
+              (extract(epoch FROM finished_at) * 1000)::bigint::text AS finished FROM transfers`,
+    );
+    const out: string[] = [''];
+    out.push(`== chaos run, seed ${seed}: ${transfers} transfers, ${customers} customers × ${record.wallets.length / customers} currencies, ${workers} workers`);
+    out.push('', faultTable(record.faults));
+    out.push('', table(['transfers by final state', 'count'], countBy([...finalStatuses.values()], (s) => s)));
+    out.push(
+      '',
+      table(
+        ['answer to POST /v1/transfers', 'count'],
+        countBy(
+          record.transfers.flatMap((t) => t.answers),
+          (a) => `${a.status}${a.code ? ` ${a.code}` : ''}`,
+        ),
+      ),
+    );
+    out.push('', table(['finance decision → answer', 'count'], countBy(record.decisions, (d) => `${d.kind} → ${d.status}${d.code ? ` ${d.code}` : ''}`)));
+    out.push('', table(['cancelled through Temporal in', 'count'], countBy(record.temporalCancels.filter((c) => c.ok), (c) => c.step ?? 'unknown')));
+    out.push('', errorsTable(errors));
+    out.push(
+      '',
+      speedTable(
+        record,
+        timed.map((t) => ({ status: t.status, createdAt: Number(t.created), finishedAt: t.finished === null ? null : Number(t.finished) })),
+      ),
+    );
+    out.push('', formatCheckTable(rows));
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await db.destroy();
+    await connection.close();
+  }
+
+  const violations = rows.reduce((n, r) => n + r.violations.length, 0);
+  const failed = violations > 0;
+  log(`${failed ? `FAILED: ${violations} violation(s)` : 'passed: 0 violations'} in ${((Date.now() - t0) / 1000).toFixed(0)}s (seed ${seed})`);
+  await cluster.stop({ keepDir: failed || args.keep });
+  process.removeListener('exit', onExit);
+  if (failed || args.keep) log(`logs and data kept in ${cluster.dir}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`chaos run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(2);
+  },
+);

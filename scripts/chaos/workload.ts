@@ -1,0 +1,202 @@
+import { signToken } from '../../api/auth/tokens';
+import type { Role } from '../../api/auth/roles';
+import type { ChaosHttp, HttpAnswer } from './http';
+import type { Random } from './random';
+import type { ChaosRecord, TransferAnswer, TransferIntent, TransferRequestRecord, WalletRecord } from './record';
+
+export const CURRENCIES = ['EUR', 'USD'] as const;
+/** How long the client keeps re-sending one request before it parks it for the final re-send. */
+const SEND_PATIENCE_MS = 60_000;
+
+/** The bank the workload plays with, shared by the workload and the fault loops. */
+export class Bank {
+  readonly customers: string[] = [];
+  readonly walletsOf = new Map<string, WalletRecord[]>();
+  /** wallets frozen right now (by the wallet-freeze fault) */
+  readonly frozen = new Set<string>();
+  /** requests that got no definite answer in time: re-sent once the faults are over */
+  readonly unanswered: Array<() => Promise<boolean>> = [];
+  private readonly tokens = new Map<string, string>();
+
+  constructor(
+    readonly http: ChaosHttp,
+    readonly record: ChaosRecord,
+    private readonly jwtSecret: string,
+  ) {}
+
+  token(sub: string, role: Role): string {
+    const key = `${role}:${sub}`;
+    let t = this.tokens.get(key);
+    if (!t) {
+      t = signToken({ sub, roles: [role] }, { secret: this.jwtSecret, ttlSeconds: 24 * 3600 });
+      this.tokens.set(key, t);
+    }
+    return t;
+  }
+  get finance(): string {
+    return this.token('chaos-finance', 'finance');
+  }
+  get admin(): string {
+    return this.token('chaos-admin', 'admin');
+  }
+  get ops(): string {
+    return this.token('chaos-ops', 'ops');
+  }
+
+  get wallets(): WalletRecord[] {
+    return this.record.wallets;
+  }
+}
+
+function answerOf(a: HttpAnswer): TransferAnswer {
+  const body = a.body ?? {};
+  const id = typeof body.id === 'string' ? body.id : typeof body.transferId === 'string' ? body.transferId : null;
+  return { status: a.status, transferId: id, code: typeof body.code === 'string' ? body.code : null };
+}
+
+/**
+ * Customers, each with a wallet per currency, funded by deposits (finance). Run before the faults:
+ * a step that fails here fails the run.
+ */
+export async function openBank(bank: Bank, rng: Random, customers: number): Promise<void> {
+  const deadline = () => Date.now() + SEND_PATIENCE_MS;
+  for (let c = 1; c <= customers; c++) {
+    const owner = `chaos-customer-${c}`;
+    bank.customers.push(owner);
+    const mine: WalletRecord[] = [];
+    for (const currency of CURRENCIES) {
+      const created = await bank.http.sendUntilDefinite('POST', '/v1/wallets', {
+        token: bank.token(owner, 'customer'),
+        body: { currency },
+        route: 'POST /v1/wallets',
+        deadline: deadline(),
+      });
+      if (created?.status !== 201 || typeof created.body?.id !== 'string') {
+        throw new Error(`could not open a ${currency} wallet for ${owner}: ${JSON.stringify(created)}`);
+      }
+      const wallet = { id: created.body.id, ownerId: owner, currency };
+      mine.push(wallet);
+      bank.record.wallets.push(wallet);
+      await deposit(bank, wallet, BigInt(rng.int(100_000, 500_000)), deadline());
+    }
+    bank.walletsOf.set(owner, mine);
+  }
+}
+
+/** A deposit, re-sent with its key until the API acknowledges it (or parked for the final re-send). */
+export async function deposit(bank: Bank, wallet: WalletRecord, amount: bigint, deadline: number): Promise<void> {
+  const rec = { walletId: wallet.id, currency: wallet.currency, amount, idempotencyKey: `dep-${crypto.randomUUID()}`, depositId: null as string | null };
+  bank.record.deposits.push(rec);
+  const attempt = async (until: number): Promise<boolean> => {
+    const a = await bank.http.sendUntilDefinite('POST', `/v1/wallets/${wallet.id}/deposits`, {
+      token: bank.finance,
+      body: { amount: Number(amount), reference: rec.idempotencyKey },
+      idempotencyKey: rec.idempotencyKey,
+      route: 'POST /v1/wallets/:id/deposits',
+      deadline: until,
+    });
+    if (!a) return false;
+    if (a.status !== 201 || typeof a.body?.id !== 'string') throw new Error(`deposit refused: ${a.status} ${JSON.stringify(a.body)}`);
+    rec.depositId = a.body.id;
+    return true;
+  };
+  if (!(await attempt(deadline))) bank.unanswered.push(() => attempt(Date.now() + SEND_PATIENCE_MS));
+}
+
+export interface WorkloadOptions {
+  transfers: number;
+  concurrency: number;
+  /** transfers are spread over this many seconds (faster when the service cannot keep up is not tried) */
+  seconds: number;
+}
+
+/**
+ * Random transfers between the customers: mostly payable ones, some larger than the balance, some
+ * across currencies, some to frozen wallets; each with its own Idempotency-Key, re-sent with the same
+ * key on a network error, a timeout or a 5xx; some sent twice at once; some keys reused with another body.
+ */
+export async function runTransfers(bank: Bank, rng: Random, opts: WorkloadOptions, progress: (sent: number) => void): Promise<void> {
+  const started = Date.now();
+  const intervalMs = (opts.seconds * 1000) / opts.transfers;
+  let next = 0;
+  const loop = async (r: Random) => {
+    for (;;) {
+      const i = next++;
+      if (i >= opts.transfers) return;
+      const due = started + i * intervalMs;
+      if (due > Date.now()) await new Promise((res) => setTimeout(res, due - Date.now()));
+      await oneTransfer(bank, r, i);
+      progress(i + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, () => loop(rng.fork())));
+}
+
+function chooseIntent(bank: Bank, rng: Random): TransferIntent {
+  const x = rng.next();
+  if (x < 0.06) return 'overdraft';
+  if (x < 0.1) return 'cross-currency';
+  if (x < 0.16 && bank.frozen.size > 0) return 'to-frozen';
+  return 'normal';
+}
+
+async function oneTransfer(bank: Bank, rng: Random, i: number): Promise<void> {
+  const sender = rng.pick(bank.customers);
+  const from = rng.pick(bank.walletsOf.get(sender)!);
+  const intent = chooseIntent(bank, rng);
+  const others = bank.wallets.filter((w) => w.ownerId !== sender);
+  let to: WalletRecord;
+  if (intent === 'cross-currency') to = rng.pick(others.filter((w) => w.currency !== from.currency));
+  else if (intent === 'to-frozen') {
+    const frozen = others.filter((w) => bank.frozen.has(w.id) && w.currency === from.currency);
+    to = frozen.length > 0 ? rng.pick(frozen) : rng.pick(others.filter((w) => w.currency === from.currency));
+  } else to = rng.pick(others.filter((w) => w.currency === from.currency));
+  const amount = BigInt(intent === 'overdraft' ? rng.int(2_000_000, 5_000_000) : rng.int(1, 5_000));
+
+  const rec: TransferRequestRecord = {
+    callerId: sender,
+    idempotencyKey: `tr-${i}-${crypto.randomUUID()}`,
+    fromWalletId: from.id,
+    toWalletId: to.id,
+    amount,
+    currency: from.currency,
+    intent,
+    sentAt: Date.now(),
+    answers: [],
+    duplicated: rng.chance(0.05),
+    reusedKeyAnswer: null,
+  };
+  bank.record.transfers.push(rec);
+  const body = { fromWalletId: from.id, toWalletId: to.id, amount: Number(amount), currency: from.currency };
+  const send = async (until: number, payload = body): Promise<TransferAnswer | null> => {
+    const a = await bank.http.sendUntilDefinite('POST', '/v1/transfers', {
+      token: bank.token(sender, 'customer'),
+      body: payload,
+      idempotencyKey: rec.idempotencyKey,
+      route: 'POST /v1/transfers',
+      deadline: until,
+    });
+    return a ? answerOf(a) : null;
+  };
+  const attempt = async (until: number): Promise<boolean> => {
+    const answer = await send(until);
+    if (answer) rec.answers.push(answer);
+    return answer !== null;
+  };
+  const deadline = Date.now() + SEND_PATIENCE_MS;
+  const results = await Promise.all(rec.duplicated ? [attempt(deadline), attempt(deadline)] : [attempt(deadline)]);
+  for (const ok of results) if (!ok) bank.unanswered.push(() => attempt(Date.now() + SEND_PATIENCE_MS));
+
+  // the same key with another body: must be refused and must move nothing
+  if (results[0] && rng.chance(0.03)) {
+    const reused = await send(Date.now() + SEND_PATIENCE_MS, { ...body, amount: body.amount + 1 });
+    rec.reusedKeyAnswer = reused ?? { status: 0, transferId: null, code: null };
+  }
+}
+
+/** Re-sends every request still without a definite answer; false if any stays unanswered. */
+export async function resendUnanswered(bank: Bank): Promise<number> {
+  const pending = bank.unanswered.splice(0);
+  const results = await Promise.all(pending.map((f) => f()));
+  return results.filter((ok) => !ok).length;
+}
