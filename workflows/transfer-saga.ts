@@ -7,6 +7,7 @@ import {
   currentUpdateInfo,
   isCancellation,
   log,
+  patched,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
@@ -234,23 +235,29 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
       return false;
     }
     if (view.status !== 'COMPENSATING') await setStatus('COMPENSATING', stop.failure);
+    // Ask the books, not this run's memory: a worker that died before recording its local activities'
+    // results leaves a history without them, so a cancel replayed from there sees no step as started
+    // while the hold, the booking and even the posting exist. Both compensations are idempotent and
+    // tombstone what never happened. (Histories from before this patch keep the old decision.)
+    const fromTheBooks = patched(COMPENSATE_FROM_THE_BOOKS_PATCH);
     // The hold decides, so it goes first: released, no money can move any more; captured, the ledger
     // posted (an attempt that committed late) and the only way is forward.
-    if (view.steps.reserve !== undefined) {
+    if (fromTheBooks || view.steps.reserve !== undefined) {
       try {
         await compensation(`release the hold of ${amountText}`).releaseReserve(transfer);
-        view.steps.reserve = 'compensated';
+        if (view.steps.reserve !== undefined) view.steps.reserve = 'compensated';
       } catch (err) {
         if (!isHoldCaptured(err)) throw err;
         log.warn('the ledger had posted: the transfer goes forward instead of being cancelled', { code: stop.failure.code });
-        view.steps.ledger = 'done';
+        // a captured hold means every step before it committed, whatever this run saw
+        Object.assign(view.steps, { reserve: 'done', accounting: 'done', ledger: 'done' });
         await setStatus('POSTED', null, 'ledger');
         return true;
       }
     }
-    if (view.steps.accounting !== undefined) {
+    if (fromTheBooks || view.steps.accounting !== undefined) {
       await compensation(`reverse the booking of ${amountText}`).reverseAccounting(transfer);
-      view.steps.accounting = 'compensated';
+      if (view.steps.accounting !== undefined) view.steps.accounting = 'compensated';
     }
     await setStatus('CANCELLED', stop.failure);
     return false;
@@ -285,6 +292,9 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
     });
   }
 }
+
+/** Compensation releases the hold and reverses the booking whatever this run saw of the steps (the books decide). */
+export const COMPENSATE_FROM_THE_BOOKS_PATCH = 'compensate-from-the-books';
 
 function stepActivities(settings: SagaSettings, summary: string) {
   const options: LocalActivityOptions = {

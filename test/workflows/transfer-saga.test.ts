@@ -608,9 +608,10 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       const { view: result, closedAs } = await closing(handle);
       expect(result).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
       expect(result.steps).toMatchObject({ reserve: 'compensated' });
-      expect(b.log).toEqual(['reserve:held', 'releaseReserve:released']);
+      // the booking is tombstoned although accounting never ran: a late attempt can book nothing
+      expect(b.log).toEqual(['reserve:held', 'releaseReserve:released', 'reverseAccounting:tombstone']);
       expect(b.hold).toBe('released');
-      expect(b.booking).toBe('none');
+      expect(b.booking).toBe('reversed');
       expect(b.rowStatus).toBe('CANCELLED');
       // the saga returns the transfer as it ended: the execution closes COMPLETED, with it as its result
       expect(closedAs).toBe('COMPLETED');
@@ -715,6 +716,49 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       expect(closedAs).toBe('COMPLETED');
     });
 
+    /**
+     * A worker died after its local activities committed but before their results reached the history, and
+     * the workflow was cancelled meanwhile: the next worker starts from a history that shows no step done.
+     */
+    async function cancelledBeforeAnyRecordedStep(scriptBooks: (b: TransferBooks) => void) {
+      const { transfer, books: b } = newTransfer();
+      scriptBooks(b);
+      const taskQueue = `no-worker-yet-${randomUUID()}`;
+      const handle = await env.client.workflow.start(transferWorkflow, { ...startOptions(transfer), taskQueue });
+      started.push(handle);
+      await handle.cancel();
+      const late = await createTimeSkippingWorker(env, { activities: books.activities, taskQueue });
+      const { view } = await late.runUntil(closing(handle));
+      return { view, books: b };
+    }
+
+    it('cancelled with the hold and the booking committed by a dead worker: the books decide, so both are undone (CANCELLED)', async () => {
+      const { view, books: b } = await cancelledBeforeAnyRecordedStep((tb) => {
+        tb.hold = 'active';
+        tb.booking = 'booked';
+        tb.write('ACCOUNTED');
+      });
+      expect(view).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+      expect(b.rowStatus).toBe('CANCELLED');
+    });
+
+    it("cancelled after a dead worker's ledger step posted: the captured hold sends it forward to COMPLETED, booking kept", async () => {
+      const { view, books: b } = await cancelledBeforeAnyRecordedStep((tb) => {
+        tb.hold = 'captured';
+        tb.booking = 'booked';
+        tb.write('POSTED');
+      });
+      expect(view).toMatchObject({ status: 'COMPLETED', failure: null });
+      expect(view.steps).toMatchObject({ reserve: 'done', accounting: 'done', ledger: 'done' });
+      expect(b.log).toContain('releaseReserve:captured');
+      expect(b.booking).toBe('booked');
+      expect(b.attempts.reverseAccounting).toBeUndefined();
+      expect(b.statuses).not.toContain('CANCELLED');
+      expect(b.rowStatus).toBe('COMPLETED');
+    });
+
     it('a reserve attempt that commits after finance cancelled finds the tombstone: the hold stays released', async () => {
       let gate!: Gate;
       const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('reserve')));
@@ -726,7 +770,7 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
 
       gate.release(); // the abandoned reserve attempts commit now
       await until('both late reserve attempts ran', () => b.log.filter((l) => l.startsWith('reserve:')).length === 2);
-      expect(b.log).toEqual(['releaseReserve:tombstone', 'reserve:tombstoned', 'reserve:tombstoned']);
+      expect(b.log).toEqual(['releaseReserve:tombstone', 'reverseAccounting:tombstone', 'reserve:tombstoned', 'reserve:tombstoned']);
       expect(b.hold).toBe('released');
       expect((await handle.result()).status).toBe('CANCELLED');
     });
