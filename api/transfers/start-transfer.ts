@@ -9,6 +9,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
 import type { TransferEntity } from '../../db/entities/transfer.entity';
 import { TransferRefused } from '../../domain/errors';
+import { ApiError } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { formatAmount } from '../../domain/money';
 import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
@@ -24,6 +25,9 @@ import {
 } from '../../workflows/search-attributes';
 import { transferWorkflow } from '../../workflows/transfer';
 import type { AnswerStage, SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
+
+/** How long the API takes to confirm that a saga which did not answer in time exists. */
+const SAGA_EXISTS_CHECK_MS = 3000;
 
 /** What a caller asks for; the id and workflow id are derived from (caller, key). */
 export type StartTransferCommand = Omit<NewTransfer, 'id' | 'workflowId'>;
@@ -99,8 +103,22 @@ async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerSt
   } catch (err) {
     // the saga ran and finished before: the reuse policy refuses a second run, which is the point
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    if (isAnswerTimeout(err)) return;
+    if (isAnswerTimeout(err)) return assertSagaExists(deps, t);
     throw err;
+  }
+}
+
+/**
+ * No answer in time is fine only if the saga exists: a deadline that ran out while the Temporal server
+ * was unreachable may have cut the start itself, and a 202 for a transfer no workflow will ever run
+ * would leave it PENDING for good. Unknown → 503, so the client retries with the same key (which
+ * starts it or joins it).
+ */
+async function assertSagaExists(deps: TransferDeps, t: TransferEntity): Promise<void> {
+  try {
+    await deps.temporal.withDeadline(Date.now() + SAGA_EXISTS_CHECK_MS, () => deps.temporal.workflow.getHandle(t.workflowId).describe());
+  } catch {
+    throw new ApiError('SERVICE_UNAVAILABLE', 'the transfer is recorded but its saga could not be confirmed; retry with the same Idempotency-Key');
   }
 }
 
