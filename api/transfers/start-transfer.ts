@@ -1,5 +1,6 @@
 import {
   isGrpcDeadlineError,
+  isGrpcServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -103,9 +104,21 @@ async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerSt
   } catch (err) {
     // the saga ran and finished before: the reuse policy refuses a second run, which is the point
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    if (isAnswerTimeout(err)) return assertSagaExists(deps, t);
+    if (isAnswerTimeout(err) || isUpdateAbandoned(err)) return assertSagaExists(deps, t);
     throw err;
   }
+}
+
+/**
+ * The server gave up on the update, not the saga: e.g. FAILED_PRECONDITION "unexpected workflow task
+ * failure" when the worker running the first workflow task died, or ABORTED. Retrying is right; whether
+ * the workflow was started decides between 202 and 503.
+ */
+const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_ABORTED = 10;
+function isUpdateAbandoned(err: unknown): boolean {
+  const grpc = isGrpcServiceError(err) ? err : (err as { cause?: unknown } | null)?.cause;
+  return isGrpcServiceError(grpc) && [GRPC_FAILED_PRECONDITION, GRPC_ABORTED].includes(grpc.code);
 }
 
 /**
