@@ -122,6 +122,27 @@ const PG_INPUT_CLASSES = ['22'];
 const PG_TRANSIENT_CLASSES = ['08', '53', '57', '40'];
 const NODE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 
+/**
+ * node-postgres failures of a connection that was dropped or never came up (Postgres restarted or
+ * killed, a proxy or the network cut it, the pool timed out): no SQLSTATE and no code, only these
+ * messages, on the error itself or on the driverError of TypeORM's QueryFailedError wrapping it.
+ */
+const PG_CONNECTION_LOST_MESSAGES = [
+  'Connection terminated', // also "… unexpectedly" and "… due to connection timeout"
+  'is not queryable', // "Client has encountered a connection error and is not queryable", "Client was closed and is not queryable"
+  'timeout exceeded when trying to connect',
+  'terminating connection due to', // 57P01 administrator command / 57P02 crash shutdown, should the code be missing
+  'the database system is', // 57P03: starting up, shutting down, in recovery mode
+];
+
+function isConnectionLost(error: unknown): boolean {
+  const candidates = [error, (error as { driverError?: unknown } | null)?.driverError];
+  return candidates.some((e) => {
+    const message = (e as { message?: unknown } | null)?.message;
+    return typeof message === 'string' && PG_CONNECTION_LOST_MESSAGES.some((m) => message.includes(m));
+  });
+}
+
 /** The Temporal server unreachable or overloaded (gRPC UNAVAILABLE 14, RESOURCE_EXHAUSTED 8, DEADLINE_EXCEEDED 4). */
 function isTemporalUnavailable(error: unknown): boolean {
   const grpc = isGrpcServiceError(error) ? error : (error as { cause?: unknown } | null)?.cause;
@@ -184,7 +205,7 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
     (pgCode && PG_TRANSIENT_CLASSES.includes(pgCode.slice(0, 2))) ||
     isTemporalUnavailable(error) ||
     (typeof err.code === 'string' && NODE_NETWORK_CODES.has(err.code)) ||
-    (typeof err.message === 'string' && err.message.includes('timeout exceeded when trying to connect'))
+    isConnectionLost(error)
   ) {
     return { problem: buildProblem('SERVICE_UNAVAILABLE', 'a dependency is unavailable; retry later', extra), expected: false };
   }

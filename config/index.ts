@@ -49,6 +49,12 @@ const ConfigSchema = Type.Object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Type.Integer({ minimum: 1, default: 40 }),
   WORKER_SHUTDOWN_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 30 }),
   WORKER_BUNDLE_PATH: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * Longest wait, in seconds, between two attempts to reach Postgres or Temporal while a process starts
+   * (API and worker): they never exit because a dependency is down, they retry with backoff (0.5 s
+   * doubling up to this, with jitter) and log one JSON line per failed attempt. Fractions allowed.
+   */
+  DEPENDENCY_RETRY_MAX_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 300, default: 10 }),
 
   // ---- operations: logs, metrics, tracing (README "Operating")
   /** json: one JSON object per line; pretty: pino-pretty; auto: pretty only when stdout is a TTY. */

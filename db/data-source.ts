@@ -28,3 +28,22 @@ export function createDataSource({ url, poolMax = 10, applicationName = 'wallet'
     extra: { max: poolMax, connectionTimeoutMillis: 5000 },
   });
 }
+
+/**
+ * `ds.initialize()` that may be tried again after it failed (Postgres down at start-up): a failed
+ * attempt can leave the pool it opened behind (TypeORM keeps it when the first query fails), so it
+ * is ended here instead of piling up one pool per attempt.
+ */
+export async function initializeDataSource(ds: DataSource): Promise<void> {
+  try {
+    await ds.initialize();
+  } catch (err) {
+    if (!ds.isInitialized) {
+      const driver = ds.driver as unknown as { master?: { end(): Promise<void> } };
+      const pool = driver.master;
+      driver.master = undefined;
+      await pool?.end().catch(() => undefined);
+    }
+    throw err;
+  }
+}

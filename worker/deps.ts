@@ -1,18 +1,39 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
-import { createDataSource } from '../db/data-source';
+import { createDataSource, initializeDataSource } from '../db/data-source';
 import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
 import type { ActivityDeps } from '../activities';
+import { errorSummary, type RetryLogger } from '../observability/dependency-retry';
 import { createWorkerMetrics } from '../observability/metrics';
 
-/** The worker's own connections and metrics; the connections are closed by the caller after the worker has drained. */
-export async function openActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
+export type WorkerDeps = ActivityDeps & {
+  /** ends Redis and, if it was connected, the Postgres pool */
+  close(): Promise<void>;
+};
+
+const SILENT: RetryLogger = { warn: () => undefined, info: () => undefined };
+
+/**
+ * The worker's connections and metrics, Postgres not connected yet (`initializeDataSource(deps.db)`,
+ * worker/main.ts retries it while Postgres is down). Redis connects in the background and keeps
+ * reconnecting; its outages are logged as transitions (one line down, one line back), never as
+ * ioredis's own "Unhandled error event" on stderr.
+ */
+export function createActivityDeps(config: Config, logger: RetryLogger = SILENT): WorkerDeps {
   const db = createDataSource({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
-  await db.initialize();
   const redis = new Redis(config.REDIS_URL, {
     keyPrefix: config.REDIS_KEY_PREFIX,
     maxRetriesPerRequest: 3,
     connectTimeout: 2000,
+  });
+  let up = true;
+  redis.on('error', (err: Error) => {
+    if (up) logger.warn({ dependency: 'redis', err: errorSummary(err) }, 'redis unavailable; notifications wait for it');
+    up = false;
+  });
+  redis.on('ready', () => {
+    if (!up) logger.info({ dependency: 'redis' }, 'redis available again');
+    up = true;
   });
   return {
     db,
@@ -21,7 +42,19 @@ export async function openActivityDeps(config: Config): Promise<ActivityDeps & {
     metrics: createWorkerMetrics({ db: () => db }),
     async close() {
       redis.disconnect();
-      await db.destroy();
+      if (db.isInitialized) await db.destroy();
     },
   };
+}
+
+/** The worker's own connections and metrics, Postgres connected (one attempt); closed by the caller after the worker has drained. */
+export async function openActivityDeps(config: Config, logger?: RetryLogger): Promise<WorkerDeps> {
+  const deps = createActivityDeps(config, logger);
+  try {
+    await initializeDataSource(deps.db);
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
+  return deps;
 }

@@ -59,17 +59,30 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** Readiness of a worker process: polling, and both of its dependencies answer. */
-export function workerReadiness(deps: { worker: () => Worker | undefined; connection: NativeConnection; db: DataSource }) {
+/**
+ * Readiness of a worker process: polling, and both of its dependencies answer. `connection` may be a
+ * getter: worker/main.ts serves /health before it has reached Temporal (undefined until then), and
+ * `db` is not initialized until Postgres answered once.
+ */
+export function workerReadiness(deps: {
+  worker: () => Worker | undefined;
+  connection: NativeConnection | (() => NativeConnection | undefined);
+  db: DataSource;
+}) {
   return async (): Promise<Readiness> => {
     const worker = deps.worker();
     const state = worker?.getState() ?? 'STARTING';
+    const connection = typeof deps.connection === 'function' ? deps.connection() : deps.connection;
     const [temporal, postgres] = await Promise.all([
       probe(async () => {
-        const res = await deps.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => deps.connection.healthService.check({}));
+        if (!connection) throw new Error('not connected yet');
+        const res = await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => connection.healthService.check({}));
         if (res.status !== SERVING) throw new Error(`health status ${String(res.status)}`);
       }),
-      probe(() => withTimeout(deps.db.query('SELECT 1'), CHECK_TIMEOUT_MS)),
+      probe(async () => {
+        if (deps.db.isInitialized === false) throw new Error('not connected yet');
+        await withTimeout(deps.db.query('SELECT 1'), CHECK_TIMEOUT_MS);
+      }),
     ]);
     const checks = { worker: state === 'RUNNING' ? 'ok' : `not polling: ${state}`, temporal, postgres };
     return { status: Object.values(checks).every((c) => c === 'ok') ? 'ok' : 'unavailable', checks };

@@ -28,11 +28,11 @@ export default fp(
     // Log transitions, not every reconnect attempt, so an outage is a few lines, not a flood.
     let up = true;
     redis.on('error', (err: Error) => {
-      if (up) app.log.warn({ err }, 'redis unavailable; continuing without it');
+      if (up) app.log.warn({ dependency: 'redis', err }, 'redis unavailable; continuing without it');
       up = false;
     });
     redis.on('ready', () => {
-      if (!up) app.log.info('redis available again');
+      if (!up) app.log.info({ dependency: 'redis' }, 'redis available again');
       up = true;
     });
     // Wait for the first attempt (bounded by connectTimeout) so a healthy Redis is ready when the app

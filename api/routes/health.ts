@@ -91,7 +91,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (_request, reply) => {
       const temporal = app.temporal.connection;
       const results = await Promise.all([
-        probe('postgres', () => withTimeout(app.db.query('SELECT 1'), CHECK_TIMEOUT_MS)),
+        probe('postgres', async () => {
+          // Postgres down since start-up: api/plugins/db.ts is still trying to reach it
+          if (!app.db.isInitialized) throw new Error('not connected yet');
+          await withTimeout(app.db.query('SELECT 1'), CHECK_TIMEOUT_MS);
+        }),
         probe('redis', () => {
           // not connected: say so, rather than ioredis's "Stream isn't writeable…"
           if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
