@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -107,6 +108,38 @@ describe('transfer early answer and history shape', () => {
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_000, held: 0 });
     } finally {
       await idle.close();
+    }
+  });
+
+  it('answers 503, not 202, when the saga cannot be confirmed (a Temporal server that never answers); the replay starts it and it completes', async () => {
+    // accepts connections and never says a word: every call to it runs into its deadline
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentApp = await buildApp({
+      config: testConfig({ ...env, TEMPORAL_ADDRESS: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
+      logger: false,
+    });
+    try {
+      const { from, to } = await twoWallets(1_000);
+      const key = uniqueKey('unconfirmed');
+      const body = { fromWalletId: from.id, toWalletId: to.id, amount: 150 };
+      const res = await postTransfer(silentApp, body, { key });
+      expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+      const rows = await ds.query<Array<{ id: string; status: string }>>(
+        `SELECT id, status FROM transfers WHERE idempotency_key = $1`,
+        [key],
+      );
+      expect(rows).toEqual([{ id: expect.any(String), status: 'PENDING' }]);
+
+      // the client re-sends the same key once Temporal answers again: the saga starts and the money moves once
+      const replay = await postTransfer(app, body, { key, waitSeconds: 20 });
+      expect(replay.statusCode).toBe(200);
+      expect(replay.json<TransferJson>()).toMatchObject({ id: rows[0]!.id, status: 'COMPLETED' });
+      expect(await journalEntriesOf(ds, rows[0]!.id)).toBe(1);
+      expect(await getWallet(app, from.id)).toMatchObject({ balance: 850, held: 0 });
+    } finally {
+      await silentApp.close();
+      silent.close();
     }
   });
 
