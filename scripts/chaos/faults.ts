@@ -23,6 +23,13 @@ const ACCOUNTING_OUTAGE_OFF = `DROP TRIGGER IF EXISTS chaos_accounting_outage ON
 
 /** Saga statuses a Temporal cancel is aimed at in turn: before reserve, accounting, ledger, notify; parked. */
 const CANCEL_TARGETS = ['PENDING', 'RESERVED', 'ACCOUNTED', 'POSTED', 'NEEDS_ATTENTION'] as const;
+const STEP_OF_STATUS: Record<(typeof CANCEL_TARGETS)[number], string> = {
+  PENDING: 'reserve',
+  RESERVED: 'accounting',
+  ACCOUNTED: 'ledger',
+  POSTED: 'notify',
+  NEEDS_ATTENTION: 'parked',
+};
 
 /** The faults that take a dependency away for a while; one at a time, in a seeded order. */
 const OUTAGES = ['temporal-kill', 'postgres-stop', 'redis-kill', 'api-kill', 'accounting-outage'] as const;
@@ -233,9 +240,10 @@ export class FaultInjector {
     // each step in turn (the next one that has a transfer in it), found the way ops would in the UI:
     // by the TransferStatus search attribute
     let running: string[] = [];
+    let listedAs: (typeof CANCEL_TARGETS)[number] = 'PENDING';
     for (let k = 0; k < CANCEL_TARGETS.length && running.length === 0; k++) {
-      const status = CANCEL_TARGETS[(this.cancelTurn + k) % CANCEL_TARGETS.length]!;
-      running = await this.runningWorkflows(status);
+      listedAs = CANCEL_TARGETS[(this.cancelTurn + k) % CANCEL_TARGETS.length]!;
+      running = await this.runningWorkflows(listedAs);
     }
     this.cancelTurn++;
     if (running.length === 0) return;
@@ -253,7 +261,9 @@ export class FaultInjector {
       if (['COMPLETED', 'REJECTED', 'CANCELLED'].includes(view.status)) return; // finished meanwhile
       step = view.status === 'NEEDS_ATTENTION' ? 'parked' : (Object.entries(view.steps).find(([, s]) => s === 'running')?.[0] ?? view.status);
     } catch {
-      step = null; // no worker answered the query in time: cancel anyway, the saga decides
+      // no answer in time: a workflow task is busy, typically a step's attempt still running; the
+      // search attribute it was listed by says which step
+      step = `${STEP_OF_STATUS[listedAs]} (no query answer)`;
     }
     const at = Date.now();
     const ok = await handle.cancel().then(
