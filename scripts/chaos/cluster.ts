@@ -74,6 +74,16 @@ interface Owned {
   name: ProcessName;
   child: ChildProcess | null;
   exited: Promise<void>;
+  /** set before the harness signals it: any other exit is the process's own doing */
+  expectedExit: boolean;
+}
+
+/** A process that exited without being killed or stopped by the harness. */
+export interface UnexpectedExit {
+  name: ProcessName;
+  at: number;
+  code: number | null;
+  signal: string | null;
 }
 
 export interface ClusterSettings {
@@ -95,6 +105,7 @@ export class ChaosCluster {
   readonly jwtSecret: string;
   private ports!: { postgres: number; redis: number; temporal: number; api: number; workers: number[] };
   private readonly procs = new Map<ProcessName, Owned>();
+  readonly unexpectedExits: UnexpectedExit[] = [];
   private readonly root = repoRoot();
   private readonly cli: string;
   /** Postgres refuses to run as root: then its commands run as the `postgres` user. */
@@ -301,8 +312,14 @@ export class ChaosCluster {
     const current = this.procs.get(name);
     if (current?.child && current.child.exitCode === null && current.child.signalCode === null) return;
     const child = this.spawnFor(name);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    this.procs.set(name, { name, child, exited });
+    const owned: Owned = { name, child, exited: Promise.resolve(), expectedExit: false };
+    owned.exited = new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!owned.expectedExit) this.unexpectedExits.push({ name, at: Date.now(), code, signal });
+        resolve();
+      }),
+    );
+    this.procs.set(name, owned);
     await until(name, waitSeconds, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} (see ${this.logPath(name)})`);
       return this.readiness(name)();
@@ -316,6 +333,7 @@ export class ChaosCluster {
   async kill(name: ProcessName): Promise<void> {
     const p = this.procs.get(name);
     if (!p?.child?.pid || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.expectedExit = true;
     try {
       process.kill(-p.child.pid, 'SIGKILL');
     } catch {
@@ -332,6 +350,7 @@ export class ChaosCluster {
   /** Stops everything (SIGTERM, then SIGKILL after a grace) and removes the run's folder unless kept. */
   async stop({ keepDir }: { keepDir: boolean }): Promise<void> {
     const live = [...this.procs.values()].filter((p) => p.child && p.child.exitCode === null && p.child.signalCode === null);
+    for (const p of this.procs.values()) p.expectedExit = true;
     for (const p of live) {
       try {
         process.kill(-p.child!.pid!, 'SIGTERM');
@@ -357,6 +376,7 @@ export class ChaosCluster {
   /** Last resort on an unexpected exit of the harness: nothing it started may outlive it. */
   killAllNow(): void {
     for (const p of this.procs.values()) {
+      p.expectedExit = true;
       if (p.child?.pid) {
         try {
           process.kill(-p.child.pid, 'SIGKILL');

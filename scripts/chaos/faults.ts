@@ -109,7 +109,8 @@ export class FaultInjector {
   // ------------------------------------------------------------------ process faults
   private async killWorker(r: Random): Promise<void> {
     const name = r.pick(this.cluster.workerNames);
-    if (!this.cluster.isRunning(name)) return;
+    // one that died on its own (reported by the checker) is restarted, as a supervisor would
+    if (!this.cluster.isRunning(name)) return this.cluster.startProcess(name);
     const event = this.begin('worker-kill', `SIGKILL ${name}`);
     await this.cluster.kill(name);
     await sleep(r.int(500, 3000));

@@ -181,6 +181,13 @@ async function main(): Promise<number> {
       checked: record.transfers.length + record.deposits.length,
       violations: stillUnanswered > 0 ? [`${stillUnanswered} request(s) never answered`] : [],
     });
+    rows.push({
+      name: 'no process exited on its own (only the faults kill)',
+      checked: 3 + workers,
+      violations: cluster.unexpectedExits.map(
+        (e) => `${e.name} exited (${e.signal ?? `code ${e.code}`}) at ${new Date(e.at).toISOString()}: see ${cluster.logPath(e.name)}`,
+      ),
+    });
     const errors = errorsByWindow(record);
     rows.push({
       name: `no 5xx outside a fault window (+${FAULT_WINDOW_GRACE_MS / 1000}s)`,
