@@ -4,10 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { SearchAttributeType } from '@temporalio/common';
 import { loadConfig } from '../config';
-import { transferSearchAttributes } from '../workflows/search-attributes';
-import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot } from './temporal-cli';
+import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs } from './temporal-cli';
 
 /**
  * The local stack behind `npm start` (scripts/dev-stack.sh makes sure Postgres and Redis run and
@@ -49,16 +47,6 @@ const TEMPORAL_PORT = portSetting('DEV_TEMPORAL_PORT', 7233);
 const TEMPORAL_UI_PORT = portSetting('DEV_TEMPORAL_UI_PORT', TEMPORAL_PORT + 1000);
 const DATA_DIR = path.resolve(ROOT, process.env.DEV_STACK_DATA_DIR || '.data');
 const TEMPORAL_DB = path.join(DATA_DIR, 'temporal.db');
-
-const CLI_TYPE: Record<SearchAttributeType, string> = {
-  [SearchAttributeType.TEXT]: 'Text',
-  [SearchAttributeType.KEYWORD]: 'Keyword',
-  [SearchAttributeType.INT]: 'Int',
-  [SearchAttributeType.DOUBLE]: 'Double',
-  [SearchAttributeType.BOOL]: 'Bool',
-  [SearchAttributeType.DATETIME]: 'Datetime',
-  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
-};
 
 interface Proc {
   name: string;
@@ -268,7 +256,7 @@ async function main(): Promise<void> {
       String(TEMPORAL_UI_PORT),
       '--namespace',
       config.TEMPORAL_NAMESPACE,
-      ...transferSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE[k.type]}`]),
+      ...searchAttributeArgs(),
     ],
     env,
   );

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { SearchAttributeType } from '@temporalio/common';
+import { transferSearchAttributes } from '../workflows/search-attributes';
 
 /**
  * The repository root: the nearest ancestor of this file that holds package.json.
@@ -86,3 +88,18 @@ export const DEV_SERVER_TUNING_ARGS: readonly string[] = [
   '--dynamic-config-value',
   'system.enableActivityEagerExecution=true',
 ];
+
+const CLI_TYPE: Record<SearchAttributeType, string> = {
+  [SearchAttributeType.TEXT]: 'Text',
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DOUBLE]: 'Double',
+  [SearchAttributeType.BOOL]: 'Bool',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
+};
+
+/** `--search-attribute KEY=Type` for each of our custom search attributes, for `temporal server start-dev`. */
+export function searchAttributeArgs(): string[] {
+  return transferSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE[k.type]}`]);
+}

@@ -4,24 +4,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SearchAttributeType } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
-import { transferSearchAttributes } from '../../workflows/search-attributes';
-import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot } from '../temporal-cli';
+import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs } from '../temporal-cli';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const HOST = '127.0.0.1';
-
-const CLI_TYPE: Record<SearchAttributeType, string> = {
-  [SearchAttributeType.TEXT]: 'Text',
-  [SearchAttributeType.KEYWORD]: 'Keyword',
-  [SearchAttributeType.INT]: 'Int',
-  [SearchAttributeType.DOUBLE]: 'Double',
-  [SearchAttributeType.BOOL]: 'Bool',
-  [SearchAttributeType.DATETIME]: 'Datetime',
-  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
-};
 
 /** A port nobody listens on right now (the kernel's pick). */
 async function freePort(): Promise<number> {
@@ -265,7 +253,7 @@ export class ChaosCluster {
             HOST,
             '--port',
             String(this.ports.temporal),
-            ...transferSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE[k.type]}`]),
+            ...searchAttributeArgs(),
           ],
           process.env,
         );

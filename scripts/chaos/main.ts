@@ -8,7 +8,7 @@ import { ChaosCluster } from './cluster';
 import { FaultInjector } from './faults';
 import { ChaosHttp } from './http';
 import { Random } from './random';
-import { FAULT_KINDS, type ChaosRecord } from './record';
+import { emptyRecord, FAULT_KINDS } from './record';
 import { countBy, errorsByWindow, errorsTable, faultTable, FAULT_WINDOW_GRACE_MS, speedTable, table } from './report';
 import { Bank, openBank, resendUnanswered, runTransfers } from './workload';
 
@@ -110,18 +110,7 @@ async function main(): Promise<number> {
   await cluster.start();
   log(`stack up: API ${cluster.apiUrl}, Temporal ${cluster.temporalAddress}, Postgres ${cluster.databaseUrl}`);
 
-  const record: ChaosRecord = {
-    seed,
-    startedAt: Date.now(),
-    faultPhase: { from: 0, to: 0 },
-    wallets: [],
-    deposits: [],
-    transfers: [],
-    decisions: [],
-    temporalCancels: [],
-    faults: [],
-    http: [],
-  };
+  const record = emptyRecord(seed);
   const http = new ChaosHttp(cluster.apiUrl);
   record.http = http.events;
   const bank = new Bank(http, record, cluster.jwtSecret);

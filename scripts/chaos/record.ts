@@ -118,3 +118,20 @@ export interface ChaosRecord {
   faults: FaultEvent[];
   http: HttpEvent[];
 }
+
+/** A record with nothing in it yet. */
+export function emptyRecord(seed: number): ChaosRecord {
+  const now = Date.now();
+  return {
+    seed,
+    startedAt: now,
+    faultPhase: { from: now, to: now },
+    wallets: [],
+    deposits: [],
+    transfers: [],
+    decisions: [],
+    temporalCancels: [],
+    faults: [],
+    http: [],
+  };
+}

@@ -9,7 +9,7 @@ import { buildApp } from '../../api/app';
 import { createDataSource } from '../../db/data-source';
 import { runMigrations } from '../../db/migrate';
 import { CHECK_NAMES, formatCheckTable, runChecks, type CheckInput, type CheckOutcome } from '../../scripts/chaos/checker';
-import type { ChaosRecord, TransferAnswer, TransferIntent, TransferRequestRecord } from '../../scripts/chaos/record';
+import { emptyRecord, type ChaosRecord, type TransferAnswer, type TransferIntent, type TransferRequestRecord } from '../../scripts/chaos/record';
 import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { callers, tokenFor } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
@@ -74,18 +74,7 @@ describe('chaos checker', () => {
   let db: DataSource | undefined;
   let temporal: Client | undefined;
   let apiUrl = '';
-  const record: ChaosRecord = {
-    seed: 1,
-    startedAt: Date.now(),
-    faultPhase: { from: Date.now(), to: Date.now() },
-    wallets: [],
-    deposits: [],
-    transfers: [],
-    decisions: [],
-    temporalCancels: [],
-    faults: [],
-    http: [],
-  };
+  const record: ChaosRecord = emptyRecord(1);
   const ids = { completed: '', rejected: '', cancelled: '' };
 
   async function call(method: string, route: string, url: string, token: string, body?: object, headers: Record<string, string> = {}) {
