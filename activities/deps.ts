@@ -1,5 +1,7 @@
+import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../config';
 import type { AccountingPort } from '../domain/transfers/accounting-port';
 import type { WorkerMetrics } from '../observability/metrics';
 
@@ -10,4 +12,8 @@ export interface ActivityDeps {
   accounting: AccountingPort;
   /** the worker's Prometheus metrics (observability/metrics.ts createWorkerMetrics) */
   metrics: WorkerMetrics;
+  /** the worker's settings (reconciliation starts a lost saga with the task queue and saga settings) */
+  config: Config;
+  /** a Temporal client: reconciliation compares the transfers table with the workflows */
+  temporal: Client;
 }

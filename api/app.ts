@@ -19,6 +19,7 @@ import tracing from './plugins/tracing';
 import auditRoutes from './routes/audit';
 import depositRoutes from './routes/deposits';
 import healthRoutes from './routes/health';
+import reconciliationRoutes from './routes/reconciliation';
 import transferRoutes from './routes/transfers';
 import walletStatusRoutes from './routes/wallet-status';
 import walletRoutes from './routes/wallets';
@@ -75,6 +76,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(walletStatusRoutes);
   await app.register(transferRoutes);
   await app.register(auditRoutes);
+  await app.register(reconciliationRoutes);
 
   try {
     await app.ready();

@@ -28,6 +28,7 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
   INVALID_AMOUNT: { status: 400, title: 'Invalid amount' },
   INVALID_STATE: { status: 409, title: 'Invalid state' },
   HOLD_CAPTURED: { status: 409, title: 'Transfer already posted' },
+  RECONCILIATION_RUN_NOT_FOUND: { status: 404, title: 'Reconciliation run not found' },
 };
 
 /** Errors raised by the HTTP layer itself (request shape, transport, infrastructure). */

@@ -44,6 +44,16 @@ const ConfigSchema = Type.Object({
   TRANSFER_ANSWER_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
   /** How long a parked transfer waits for finance before it is cancelled automatically. */
   TRANSFER_PARK_DEADLINE_SECONDS: Type.Integer({ minimum: 1, default: 72 * 3600 }),
+  /** How often the reconciliation Schedule runs (scripts/ensure-schedules.ts); the staleness alert assumes 300. */
+  RECONCILIATION_INTERVAL_SECONDS: Type.Integer({ minimum: 10, default: 300 }),
+  /** Rows (wallets, entries, transfers, workflows) one reconciliation activity checks per page. */
+  RECONCILIATION_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  /** How often the retention Schedule purges expired idempotency records. */
+  RETENTION_INTERVAL_SECONDS: Type.Integer({ minimum: 10, default: 3600 }),
+  /** Expired idempotency records deleted per statement (short transactions: writes never wait long). */
+  RETENTION_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 500 }),
+  /** Batches one retention run deletes at most; the rest waits for the next run. */
+  RETENTION_MAX_BATCHES: Type.Integer({ minimum: 1, maximum: 100000, default: 200 }),
   /** Worker concurrency limits. */
   WORKER_MAX_CONCURRENT_ACTIVITIES: Type.Integer({ minimum: 1, default: 50 }),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Type.Integer({ minimum: 1, default: 40 }),

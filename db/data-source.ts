@@ -5,8 +5,9 @@ import { TransferEntity } from './entities/transfer.entity';
 import { InitialSchema1700000000000 } from './migrations/1700000000000-InitialSchema';
 import { AuditLog1700000100000 } from './migrations/1700000100000-AuditLog';
 import { AuditDecisionKey1700000200000 } from './migrations/1700000200000-AuditDecisionKey';
+import { Reconciliation1700000300000 } from './migrations/1700000300000-Reconciliation';
 
-export const migrations = [InitialSchema1700000000000, AuditLog1700000100000, AuditDecisionKey1700000200000];
+export const migrations = [InitialSchema1700000000000, AuditLog1700000100000, AuditDecisionKey1700000200000, Reconciliation1700000300000];
 
 export interface DataSourceOptions {
   url: string;

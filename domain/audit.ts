@@ -3,9 +3,17 @@ import { poolSql, type Sql } from '../db/sql';
 import { encodeCursor, type Page } from './history';
 
 /** Privileged actions that leave an audit row (table audit_log, append-only). */
-export const AUDIT_ACTIONS = ['transfer.retry', 'transfer.cancel', 'wallet.freeze', 'wallet.unfreeze', 'wallet.deposit'] as const;
+export const AUDIT_ACTIONS = [
+  'transfer.retry',
+  'transfer.cancel',
+  'wallet.freeze',
+  'wallet.unfreeze',
+  'wallet.deposit',
+  'reconciliation.run',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-export type AuditTargetType = 'wallet' | 'transfer';
+export const AUDIT_TARGET_TYPES = ['wallet', 'transfer', 'reconciliation_run'] as const;
+export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
 
 /** Who did it and under which request; the action-specific part is added by each caller. */
 export interface AuditActor {

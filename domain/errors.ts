@@ -16,6 +16,7 @@ export const DOMAIN_ERROR_CODES = [
   'INVALID_AMOUNT',
   'INVALID_STATE',
   'HOLD_CAPTURED',
+  'RECONCILIATION_RUN_NOT_FOUND',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { reconciliationGauges } from './reconciliation-metrics';
 
 /**
  * Our Prometheus metrics (prom-client). The names, kinds and labels are the contract that
@@ -159,6 +160,7 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
         }
       },
     }),
+    reconciliation: reconciliationGauges(registry, { db: opts.db, cacheMs, onError: opts.onCollectError }),
     /** A deposit that posted a journal entry now (not a replay). */
     deposit(currency: string, amountMinor: bigint): void {
       recordTransaction(counters, 'deposit', currency, amountMinor);

@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       throw new Error(`port ${port} (${what}) is already in use on ${HOST}: is another dev stack running?`);
     }
   }
-  nameWidth = Math.max('temporal'.length, `worker-${workers}`.length);
+  nameWidth = Math.max('schedules'.length, `worker-${workers}`.length);
 
   fs.mkdirSync(path.dirname(TEMPORAL_DB), { recursive: true });
   log(`starting the Temporal dev server (${path.relative(ROOT, cli)}, data in ${path.relative(ROOT, TEMPORAL_DB)})`);
@@ -267,6 +267,10 @@ async function main(): Promise<void> {
   const { code } = await migrate.exited;
   if (stopping) return;
   if (code !== 0) return; // reported and stopping already
+
+  // the reconciliation and retention Schedules, created or updated to this configuration (idempotent)
+  const schedules = start('schedules', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'ensure-schedules.js')], env, true);
+  if ((await schedules.exited).code !== 0 || stopping) return;
 
   start('api', process.execPath, [path.join(ROOT, 'dist', 'api', 'main.js')], env);
   for (let n = 1; n <= workers; n++) {

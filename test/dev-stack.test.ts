@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { dropDatabase } from '../scripts/migrate';
 import { closedPort } from './api/helpers';
-import { customer, fund, httpDriver, openWallet, parseMetrics, transfer, valueOf } from './observability/helpers';
+import { RECONCILIATION_SCHEDULE_ID, RETENTION_SCHEDULE_ID } from '../scripts/ensure-schedules';
+import { customer, FINANCE, fund, httpDriver, openWallet, parseMetrics, transfer, valueOf, type ApiDriver } from './observability/helpers';
 import { testConfig } from './support/env';
 import { eventually } from './support/wallets';
 
@@ -15,7 +16,8 @@ import { eventually } from './support/wallets';
  * jest): start it on ports and a database of its own, create two wallets, fund one, transfer and see
  * COMPLETED, stop it with Ctrl-C (SIGINT) and find no process of it left. Then start it again on the
  * same data folder: the Temporal state survived (the finished workflow is still found by its search
- * attributes) and stop it again.
+ * attributes) and stop it again. Both starts leave exactly one reconciliation and one retention
+ * Schedule (the second updates them), and a reconciliation run started through the API succeeds.
  */
 const ROOT = path.resolve(__dirname, '..');
 
@@ -27,6 +29,38 @@ interface Stack {
 }
 
 /** Processes whose environment carries `marker` (every process of the stack inherits DEV_STACK_DATA_DIR). */
+/** The Schedules the stack's Temporal knows, by id (the list is eventually consistent: wait for both). */
+async function scheduleIds(port: number): Promise<string[]> {
+  const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+  try {
+    const client = new Client({ connection, namespace: 'default' });
+    const found = await eventually(async () => {
+      const ids: string[] = [];
+      for await (const s of client.schedule.list()) ids.push(s.scheduleId);
+      return ids.includes(RECONCILIATION_SCHEDULE_ID) && ids.includes(RETENTION_SCHEDULE_ID) ? ids.sort() : undefined;
+    }, 10_000, 'the two schedules');
+    const reconciliation = await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
+    expect(reconciliation.spec.intervals).toMatchObject([{ every: 300_000 }]);
+    expect(reconciliation.policies.overlap).toBe('SKIP');
+    expect(reconciliation.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconciliationWorkflow' });
+    expect(reconciliation.memo).toMatchObject({ description: expect.stringContaining('books') });
+    return found;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** A manual reconciliation run through the API, to the end: the stack's own (clean) books. */
+async function reconcile(api: ApiDriver): Promise<unknown> {
+  const started = await api.request('POST', '/v1/reconciliation/runs', { caller: FINANCE, body: { reason: 'dev stack test' } });
+  expect(started.status).toBe(202);
+  const { id } = started.json() as { id: string };
+  return eventually(async () => {
+    const run = (await api.request('GET', `/v1/reconciliation/runs/${id}`, { caller: FINANCE })).json() as { status: string };
+    return run.status === 'succeeded' ? run : undefined;
+  }, 30_000, 'the reconciliation run');
+}
+
 function processesWith(marker: string): number[] {
   if (!fs.existsSync('/proc')) return [];
   const pids: number[] = [];
@@ -182,7 +216,7 @@ describe('npm start (the dev stack)', () => {
       expect(out).toContain(url);
     }
     // each process's lines carry its name
-    for (const name of ['temporal', 'migrate', 'api', 'worker-1', 'worker-2']) expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
+    for (const name of ['temporal', 'migrate', 'schedules', 'api', 'worker-1', 'worker-2']) expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
 
     const api = httpDriver(apiUrl);
     const alice = customer();
@@ -193,6 +227,11 @@ describe('npm start (the dev stack)', () => {
     expect(done.status).toBe('COMPLETED');
     const sender = (await api.request('GET', `/v1/wallets/${from}`, { caller: alice })).json() as { balance: number; held: number };
     expect(sender).toMatchObject({ balance: 7_500, held: 0 });
+
+    // the Schedules exist, and a reconciliation run can be started through the API
+    expect(out).toMatch(new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: created`, 'm'));
+    expect(await scheduleIds(ports.temporal)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
+    expect(await reconcile(api)).toMatchObject({ status: 'succeeded', discrepancies: 0, trigger: 'manual' });
 
     // the Temporal UI answers, and one of the workers counted the transfer
     expect((await fetch(`http://127.0.0.1:${ports.ui}`)).status).toBe(200);
@@ -212,6 +251,9 @@ describe('npm start (the dev stack)', () => {
     // ------------------------------------------------------------------ a restart keeps the workflows
     const again = startStack();
     await again.ready;
+    // a second start updates the Schedules in place: still one of each
+    expect(again.output()).toMatch(new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: updated`, 'm'));
+    expect(await scheduleIds(ports.temporal)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection, namespace: 'default' });

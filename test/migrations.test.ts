@@ -16,6 +16,8 @@ const TABLES = [
   'notifications',
   'idempotency_records',
   'audit_log',
+  'reconciliation_runs',
+  'reconciliation_discrepancies',
 ];
 
 /** A brand-new empty database of its own on the run's server, separate from the run's (already migrated) database. */

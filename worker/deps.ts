@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { createDataSource, initializeDataSource } from '../db/data-source';
@@ -35,13 +36,18 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     if (!up) logger.info({ dependency: 'redis' }, 'redis available again');
     up = true;
   });
+  // lazy: connects on first use, so a worker starting while Temporal is down does not fail here
+  const temporal = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
   return {
     db,
     redis,
+    config,
+    temporal,
     accounting: new PostgresAccountingBook(db, config.dailyOutgoingLimitMinor),
     metrics: createWorkerMetrics({ db: () => db }),
     async close() {
       redis.disconnect();
+      await temporal.connection.close().catch(() => undefined);
       if (db.isInitialized) await db.destroy();
     },
   };

@@ -27,7 +27,7 @@ export default fp(
   async (app) => {
     const metrics = createApiMetrics({
       db: () => app.db,
-      onCollectError: (err) => app.log.warn({ err }, 'transfers_needs_attention: could not count the parked transfers'),
+      onCollectError: (err) => app.log.warn({ err }, 'a database-backed gauge (transfers_needs_attention, reconciliation_*) could not be read'),
     });
     app.decorate('metrics', metrics);
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AUDIT_ACTIONS, listAudit } from '../../domain/audit';
+import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES, listAudit } from '../../domain/audit';
 import { afterKeyOf } from '../pagination';
 import { STAFF_ROLES } from '../plugins/caller';
 import { AUDIT_EXAMPLE } from '../schemas/examples';
@@ -12,7 +12,7 @@ export const AuditRecordSchema = Type.Object(
     actor: Type.String({ description: 'the `sub` of the caller who acted' }),
     roles: Type.Array(Type.String(), { description: 'the roles the caller held when acting' }),
     action: Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a))),
-    targetType: Type.Union([Type.Literal('wallet'), Type.Literal('transfer')]),
+    targetType: Type.Union(AUDIT_TARGET_TYPES.map((t) => Type.Literal(t))),
     targetId: Uuid,
     reason: Nullable(Type.String()),
     requestId: Type.String({ description: 'X-Request-Id of the request that acted: find its log lines with it' }),
@@ -30,7 +30,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Audit trail of privileged actions (ops, finance, admin)',
         description:
-          'Retries, cancels, freezes, unfreezes and deposits, newest first; with `target`, those on one wallet or transfer. ' +
+          'Retries, cancels, freezes, unfreezes, deposits and manual reconciliation runs, newest first; with `target`, those on one wallet or transfer. ' +
           'The trail is append-only: rows are never changed or deleted.',
         tags: ['audit'],
         security: [{ bearerAuth: [] }],

@@ -3,7 +3,7 @@
 const WALLET_ID = '3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60';
 const OTHER_WALLET_ID = '8b7c6d5e-4f3a-4b2c-9d1e-0f1a2b3c4d5e';
 const TRANSFER_ID = 'c5a1e3f7-2b4d-5e6f-8a9b-0c1d2e3f4a5b';
-const AT = '2025-01-15T09:30:00.000Z';
+export const AT = '2025-01-15T09:30:00.000Z';
 
 export const WALLET_EXAMPLE = {
   id: WALLET_ID,

@@ -12,20 +12,13 @@ import type { TransferEntity } from '../../db/entities/transfer.entity';
 import { TransferRefused } from '../../domain/errors';
 import { ApiError } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
-import { formatAmount } from '../../domain/money';
 import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
 import { isSettled } from '../../domain/transfer-status';
 import { answerUpdateId, transferAnswerUpdate } from '../../workflows/messages';
-import {
-  AmountMinorKey,
-  CurrencyKey,
-  FromWalletIdKey,
-  ToWalletIdKey,
-  TransferStatusKey,
-} from '../../workflows/search-attributes';
 import { transferWorkflow } from '../../workflows/transfer';
-import type { AnswerStage, SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
+import type { AnswerStage } from '../../workflows/transfer-types';
+import { sagaStart } from '../../domain/transfers/saga-start';
 
 /** How long the API takes to confirm that a saga which did not answer in time exists. */
 const SAGA_EXISTS_CHECK_MS = 3000;
@@ -37,14 +30,6 @@ export interface TransferDeps {
   db: DataSource;
   temporal: Client;
   config: Config;
-}
-
-export function sagaSettings(config: Config): SagaSettings {
-  return {
-    stepMaxAttempts: config.TRANSFER_STEP_MAX_ATTEMPTS,
-    stepAttemptTimeoutSeconds: config.TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS,
-    parkDeadlineSeconds: config.TRANSFER_PARK_DEADLINE_SECONDS,
-  };
 }
 
 /**
@@ -92,7 +77,7 @@ export function assertNotRefused(t: TransferEntity): void {
  * runs on (e.g. every worker is down), and the caller gets the transfer as it is.
  */
 async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerStage, waitSeconds: number) {
-  const startWorkflowOperation = new WithStartWorkflowOperation(transferWorkflow, workflowStart(deps.config, t));
+  const startWorkflowOperation = new WithStartWorkflowOperation(transferWorkflow, sagaStart(deps.config, t));
   try {
     await deps.temporal.withDeadline(Date.now() + waitSeconds * 1000, () =>
       deps.temporal.workflow.executeUpdateWithStart(transferAnswerUpdate, {
@@ -138,45 +123,4 @@ async function assertSagaExists(deps: TransferDeps, t: TransferEntity): Promise<
 /** The saga did not answer within the caller's deadline (the update's RPC, or the start half of it). */
 export function isAnswerTimeout(err: unknown): boolean {
   return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
-}
-
-function workflowStart(config: Config, t: TransferEntity) {
-  const input: TransferWorkflowInput = {
-    transfer: {
-      transferId: t.id,
-      fromWalletId: t.fromWalletId,
-      toWalletId: t.toWalletId,
-      amountMinor: t.amount.toString(),
-      currency: t.currency,
-      description: t.description,
-    },
-    settings: sagaSettings(config),
-  };
-  const amount = formatAmount(t.amount, t.currency);
-  return {
-    workflowId: t.workflowId,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    args: [input] as [TransferWorkflowInput],
-    workflowIdConflictPolicy: 'USE_EXISTING' as const,
-    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-    typedSearchAttributes: [
-      { key: TransferStatusKey, value: 'PENDING' },
-      { key: FromWalletIdKey, value: t.fromWalletId },
-      { key: ToWalletIdKey, value: t.toWalletId },
-      // safe: amounts are capped at MAX_AMOUNT_MINOR ≤ 2^53 - 1 by configuration
-      { key: AmountMinorKey, value: Number(t.amount) },
-      { key: CurrencyKey, value: t.currency },
-    ],
-    staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}`,
-    staticDetails: [
-      `**Transfer** \`${t.id}\``,
-      `- amount: ${amount} (${t.amount} minor units)`,
-      `- from wallet: \`${t.fromWalletId}\``,
-      `- to wallet: \`${t.toWalletId}\``,
-      `- requested by: ${t.callerId}`,
-      t.description ? `- description: ${t.description}` : '',
-    ]
-      .filter(Boolean)
-      .join('\n'),
-  };
 }

@@ -57,6 +57,7 @@ describe('docker-compose.yml', () => {
         'postgres',
         'prometheus',
         'redis',
+        'schedules',
         'temporal',
         'temporal-admin-tools',
         'temporal-schema',
@@ -67,7 +68,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the app services a configuration the app accepts', () => {
-    for (const name of ['api', 'worker', 'migrate']) {
+    for (const name of ['api', 'worker', 'migrate', 'schedules']) {
       const env = serviceEnv(name);
       const cfg = loadConfig(env);
       expect(cfg.HOST).toBe('0.0.0.0');
@@ -92,7 +93,7 @@ describe('docker-compose.yml', () => {
     }
     expect(services.temporal?.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
     for (const name of ['postgres', 'redis', 'temporal', 'prometheus', 'grafana']) expect(services[name]?.healthcheck).toBeDefined();
-    for (const name of ['migrate', 'temporal-schema', 'temporal-admin-tools']) expect(services[name]?.restart).toBe('no');
+    for (const name of ['migrate', 'schedules', 'temporal-schema', 'temporal-admin-tools']) expect(services[name]?.restart).toBe('no');
   });
 
   it('runs 3 workers that get more time to stop than their activities get to finish', () => {
@@ -189,7 +190,7 @@ const podLabels = (o: K8sObject): Record<string, string> =>
 describe('infra/k8s', () => {
   const configMap = find('ConfigMap', 'wallet-transfers-config');
   const secret = find('Secret', 'wallet-transfers-secrets');
-  const workloads = [find('Deployment', 'wallet-api'), find('Deployment', 'wallet-worker'), find('Job', 'wallet-migrate')];
+  const workloads = [find('Deployment', 'wallet-api'), find('Deployment', 'wallet-worker'), find('Job', 'wallet-migrate'), find('Job', 'wallet-schedules')];
 
   it('puts everything in one namespace and keeps the example Secret out of kustomize', () => {
     expect(kustomization.resources).not.toContain('secret.example.yaml');

@@ -26,6 +26,9 @@ export const APP_METRICS: Readonly<Record<string, MetricSpec>> = {
   rate_limited_total: { kind: 'counter', labels: ['route'] },
   /** API: rate-limit checks that failed open because Redis could not be asked */
   rate_limit_store_errors_total: { kind: 'counter' },
+  /** API: the latest finished reconciliation run, from the database */
+  reconciliation_discrepancies: { kind: 'gauge', labels: ['kind'] },
+  reconciliation_last_success_timestamp_seconds: { kind: 'gauge' },
 };
 
 /** prom-client 15 default metrics (collectDefaultMetrics), names as exported. */

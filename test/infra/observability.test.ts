@@ -49,6 +49,8 @@ const EXPECTED_ALERTS = [
   'WalletTransferErrorRateHigh',
   'WalletTransfersParked',
   'WalletTransfersParkedBacklog',
+  'WalletReconciliationDiscrepancies',
+  'WalletReconciliationStale',
   'WalletInsufficientFundsSpike',
   'WalletAccountingFailures',
   'WalletDbPoolWaiting',

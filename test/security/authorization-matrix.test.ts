@@ -38,13 +38,19 @@ const financeAction = (ok: number): Row => ({
   admin: ok,
 });
 const adminAction: Row = { ...financeAction(200), finance: 403 };
+/** Staff only: ops, finance, admin. */
+const staffRead: Row = { ...unauthenticated, 'customer owner': 403, 'customer non-owner': 403, ops: 200, finance: 200, admin: 200 };
 
 interface RouteCase {
   name: string;
   expected: Row;
   /** The request; `owner` is the customer owning the object, `other` the unrelated customer. */
-  request: (w: World, kind: Kind) => InjectOptions;
+  request: (w: MatrixWorld, kind: Kind) => InjectOptions;
+  /** sent to an app whose task queue no worker polls */
+  unpolled?: boolean;
 }
+
+type MatrixWorld = World & { reconciliationRunId: string };
 
 const key = () => ({ 'idempotency-key': uniqueKey('matrix') });
 
@@ -114,12 +120,29 @@ const ROUTES: RouteCase[] = [
   },
   {
     name: 'GET /v1/audit?target=',
-    expected: { ...unauthenticated, 'customer owner': 403, 'customer non-owner': 403, ops: 200, finance: 200, admin: 200 },
+    expected: staffRead,
     request: (w) => ({ method: 'GET', url: '/v1/audit', query: { target: w.A.id } }),
+  },
+  {
+    name: 'POST /v1/reconciliation/runs',
+    expected: financeAction(202),
+    // on a task queue no worker polls (app `unpolled`): the run is started, never run against the shared database
+    unpolled: true,
+    request: () => ({ method: 'POST', url: '/v1/reconciliation/runs', payload: { reason: 'matrix' } }),
+  },
+  {
+    name: 'GET /v1/reconciliation/runs',
+    expected: staffRead,
+    request: () => ({ method: 'GET', url: '/v1/reconciliation/runs' }),
+  },
+  {
+    name: 'GET /v1/reconciliation/runs/:id',
+    expected: staffRead,
+    request: (w) => ({ method: 'GET', url: `/v1/reconciliation/runs/${w.reconciliationRunId}` }),
   },
 ];
 
-function authorization(kind: Kind, w: World): string | undefined {
+function authorization(kind: Kind, w: MatrixWorld): string | undefined {
   const alice = w.alice;
   switch (kind) {
     case 'no token':
@@ -147,17 +170,22 @@ function authorization(kind: Kind, w: World): string | undefined {
 
 describe('authorization matrix: every route × every caller', () => {
   let app: FastifyInstance;
+  let unpolled: FastifyInstance;
   let worker: RunningWorker;
-  let world: World;
+  let world: MatrixWorld;
 
   beforeAll(async () => {
     const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('matrix') };
     worker = await startTransferWorker(testConfig(env));
     app = await startApp(env);
-    world = await buildWorld(app);
+    unpolled = await startApp({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('matrix-unpolled') });
+    const base = await buildWorld(app);
+    const run = await unpolled.inject({ method: 'POST', url: '/v1/reconciliation/runs', headers: { authorization: bearer(FINANCE) }, payload: { reason: 'matrix' } });
+    world = { ...base, reconciliationRunId: run.json<{ id: string }>().id };
   });
   afterAll(async () => {
     await app?.close();
+    await unpolled?.close();
     await worker?.stop();
   });
 
@@ -166,7 +194,7 @@ describe('authorization matrix: every route × every caller', () => {
   it.each(cells)('%s as %s → %i', async (_name, kind, status, route) => {
     const request = route.request(world, kind);
     const auth = authorization(kind, world);
-    const res = await app.inject({
+    const res = await (route.unpolled ? unpolled : app).inject({
       ...request,
       headers: { ...(request.headers as Record<string, string>), ...(auth ? { authorization: auth } : {}) },
     });

@@ -233,6 +233,15 @@ const CASES: FuzzCase[] = [
       fc.record({ target: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.transferId)), limit: validLimit }, { requiredKeys: [] }),
     ),
   },
+  // a valid start runs a reconciliation on this suite's own database and worker: fewer runs
+  { method: 'POST', route: '/v1/reconciliation/runs', body: reasonBody, favour: ['finance', 'admin'], runs: 12 },
+  {
+    method: 'GET',
+    route: '/v1/reconciliation/runs',
+    favour: ['ops', 'finance'],
+    query: query({ limit: limits, cursor: cursors }, fc.record({ limit: validLimit }, { requiredKeys: [] })),
+  },
+  { method: 'GET', route: '/v1/reconciliation/runs/:id', id: transferIds, favour: ['ops', 'finance'] },
   { method: 'GET', route: '/health/live', runs: 15 },
   { method: 'GET', route: '/health/ready', runs: 10 },
 ];

@@ -11,7 +11,7 @@ import {
 import { ApplicationFailure, type Duration } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
+import type { Activities, TransferSagaActivities } from '../../activities';
 import { TERMINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status';
 import type { FinanceDecisionRecord } from '../../domain/transfers/finance-decision';
 import { HOLD_CAPTURED } from '../../domain/transfers/refusals';
@@ -175,7 +175,7 @@ class FakeBooks {
     for (const books of this.transfers.values()) for (const gate of books.gates) gate.release();
   }
 
-  readonly activities: Activities = {
+  readonly activities: TransferSagaActivities = {
     reserve: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       await books.attempt('reserve');

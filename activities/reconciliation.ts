@@ -1,0 +1,50 @@
+import { inTransaction, poolSql } from '../db/sql';
+import { checkBookingPage, checkTotals } from '../domain/reconciliation/accounting-checks';
+import { storeDiscrepancies, type DiscrepancyKind, type PageResult } from '../domain/reconciliation/discrepancy';
+import { checkJournalEntryPage, checkWalletPage } from '../domain/reconciliation/ledger-checks';
+import { beginRun, finishRun, type NewRun, type RunSummary } from '../domain/reconciliation/runs';
+import type { ActivityDeps } from './deps';
+
+/** One bounded page of one check: the run it belongs to, the keyset cursor after which to start, the page size. */
+export interface PageInput {
+  runId: string;
+  after: string | null;
+  limit: number;
+}
+
+export interface FinishInput {
+  runId: string;
+  summary: RunSummary;
+  /** the per-currency sums stitched over every page */
+  totals: Record<string, string>;
+}
+
+/** Reconciliation's database pages (one statement each) and the run's row. */
+export function reconciliationActivities({ db }: ActivityDeps) {
+  return {
+    async beginReconciliation(run: NewRun): Promise<void> {
+      await beginRun(poolSql(db), run);
+    },
+    async reconcileWallets({ runId, after, limit }: PageInput): Promise<PageResult> {
+      return checkWalletPage(poolSql(db), runId, after, limit);
+    },
+    async reconcileJournalEntries({ runId, after, limit }: PageInput): Promise<PageResult> {
+      return checkJournalEntryPage(poolSql(db), runId, after, limit);
+    },
+    async reconcileBookings({ runId, after, limit }: PageInput): Promise<PageResult> {
+      return checkBookingPage(poolSql(db), runId, after, limit);
+    },
+    /** The checks over the stitched totals, then the run's counts; returns the final summary. */
+    async finishReconciliation({ runId, summary, totals }: FinishInput): Promise<RunSummary> {
+      const found = checkTotals(totals);
+      const counts = { ...summary.discrepancyCounts };
+      for (const d of found) counts[d.kind as DiscrepancyKind] = (counts[d.kind as DiscrepancyKind] ?? 0) + 1;
+      const final = { ...summary, discrepancyCounts: counts };
+      await inTransaction(db, async (sql) => {
+        await storeDiscrepancies(sql, runId, found);
+        await finishRun(sql, runId, final);
+      });
+      return final;
+    },
+  };
+}

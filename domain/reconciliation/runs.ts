@@ -1,0 +1,116 @@
+import type { DataSource } from 'typeorm';
+import { poolSql, type Sql } from '../../db/sql';
+import { encodeCursor, type Page } from '../history';
+import type { Discrepancy, DiscrepancyKind } from './discrepancy';
+
+export type RunTrigger = 'schedule' | 'manual';
+
+export interface NewRun {
+  id: string;
+  workflowId: string;
+  trigger: RunTrigger;
+  requestedBy: string | null;
+}
+
+export interface RunSummary {
+  /** rows checked, by check (wallets, journalEntries, transfers, …) */
+  checked: Record<string, number>;
+  discrepancyCounts: Partial<Record<DiscrepancyKind, number>>;
+  repaired: number;
+}
+
+export interface ReconciliationRun extends NewRun {
+  status: 'running' | 'succeeded';
+  checked: Record<string, number>;
+  discrepancyCounts: Record<string, number>;
+  discrepancies: number;
+  repaired: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** Idempotent: the API (manual run, with its audit row) and the workflow's first activity both write it. */
+export async function beginRun(sql: Sql, run: NewRun): Promise<void> {
+  await sql(
+    `INSERT INTO reconciliation_runs (id, workflow_id, trigger, requested_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+    [run.id, run.workflowId, run.trigger, run.requestedBy],
+  );
+}
+
+export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<void> {
+  const total = Object.values(s.discrepancyCounts).reduce((a, b) => a + (b ?? 0), 0);
+  await sql(
+    `UPDATE reconciliation_runs SET status = 'succeeded', checked = $2::jsonb, discrepancy_counts = $3::jsonb,
+            discrepancies = $4, repaired = $5, finished_at = coalesce(finished_at, now())
+      WHERE id = $1`,
+    [id, JSON.stringify(s.checked), JSON.stringify(s.discrepancyCounts), total, s.repaired],
+  );
+}
+
+interface RunRow {
+  id: string;
+  seq: string;
+  workflow_id: string;
+  trigger: RunTrigger;
+  requested_by: string | null;
+  status: 'running' | 'succeeded';
+  checked: Record<string, number>;
+  discrepancy_counts: Record<string, number>;
+  discrepancies: number;
+  repaired: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+const RUN_COLUMNS = `id::text AS id, seq::text AS seq, workflow_id, trigger, requested_by, status, checked,
+  discrepancy_counts, discrepancies, repaired, started_at, finished_at`;
+
+function toRun(r: RunRow): ReconciliationRun {
+  return {
+    id: r.id,
+    workflowId: r.workflow_id,
+    trigger: r.trigger,
+    requestedBy: r.requested_by,
+    status: r.status,
+    checked: r.checked,
+    discrepancyCounts: r.discrepancy_counts,
+    discrepancies: r.discrepancies,
+    repaired: r.repaired,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** Runs, newest first, keyset on seq. */
+export async function listRuns(ds: DataSource, opts: { limit: number; afterSeq: string | null }): Promise<Page<ReconciliationRun>> {
+  const { rows } = await poolSql(ds)<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE $1::bigint IS NULL OR seq < $1::bigint ORDER BY seq DESC LIMIT $2`,
+    [opts.afterSeq, opts.limit + 1],
+  );
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  return { items: page.map(toRun), nextCursor: rows.length > opts.limit && last ? encodeCursor(last.seq) : null };
+}
+
+/** At most this many discrepancies are listed with a run (the counts are always complete). */
+export const LISTED_DISCREPANCIES = 1000;
+
+export async function findRun(ds: DataSource, id: string): Promise<(ReconciliationRun & { found: Discrepancy[] }) | null> {
+  const sql = poolSql(ds);
+  const { rows } = await sql<RunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = $1`, [id]);
+  if (!rows[0]) return null;
+  const { rows: found } = await sql<{ kind: DiscrepancyKind; subject: string; ids: Record<string, string>; detail: string; repaired: string | null }>(
+    `SELECT kind, subject, ids, detail, repaired FROM reconciliation_discrepancies WHERE run_id = $1 ORDER BY id LIMIT $2`,
+    [id, LISTED_DISCREPANCIES],
+  );
+  return { ...toRun(rows[0]), found: found.map((d) => ({ ...d, repaired: d.repaired ?? undefined })) };
+}
+
+/** What the API's gauges show: the latest finished run's counts and when it finished. */
+export async function latestFinishedRun(ds: DataSource): Promise<{ finishedAt: Date; discrepancyCounts: Record<string, number> } | null> {
+  const { rows } = await poolSql(ds)<{ finished_at: Date; discrepancy_counts: Record<string, number> }>(
+    `SELECT finished_at, discrepancy_counts FROM reconciliation_runs WHERE status = 'succeeded'
+      ORDER BY finished_at DESC LIMIT 1`,
+  );
+  return rows[0] ? { finishedAt: rows[0].finished_at, discrepancyCounts: rows[0].discrepancy_counts } : null;
+}

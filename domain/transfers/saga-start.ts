@@ -1,0 +1,67 @@
+import type { Config } from '../../config';
+import type { TransferEntity } from '../../db/entities/transfer.entity';
+import { formatAmount } from '../money';
+import {
+  AmountMinorKey,
+  CurrencyKey,
+  FromWalletIdKey,
+  ToWalletIdKey,
+  TransferStatusKey,
+} from '../../workflows/search-attributes';
+import type { SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
+
+/** Saga timing from the configuration, fixed in the workflow's input (and so in its history) at start. */
+export function sagaSettings(config: Config): SagaSettings {
+  return {
+    stepMaxAttempts: config.TRANSFER_STEP_MAX_ATTEMPTS,
+    stepAttemptTimeoutSeconds: config.TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS,
+    parkDeadlineSeconds: config.TRANSFER_PARK_DEADLINE_SECONDS,
+  };
+}
+
+/**
+ * The start options of a transfer's saga: `transfer-<id>` on the task queue, USE_EXISTING joins a running
+ * saga and REJECT_DUPLICATE never runs a finished one again, with the search attributes, summary and
+ * details ops read in the Temporal UI. One builder for the API (update-with-start) and reconciliation
+ * (starting the saga of a row whose start was lost), so both start exactly the same workflow.
+ */
+export function sagaStart(config: Config, t: TransferEntity) {
+  const input: TransferWorkflowInput = {
+    transfer: {
+      transferId: t.id,
+      fromWalletId: t.fromWalletId,
+      toWalletId: t.toWalletId,
+      amountMinor: t.amount.toString(),
+      currency: t.currency,
+      description: t.description,
+    },
+    settings: sagaSettings(config),
+  };
+  const amount = formatAmount(t.amount, t.currency);
+  return {
+    workflowId: t.workflowId,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    args: [input] as [TransferWorkflowInput],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    typedSearchAttributes: [
+      { key: TransferStatusKey, value: 'PENDING' },
+      { key: FromWalletIdKey, value: t.fromWalletId },
+      { key: ToWalletIdKey, value: t.toWalletId },
+      // safe: amounts are capped at MAX_AMOUNT_MINOR ≤ 2^53 - 1 by configuration
+      { key: AmountMinorKey, value: Number(t.amount) },
+      { key: CurrencyKey, value: t.currency },
+    ],
+    staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}`,
+    staticDetails: [
+      `**Transfer** \`${t.id}\``,
+      `- amount: ${amount} (${t.amount} minor units)`,
+      `- from wallet: \`${t.fromWalletId}\``,
+      `- to wallet: \`${t.toWalletId}\``,
+      `- requested by: ${t.callerId}`,
+      t.description ? `- description: ${t.description}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  };
+}

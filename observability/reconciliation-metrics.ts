@@ -1,0 +1,56 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import { DISCREPANCY_KINDS } from '../domain/reconciliation/discrepancy';
+import { latestFinishedRun } from '../domain/reconciliation/runs';
+
+type Latest = Awaited<ReturnType<typeof latestFinishedRun>>;
+
+/**
+ * The reconciliation gauges, served by the API from the latest finished run in the database: every API
+ * instance shows the same values, and they survive worker restarts. Read at scrape time, cached for
+ * `cacheMs`; a failed read keeps the last values (a scrape never fails because Postgres is slow).
+ */
+export function reconciliationGauges(registry: Registry, opts: { db: () => DataSource | undefined; cacheMs: number; onError?: (err: unknown) => void }) {
+  let cached: { at: number; value: Latest } | undefined;
+  let inFlight: Promise<Latest | undefined> | undefined;
+  async function latest(): Promise<Latest | undefined> {
+    if (cached && Date.now() - cached.at < opts.cacheMs) return cached.value;
+    const ds = opts.db();
+    if (!ds?.isInitialized) return cached?.value;
+    // both gauges collect in the same scrape: one query
+    inFlight ??= latestFinishedRun(ds)
+      .then((value) => {
+        cached = { at: Date.now(), value };
+        return value;
+      })
+      .catch((err: unknown) => {
+        opts.onError?.(err);
+        return cached?.value;
+      })
+      .finally(() => (inFlight = undefined));
+    return inFlight;
+  }
+  return {
+    discrepancies: new Gauge({
+      name: 'reconciliation_discrepancies',
+      help: 'Discrepancies the latest finished reconciliation run found, by kind (0 for every kind it did not find)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      async collect() {
+        const run = await latest();
+        if (run === undefined) return;
+        for (const kind of DISCREPANCY_KINDS) this.set({ kind }, run?.discrepancyCounts[kind] ?? 0);
+      },
+    }),
+    lastSuccess: new Gauge({
+      name: 'reconciliation_last_success_timestamp_seconds',
+      help: 'Unix time at which the latest reconciliation run finished (0: none yet)',
+      registers: [registry],
+      async collect() {
+        const run = await latest();
+        if (run === undefined) return;
+        this.set(run ? run.finishedAt.getTime() / 1000 : 0);
+      },
+    }),
+  };
+}
