@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { idempotencyRetentionWorkflow } from '../../workflows/retention';
+import { customer, FINANCE, getWallet, startApp, uniqueKey } from '../api/helpers';
+import { authHeaders } from '../support/auth';
+import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
+import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
+import { createWalletAs, transferAs } from '../security/fixtures';
+
+/**
+ * The retention Schedule's workflow: expired idempotency records go, in bounded batches, and nothing
+ * else; a key reused after its record was purged still never moves money twice (the transfer id derives
+ * from the key and the transfer row keeps the request hash). Runs on the shared database: it only
+ * deletes records past their expiry, and only this file expires any.
+ */
+describe('idempotency retention', () => {
+  const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('retention'), RETENTION_BATCH_SIZE: '3', RETENTION_MAX_BATCHES: '2' };
+  let app: FastifyInstance;
+  let worker: RunningWorker;
+  let temporal: Client;
+
+  beforeAll(async () => {
+    worker = await startTransferWorker(testConfig(env));
+    app = await startApp(env);
+    temporal = await connectTemporalClient();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await worker?.stop();
+    await temporal?.connection.close();
+  });
+
+  const purge = () =>
+    temporal.workflow.execute(idempotencyRetentionWorkflow, { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId: `retention-${randomUUID()}` });
+
+  async function records(callerId: string): Promise<string[]> {
+    const rows = (await app.db.query(`SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId])) as Array<{
+      key: string;
+    }>;
+    return rows.map((r) => r.key);
+  }
+
+  it('purges only expired records, in batches, and a reused expired key does not move money twice', async () => {
+    const alice = customer(uniqueKey('alice'));
+    const A = await createWalletAs(app, alice);
+    const B = await createWalletAs(app, customer(uniqueKey('bob')));
+    const funded = await app.inject({
+      method: 'POST',
+      url: `/v1/wallets/${A.id}/deposits`,
+      headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('fund') },
+      payload: { amount: 10_000 },
+    });
+    expect(funded.statusCode).toBe(201);
+
+    const [oldKey, freshKey] = [uniqueKey('old'), uniqueKey('fresh')];
+    const body = { fromWalletId: A.id, toWalletId: B.id, amount: 100 };
+    const first = await transferAs(app, alice, body, oldKey, { prefer: 'wait=30' });
+    expect(first.json<{ status: string }>().status).toBe('COMPLETED');
+    expect((await transferAs(app, alice, { ...body, amount: 200 }, freshKey, { prefer: 'wait=30' })).statusCode).toBe(200);
+
+    // seven long-expired records of someone else, and alice's first key expired just now (its Redis
+    // copy expires with it: both have the same TTL)
+    const stranger = uniqueKey('stranger');
+    for (let i = 0; i < 7; i++) {
+      await app.db.query(
+        `INSERT INTO idempotency_records (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
+         VALUES ($1, $2, 'h', 'transfer', $3, now() - interval '1 hour')`,
+        [stranger, `k${i}`, randomUUID()],
+      );
+    }
+    await app.db.query(`UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`, [
+      alice.sub,
+      oldKey,
+    ]);
+    await app.redis.del(`idem:${encodeURIComponent(alice.sub)}:${oldKey}`);
+
+    // batches of 3, at most 2 per run: the first run stops after 6 and says there is more
+    expect(await purge()).toEqual({ deleted: 6, batches: 2, more: true });
+    for (let i = 0; i < 5 && (await purge()).more; i++);
+    expect(await records(stranger)).toEqual([]);
+    expect(await records(alice.sub)).toEqual([freshKey]); // the unexpired one stays
+
+    // the same request again: the transfer the key names, replayed, nothing moved
+    const replay = await transferAs(app, alice, body, oldKey);
+    expect(replay.statusCode).toBe(202);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toMatchObject({ id: first.json<{ id: string }>().id, status: 'COMPLETED' });
+    // another request under the old key: refused, nothing moved
+    const reused = await transferAs(app, alice, { ...body, amount: 999 }, oldKey);
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+
+    expect(await getWallet(app, A.id)).toMatchObject({ balance: 10_000 - 100 - 200, held: 0 });
+    const [entries] = (await app.db.query(`SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id])) as Array<{
+      n: number;
+    }>;
+    expect(entries!.n).toBe(1);
+  });
+});
