@@ -10,6 +10,7 @@ import {
   patched,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type LocalActivityOptions,
@@ -181,6 +182,11 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
       });
     }
     const taken = decision;
+    // Make the update's acceptance durable before its audit row is written: completing this workflow
+    // task (a 1 ms timer) records the acceptance in history. Otherwise a worker dying after the audit
+    // row's local activity but before the task completed would leave an audited decision that the
+    // workflow, replayed without the update, never applied. (Histories before this patch keep the old order.)
+    if (patched(DURABLE_DECISION_PATCH)) await CancellationScope.nonCancellable(() => sleep(1));
     const stop: TransferFailure | null =
       taken.kind === 'cancel'
         ? { step, code: 'CANCELLED_BY_FINANCE', reason: `${taken.decision.actor}: ${taken.decision.reason}` }
@@ -292,6 +298,9 @@ export async function transferSagaV2({ transfer, settings }: TransferWorkflowInp
     });
   }
 }
+
+/** A finance decision is durably accepted (in history) before it is applied and audited. */
+export const DURABLE_DECISION_PATCH = 'durable-decision';
 
 /** Compensation releases the hold and reverses the booking whatever this run saw of the steps (the books decide). */
 export const COMPENSATE_FROM_THE_BOOKS_PATCH = 'compensate-from-the-books';

@@ -456,6 +456,26 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
     });
   });
 
+  describe('a finance decision', () => {
+    it('is audited only once its acceptance is in history: a workflow task completes between the two, so a worker dying in between loses nothing audited', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+      b.heal('accounting');
+      await handle.executeUpdate(retryUpdate, { args: [decision('accounting is back')], updateId: 'durable-retry' });
+      expect((await handle.result()).status).toBe('COMPLETED');
+
+      const events = (await handle.fetchHistory()).events ?? [];
+      const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId === 'durable-retry');
+      expect(accepted).toBeGreaterThan(-1);
+      // the first local activity after the acceptance is the one that writes the audit row (patch markers aside)
+      const auditMarker = events.findIndex((e, i) => i > accepted && e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      expect(auditMarker).toBeGreaterThan(accepted);
+      const between = events.slice(accepted + 1, auditMarker);
+      expect(between.some((e) => e.workflowTaskCompletedEventAttributes)).toBe(true);
+      expect(b.audit).toHaveLength(1);
+    });
+  });
+
   describe('racing finance decisions', () => {
     it('retry and cancel sent together: exactly one is applied, the other is refused TRANSFER_NOT_PARKED, and the transfer ends as the applied one says', async () => {
       const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'));
