@@ -21,6 +21,8 @@ export interface ReconciliationInput {
   requestedBy?: string | null;
   /** rows per page (RECONCILIATION_PAGE_SIZE) */
   pageSize: number;
+  /** history length after which the run continues as new (default 2000; the tests lower it) */
+  maxHistoryEvents?: number;
   /** where a run continued-as-new goes on from */
   progress?: ReconciliationProgress;
 }
@@ -79,7 +81,7 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
       p.after = page.next;
     }
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_BEFORE_CONTINUE) {
+    if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE)) {
       await continueAsNew<typeof reconciliationWorkflow>({ ...input, progress: p });
     }
   }

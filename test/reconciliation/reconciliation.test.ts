@@ -12,6 +12,7 @@ import { authHeaders, type TestCaller } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
+import { eventually } from '../support/wallets';
 
 interface RunJson {
   id: string;
@@ -190,6 +191,26 @@ describe('reconciliation', () => {
     // begin + one page per check + finish for the one-page run; many pages for the small one
     expect(large.activities).toBe(8);
     expect(small.activities).toBeGreaterThan(large.activities + Math.floor((small.checked.transfers ?? 0) / 2));
+
+    // the same run continued-as-new every few pages carries its counts and sums across runs
+    const workflowId = `reconciliation-test-${uniqueKey('can')}`;
+    const continued = await temporal.workflow.execute(reconciliationWorkflow, {
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [{ trigger: 'manual', pageSize: 2, maxHistoryEvents: 30 }],
+    });
+    expect(continued.checked).toEqual(large.checked);
+    expect(continued.discrepancyCounts).toEqual({});
+    // visibility is eventually consistent: wait for the closed runs to be listed
+    await eventually(async () => {
+      let runs = 0;
+      for await (const _ of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs += 1;
+      return runs > 1 ? runs : undefined;
+    }, 10_000, 'the continued-as-new runs');
+    const [stored] = (await db.query(`SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
+      workflowId,
+    ])) as Array<{ n: number; wallets: string }>;
+    expect(stored).toEqual({ n: 1, wallets: String(large.checked.wallets) }); // one run row for all its Temporal runs
   });
 
   it('finds each planted discrepancy with its kind and ids, and starts the saga of a row left without one', async () => {
