@@ -103,13 +103,19 @@ async function main() {
 
     if (stop.signal.aborted) return;
     const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '../workflow-bundle.js');
-    worker = await buildTransferWorker({
-      connection: connection!,
-      config,
-      activities: createActivities(deps),
-      workflows: { workflowBundle: { codePath: bundlePath } },
-      tracing,
-    });
+    // Temporal may go away again between the check above and the registration: retried like the
+    // connection (a failed attempt may leave its idle workflow threads behind: a rare, bounded cost)
+    worker = await connectWithRetry(
+      () =>
+        buildTransferWorker({
+          connection: connection!,
+          config,
+          activities: createActivities(deps),
+          workflows: { workflowBundle: { codePath: bundlePath } },
+          tracing,
+        }),
+      { ...retry, dependency: 'worker registration' },
+    );
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, identity: worker.options.identity }, 'worker started');
     const running = worker.run();
     if (stop.signal.aborted && worker.getState() === 'RUNNING') worker.shutdown();
