@@ -30,7 +30,7 @@ interface Stack {
 
 /** Processes whose environment carries `marker` (every process of the stack inherits DEV_STACK_DATA_DIR). */
 /** The Schedules the stack's Temporal knows, by id (the list is eventually consistent: wait for both). */
-async function scheduleIds(port: number): Promise<string[]> {
+async function scheduleIds(port: number, everyMs = 300_000): Promise<string[]> {
   const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
   try {
     const client = new Client({ connection, namespace: 'default' });
@@ -40,7 +40,7 @@ async function scheduleIds(port: number): Promise<string[]> {
       return ids.includes(RECONCILIATION_SCHEDULE_ID) && ids.includes(RETENTION_SCHEDULE_ID) ? ids.sort() : undefined;
     }, 10_000, 'the two schedules');
     const reconciliation = await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
-    expect(reconciliation.spec.intervals).toMatchObject([{ every: 300_000 }]);
+    expect(reconciliation.spec.intervals).toMatchObject([{ every: everyMs }]);
     expect(reconciliation.policies.overlap).toBe('SKIP');
     expect(reconciliation.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconciliationWorkflow' });
     expect(reconciliation.memo).toMatchObject({ description: expect.stringContaining('books') });
@@ -249,11 +249,12 @@ describe('npm start (the dev stack)', () => {
     expect(stack.output()).toMatch(/\[worker-2\].*"worker stopped"/);
 
     // ------------------------------------------------------------------ a restart keeps the workflows
+    // with another interval: the second start updates the Schedules in place, still one of each
+    env.RECONCILIATION_INTERVAL_SECONDS = '600';
     const again = startStack();
     await again.ready;
-    // a second start updates the Schedules in place: still one of each
     expect(again.output()).toMatch(new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: updated`, 'm'));
-    expect(await scheduleIds(ports.temporal)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
+    expect(await scheduleIds(ports.temporal, 600_000)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection, namespace: 'default' });
