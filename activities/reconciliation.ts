@@ -2,7 +2,7 @@ import { inTransaction, poolSql } from '../db/sql';
 import { checkBookingPage, checkTotals } from '../domain/reconciliation/accounting-checks';
 import { storeDiscrepancies, type DiscrepancyKind, type PageResult } from '../domain/reconciliation/discrepancy';
 import { checkJournalEntryPage, checkWalletPage } from '../domain/reconciliation/ledger-checks';
-import { beginRun, finishRun, type NewRun, type RunSummary } from '../domain/reconciliation/runs';
+import { beginRun, failRun, finishRun, type NewRun, type RunSummary } from '../domain/reconciliation/runs';
 import type { ActivityDeps } from './deps';
 
 /** One bounded page of one check: the run it belongs to, the keyset cursor after which to start, the page size. */
@@ -33,6 +33,9 @@ export function reconciliationActivities({ db }: ActivityDeps) {
     },
     async reconcileBookings({ runId, after, limit }: PageInput): Promise<PageResult> {
       return checkBookingPage(poolSql(db), runId, after, limit);
+    },
+    async failReconciliation({ runId, reason }: { runId: string; reason: string }): Promise<void> {
+      await failRun(poolSql(db), runId, reason);
     },
     /** The checks over the stitched totals, then the run's counts; returns the final summary. */
     async finishReconciliation({ runId, summary, totals }: FinishInput): Promise<RunSummary> {

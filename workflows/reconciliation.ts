@@ -1,4 +1,4 @@
-import { continueAsNew, log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PageInput } from '../activities/reconciliation';
 import type { PageResult } from '../domain/reconciliation/discrepancy';
@@ -70,6 +70,19 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
       requestedBy: input.requestedBy ?? null,
     });
   }
+  try {
+    return await runChecks(input, p);
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    // out of retries, or cancelled from the Temporal UI: the run's row says so instead of staying `running`
+    const reason = isCancellation(err) ? 'cancelled from Temporal' : failureMessage(err);
+    await CancellationScope.nonCancellable(() => acts.failReconciliation({ runId: p.runId, reason }));
+    log.error('reconciliation failed', { runId: p.runId, reason });
+    throw err;
+  }
+}
+
+async function runChecks(input: ReconciliationInput, p: ReconciliationProgress): Promise<ReconciliationResult> {
   while (p.check < RECONCILIATION_CHECKS.length) {
     const [name, activity] = RECONCILIATION_CHECKS[p.check]!;
     const page: PageResult = await acts[activity]({ runId: p.runId, after: p.after, limit: input.pageSize } satisfies PageInput);
@@ -104,4 +117,11 @@ function fold(p: ReconciliationProgress, check: string, page: PageResult): void 
     const k = check === 'journalEntries' ? `lines:${key}` : key;
     p.totals[k] = (BigInt(p.totals[k] ?? '0') + BigInt(value)).toString();
   }
+}
+
+/** An activity's failure names the activity; its cause says what went wrong. */
+function failureMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
 }

@@ -17,7 +17,9 @@ export class Reconciliation1700000300000 implements MigrationInterface {
         workflow_id        text NOT NULL,
         trigger            text NOT NULL CHECK (trigger IN ('schedule', 'manual')),
         requested_by       text,
-        status             text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded')),
+        status             text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
+        -- why a failed run stopped (an activity out of retries, a cancel from the Temporal UI)
+        failure            text,
         checked            jsonb NOT NULL DEFAULT '{}'::jsonb,
         discrepancy_counts jsonb NOT NULL DEFAULT '{}'::jsonb,
         discrepancies      integer NOT NULL DEFAULT 0,

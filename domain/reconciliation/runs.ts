@@ -19,8 +19,12 @@ export interface RunSummary {
   repaired: number;
 }
 
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
 export interface ReconciliationRun extends NewRun {
-  status: 'running' | 'succeeded';
+  status: RunStatus;
+  /** why a failed run stopped */
+  failure: string | null;
   checked: Record<string, number>;
   discrepancyCounts: Record<string, number>;
   discrepancies: number;
@@ -47,13 +51,22 @@ export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<vo
   );
 }
 
+/** A run that cannot finish says so (its row would otherwise stay `running` for good). */
+export async function failRun(sql: Sql, id: string, failure: string): Promise<void> {
+  await sql(
+    `UPDATE reconciliation_runs SET status = 'failed', failure = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
+    [id, failure.slice(0, 1000)],
+  );
+}
+
 interface RunRow {
   id: string;
   seq: string;
   workflow_id: string;
   trigger: RunTrigger;
   requested_by: string | null;
-  status: 'running' | 'succeeded';
+  status: RunStatus;
+  failure: string | null;
   checked: Record<string, number>;
   discrepancy_counts: Record<string, number>;
   discrepancies: number;
@@ -62,7 +75,7 @@ interface RunRow {
   finished_at: Date | null;
 }
 
-const RUN_COLUMNS = `id::text AS id, seq::text AS seq, workflow_id, trigger, requested_by, status, checked,
+const RUN_COLUMNS = `id::text AS id, seq::text AS seq, workflow_id, trigger, requested_by, status, failure, checked,
   discrepancy_counts, discrepancies, repaired, started_at, finished_at`;
 
 function toRun(r: RunRow): ReconciliationRun {
@@ -72,6 +85,7 @@ function toRun(r: RunRow): ReconciliationRun {
     trigger: r.trigger,
     requestedBy: r.requested_by,
     status: r.status,
+    failure: r.failure,
     checked: r.checked,
     discrepancyCounts: r.discrepancy_counts,
     discrepancies: r.discrepancies,
