@@ -91,7 +91,8 @@ export default fp(
     async function authenticate(request: FastifyRequest, reply: FastifyReply, allowed: readonly Role[]): Promise<void> {
       const header = request.headers.authorization;
       if (!header) throw unauthenticated(reply, 'send a bearer token: Authorization: Bearer <jwt>', false);
-      if (!/^Bearer [A-Za-z0-9._~+/-]+=*$/.test(header)) {
+      // the scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` are Bearer
+      if (!/^Bearer [A-Za-z0-9._~+/-]+=*$/i.test(header)) {
         throw unauthenticated(reply, 'the Authorization header must be "Bearer <jwt>"', true);
       }
       let claims: Claims;

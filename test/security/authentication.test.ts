@@ -45,7 +45,7 @@ describe('authentication', () => {
 
     const cases: Array<[string, () => string, number]> = [
       ['a valid token', () => `Bearer ${craft({ alg: 'HS256', typ: 'JWT' }, claims(), secret)}`, 200],
-      ['the scheme in lower case', () => `bearer ${tokenFor(ADMIN)}`, 401],
+      ['the scheme in lower case (case-insensitive, RFC 7235)', () => `bearer ${tokenFor(ADMIN)}`, 200],
       ['a token without the Bearer scheme', () => tokenFor(ADMIN), 401],
       ['Basic credentials', () => `Basic ${Buffer.from('admin:admin').toString('base64')}`, 401],
       ['alg none', () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims())}.`, 401],

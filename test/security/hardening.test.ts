@@ -31,6 +31,33 @@ describe('hardening', () => {
     }
   });
 
+  it('marks every /v1 answer Cache-Control: no-store (balances, transfers, audit rows, problems), not the health checks', async () => {
+    const owner = customer(`cache-${uniqueKey('c')}`);
+    const wallet = await createWalletAs(app, owner);
+    for (const res of [
+      await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(owner) }),
+      await app.inject({ method: 'GET', url: '/v1/transfers', headers: authHeaders(ADMIN) }),
+      await app.inject({ method: 'GET', url: '/v1/audit', headers: authHeaders(ADMIN) }),
+      await app.inject({ method: 'GET', url: '/v1/wallets/00000000-0000-4000-8000-000000000001', headers: authHeaders(owner) }),
+    ]) {
+      expect(res.statusCode).toBeLessThan(500);
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).headers['cache-control']).toBeUndefined();
+  });
+
+  it('takes the bearer scheme case-insensitively (RFC 7235): bearer and BEARER work like Bearer', async () => {
+    const owner = customer(`scheme-${uniqueKey('s')}`);
+    const wallet = await createWalletAs(app, owner);
+    const jwt = authHeaders(owner).authorization.slice('Bearer '.length);
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: { authorization: `${scheme} ${jwt}` } });
+      expect(res.statusCode).toBe(200);
+    }
+    const basic = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: { authorization: `Basic ${jwt}` } });
+    expect(basic.statusCode).toBe(401);
+  });
+
   it('still serves the documentation UI under the content security policy', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/' });
     expect(res.statusCode).toBe(200);
