@@ -52,7 +52,13 @@ function main(): void {
     fail(err instanceof ConfigError ? err.message : String(err));
   }
   if (!config.JWT_SECRET) {
-    fail('this configuration verifies tokens with a public key or JWKS: get tokens from the identity provider');
+    // say what is actually configured: with nothing set, production has no secret (and no key either)
+    const verifier = config.JWT_JWKS_URL ? 'JWT_JWKS_URL' : config.JWT_PUBLIC_KEY ? 'JWT_PUBLIC_KEY' : null;
+    fail(
+      verifier
+        ? `this configuration verifies tokens with ${verifier}, which only the identity provider can sign for: get tokens from it`
+        : `no JWT_SECRET is set (NODE_ENV=${config.NODE_ENV}): this script signs with a shared secret only; set JWT_SECRET, or get tokens from the identity provider`,
+    );
   }
   const token = signToken(
     { sub: values.sub, roles: roles as Role[] },

@@ -291,6 +291,20 @@ describe('authentication', () => {
       }
     });
 
+    it('says what is missing when production has no secret, and names the key it verifies with when it has one', () => {
+      const env = { ...process.env, NODE_ENV: 'production', JWT_SECRET: '', JWT_PUBLIC_KEY: '', JWT_JWKS_URL: '' };
+      const bare = spawnSync(process.execPath, [script, '--sub', 'a', '--role', 'admin'], { encoding: 'utf8', env });
+      expect(bare.status).toBe(2);
+      expect(bare.stderr).toContain('no JWT_SECRET is set (NODE_ENV=production)');
+      expect(bare.stderr).not.toContain('public key or JWKS');
+      const jwks = spawnSync(process.execPath, [script, '--sub', 'a', '--role', 'admin'], {
+        encoding: 'utf8',
+        env: { ...env, JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json' },
+      });
+      expect(jwks.status).toBe(2);
+      expect(jwks.stderr).toContain('verifies tokens with JWT_JWKS_URL');
+    });
+
     it('refuses unknown roles and a missing subject', () => {
       expect(run('--sub', 'alice', '--role', 'root').status).toBe(2);
       expect(run('--role', 'customer').status).toBe(2);
