@@ -10,6 +10,7 @@ import { temporalMetricsPort } from '../observability/metrics';
 import { startTracing } from '../observability/tracing';
 import { buildTransferWorker } from './build-worker';
 import { createActivityDeps } from './deps';
+import { sdkLogLine } from './sdk-log';
 import { startWorkerHttpServer, workerReadiness } from './http-server';
 
 /**
@@ -64,9 +65,10 @@ async function main() {
   const temporalPort = temporalMetricsPort(config);
   // Temporal's own logs (worker and core) go through the same pino JSON stream as ours.
   Runtime.install({
-    logger: new DefaultLogger(config.LOG_LEVEL === 'silent' ? 'ERROR' : 'INFO', ({ level, message, meta }) =>
-      logger[PINO_LEVEL[level]]({ ...meta }, message),
-    ),
+    logger: new DefaultLogger(config.LOG_LEVEL === 'silent' ? 'ERROR' : 'INFO', (entry) => {
+      const { level, meta } = sdkLogLine(entry.level, entry.meta); // a business refusal is info, not a warning
+      logger[PINO_LEVEL[level]]({ ...meta }, entry.message);
+    }),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       // names as infra/README.md "Metrics" expects: seconds, no unit suffix, counters without _total

@@ -10,6 +10,8 @@ export interface WorkerProcess {
   /** the worker's Temporal identity, once it logged "worker started" */
   identity: Promise<string>;
   exited: Promise<number | null>;
+  /** everything it wrote so far (stdout and stderr) */
+  output(): string;
 }
 
 /** A real worker process on `config`'s task queue; `env` adds to (and wins over) the test run's environment. */
@@ -38,7 +40,7 @@ export function spawnWorker(config: Config, workerId: string, env: NodeJS.Proces
   identity.catch(() => undefined); // observed by whoever awaits it
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, identity, exited };
+  return { child, identity, exited, output: () => output };
 }
 
 /** SIGTERM (a graceful drain) unless it is gone already; resolves with the exit code. */
