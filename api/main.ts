@@ -31,6 +31,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  pino().fatal({ err }, 'API failed to start');
+  // a configuration error found while building the app (e.g. no secret or key) says what to fix: one line, no stack
+  if (err instanceof ConfigError) pino().fatal(err.message);
+  else pino().fatal({ err }, 'API failed to start');
   process.exit(1);
 });

@@ -6,8 +6,13 @@ import { Value } from '@sinclair/typebox/value';
  * a process with a bad setting refuses to start instead of failing on the first request.
  */
 const ConfigSchema = Type.Object({
+  /**
+   * Unset means production: the safe default. The public development secret and the high development
+   * rate limits apply only where the environment says `development` or `test` explicitly (`npm start`,
+   * `npm run token`, the tests and the chaos run set it).
+   */
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
-    default: 'development',
+    default: 'production',
   }),
   HOST: Type.String({ default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),

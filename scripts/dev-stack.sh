@@ -18,4 +18,6 @@ else
   npm run --silent build
 fi
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/wallet}"
+# a developer's stack: the development secret and limits (the processes default to production)
+export NODE_ENV="${NODE_ENV:-development}"
 exec node dist/scripts/dev-stack.js

@@ -255,6 +255,26 @@ describe('authentication', () => {
       expect(() => assertApiAuthConfig(jwks)).not.toThrow();
     });
 
+    it('takes an unset NODE_ENV as production: no development secret, production limits, and an API without a secret refuses to start with one line', async () => {
+      const unset = loadConfig({});
+      expect(unset.NODE_ENV).toBe('production');
+      expect(unset.JWT_SECRET).toBeUndefined();
+      expect(unset.rateLimits).toEqual(PRODUCTION_RATE_LIMITS);
+      expect(() => assertApiAuthConfig(unset)).toThrow(ConfigError);
+
+      // the built API, started with nothing configured: exit 1, one JSON line that says why
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JWT_') && k !== 'NODE_ENV'));
+      const api = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/api/main.js')], {
+        encoding: 'utf8',
+        env: { ...env, PORT: '0', LOG_LEVEL: 'info' },
+        timeout: 20_000,
+      });
+      expect(api.status).toBe(1);
+      const lines = `${api.stdout}${api.stderr}`.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 60, msg: expect.stringContaining('needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL') });
+    });
+
     it('defaults the development secret and high rate limits outside production, the seed limits in production', () => {
       const dev = loadConfig({ NODE_ENV: 'development' });
       expect(dev.JWT_SECRET).toBe(DEV_ONLY_JWT_SECRET);
