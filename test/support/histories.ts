@@ -7,6 +7,13 @@ import { testConfig } from './env';
 export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
 
 /**
+ * The prefix of the fixtures recorded now: the saga's command sequence as of its latest patch
+ * (`compensate-from-the-books`, `durable-decision`). Bump it with the next patch, so the files of
+ * earlier versions stay as they were recorded.
+ */
+export const RECORDED_VERSION = 'v2.1';
+
+/**
  * With RECORD_HISTORIES=1, saves a finished scenario's workflow history as a replay fixture
  * (test/fixtures/histories/<name>.json, committed). test/transfers/replay.test.ts replays them all
  * against the current workflow code, so a change that breaks running sagas fails the suite.

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { quietTemporalRuntime, workflowBundle } from '../support/env';
-import { HISTORIES_DIR } from '../support/histories';
+import { HISTORIES_DIR, RECORDED_VERSION } from '../support/histories';
+import { COMPENSATE_FROM_THE_BOOKS_PATCH, DURABLE_DECISION_PATCH } from '../../workflows/transfer-saga';
 import { SAGA_V2_PATCH } from '../../workflows/transfer';
 
 /**
@@ -10,7 +11,7 @@ import { SAGA_V2_PATCH } from '../../workflows/transfer';
  * retry / cancel / deadline, …) of every version must replay on the current workflow code without a
  * non-determinism error. The unprefixed files are Saga v1 (recorded before the `saga-v2` patch: they
  * take the v1 path), the `v2-` ones Saga v2. `RECORD_HISTORIES=1 npx jest test/transfers/saga` rewrites
- * the v2 files; a change to the command sequence ships behind a new patch id with fixtures of its own,
+ * the files of the current version (RECORDED_VERSION); a change to the command sequence ships behind a new patch id with fixtures of its own,
  * and the older files stay as they are.
  */
 describe('transfer workflow replay', () => {
@@ -34,7 +35,7 @@ describe('transfer workflow replay', () => {
           'parked-then-retried',
           'parked-then-cancelled',
           'parked-deadline-passed',
-        ].map((name) => `v2-${name}.json`),
+        ].flatMap((name) => [`v2-${name}.json`, `${RECORDED_VERSION}-${name}.json`]),
       ]),
     );
   });
@@ -56,15 +57,32 @@ describe('transfer workflow replay', () => {
     expect(replayed).toBe(files.length);
   });
 
-  it('takes the v1 path for histories recorded before Saga v2, and the v2 path for the rest', () => {
-    const patchOf = (file: string) => {
+  it('takes the path each history was recorded on: v1 without patches, v2 with saga-v2 only, v2.1 with the later patches where the scenario reaches them', () => {
+    const patchesOf = (file: string) => {
       const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
         events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } }>;
       };
-      const patch = history.events.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
-      const data = patch?.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-      return data ? (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id : null;
+      return history.events
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
+        .map((data) => (data ? (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id : null));
     };
-    for (const file of files) expect({ file, patch: patchOf(file) }).toEqual({ file, patch: file.startsWith('v2-') ? SAGA_V2_PATCH : null });
+    /** v2.1 scenarios that compensate (a cancel, a refusal after reserve, a deadline) and that carry a finance decision */
+    const compensates = ['cancelled-limit-exceeded', 'cancelled-receiver-frozen', 'parked-then-cancelled', 'parked-deadline-passed'];
+    const decides = ['parked-then-retried', 'parked-then-cancelled'];
+    for (const file of files) {
+      const name = path.basename(file, '.json');
+      const scenario = name.replace(/^v2(\.1)?-/, '');
+      const expected = name.startsWith(`${RECORDED_VERSION}-`)
+        ? [
+            SAGA_V2_PATCH,
+            ...(decides.includes(scenario) ? [DURABLE_DECISION_PATCH] : []),
+            ...(compensates.includes(scenario) ? [COMPENSATE_FROM_THE_BOOKS_PATCH] : []),
+          ]
+        : name.startsWith('v2-')
+          ? [SAGA_V2_PATCH]
+          : [];
+      expect({ file, patches: patchesOf(file).sort() }).toEqual({ file, patches: expected.sort() });
+    }
   });
 });

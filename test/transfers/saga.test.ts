@@ -7,7 +7,7 @@ import { NOTIFICATION_STREAM } from '../../domain/transfers/notify';
 import { ADMIN, createWallet, FINANCE, getWallet, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
-import { recordHistory } from '../support/histories';
+import { recordHistory, RECORDED_VERSION } from '../support/histories';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf } from '../support/wallets';
 import { buildApp } from '../../api/app';
@@ -119,7 +119,7 @@ describe('transfer saga', () => {
       return ids.length > 0 ? ids : undefined;
     }, 15_000, 'the visibility store to index the completed transfer');
     expect(found).toEqual([transfer.workflowId]);
-    await recordHistory(transfer.workflowId, 'v2-completed');
+    await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-completed`);
   });
 
   it('refuses a transfer the sender cannot fund with 422 INSUFFICIENT_FUNDS, holding and posting nothing', async () => {
@@ -134,7 +134,7 @@ describe('transfer saga', () => {
     // a tombstone at most: no late attempt of the reserve can hold the money afterwards
     expect(await ds.query(`SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([{ status: 'released' }]);
     expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
-    await recordHistory(transfer.workflowId, 'v2-rejected-insufficient-funds');
+    await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-rejected-insufficient-funds`);
   });
 
   it('cancels when the receiver is frozen: booking reversed, hold released, balances as before', async () => {
@@ -167,7 +167,7 @@ describe('transfer saga', () => {
       ],
     });
     expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
-    await recordHistory(transfer.workflowId, 'v2-cancelled-receiver-frozen');
+    await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-cancelled-receiver-frozen`);
   });
 
   it('cancels with LIMIT_EXCEEDED when the daily outgoing limit would be passed, releasing the hold', async () => {
@@ -181,7 +181,7 @@ describe('transfer saga', () => {
     expect(transfer).toMatchObject({ status: 'CANCELLED', failure: { step: 'accounting', code: 'LIMIT_EXCEEDED' } });
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 35_000, held: 0 });
     expect(await accountingRows(transfer.id)).toEqual({ status: 'reversed', lines: [] });
-    await recordHistory(transfer.workflowId, 'v2-cancelled-limit-exceeded');
+    await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-cancelled-limit-exceeded`);
   });
 
   describe('when the accounting system is down', () => {
@@ -217,7 +217,7 @@ describe('transfer saga', () => {
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_700, held: 0 });
       expect(await getWallet(app, to.id)).toMatchObject({ balance: 300 });
       expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
-      await recordHistory(transfer.workflowId, 'v2-parked-then-retried');
+      await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-parked-then-retried`);
     });
 
     it('parks the transfer; finance cancels it and the hold is released', async () => {
@@ -236,7 +236,7 @@ describe('transfer saga', () => {
       expect(done.failure!.reason).toContain('customer withdrew the order');
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0, available: 2_000 });
       expect(await accountingRows(transfer.id)).toEqual({ status: 'reversed', lines: [] });
-      await recordHistory(transfer.workflowId, 'v2-parked-then-cancelled');
+      await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-parked-then-cancelled`);
     });
 
     it('applies exactly one of two decisions sent at once; the other is refused and changes nothing', async () => {
@@ -306,7 +306,7 @@ describe('transfer saga', () => {
       const done = await waitForStatus(app, transfer.id, 'CANCELLED', 20_000);
       expect(done.failure).toMatchObject({ code: 'PARK_DEADLINE_EXCEEDED' });
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
-      await recordHistory(transfer.workflowId, 'v2-parked-deadline-passed');
+      await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-parked-deadline-passed`);
     });
   });
 
