@@ -144,10 +144,15 @@ function isConnectionLost(error: unknown): boolean {
   });
 }
 
+/** The gRPC status code of a Temporal client error, thrown as is or as the cause of the SDK's own error. */
+export function grpcStatusOf(error: unknown): number | undefined {
+  const grpc = isGrpcServiceError(error) ? error : (error as { cause?: unknown } | null)?.cause;
+  return isGrpcServiceError(grpc) ? grpc.code : undefined;
+}
+
 /** The Temporal server unreachable or overloaded (gRPC UNAVAILABLE 14, RESOURCE_EXHAUSTED 8, DEADLINE_EXCEEDED 4). */
 function isTemporalUnavailable(error: unknown): boolean {
-  const grpc = isGrpcServiceError(error) ? error : (error as { cause?: unknown } | null)?.cause;
-  return isGrpcServiceError(grpc) && [4, 8, 14].includes(grpc.code);
+  return [4, 8, 14].includes(grpcStatusOf(error) ?? -1);
 }
 
 interface ErrorLike {

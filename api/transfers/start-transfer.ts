@@ -1,6 +1,5 @@
 import {
   isGrpcDeadlineError,
-  isGrpcServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -10,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
 import type { TransferEntity } from '../../db/entities/transfer.entity';
 import { TransferRefused } from '../../domain/errors';
-import { ApiError } from '../errors';
+import { ApiError, grpcStatusOf } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
@@ -102,8 +101,7 @@ async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerSt
 const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_ABORTED = 10;
 function isUpdateAbandoned(err: unknown): boolean {
-  const grpc = isGrpcServiceError(err) ? err : (err as { cause?: unknown } | null)?.cause;
-  return isGrpcServiceError(grpc) && [GRPC_FAILED_PRECONDITION, GRPC_ABORTED].includes(grpc.code);
+  return [GRPC_FAILED_PRECONDITION, GRPC_ABORTED].includes(grpcStatusOf(err) ?? -1);
 }
 
 /**

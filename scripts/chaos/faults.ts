@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { TransferView } from '../../workflows/transfer-types';
 import type { ChaosCluster, ProcessName } from './cluster';
@@ -5,7 +6,6 @@ import type { Random } from './random';
 import type { FaultEvent, FaultKind } from './record';
 import type { Bank } from './workload';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The accounting book refuses every new booking (reversals still work, so compensations can run):

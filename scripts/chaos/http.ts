@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpEvent } from './record';
 
 export interface HttpAnswer {
@@ -8,7 +9,6 @@ export interface HttpAnswer {
 
 /** Retry pause after a network error or 5xx: 200 ms doubling to 2 s. */
 const backoff = (attempt: number): number => Math.min(2000, 200 * 2 ** attempt);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The chaos client's HTTP: every exchange is recorded (time, route, status) for the 5xx-by-fault-window

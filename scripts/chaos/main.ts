@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -77,7 +78,7 @@ async function waitForTerminal(databaseUrl: string): Promise<number> {
       await pg.end().catch(() => undefined);
     }
     if (open === 0) return 0;
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
   }
   return open;
 }

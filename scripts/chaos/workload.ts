@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { signToken } from '../../api/auth/tokens';
 import type { Role } from '../../api/auth/roles';
 import type { ChaosHttp, HttpAnswer } from './http';
@@ -124,7 +125,7 @@ export async function runTransfers(bank: Bank, rng: Random, opts: WorkloadOption
       const i = next++;
       if (i >= opts.transfers) return;
       const due = started + i * intervalMs;
-      if (due > Date.now()) await new Promise((res) => setTimeout(res, due - Date.now()));
+      if (due > Date.now()) await sleep(due - Date.now());
       await oneTransfer(bank, r, i);
       progress(i + 1);
     }
