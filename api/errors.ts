@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { isGrpcServiceError } from '@temporalio/client';
-import { pgErrorCode } from '../db/sql';
+import { pgErrorCode } from '../db/pg-errors';
 import { DomainError, TransferRefused, type DomainErrorCode } from '../domain/errors';
 
 /**

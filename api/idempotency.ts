@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { poolSql } from '../db/sql';
 import { DomainError } from '../domain/errors';
+import {
+  claimIdempotencyRecord,
+  releaseIdempotencyRecord,
+  type IdempotencyRecord,
+  type IdempotencyScope,
+} from '../domain/idempotency';
 import { ApiError } from './errors';
 
 /**
@@ -11,19 +16,6 @@ import { ApiError } from './errors';
  * and one resource. Postgres holds it (source of truth); Redis caches it (fast path, losable).
  * No response bodies are stored: replays re-render the resource, so they cannot drift from it.
  */
-
-export type IdempotentResourceType = 'deposit' | 'transfer';
-
-export interface IdempotencyRecord {
-  requestHash: string;
-  resourceType: IdempotentResourceType;
-  resourceId: string;
-}
-
-export interface IdempotencyScope {
-  callerId: string;
-  key: string;
-}
 
 // Printable ASCII, 1..255 characters: safe in logs, Redis keys and headers alike.
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
@@ -68,12 +60,6 @@ function assertSameRequest(stored: Pick<IdempotencyRecord, 'requestHash'>, wante
   }
 }
 
-interface RecordRow {
-  request_hash: string;
-  resource_type: IdempotentResourceType;
-  resource_id: string;
-}
-
 export class IdempotencyStore {
   constructor(
     private readonly ds: DataSource,
@@ -93,41 +79,15 @@ export class IdempotencyStore {
       assertSameRequest(cached, wanted);
       return { existed: true, cached: true };
     }
-    const sql = poolSql(this.ds);
-    // A conflicting row can vanish between the INSERT and the SELECT (its request failed and released
-    // it), so try again a few times; each round either inserts or finds a row.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await sql(
-        `INSERT INTO idempotency_records
-           (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
-         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
-         ON CONFLICT (caller_id, idempotency_key) DO NOTHING
-         RETURNING 1`,
-        [scope.callerId, scope.key, wanted.requestHash, wanted.resourceType, wanted.resourceId, this.ttlSeconds],
-      );
-      if (inserted.rowCount > 0) return { existed: false, cached: false };
-      // Expired rows still count until a cleanup removes them: resource ids derive from the key, so a
-      // key can never name a second resource anyway.
-      const { rows } = await sql<RecordRow>(
-        `SELECT request_hash, resource_type, resource_id FROM idempotency_records
-          WHERE caller_id = $1 AND idempotency_key = $2`,
-        [scope.callerId, scope.key],
-      );
-      const row = rows[0];
-      if (row) {
-        assertSameRequest({ requestHash: row.request_hash }, wanted);
-        return { existed: true, cached: false };
-      }
-    }
-    throw new Error('idempotency record kept disappearing while being claimed');
+    const claimed = await claimIdempotencyRecord(this.ds, scope, wanted, this.ttlSeconds);
+    if (claimed.inserted) return { existed: false, cached: false };
+    assertSameRequest(claimed.stored, wanted);
+    return { existed: true, cached: false };
   }
 
   /** Forgets a claim whose operation failed before creating anything, so the key can be retried. */
   async release(scope: IdempotencyScope, wanted: IdempotencyRecord): Promise<void> {
-    await poolSql(this.ds)(
-      `DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`,
-      [scope.callerId, scope.key, wanted.requestHash],
-    );
+    await releaseIdempotencyRecord(this.ds, scope, wanted.requestHash);
     await this.quietly('del', () => this.redis.del(redisKey(scope)));
   }
 

@@ -1,7 +1,10 @@
 import { decodeCursor } from '../domain/history';
 import { ApiError } from './errors';
 
-/** The key after which a page starts: null without a cursor, 400 INVALID_CURSOR for a forged one. */
+/**
+ * The key after which a page starts: null without a cursor. The routes' query schema already holds a
+ * cursor to CURSOR_PATTERN (400 VALIDATION_FAILED); INVALID_CURSOR guards a route that forgets it.
+ */
 export function afterKeyOf(cursor: string | undefined): string | null {
   if (cursor === undefined) return null;
   const key = decodeCursor(cursor);

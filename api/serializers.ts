@@ -1,7 +1,6 @@
-import type { WalletEntity } from '../db/entities/wallet.entity';
 import type { Deposit } from '../domain/deposits';
 import type { LedgerLineView } from '../domain/history';
-import { availableOf } from '../domain/wallets';
+import { availableOf, type WalletEntity } from '../domain/wallets';
 
 /**
  * Domain values → response objects. Amounts stay bigint and dates stay Date: the response schemas

@@ -31,6 +31,17 @@ export function createDataSource({ url, poolMax = 10, applicationName = 'wallet'
 }
 
 /**
+ * Callers waiting for a connection of the DataSource's pg pool (TypeORM's Postgres driver: `master`
+ * pool). pg-pool queues every request for a moment, even when an idle connection will take it on the
+ * next tick; those are not waiting for a slot, so the idle connections are subtracted.
+ */
+export function poolWaiting(ds: DataSource): number {
+  const driver = ds.driver as unknown as { master?: { waitingCount?: number; idleCount?: number } };
+  const pool = driver.master;
+  return Math.max(0, (pool?.waitingCount ?? 0) - (pool?.idleCount ?? 0));
+}
+
+/**
  * `ds.initialize()` that may be tried again after it failed (Postgres down at start-up): a failed
  * attempt can leave the pool it opened behind (TypeORM keeps it when the first query fails), so it
  * is ended here instead of piling up one pool per attempt.

@@ -42,6 +42,19 @@ export async function inTransaction<T>(ds: DataSource, work: (sql: Sql) => Promi
   }
 }
 
+/**
+ * A read that Postgres itself stops after `timeoutMs`: `SET LOCAL statement_timeout` in its own
+ * transaction, so a slow statement is cancelled on the server and its connection goes back to the pool
+ * (a client-side timer racing the promise only stopped waiting). The wait for a pooled connection is
+ * bounded by the pool's connectionTimeoutMillis (db/data-source.ts).
+ */
+export async function boundedRead<T>(ds: DataSource, timeoutMs: number, work: (sql: Sql) => Promise<T>): Promise<T> {
+  return inTransaction(ds, async (sql) => {
+    await sql(`SELECT set_config('statement_timeout', $1, true)`, [`${Math.max(1, Math.ceil(timeoutMs))}ms`]);
+    return work(sql);
+  });
+}
+
 /** A single statement outside an explicit transaction. */
 export function poolSql(ds: DataSource): Sql {
   return async <T>(text: string, params: unknown[] = []) => {
@@ -52,11 +65,4 @@ export function poolSql(ds: DataSource): Sql {
       await runner.release();
     }
   };
-}
-
-/** Postgres error code of a failed statement, if any (e.g. '23505' unique violation). */
-export function pgErrorCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  const code = e?.driverError?.code ?? e?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -18,20 +18,27 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Cursors are opaque to callers; inside they are the last line id seen. */
-export function encodeCursor(value: string): string {
-  return Buffer.from(value, 'utf8').toString('base64url');
-}
-
+/**
+ * A cursor is the decimal int8 key of the last row seen (a line id, an audit row id, a transfer seq).
+ * Callers treat it as opaque; the OpenAPI document gives this exact pattern, so that every cursor the
+ * document admits is one the API accepts.
+ */
+export const CURSOR_PATTERN = '^[1-9][0-9]{0,18}$';
+const CURSOR_RE = new RegExp(CURSOR_PATTERN);
 const INT8_MAX = 9223372036854775807n;
 
+export function encodeCursor(key: string | bigint): string {
+  return key.toString();
+}
+
 /**
- * Every cursor the API issues is the positive int8 key of the last row seen (a line id, an audit
- * row id, a transfer seq). Returns that key, or null for anything this API could not have issued.
+ * The key a page starts after, or null when `cursor` is not of the pattern. Nineteen digits can exceed
+ * int8: such a key is past every row, so it is clamped to int8's maximum (an empty page going up, the
+ * whole list going down) rather than refused.
  */
 export function decodeCursor(cursor: string): string | null {
-  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  return /^[1-9][0-9]{0,18}$/.test(decoded) && BigInt(decoded) <= INT8_MAX ? decoded : null;
+  if (!CURSOR_RE.test(cursor)) return null;
+  return BigInt(cursor) > INT8_MAX ? INT8_MAX.toString() : cursor;
 }
 
 interface LineRow {

@@ -6,6 +6,9 @@ import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { systemWalletId } from './ids';
 
+/** The wallet row as the API reads it (the API names it through the domain, never through db/). */
+export type { WalletEntity, WalletStatus };
+
 export interface NewWallet {
   ownerId: string;
   currency: string;
@@ -30,6 +33,15 @@ export async function getWallet(ds: DataSource, id: string): Promise<WalletEntit
   const wallet = await findWallet(ds, id);
   if (!wallet) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
   return wallet;
+}
+
+/** Whether `callerId` owns at least one of the wallets (customer wallets only). */
+export async function ownsAnyWallet(ds: DataSource, callerId: string, walletIds: string[]): Promise<boolean> {
+  const { rows } = await poolSql(ds)(
+    `SELECT 1 FROM wallets WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND kind = 'customer' LIMIT 1`,
+    [walletIds, callerId],
+  );
+  return rows.length > 0;
 }
 
 export function availableOf(wallet: Pick<WalletEntity, 'balance' | 'held'>): bigint {

@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { poolWaiting } from '../db/data-source';
+import { countNeedsAttention } from '../domain/transfers/records';
 import { reconciliationGauges } from './reconciliation-metrics';
 
 /**
@@ -36,17 +38,6 @@ export async function renderMetrics(registry: Registry): Promise<string> {
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-
-/**
- * Callers waiting for a connection of the DataSource's pg pool (TypeORM's Postgres driver: `master`
- * pool). pg-pool queues every request for a moment, even when an idle connection will take it on the
- * next tick; those are not waiting for a slot, so the idle connections are subtracted.
- */
-export function poolWaiting(db: DataSource): number {
-  const driver = db.driver as unknown as { master?: { waitingCount?: number; idleCount?: number } };
-  const pool = driver.master;
-  return Math.max(0, (pool?.waitingCount ?? 0) - (pool?.idleCount ?? 0));
-}
 
 function dbPoolWaitingGauge(registry: Registry, db: () => DataSource | undefined) {
   return new Gauge({
@@ -151,7 +142,8 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
         }
         if (!ds?.isInitialized) return;
         try {
-          const value = await withTimeout(countNeedsAttention(ds), NEEDS_ATTENTION_QUERY_TIMEOUT_MS);
+          // statement_timeout, not a timer race: Postgres cancels the count and frees its connection
+          const value = await countNeedsAttention(ds, { timeoutMs: NEEDS_ATTENTION_QUERY_TIMEOUT_MS });
           needsAttention = { value, at: Date.now() };
           this.set(value);
         } catch (err) {
@@ -170,21 +162,6 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
-
-async function countNeedsAttention(ds: DataSource): Promise<number> {
-  const rows: Array<{ n: number }> = await ds.query(
-    `SELECT count(*)::int AS n FROM transfers WHERE status = 'NEEDS_ATTENTION'`,
-  );
-  return rows[0]?.n ?? 0;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 // --------------------------------------------------------------------------------------- worker
 

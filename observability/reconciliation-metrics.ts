@@ -8,14 +8,6 @@ type Latest = Awaited<ReturnType<typeof latestFinishedRun>>;
 /** A scrape never waits long for a slow database: the gauges keep their last values instead. */
 const QUERY_TIMEOUT_MS = 2000;
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The reconciliation gauges, served by the API from the latest finished run in the database: every API
  * instance shows the same values, and they survive worker restarts. Read at scrape time, cached for
@@ -29,7 +21,8 @@ export function reconciliationGauges(registry: Registry, opts: { db: () => DataS
     const ds = opts.db();
     if (!ds?.isInitialized) return cached?.value;
     // both gauges collect in the same scrape: one query
-    inFlight ??= withTimeout(latestFinishedRun(ds), QUERY_TIMEOUT_MS)
+    // statement_timeout, not a timer race: Postgres cancels the read and frees its connection
+    inFlight ??= latestFinishedRun(ds, { timeoutMs: QUERY_TIMEOUT_MS })
       .then((value) => {
         cached = { at: Date.now(), value };
         return value;

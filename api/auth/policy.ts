@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { DataSource } from 'typeorm';
-import type { TransferEntity } from '../../db/entities/transfer.entity';
-import type { WalletEntity } from '../../db/entities/wallet.entity';
-import { poolSql } from '../../db/sql';
 import { DomainError } from '../../domain/errors';
+import type { TransferEntity } from '../../domain/transfers/records';
+import { ownsAnyWallet, type WalletEntity } from '../../domain/wallets';
 import type { Role } from './roles';
 
 /**
@@ -38,15 +37,6 @@ export function canSeeWallet(request: FastifyRequest, wallet: Pick<WalletEntity,
 export function visibleWallet<W extends Pick<WalletEntity, 'id' | 'ownerId'>>(request: FastifyRequest, wallet: W): W {
   if (!canSeeWallet(request, wallet)) throw walletNotFound(wallet.id);
   return wallet;
-}
-
-/** Whether `callerId` owns at least one of the wallets. */
-export async function ownsAnyWallet(ds: DataSource, callerId: string, walletIds: string[]): Promise<boolean> {
-  const { rows } = await poolSql(ds)(
-    `SELECT 1 FROM wallets WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND kind = 'customer' LIMIT 1`,
-    [walletIds, callerId],
-  );
-  return rows.length > 0;
 }
 
 /** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */

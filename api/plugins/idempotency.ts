@@ -2,13 +2,8 @@ import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../../domain/errors';
-import {
-  IdempotencyStore,
-  parseIdempotencyKey,
-  requestHash,
-  type IdempotencyRecord,
-  type IdempotentResourceType,
-} from '../idempotency';
+import type { IdempotencyRecord, IdempotentResourceType } from '../../domain/idempotency';
+import { IdempotencyStore, parseIdempotencyKey, requestHash } from '../idempotency';
 
 export interface IdempotentOperation<T> {
   resourceType: IdempotentResourceType;

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
-import { inTransaction } from '../../db/sql';
-import { recordAudit, type AuditActor } from '../../domain/audit';
+import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
-import { beginRun, findRun } from '../../domain/reconciliation/runs';
+import { beginManualRun, findRun } from '../../domain/reconciliation/runs';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { ApiError } from '../errors';
 
@@ -37,17 +36,7 @@ export async function startReconciliationRun(
   } catch {
     throw new ApiError('SERVICE_UNAVAILABLE', 'the reconciliation run could not be started; retry later');
   }
-  await inTransaction(deps.db, async (sql) => {
-    await beginRun(sql, { id: runId, workflowId, trigger: 'manual', requestedBy: actor.actor });
-    await recordAudit(sql, {
-      ...actor,
-      action: 'reconciliation.run',
-      targetType: 'reconciliation_run',
-      targetId: runId,
-      reason,
-      details: { workflowId },
-    });
-  });
+  await beginManualRun(deps.db, { id: runId, workflowId, trigger: 'manual', requestedBy: actor.actor }, actor, reason);
   return getRun(deps.db, runId);
 }
 

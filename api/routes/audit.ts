@@ -4,7 +4,7 @@ import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES, listAudit } from '../../domain/audit
 import { afterKeyOf } from '../pagination';
 import { STAFF_ROLES } from '../plugins/caller';
 import { AUDIT_EXAMPLE } from '../schemas/examples';
-import { DEFAULT_PAGE_LIMIT, jsonResponse, Nullable, pageQuery, problemResponses, Timestamp, Uuid } from '../schemas/common';
+import { DEFAULT_PAGE_LIMIT, jsonResponse, NextCursor, Nullable, pageQuery, problemResponses, Timestamp, Uuid } from '../schemas/common';
 
 export const AuditRecordSchema = Type.Object(
   {
@@ -37,7 +37,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: pageQuery({ target: Type.Optional(Uuid) }),
         response: {
           200: jsonResponse(
-            Type.Object({ items: Type.Array(AuditRecordSchema), nextCursor: Nullable(Type.String()) }, { title: 'AuditPage' }),
+            Type.Object({ items: Type.Array(AuditRecordSchema), nextCursor: NextCursor }, { title: 'AuditPage' }),
             'One page of audit rows',
             { example: { items: [AUDIT_EXAMPLE], nextCursor: null } },
           ),

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { DISCREPANCY_KINDS } from '../../domain/reconciliation/discrepancy';
 import { AT } from '../schemas/examples';
-import { jsonResponse, Nullable, pageQuery, PlainText, problemResponses, Timestamp, Uuid } from '../schemas/common';
+import { jsonResponse, NextCursor, Nullable, pageQuery, PlainText, problemResponses, Timestamp, Uuid } from '../schemas/common';
 
 const RUN_ID = '0d9e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6';
 
@@ -85,7 +85,7 @@ export const reconciliationSchemas = {
     querystring: pageQuery({}),
     response: {
       200: jsonResponse(
-        Type.Object({ items: Type.Array(ReconciliationRunSchema), nextCursor: Nullable(Type.String()) }, { title: 'ReconciliationRunPage' }),
+        Type.Object({ items: Type.Array(ReconciliationRunSchema), nextCursor: NextCursor }, { title: 'ReconciliationRunPage' }),
         'One page of runs',
         { example: { items: [RUN_EXAMPLE], nextCursor: null } },
       ),

@@ -7,12 +7,14 @@ import {
   jsonResponse,
   Currency,
   MinorUnits,
+  NextCursor,
   Nullable,
   PlainText,
   problemResponses,
   Timestamp,
   pageQuery,
   Uuid,
+  UuidWithExample,
 } from '../schemas/common';
 
 const StepState = Type.Union(
@@ -91,8 +93,9 @@ export function transferSchemas(maxAmountMinor: bigint) {
       headers: Type.Composite([IdempotencyKeyHeaders, Type.Object({ prefer: PreferHeader })]),
       body: Type.Object(
         {
-          fromWalletId: Uuid,
-          toWalletId: Uuid,
+          // two example ids: generators that combine property examples must not build a transfer to itself
+          fromWalletId: UuidWithExample(IDS.WALLET_ID),
+          toWalletId: UuidWithExample(IDS.OTHER_WALLET_ID),
           amount: AmountInput(maxAmountMinor),
           currency: Currency,
           description: Type.Optional(PlainText({ maxLength: 140, description: 'shown to both parties' })),
@@ -135,7 +138,7 @@ export function transferSchemas(maxAmountMinor: bigint) {
       querystring: pageQuery({ status: Type.Optional(TransferStatusSchema), walletId: Type.Optional(Uuid) }),
       response: {
         200: jsonResponse(
-          Type.Object({ items: Type.Array(TransferSchema), nextCursor: Nullable(Type.String()) }, { title: 'TransferPage' }),
+          Type.Object({ items: Type.Array(TransferSchema), nextCursor: NextCursor }, { title: 'TransferPage' }),
           'One page of transfers',
           { example: { items: [PARKED_TRANSFER_EXAMPLE], nextCursor: null } },
         ),

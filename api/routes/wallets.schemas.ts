@@ -4,6 +4,7 @@ import {
   Currency,
   jsonResponse,
   MinorUnits,
+  NextCursor,
   Nullable,
   PageQuery,
   PlainText,
@@ -97,7 +98,7 @@ export const listTransactionsSchema = {
       Type.Object(
         {
           items: Type.Array(LedgerLineSchema),
-          nextCursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
+          nextCursor: NextCursor,
         },
         { title: 'LedgerLinePage' },
       ),

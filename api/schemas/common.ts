@@ -1,5 +1,6 @@
 import { FormatRegistry, Type, type TSchema, type TProperties } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
+import { CURSOR_PATTERN } from '../../domain/history';
 import { buildProblem, type ProblemCode } from '../errors';
 
 /** Shared TypeBox schemas (bodies are checked by TypeBox, other request parts by Ajv: api/validation.ts). */
@@ -10,11 +11,8 @@ const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 const uuidRegExp = new RegExp(UUID_PATTERN);
 if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => uuidRegExp.test(value));
 
-export const Uuid = Type.String({
-  format: 'uuid',
-  pattern: UUID_PATTERN,
-  examples: ['3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60'],
-});
+export const UuidWithExample = (example: string) => Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: [example] });
+export const Uuid = UuidWithExample('3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60');
 
 export const WalletIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
@@ -61,13 +59,18 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 
 export const DEFAULT_PAGE_LIMIT = 20;
 
+/** A page's `nextCursor`: pass it as `cursor` for the next page; null on the last page. */
+export const NextCursor = Nullable(
+  Type.String({ pattern: CURSOR_PATTERN, description: 'pass as `cursor` for the next page; null on the last page' }),
+);
+
 /** A paginated list's query string: its own filters plus `limit` and `cursor`; nothing else. */
 export function pageQuery<F extends TProperties>(filters: F) {
   return Type.Object(
     {
       ...filters,
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
-      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'nextCursor of the previous page' })),
+      cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page (opaque)' })),
     },
     { additionalProperties: false },
   );

@@ -1,4 +1,4 @@
-import type { TransferEntity } from '../../db/entities/transfer.entity';
+import type { TransferEntity } from '../../domain/transfers/records';
 
 /** A transfer as the API shows it: amounts stay bigint (written as JSON integers by the schema). */
 export function serializeTransfer(t: TransferEntity) {

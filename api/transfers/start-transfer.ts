@@ -7,11 +7,10 @@ import {
 } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
-import type { TransferEntity } from '../../db/entities/transfer.entity';
 import { TransferRefused } from '../../domain/errors';
 import { ApiError, grpcStatusOf } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
-import { getTransfer, recordTransfer, type NewTransfer } from '../../domain/transfers/records';
+import { getTransfer, recordTransfer, type NewTransfer, type TransferEntity } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
 import { isSettled } from '../../domain/transfer-status';
 import { answerUpdateId, transferAnswerUpdate } from '../../workflows/messages';

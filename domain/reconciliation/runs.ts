@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { poolSql, type Sql } from '../../db/sql';
+import { boundedRead, inTransaction, poolSql, type Sql } from '../../db/sql';
+import { recordAudit, type AuditActor } from '../audit';
 import { encodeCursor, type Page } from '../history';
 import type { Discrepancy, DiscrepancyKind } from './discrepancy';
 
@@ -39,6 +40,24 @@ export async function beginRun(sql: Sql, run: NewRun): Promise<void> {
     `INSERT INTO reconciliation_runs (id, workflow_id, trigger, requested_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
     [run.id, run.workflowId, run.trigger, run.requestedBy],
   );
+}
+
+/**
+ * A manual run, requested through the API: its row and its audit row in one transaction (the
+ * workflow's own first activity writes the same row idempotently).
+ */
+export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActor, reason: string): Promise<void> {
+  await inTransaction(ds, async (sql) => {
+    await beginRun(sql, run);
+    await recordAudit(sql, {
+      ...who,
+      action: 'reconciliation.run',
+      targetType: 'reconciliation_run',
+      targetId: run.id,
+      reason,
+      details: { workflowId: run.workflowId },
+    });
+  });
 }
 
 export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<void> {
@@ -120,11 +139,19 @@ export async function findRun(ds: DataSource, id: string): Promise<(Reconciliati
   return { ...toRun(rows[0]), found: found.map((d) => ({ ...d, repaired: d.repaired ?? undefined })) };
 }
 
-/** What the API's gauges show: the latest finished run's counts and when it finished. */
-export async function latestFinishedRun(ds: DataSource): Promise<{ finishedAt: Date; discrepancyCounts: Record<string, number> } | null> {
-  const { rows } = await poolSql(ds)<{ finished_at: Date; discrepancy_counts: Record<string, number> }>(
-    `SELECT finished_at, discrepancy_counts FROM reconciliation_runs WHERE status = 'succeeded'
-      ORDER BY finished_at DESC LIMIT 1`,
+/**
+ * What the API's gauges show: the latest finished run's counts and when it finished. The statement is
+ * cancelled by Postgres after `timeoutMs` (a scrape must not wait on, nor pile work onto, a slow database).
+ */
+export async function latestFinishedRun(
+  ds: DataSource,
+  { timeoutMs }: { timeoutMs: number },
+): Promise<{ finishedAt: Date; discrepancyCounts: Record<string, number> } | null> {
+  const { rows } = await boundedRead(ds, timeoutMs, (sql) =>
+    sql<{ finished_at: Date; discrepancy_counts: Record<string, number> }>(
+      `SELECT finished_at, discrepancy_counts FROM reconciliation_runs WHERE status = 'succeeded'
+        ORDER BY finished_at DESC LIMIT 1`,
+    ),
   );
   return rows[0] ? { finishedAt: rows[0].finished_at, discrepancyCounts: rows[0].discrepancy_counts } : null;
 }

@@ -1,9 +1,12 @@
 import type { DataSource } from 'typeorm';
 import { TransferEntity } from '../../db/entities/transfer.entity';
-import { poolSql, type Sql } from '../../db/sql';
+import { boundedRead, poolSql, type Sql } from '../../db/sql';
 import { DomainError } from '../errors';
 import { TERMINAL_STATUSES, type TransferStatus } from '../transfer-status';
 import type { TransferStateChange } from './transfer';
+
+/** The transfer row as the API reads it (the API names it through the domain, never through db/). */
+export type { TransferEntity };
 
 export interface NewTransfer {
   id: string;
@@ -148,4 +151,15 @@ export async function listTransfers(ds: DataSource, f: TransferFilter): Promise<
   }
   if (f.afterSeq) qb.andWhere('t.seq < :afterSeq', { afterSeq: f.afterSeq.toString() });
   return qb.getMany();
+}
+
+/**
+ * Transfers parked in NEEDS_ATTENTION right now, all of them (the API's gauge). The statement is
+ * cancelled by Postgres after `timeoutMs` (a scrape must not wait on, nor pile work onto, a slow database).
+ */
+export async function countNeedsAttention(ds: DataSource, { timeoutMs }: { timeoutMs: number }): Promise<number> {
+  const { rows } = await boundedRead(ds, timeoutMs, (sql) =>
+    sql<{ n: number }>(`SELECT count(*)::int AS n FROM transfers WHERE status = 'NEEDS_ATTENTION'`),
+  );
+  return rows[0]?.n ?? 0;
 }
