@@ -2,15 +2,16 @@ import { EventEmitter } from 'node:events';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
 import type { RateLimitClass } from '../../config';
 import { ApiError } from '../errors';
+import { asStoreOption, FallbackRateLimitStore } from './rate-limit-store';
 
 /**
  * What the limiter reports, for metrics (api/plugins/metrics.ts subscribes when present):
  * - 'limited' { route, rateClass }: a request was refused with 429 (→ rate_limited_total{route})
- * - 'storeError' { err }: Redis could not be asked; the request passed (fail-open)
- *   (→ rate_limit_store_errors_total)
+ * - 'storeError' { err }: Redis did not count a request (error, timeout, or not asked during an
+ *   outage); the request was counted in this process instead (→ rate_limit_store_errors_total)
  */
 export interface RateLimitEvents {
   limited: [{ route: string; rateClass: RateLimitClass }];
@@ -23,49 +24,19 @@ declare module 'fastify' {
   }
 }
 
-// Fixed window: INCR, and on the first hit of a window PEXPIRE; answers the count and the ms left.
-const FIXED_WINDOW_LUA = `
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {current, ttl}`;
-
-type RedisWithRateLimit = Redis & {
-  walletRateLimit(key: string, windowMs: number, cb: (err: Error | null, res?: [number, number]) => void): void;
-};
-
-type IncrCallback = (err: Error | null, res?: { current: number; ttl: number }) => void;
+/**
+ * How long a rate-limit check waits for Redis before it counts in memory. A healthy Redis answers in
+ * about a millisecond; the client's own bounds (commandTimeout 1 s, api/plugins/redis.ts) are for
+ * the cache, and a request should not pay them for its limit check.
+ */
+export const RATE_LIMIT_REDIS_TIMEOUT_MS = 250;
 
 /**
- * A store for @fastify/rate-limit on the app's ioredis client (its key prefix applies). Counters are
- * keyed by the key generator alone (`rl:<class>:<caller>`), not per route, so every route of a class
- * draws from one budget. Errors are reported (logged, counted) and passed on: with skipOnError the
- * request then passes.
+ * Keys (caller × route class) the in-memory fallback holds at most, least recently used dropped
+ * first: a dropped caller would start a fresh budget, so this is sized for every caller active in
+ * one window of an outage (a few hundred bytes a key: some tens of MB when full).
  */
-function redisStore(redis: Redis, windowMs: number, report: { onError: (err: Error) => void; onSuccess: () => void }) {
-  const client = redis as RedisWithRateLimit;
-  if (typeof client.walletRateLimit !== 'function') {
-    redis.defineCommand('walletRateLimit', { numberOfKeys: 1, lua: FIXED_WINDOW_LUA });
-  }
-  return class WalletRateLimitStore {
-    incr(key: string, cb: IncrCallback): void {
-      client.walletRateLimit(`rl:${key}`, windowMs, (err, res) => {
-        if (err || !res) {
-          const error = err ?? new Error('rate-limit script answered nothing');
-          report.onError(error);
-          cb(error);
-        } else {
-          report.onSuccess();
-          cb(null, { current: Number(res[0]), ttl: Number(res[1]) });
-        }
-      });
-    }
-    child() {
-      return this;
-    }
-  };
-}
+export const RATE_LIMIT_LOCAL_KEYS = 100_000;
 
 function rateClassOf(request: FastifyRequest): RateLimitClass | undefined {
   return request.routeOptions.config?.access?.rateLimit;
@@ -75,8 +46,12 @@ function rateClassOf(request: FastifyRequest): RateLimitClass | undefined {
  * Rate limits per caller (the token's sub) and per route class (README "Security"), counted in
  * Redis so every API instance shares them. Only /v1 routes (the ones with `config.access`) are
  * limited; authentication runs first, so the key is the verified caller. A refused request gets 429
- * with Retry-After and the RateLimit-Limit/-Remaining/-Reset headers. When Redis is unavailable the
- * limiter fails open: requests pass, and the failure is logged (once per outage) and counted.
+ * with Retry-After and the RateLimit-Limit/-Remaining/-Reset headers.
+ *
+ * When Redis does not answer, each process counts the same budgets in memory (rate-limit-store.ts)
+ * until Redis answers again: limits loosen to at most one budget per API instance, never lift, and
+ * the headers tell the in-memory count. Each transition is one log line; the gauge
+ * rate_limit_fallback_active is 1 meanwhile.
  */
 export default fp(
   async (app) => {
@@ -85,30 +60,43 @@ export default fp(
     const limits = app.config.rateLimits;
     const windowMs = app.config.RATE_LIMIT_WINDOW_SECONDS * 1000;
 
-    // log transitions, not every failing request: an outage is two lines, the counter has the volume
-    let failing = false;
-    const report = {
-      onError: (err: Error) => {
-        events.emit('storeError', { err });
-        if (!failing) app.log.warn({ err }, 'rate limiting unavailable (redis); letting requests through');
-        failing = true;
+    const store = new FallbackRateLimitStore({
+      redis: app.redis,
+      nameSpace: 'rl:', // rl:<class>:<caller> (after the client's key prefix)
+      redisTimeoutMs: RATE_LIMIT_REDIS_TIMEOUT_MS,
+      localKeys: RATE_LIMIT_LOCAL_KEYS,
+      onMiss: (err) => events.emit('storeError', { err }),
+      // transitions, not every request: an outage is two lines, the counter has the volume
+      onFallback: (active, err) => {
+        if (active) app.log.warn({ err }, 'rate limit falling back to in-memory counting');
+        else app.log.info('rate limit back to Redis');
       },
-      onSuccess: () => {
-        if (failing) app.log.info('rate limiting available again');
-        failing = false;
-      },
-    };
+    });
+
+    // in this app's registry (api/plugins/metrics.ts), when there is one
+    app.addHook('onReady', async () => {
+      if (!app.hasDecorator('metrics')) return;
+      new Gauge({
+        name: 'rate_limit_fallback_active',
+        help: '1 while this API process counts rate limits in memory because Redis does not answer (limits per instance), else 0',
+        registers: [app.metrics.registry],
+        collect() {
+          this.set(store.fallbackActive ? 1 : 0);
+        },
+      });
+    });
 
     await app.register(rateLimit, {
       global: true,
       hook: 'onRequest',
-      store: redisStore(app.redis, windowMs, report),
+      store: asStoreOption(store),
       timeWindow: windowMs,
       max: async (request) => limits[rateClassOf(request) ?? 'read'],
       // public routes (health, metrics, documentation) are not limited
       allowList: async (request) => rateClassOf(request) === undefined,
       keyGenerator: (request) => `${rateClassOf(request)}:${request.callerId || `ip:${request.ip}`}`,
-      skipOnError: true,
+      // the store always answers (from memory when Redis does not), so there is nothing to skip
+      skipOnError: false,
       enableDraftSpec: true, // RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset (+ Retry-After on 429)
       onExceeded: (request) => {
         const rateClass = rateClassOf(request) ?? 'read';

@@ -1,12 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { buildApp } from '../../api/app';
-import { closedPort, customer, startApp, uniqueKey } from '../api/helpers';
+import { FallbackRateLimitStore } from '../../api/plugins/rate-limit-store';
+import { customer, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig, uniqueTaskQueue } from '../support/env';
+import { TcpProxy } from '../support/tcp-proxy';
 import { createWalletAs, transferAs } from './fixtures';
 
-/** Rate limits per caller and route class, in Redis (README "Security"). */
+/** Rate limits per caller and route class, in Redis, and in memory while Redis does not answer (README "Security"). */
 describe('rate limits', () => {
   describe('with small limits', () => {
     let app: FastifyInstance;
@@ -105,86 +107,194 @@ describe('rate limits', () => {
     }
   });
 
-  describe('when Redis stops', () => {
-    let redis: ChildProcess | undefined;
-    let port: number;
-    let app: FastifyInstance;
+  describe('when Redis does not answer', () => {
+    const FALLBACK_ON = 'rate limit falling back to in-memory counting';
+    const FALLBACK_OFF = 'rate limit back to Redis';
+    const redisUrl = testConfig().REDIS_URL;
+    const proxy = TcpProxy.to(redisUrl);
+    let app: FastifyInstance; // its Redis through the proxy
+    let peer: FastifyInstance; // a second API instance on the same Redis, directly
     const logs: Array<{ level: number; msg: string }> = [];
     let storeErrors = 0;
-
-    function startRedis(): Promise<ChildProcess> {
-      return new Promise((resolve, reject) => {
-        const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('Ready to accept connections')) resolve(child);
-        });
-        child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-      });
-    }
-
-    function stopRedis(): Promise<void> {
-      const child = redis;
-      redis = undefined;
-      if (!child || child.exitCode !== null) return Promise.resolve();
-      return new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    }
+    let eve: TestCaller;
+    let url: string;
 
     async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!probe()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 20));
       }
     }
+    const get = (via: FastifyInstance) => via.inject({ method: 'GET', url, headers: authHeaders(eve) });
+    const remaining = (res: { headers: Record<string, unknown> }) => res.headers['ratelimit-remaining'];
+    const scrape = async (via: FastifyInstance) => (await via.inject({ method: 'GET', url: '/metrics' })).payload;
+    const fallbackGauge = async (via: FastifyInstance) => Number(/^rate_limit_fallback_active (\d+)$/m.exec(await scrape(via))?.[1]);
+    const transitions = () => logs.filter((l) => l.msg === FALLBACK_ON || l.msg === FALLBACK_OFF).map((l) => [l.level, l.msg]);
 
     beforeAll(async () => {
-      port = await closedPort();
-      redis = await startRedis();
+      await proxy.listen();
+      proxy.open();
       const stream = { write: (line: string) => logs.push(JSON.parse(line)) };
       app = await buildApp({
-        config: testConfig({ REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_READ: '2' }),
+        config: testConfig({ REDIS_URL: proxy.rewrite(redisUrl), RATE_LIMIT_READ: '3' }),
         logger: { level: 'info', stream },
       });
       app.rateLimitEvents.on('storeError', () => (storeErrors += 1));
+      peer = await startApp({ RATE_LIMIT_READ: '3' });
+      eve = customer(uniqueKey('eve'));
+      url = `/v1/wallets/${(await createWalletAs(app, eve)).id}`;
     });
     afterAll(async () => {
       await app?.close();
-      await stopRedis();
+      await peer?.close();
+      await proxy.stop();
     });
 
-    it('lets requests through (fail-open), logs the outage once and counts every miss', async () => {
-      const eve = customer(uniqueKey('eve'));
-      const wallet = await createWalletAs(app, eve);
-      const get = () => app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(eve) });
+    it('counts the same budget in memory: the headers fall request by request, then 429', async () => {
+      const before = await get(app);
+      expect([before.statusCode, remaining(before)]).toEqual([200, '2']); // in Redis: 1 of 3
+      expect(await fallbackGauge(app)).toBe(0);
 
-      // the limiter works while Redis runs
-      expect([(await get()).statusCode, (await get()).statusCode, (await get()).statusCode]).toEqual([200, 200, 429]);
-
-      await stopRedis();
+      proxy.close();
+      proxy.dropAll();
       await until('the app to notice Redis is gone', () => app.redis.status !== 'ready');
-      const during = [];
-      for (let i = 0; i < 5; i++) during.push((await get()).statusCode);
 
-      expect(during).toEqual([200, 200, 200, 200, 200]);
-      expect(storeErrors).toBeGreaterThanOrEqual(5);
-      const warnings = logs.filter((l) => l.msg === 'rate limiting unavailable (redis); letting requests through');
-      expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.level).toBe(40);
-      const scraped = (await app.inject({ method: 'GET', url: '/metrics' })).payload;
-      expect(Number(/^rate_limit_store_errors_total (\d+)/m.exec(scraped)?.[1])).toBe(storeErrors);
+      // this process alone counts now, from its own (empty) window
+      const during = [await get(app), await get(app), await get(app), await get(app)];
+      expect(during.map((r) => [r.statusCode, r.headers['ratelimit-limit'], remaining(r)])).toEqual([
+        [200, '3', '2'],
+        [200, '3', '1'],
+        [200, '3', '0'],
+        [429, '3', '0'],
+      ]);
+      const refused = during[3]!;
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(app.config.RATE_LIMIT_WINDOW_SECONDS);
+      expect(Number(refused.headers['ratelimit-reset'])).toBe(retryAfter);
 
-      // Redis back (empty: a new window): limits apply again, and the recovery is logged
-      redis = await startRedis();
+      // the outage is on the gauge, in one log line, and every check counted in memory is counted
+      expect(await fallbackGauge(app)).toBe(1);
+      expect(transitions()).toEqual([[40, FALLBACK_ON]]);
+      expect(storeErrors).toBe(4);
+      expect(Number(/^rate_limit_store_errors_total (\d+)$/m.exec(await scrape(app))?.[1])).toBe(storeErrors);
+
+      // the other instance still reaches Redis and counts there (2 of 3): one budget per instance at most
+      const elsewhere = await get(peer);
+      expect([elsewhere.statusCode, remaining(elsewhere)]).toEqual([200, '1']);
+      expect(await fallbackGauge(peer)).toBe(0);
+    });
+
+    it('counts in Redis again once it answers, shared with the other instance; one log line each way', async () => {
+      proxy.open();
       await until('the app to reconnect to Redis', () => app.redis.status === 'ready', 15_000);
-      expect([(await get()).statusCode, (await get()).statusCode, (await get()).statusCode]).toEqual([200, 200, 429]);
-      expect(logs.filter((l) => l.msg === 'rate limiting available again')).toHaveLength(1);
+
+      // Redis's count goes on (3 of 3), where the in-memory one would refuse
+      const after = await get(app);
+      expect([after.statusCode, remaining(after)]).toEqual([200, '0']);
+      expect(await peer.redis.get(`rl:read:${eve.sub}`)).toBe('3');
+      expect(await fallbackGauge(app)).toBe(0);
+      expect(transitions()).toEqual([
+        [40, FALLBACK_ON],
+        [30, FALLBACK_OFF],
+      ]);
+
+      // one budget again for both instances
+      expect((await get(peer)).statusCode).toBe(429);
+      expect((await get(app)).statusCode).toBe(429);
+      expect(await peer.redis.get(`rl:read:${eve.sub}`)).toBe('5');
+      expect(transitions()).toHaveLength(2);
+    });
+  });
+
+  describe('the fallback store', () => {
+    const WINDOW = 60_000;
+    type Answer = (err: Error | null, res?: [number, number]) => void;
+    /** A Redis client stand-in whose rate-limit script hangs, fails or answers, as told. */
+    function fakeRedis() {
+      const fake = {
+        status: 'ready',
+        mode: 'hang' as 'hang' | 'fail' | 'answer',
+        answer: [7, 500] as [number, number],
+        late: [] as Answer[],
+        expiries: [] as Array<[string, number]>,
+        pexpire: async (key: string, ms: number) => fake.expiries.push([key, ms]),
+        // @fastify/rate-limit's RedisStore: rateLimit(key, timeWindow, max, continueExceeding, exponentialBackoff, cb)
+        rateLimit(...args: unknown[]) {
+          const cb = args.at(-1) as Answer;
+          if (fake.mode === 'hang') fake.late.push(cb);
+          else if (fake.mode === 'fail') setImmediate(() => cb(new Error('connection is closed')));
+          else setImmediate(() => cb(null, fake.answer));
+        },
+      };
+      return fake;
+    }
+    function storeOn(redis: ReturnType<typeof fakeRedis>, changes: boolean[]) {
+      return new FallbackRateLimitStore({
+        redis: redis as unknown as Redis,
+        nameSpace: 'rl:',
+        redisTimeoutMs: 50,
+        localKeys: 100,
+        onMiss: () => undefined,
+        onFallback: (active) => changes.push(active),
+      });
+    }
+    function incr(store: FallbackRateLimitStore, key: string): Promise<{ current: number; ttl: number; ms: number }> {
+      const started = Date.now();
+      return new Promise((resolve, reject) =>
+        store.incr(key, (err, res) => (err || !res ? reject(err) : resolve({ ...res, ms: Date.now() - started })), WINDOW, 3),
+      );
+    }
+
+    it('waits for a silent Redis no longer than its bound, and for an absent one not at all', async () => {
+      const redis = fakeRedis();
+      const changes: boolean[] = [];
+      const store = storeOn(redis, changes);
+
+      const first = await incr(store, 'k');
+      expect(first).toMatchObject({ current: 1 });
+      expect(first.ttl).toBeLessThanOrEqual(WINDOW);
+      expect(first.ms).toBeGreaterThanOrEqual(45);
+      expect(first.ms).toBeLessThan(1000);
+      expect(store.fallbackActive).toBe(true);
+
+      // one check at a time asks Redis again; the others count in memory at once
+      const [probe, meanwhile] = await Promise.all([incr(store, 'k'), incr(store, 'k')]);
+      expect(meanwhile).toMatchObject({ current: 2 });
+      expect(meanwhile.ms).toBeLessThan(45);
+      expect(probe).toMatchObject({ current: 3 });
+      redis.status = 'reconnecting';
+      expect(await incr(store, 'k')).toMatchObject({ current: 4 });
+      expect(redis.late).toHaveLength(2); // the first and the probe; the others were not put to Redis
+
+      // answers that come too late change nothing (their requests were counted in memory)
+      for (const cb of redis.late) cb(null, [1, WINDOW]);
+      expect(store.fallbackActive).toBe(true);
+      expect(changes).toEqual([true]);
+    });
+
+    it('falls back at once on an error, and returns to Redis on its first timely answer', async () => {
+      const redis = fakeRedis();
+      const changes: boolean[] = [];
+      const store = storeOn(redis, changes);
+      redis.mode = 'fail';
+      expect(await incr(store, 'k')).toMatchObject({ current: 1 });
+      expect((await incr(store, 'k')).ms).toBeLessThan(45);
+      expect(changes).toEqual([true]);
+
+      redis.mode = 'answer';
+      expect(await incr(store, 'k')).toMatchObject({ current: 7, ttl: 500 });
+      expect(await incr(store, 'k')).toMatchObject({ current: 7, ttl: 500 });
+      expect(store.fallbackActive).toBe(false);
+      expect(changes).toEqual([true, false]);
+
+      // a counter in Redis without expiry gets one, rather than limiting for ever
+      redis.answer = [2, -1];
+      expect(await incr(store, 'k')).toMatchObject({ current: 2, ttl: WINDOW });
+      expect(redis.expiries).toEqual([['rl:k', WINDOW]]);
     });
   });
 });
