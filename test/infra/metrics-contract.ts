@@ -24,8 +24,10 @@ export const APP_METRICS: Readonly<Record<string, MetricSpec>> = {
   idempotent_replays_total: { kind: 'counter', labels: ['route'] },
   db_connection_pool_waiting: { kind: 'gauge' },
   rate_limited_total: { kind: 'counter', labels: ['route'] },
-  /** API: rate-limit checks that failed open because Redis could not be asked */
+  /** API: rate-limit checks counted in memory because Redis did not answer */
   rate_limit_store_errors_total: { kind: 'counter' },
+  /** API: 1 while this process counts rate limits in memory (Redis unreachable) */
+  rate_limit_fallback_active: { kind: 'gauge' },
   /** API: the latest finished reconciliation run, from the database */
   reconciliation_discrepancies: { kind: 'gauge', labels: ['kind'] },
   reconciliation_last_success_timestamp_seconds: { kind: 'gauge' },
