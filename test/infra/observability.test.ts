@@ -58,6 +58,7 @@ const EXPECTED_ALERTS = [
   'WalletApiLatencyP95Critical',
   'WalletApiErrorRateHigh',
   'WalletApiDown',
+  'WalletRateLimitFallback',
   'WalletWorkerDown',
   'WalletNoWorkers',
   'TemporalActivityScheduleToStartLatencyHigh',
