@@ -17,8 +17,10 @@ import swagger from './plugins/swagger';
 import temporal from './plugins/temporal';
 import tracing from './plugins/tracing';
 import auditRoutes from './routes/audit';
+import consoleRoutes from './routes/console';
 import depositRoutes from './routes/deposits';
 import healthRoutes from './routes/health';
+import meRoutes from './routes/me';
 import reconciliationRoutes from './routes/reconciliation';
 import transferRoutes from './routes/transfers';
 import walletStatusRoutes from './routes/wallet-status';
@@ -77,6 +79,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(transferRoutes);
   await app.register(auditRoutes);
   await app.register(reconciliationRoutes);
+  await app.register(meRoutes);
+  await app.register(consoleRoutes); // GET /console: the finance console (static files)
 
   try {
     await app.ready();

@@ -28,6 +28,8 @@ const ConfigSchema = Type.Object({
   TEMPORAL_ADDRESS: Type.String({ minLength: 1, default: '127.0.0.1:7233' }),
   TEMPORAL_NAMESPACE: Type.String({ minLength: 1, default: 'default' }),
   TEMPORAL_TASK_QUEUE: Type.String({ minLength: 1, default: 'wallet-transfers' }),
+  /** The Temporal UI (e.g. http://127.0.0.1:8233): the finance console links each transfer to its workflow there. Unset: no links. */
+  TEMPORAL_UI_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** Largest amount, in minor units, accepted for one deposit or transfer. */
   MAX_AMOUNT_MINOR: Type.String({ pattern: '^[1-9][0-9]{0,15}$', default: '100000000000' }),
   /** How long an idempotency record (and its replayable response) is kept. */

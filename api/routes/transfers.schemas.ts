@@ -46,6 +46,20 @@ export const TransferSchema = Type.Object(
         reason: Type.String(),
       }),
     ),
+    parked: Nullable(
+      Type.Object(
+        {
+          step: Nullable(Type.String({ description: 'the step that spent its retry budget' })),
+          since: Timestamp,
+          deadline: Type.Unsafe<Date>({
+            type: 'string',
+            format: 'date-time',
+            description: 'when the saga cancels the transfer if nobody decides (parked since + TRANSFER_PARK_DEADLINE_SECONDS)',
+          }),
+        },
+        { description: 'while NEEDS_ATTENTION: what is stuck, since when, and until when finance may decide; null otherwise' },
+      ),
+    ),
     workflowId: Type.String({ description: 'open it in the Temporal UI: /namespaces/<ns>/workflows/<workflowId>' }),
     runId: Nullable(Type.String()),
     createdAt: Timestamp,
@@ -131,11 +145,20 @@ export function transferSchemas(maxAmountMinor: bigint) {
     list: {
       summary: 'List transfers, newest first',
       description:
-        'ops, finance and admin see every transfer and may filter by status and wallet. A customer sees the ' +
-        'transfers sent from or received into its own wallets; with `walletId`, that wallet must be its own (404 otherwise).',
+        'ops, finance and admin see every transfer and may filter by status, wallet, currency and failed step ' +
+        '(e.g. `status=NEEDS_ATTENTION&failedStep=accounting`: the transfers parked because the accounting system failed). ' +
+        'A customer sees the transfers sent from or received into its own wallets; with `walletId`, that wallet must be ' +
+        'its own (404 otherwise).',
       tags: ['transfers'],
       security: bearer,
-      querystring: pageQuery({ status: Type.Optional(TransferStatusSchema), walletId: Type.Optional(Uuid) }),
+      querystring: pageQuery({
+        status: Type.Optional(TransferStatusSchema),
+        walletId: Type.Optional(Uuid),
+        currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] })),
+        failedStep: Type.Optional(
+          Type.Union(SAGA_STEPS.map((s) => Type.Literal(s)), { description: 'the step that failed (`failure.step`)' }),
+        ),
+      }),
       response: {
         200: jsonResponse(
           Type.Object({ items: Type.Array(TransferSchema), nextCursor: NextCursor }, { title: 'TransferPage' }),

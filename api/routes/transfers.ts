@@ -25,6 +25,7 @@ function waitSecondsOf(prefer: string | undefined): number {
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = transferSchemas(app.config.maxAmountMinor);
   const deps = { db: app.db, temporal: app.temporal, config: app.config };
+  const serialize = (t: Parameters<typeof serializeTransfer>[0]) => serializeTransfer(t, app.config.TRANSFER_PARK_DEADLINE_SECONDS);
 
   const create = {
     schema: schemas.create,
@@ -69,17 +70,17 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // The saga's answer: refused (422 with the code), or the transfer once the hold is placed. A replay
     // answers the same way, with the transfer's current state.
     assertNotRefused(transfer);
-    return reply.code(isSettled(transfer.status) && waitSeconds > 0 ? 200 : 202).send(serializeTransfer(transfer));
+    return reply.code(isSettled(transfer.status) && waitSeconds > 0 ? 200 : 202).send(serialize(transfer));
   });
 
   const read = { access: { roles: ALL_ROLES, rateLimit: 'read' } } as const;
 
   app.get('/v1/transfers/:id', { schema: schemas.get, config: read }, async (request) => {
-    return serializeTransfer(await visibleTransfer(app.db, request, await getTransfer(app.db, request.params.id)));
+    return serialize(await visibleTransfer(app.db, request, await getTransfer(app.db, request.params.id)));
   });
 
   app.get('/v1/transfers', { schema: schemas.list, config: read }, async (request) => {
-    const { status, walletId, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
+    const { status, walletId, currency, failedStep, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
     // Staff see everything. A customer sees its own transfers (sent or received): scoped to the wallets it
     // owns, and a walletId filter naming a wallet that is not its own answers 404 like a missing wallet.
     const staff = isStaff(request);
@@ -91,6 +92,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const rows = await listTransfers(app.db, {
       status,
       walletId,
+      currency,
+      failedStep,
       ownerId: staff ? undefined : request.callerId,
       limit: limit + 1,
       afterSeq,
@@ -98,7 +101,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      items: page.map(serializeTransfer),
+      items: page.map(serialize),
       nextCursor: rows.length > limit && last ? encodeCursor(last.seq.toString()) : null,
     };
   });
@@ -110,7 +113,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     } as const;
     app.post(`/v1/transfers/:id/${action}`, decide, async (request, reply) => {
       const { outcome, transfer } = await decideParkedTransfer(deps, request.params.id, action, request.body.reason, auditActor(request));
-      return reply.code(outcome === 'applied' ? 200 : 202).send(serializeTransfer(transfer));
+      return reply.code(outcome === 'applied' ? 200 : 202).send(serialize(transfer));
     });
   }
 };

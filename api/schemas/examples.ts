@@ -49,6 +49,7 @@ export const TRANSFER_EXAMPLE = {
   description: 'rent',
   steps: { reserve: 'done', accounting: 'done', ledger: 'done', notify: 'done' },
   failure: null,
+  parked: null,
   workflowId: `transfer-${TRANSFER_ID}`,
   runId: '0195b7d2-8c4e-7f10-9a3b-5c6d7e8f9a0b',
   createdAt: AT,
@@ -61,6 +62,7 @@ export const PARKED_TRANSFER_EXAMPLE = {
   status: 'NEEDS_ATTENTION',
   steps: { reserve: 'done', accounting: 'failed' },
   failure: { step: 'accounting', code: 'STEP_RETRIES_EXHAUSTED', reason: 'accounting system unavailable' },
+  parked: { step: 'accounting', since: AT, deadline: '2025-01-18T09:30:00.000Z' },
   finishedAt: null,
 };
 

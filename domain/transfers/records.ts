@@ -130,6 +130,9 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
 export interface TransferFilter {
   status?: TransferStatus;
   walletId?: string;
+  currency?: string;
+  /** the step that failed (failure.step): e.g. the parked transfers stuck in accounting */
+  failedStep?: string;
   /** Only transfers sent from or received into a wallet this owner holds (a customer's own transfers). */
   ownerId?: string;
   limit: number;
@@ -145,6 +148,8 @@ export async function listTransfers(ds: DataSource, f: TransferFilter): Promise<
     .limit(f.limit);
   if (f.status) qb.andWhere('t.status = :status', { status: f.status });
   if (f.walletId) qb.andWhere('(t.from_wallet_id = :w OR t.to_wallet_id = :w)', { w: f.walletId });
+  if (f.currency) qb.andWhere('t.currency = :currency', { currency: f.currency });
+  if (f.failedStep) qb.andWhere('t.failed_step = :failedStep', { failedStep: f.failedStep });
   if (f.ownerId !== undefined) {
     const owned = `SELECT w.id FROM wallets w WHERE w.owner_id = :owner AND w.kind = 'customer'`;
     qb.andWhere(`(t.from_wallet_id IN (${owned}) OR t.to_wallet_id IN (${owned}))`, { owner: f.ownerId });

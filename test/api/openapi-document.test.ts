@@ -119,6 +119,7 @@ describe('OpenAPI document', () => {
         'GET /health/live',
         'GET /health/ready',
         'GET /v1/audit',
+        'GET /v1/me',
         'GET /v1/reconciliation/runs',
         'GET /v1/reconciliation/runs/{id}',
         'POST /v1/reconciliation/runs',

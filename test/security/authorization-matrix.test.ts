@@ -119,6 +119,12 @@ const ROUTES: RouteCase[] = [
     request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/cancel`, payload: { reason: 'matrix' } }),
   },
   {
+    name: 'GET /v1/me',
+    // any valid token: who the caller is (the finance console reads it to know what to show)
+    expected: { ...unauthenticated, 'customer owner': 200, 'customer non-owner': 200, ops: 200, finance: 200, admin: 200 },
+    request: () => ({ method: 'GET', url: '/v1/me' }),
+  },
+  {
     name: 'GET /v1/audit?target=',
     expected: staffRead,
     request: (w) => ({ method: 'GET', url: '/v1/audit', query: { target: w.A.id } }),

@@ -217,13 +217,16 @@ const CASES: FuzzCase[] = [
     query: query({
       status: fc.oneof(fc.constantFrom('PENDING', 'COMPLETED', 'NEEDS_ATTENTION', 'completed', 'FOO'), fc.string({ maxLength: 8 })),
       walletId: fc.oneof(fc.uuid(), weirdText),
+      currency: fc.oneof(fc.constantFrom('EUR', 'USD', 'eur', 'EURO', ''), weirdText),
+      failedStep: fc.oneof(fc.constantFrom('reserve', 'accounting', 'ledger', 'notify', 'Accounting'), weirdText),
       limit: limits,
       cursor: cursors,
-    }, fc.record({ status: fc.constantFrom('PENDING', 'NEEDS_ATTENTION', 'COMPLETED'), walletId: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.B.id)), limit: validLimit }, { requiredKeys: [] })),
+    }, fc.record({ status: fc.constantFrom('PENDING', 'NEEDS_ATTENTION', 'COMPLETED'), walletId: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.B.id)), currency: fc.constantFrom('EUR', 'USD'), failedStep: fc.constantFrom('accounting', 'ledger'), limit: validLimit }, { requiredKeys: [] })),
     favour: ['alice', 'ops'],
   },
   { method: 'POST', route: '/v1/transfers/:id/retry', id: transferIds, body: reasonBody, favour: ['finance', 'admin'] },
   { method: 'POST', route: '/v1/transfers/:id/cancel', id: transferIds, body: reasonBody, favour: ['finance', 'admin'] },
+  { method: 'GET', route: '/v1/me', favour: ['alice', 'ops'] },
   {
     method: 'GET',
     route: '/v1/audit',
