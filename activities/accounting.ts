@@ -2,7 +2,7 @@ import { poolSql } from '../db/sql';
 import { isDomainError } from '../domain/errors';
 import { applyStateChange } from '../domain/transfers/records';
 import type { WorkerMetrics } from '../observability/metrics';
-import type { TransferPayload } from '../workflows/transfer-types';
+import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isDomainError } from '../domain/errors';
 import type { TransferDetails } from '../domain/transfers/transfer';
-import type { TransferPayload } from '../workflows/transfer-types';
+import type { TransferPayload } from '../workflows/contract';
 
 /**
  * Business refusals (insufficient funds, wallet frozen, limit exceeded, …) become non-retryable

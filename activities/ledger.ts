@@ -1,5 +1,5 @@
 import { postTransfer } from '../domain/transfers/post';
-import type { TransferPayload } from '../workflows/transfer-types';
+import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 

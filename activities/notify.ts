@@ -1,5 +1,5 @@
 import { notifyParties } from '../domain/transfers/notify';
-import type { TransferPayload } from '../workflows/transfer-types';
+import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 import { countTransition } from './transfer-state';

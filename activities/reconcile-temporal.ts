@@ -2,13 +2,14 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Workf
 import { heartbeat } from '@temporalio/activity';
 import { poolSql } from '../db/sql';
 import type { TransferEntity } from '../db/entities/transfer.entity';
-import { pageResult, storeDiscrepancies, type Discrepancy, type PageResult } from '../domain/reconciliation/discrepancy';
+import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
+import { pageResult, type Discrepancy, type PageResult } from '../domain/reconciliation/results';
 import { decidedTransfersPage, decisionAuditKeys, openTransfersPage } from '../domain/reconciliation/transfer-pages';
 import { applyStateChange } from '../domain/transfers/records';
 import { sagaStart } from '../domain/transfers/saga-start';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
 import type { transferWorkflow } from '../workflows/transfer';
-import type { TransferView } from '../workflows/transfer-types';
+import type { TransferView } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import type { PageInput } from './reconciliation';
 

@@ -1,8 +1,9 @@
 import { inTransaction, poolSql } from '../db/sql';
 import { checkBookingPage, checkTotals } from '../domain/reconciliation/accounting-checks';
-import { storeDiscrepancies, type DiscrepancyKind, type PageResult } from '../domain/reconciliation/discrepancy';
+import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
+import type { DiscrepancyKind, PageResult, RunSummary } from '../domain/reconciliation/results';
 import { checkJournalEntryPage, checkWalletPage } from '../domain/reconciliation/ledger-checks';
-import { beginRun, failRun, finishRun, type NewRun, type RunSummary } from '../domain/reconciliation/runs';
+import { beginRun, failRun, finishRun, type NewRun } from '../domain/reconciliation/runs';
 import type { ActivityDeps } from './deps';
 
 /** One bounded page of one check: the run it belongs to, the keyset cursor after which to start, the page size. */

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/activity';
 import { isDomainError } from '../domain/errors';
 import { releaseFunds, reserveFunds } from '../domain/transfers/reserve';
-import type { TransferPayload } from '../workflows/transfer-types';
+import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 

@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { DISCREPANCY_KINDS } from '../domain/reconciliation/discrepancy';
+import { DISCREPANCY_KINDS } from '../domain/reconciliation/results';
 import { latestFinishedRun } from '../domain/reconciliation/runs';
 
 type Latest = Awaited<ReturnType<typeof latestFinishedRun>>;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
-import { transferSearchAttributes } from '../workflows/search-attributes';
+import { transferSearchAttributes } from '../workflows/contract';
 
 /**
  * The repository root: the nearest ancestor of this file that holds package.json.

@@ -9,7 +9,7 @@ import { runMigrations } from '../db/migrate';
 import { dropDatabase, ensureDatabase, maintenanceUrl } from '../scripts/migrate';
 import { DEV_SERVER_TUNING_ARGS, findTemporalCli } from '../scripts/temporal-cli';
 import { bundleTransferWorkflows } from '../worker/bundle';
-import { transferSearchAttributes } from '../workflows/search-attributes';
+import { transferSearchAttributes } from '../workflows/contract';
 
 /**
  * What one test run set up, kept on globalThis for test/global-teardown.ts

@@ -2,7 +2,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { TransferStatusKey, transferSearchAttributes } from '../workflows/search-attributes';
+import { TransferStatusKey, transferSearchAttributes } from '../workflows/contract';
 import { connectTemporalClient, connectWorkerConnection, testConfig, uniqueTaskQueue } from './support/env';
 import type { SmokeActivities } from './smoke/smoke-workflows';
 import { smokeWorkflow } from './smoke/smoke-workflows';

@@ -1,8 +1,8 @@
 import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PageInput } from '../activities/reconciliation';
-import type { PageResult } from '../domain/reconciliation/discrepancy';
-import type { RunSummary, RunTrigger } from '../domain/reconciliation/runs';
+import type { PageResult, RunSummary } from '../domain/reconciliation/results';
+import type { ReconciliationInput, ReconciliationProgress, ReconciliationResult } from './contract';
 
 /** The checks of one run, in order, each paged by its activity (README "Reconciliation"). */
 export const RECONCILIATION_CHECKS = [
@@ -13,31 +13,6 @@ export const RECONCILIATION_CHECKS = [
   ['transferWorkflows', 'reconcileWorkflowRows'],
   ['decidedTransfers', 'reconcileFinanceDecisions'],
 ] as const;
-
-export interface ReconciliationInput {
-  trigger: RunTrigger;
-  /** a manual run's id (the API returns it); a scheduled run draws its own */
-  runId?: string;
-  requestedBy?: string | null;
-  /** rows per page (RECONCILIATION_PAGE_SIZE) */
-  pageSize: number;
-  /** history length after which the run continues as new (default 2000; the tests lower it) */
-  maxHistoryEvents?: number;
-  /** where a run continued-as-new goes on from */
-  progress?: ReconciliationProgress;
-}
-
-interface ReconciliationProgress {
-  runId: string;
-  check: number;
-  after: string | null;
-  summary: RunSummary;
-  totals: Record<string, string>;
-}
-
-export interface ReconciliationResult extends RunSummary {
-  runId: string;
-}
 
 // Regular activities (not local): a page may take seconds, and each is its own event in the history ops read.
 const acts = proxyActivities<Activities>({

@@ -20,17 +20,20 @@ import type * as activities from '../activities';
 import { formatAmount } from '../domain/money';
 import { HOLD_CAPTURED } from '../domain/transfers/refusals';
 import { isSettled, TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
-import { cancelUpdate, retryUpdate, transferAnswerUpdate, transferStatusQuery } from './messages';
-import { TransferStatusKey } from './search-attributes';
-import type {
-  AnswerStage,
-  FinanceDecision,
-  FinanceDecisionKind,
-  SagaSettings,
-  TransferFailure,
-  TransferView,
-  TransferWorkflowInput,
-} from './transfer-types';
+import {
+  cancelUpdate,
+  retryUpdate,
+  transferAnswerUpdate,
+  transferStatusQuery,
+  TransferStatusKey,
+  type AnswerStage,
+  type FinanceDecision,
+  type FinanceDecisionKind,
+  type SagaSettings,
+  type TransferFailure,
+  type TransferView,
+  type TransferWorkflowInput,
+} from './contract';
 import { describeFailure } from './describe-failure';
 import { validateDecision } from './validate-decision';
 

@@ -17,17 +17,19 @@ import {
 import type * as activities from '../activities';
 import { formatAmount } from '../domain/money';
 import { TERMINAL_STATUSES, type SagaStep, type TransferStatus } from '../domain/transfer-status';
-import { cancelUpdate, retryUpdate, transferStatusQuery } from './messages';
-import { TransferStatusKey } from './search-attributes';
+import {
+  cancelUpdate,
+  retryUpdate,
+  transferStatusQuery,
+  TransferStatusKey,
+  type FinanceDecision,
+  type SagaSettings,
+  type TransferFailure,
+  type TransferView,
+  type TransferWorkflowInput,
+} from './contract';
 import { describeFailure as describe } from './describe-failure';
 import { validateDecision } from './validate-decision';
-import type {
-  FinanceDecision,
-  SagaSettings,
-  TransferFailure,
-  TransferView,
-  TransferWorkflowInput,
-} from './transfer-types';
 
 type Activities = activities.Activities;
 

@@ -1,7 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { transferSagaV1 } from './transfer-v1';
 import { transferSagaV2 } from './transfer-saga';
-import type { TransferView, TransferWorkflowInput } from './transfer-types';
+import type { TransferView, TransferWorkflowInput } from './contract';
 
 /**
  * Versions of the saga's command sequence. A history recorded before a version was deployed has no

@@ -1,6 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { INVALID_DECISION, TRANSFER_NOT_PARKED } from './messages';
-import type { FinanceDecision, TransferView } from './transfer-types';
+import { INVALID_DECISION, TRANSFER_NOT_PARKED, type FinanceDecision, type TransferView } from './contract';
 
 const MAX_REASON_LENGTH = 500;
 

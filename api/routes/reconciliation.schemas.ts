@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { DISCREPANCY_KINDS } from '../../domain/reconciliation/discrepancy';
+import { DISCREPANCY_KINDS } from '../../domain/reconciliation/results';
 import { AT } from '../schemas/examples';
 import { jsonResponse, NextCursor, Nullable, pageQuery, PlainText, problemResponses, Timestamp, Uuid } from '../schemas/common';
 

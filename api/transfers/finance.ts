@@ -5,7 +5,7 @@ import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
 import { getTransfer } from '../../domain/transfers/records';
-import { cancelUpdate, retryUpdate, TRANSFER_NOT_PARKED } from '../../workflows/messages';
+import { cancelUpdate, retryUpdate, TRANSFER_NOT_PARKED } from '../../workflows/contract';
 import { ApiError } from '../errors';
 import { isAnswerTimeout } from './start-transfer';
 

@@ -13,9 +13,8 @@ import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { getTransfer, recordTransfer, type NewTransfer, type TransferEntity } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
 import { isSettled } from '../../domain/transfer-status';
-import { answerUpdateId, transferAnswerUpdate } from '../../workflows/messages';
+import { answerUpdateId, transferAnswerUpdate, type AnswerStage } from '../../workflows/contract';
 import { transferWorkflow } from '../../workflows/transfer';
-import type { AnswerStage } from '../../workflows/transfer-types';
 import { sagaStart } from '../../domain/transfers/saga-start';
 
 /** How long the API takes to confirm that a saga which did not answer in time exists. */

@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/sql';
-import { pageResult, storeDiscrepancies, type Discrepancy, type PageResult } from './discrepancy';
+import { storeDiscrepancies } from './discrepancy';
+import { pageResult, type Discrepancy, type PageResult } from './results';
 import { stringTotals } from './ledger-checks';
 
 interface TransferBookRow {

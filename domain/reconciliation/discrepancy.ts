@@ -1,50 +1,5 @@
 import type { Sql } from '../../db/sql';
-
-/** What a reconciliation run can find (README "Reconciliation"); the `kind` label of reconciliation_discrepancies. */
-export const DISCREPANCY_KINDS = [
-  // ledger invariants
-  'wallet_balance_mismatch',
-  'wallet_balance_after_mismatch',
-  'wallet_held_mismatch',
-  'journal_entry_unbalanced',
-  'ledger_currency_unbalanced',
-  // accounting book against the ledger
-  'booking_missing',
-  'booking_not_reversed',
-  'accounting_currency_unbalanced',
-  'accounting_ledger_totals_mismatch',
-  // transfers table against Temporal
-  'transfer_without_workflow',
-  'transfer_workflow_closed',
-  'workflow_without_transfer',
-  // audit log against finance decisions
-  'decision_without_audit',
-  'audit_without_decision',
-] as const;
-export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
-
-export interface Discrepancy {
-  kind: DiscrepancyKind;
-  /** the one id the discrepancy is about (wallet, entry, transfer, workflow id or currency) */
-  subject: string;
-  /** every id involved, by name (walletId, transferId, workflowId, runId, updateId, …) */
-  ids: Record<string, string>;
-  detail: string;
-  /** what the run did about it, when it repaired it */
-  repaired?: string;
-}
-
-/** What one page activity reports back to the workflow: counts only, its discrepancies are stored already. */
-export interface PageResult {
-  checked: number;
-  /** discrepancies found on this page, by kind */
-  found: Partial<Record<DiscrepancyKind, number>>;
-  repaired: number;
-  /** keyset cursor of the next page; null when this was the last */
-  next: string | null;
-  /** per-currency running sums some checks stitch across pages (decimal strings, minor units) */
-  totals?: Record<string, string>;
-}
+import type { Discrepancy } from './results';
 
 /**
  * Stores discrepancies of a run. Keyed by (run, kind, subject): a page retried after its first attempt
@@ -59,11 +14,4 @@ export async function storeDiscrepancies(sql: Sql, runId: string, list: Discrepa
      ON CONFLICT (run_id, kind, subject) DO NOTHING`,
     [runId, JSON.stringify(list.map((d) => ({ ...d, repaired: d.repaired ?? null })))],
   );
-}
-
-/** Folds a page's discrepancies into its result. */
-export function pageResult(list: Discrepancy[], checked: number, next: string | null, totals?: Record<string, string>): PageResult {
-  const found: PageResult['found'] = {};
-  for (const d of list) found[d.kind] = (found[d.kind] ?? 0) + 1;
-  return { checked, found, repaired: list.filter((d) => d.repaired).length, next, ...(totals ? { totals } : {}) };
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/sql';
-import { pageResult, storeDiscrepancies, type Discrepancy, type PageResult } from './discrepancy';
+import { storeDiscrepancies } from './discrepancy';
+import { pageResult, type Discrepancy, type PageResult } from './results';
 
 /**
  * The ledger invariants (domain/invariants.ts) in bounded keyset pages, so a run scales with the data.

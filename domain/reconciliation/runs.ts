@@ -2,22 +2,13 @@ import type { DataSource } from 'typeorm';
 import { boundedRead, inTransaction, poolSql, type Sql } from '../../db/sql';
 import { recordAudit, type AuditActor } from '../audit';
 import { encodeCursor, type Page } from '../history';
-import type { Discrepancy, DiscrepancyKind } from './discrepancy';
-
-export type RunTrigger = 'schedule' | 'manual';
+import type { Discrepancy, DiscrepancyKind, RunSummary, RunTrigger } from './results';
 
 export interface NewRun {
   id: string;
   workflowId: string;
   trigger: RunTrigger;
   requestedBy: string | null;
-}
-
-export interface RunSummary {
-  /** rows checked, by check (wallets, journalEntries, transfers, …) */
-  checked: Record<string, number>;
-  discrepancyCounts: Partial<Record<DiscrepancyKind, number>>;
-  repaired: number;
 }
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';

@@ -3,21 +3,7 @@ import { inTransaction } from '../../db/sql';
 import { recordAudit } from '../audit';
 import type { SagaStep, TransferStatus } from '../transfer-status';
 import { applyStateChange, type AppliedStateChange } from './records';
-
-/**
- * Finance's decision on a parked transfer, as sent by the API, the CLI or the Temporal UI
- * (`temporal workflow update execute --name retry --input '{"actor":"fiona","reason":"…"}'`).
- * `roles` and `requestId` are filled in by the API for the audit row; from elsewhere they are empty
- * and the audit row names the update instead.
- */
-export interface FinanceDecision {
-  actor: string;
-  reason: string;
-  roles?: string[];
-  requestId?: string;
-}
-
-export type FinanceDecisionKind = 'retry' | 'cancel';
+import type { FinanceDecision, FinanceDecisionKind } from './transfer';
 
 /** A finance decision as the saga applies it: the audit row and the status change in one transaction. */
 export interface FinanceDecisionRecord {

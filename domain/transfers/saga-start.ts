@@ -7,8 +7,9 @@ import {
   FromWalletIdKey,
   ToWalletIdKey,
   TransferStatusKey,
-} from '../../workflows/search-attributes';
-import type { SagaSettings, TransferWorkflowInput } from '../../workflows/transfer-types';
+  type SagaSettings,
+  type TransferWorkflowInput,
+} from '../../workflows/contract';
 
 /** Saga timing from the configuration, fixed in the workflow's input (and so in its history) at start. */
 export function sagaSettings(config: Config): SagaSettings {

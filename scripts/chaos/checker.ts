@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import { poolSql, type Sql } from '../../db/sql';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { TERMINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status';
-import { transferStatusQuery } from '../../workflows/messages';
+import { transferStatusQuery } from '../../workflows/contract';
 import type { ChaosRecord, TransferRequestRecord } from './record';
 
 /**

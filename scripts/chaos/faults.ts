@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import type { TransferView } from '../../workflows/transfer-types';
+import type { TransferView } from '../../workflows/contract';
 import type { ChaosCluster, ProcessName } from './cluster';
 import type { Random } from './random';
 import type { FaultEvent, FaultKind } from './record';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { assertApiAuthConfig, loadConfig } from '../../config';
 import { findTemporalCli } from '../../scripts/temporal-cli';
-import { transferSearchAttributes } from '../../workflows/search-attributes';
+import { transferSearchAttributes } from '../../workflows/contract';
 
 /**
  * Cross-checks of the deployment files against the code and against each other — the things no

@@ -2,7 +2,7 @@
 // workflow bundling, activities and our custom search attributes work together.
 // Deliberately not part of workflows/ (it must never ship in the production bundle).
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { TransferStatusKey } from '../../workflows/search-attributes';
+import { TransferStatusKey } from '../../workflows/contract';
 
 export interface SmokeActivities {
   greet(name: string): Promise<string>;

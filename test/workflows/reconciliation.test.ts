@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import type { PageResult } from '../../domain/reconciliation/discrepancy';
+import type { PageResult } from '../../domain/reconciliation/results';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { createTimeSkippingEnv, createTimeSkippingWorker } from '../support/time-skipping';
 

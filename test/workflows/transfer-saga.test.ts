@@ -22,11 +22,14 @@ import {
   retryUpdate,
   TRANSFER_NOT_PARKED,
   transferAnswerUpdate,
+  transferSearchAttributes,
   transferStatusQuery,
-} from '../../workflows/messages';
-import { transferSearchAttributes } from '../../workflows/search-attributes';
+  type FinanceDecision,
+  type SagaSettings,
+  type TransferPayload,
+  type TransferView,
+} from '../../workflows/contract';
 import { transferWorkflow } from '../../workflows/transfer';
-import type { FinanceDecision, SagaSettings, TransferPayload, TransferView } from '../../workflows/transfer-types';
 import { createTimeSkippingEnv, createTimeSkippingWorker, registerSearchAttributes, waitUntilWorkflowSaw } from '../support/time-skipping';
 
 /**
