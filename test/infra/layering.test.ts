@@ -1,0 +1,150 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * The layer rules of eslint.config.mjs (README "How it is built"), proved on snippets: each rule fires
+ * on a violating import and stays quiet on an allowed one, and the real tree lints clean.
+ *
+ * ESLint's Node API runs in a child process: it loads eslint.config.mjs with a dynamic import(), which
+ * jest's CommonJS module runtime cannot serve.
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const run = promisify(execFile);
+
+interface Snippet {
+  filePath: string;
+  code: string;
+}
+
+interface LintOutcome {
+  filePath: string;
+  code: string;
+  restricted: string[];
+}
+
+const LINT_SNIPPETS = `
+import { ESLint } from 'eslint';
+const snippets = JSON.parse(process.argv[1]);
+const eslint = new ESLint({ cwd: process.cwd(), overrideConfigFile: 'eslint.config.mjs' });
+const out = [];
+for (const s of snippets) {
+  const [result] = await eslint.lintText(s.code, { filePath: s.filePath });
+  out.push({ ...s, restricted: result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message) });
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+async function lint(snippets: Snippet[]): Promise<LintOutcome[]> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LINT_SNIPPETS, JSON.stringify(snippets)], {
+    cwd: ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as LintOutcome[];
+}
+
+async function expectRule(filePath: string, cases: { refused: string[]; allowed: string[] }): Promise<void> {
+  const outcomes = await lint([...cases.refused, ...cases.allowed].map((code) => ({ filePath, code })));
+  const fired = (code: string) => outcomes.find((o) => o.code === code)!.restricted.length > 0;
+  expect(cases.refused.filter((code) => !fired(code))).toEqual([]);
+  expect(cases.allowed.filter(fired)).toEqual([]);
+}
+
+describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
+  jest.setTimeout(120_000);
+
+  it('(a) workflows/ imports only the workflow SDK, its own folder and the pure domain modules; the activities as types', async () => {
+    await expectRule('workflows/x.ts', {
+      refused: [
+        `import { DataSource } from 'typeorm';`,
+        `import type { DataSource } from 'typeorm';`,
+        `import { randomUUID } from 'node:crypto';`,
+        `import { Client } from '@temporalio/client';`,
+        `import { Context } from '@temporalio/activity';`,
+        `import { poolSql } from '../db/sql';`,
+        `import { TransferEntity } from '../db/entities/transfer.entity';`,
+        `import { loadConfig } from '../config';`,
+        // domain modules with database or Node code
+        `import { getTransfer } from '../domain/transfers/records';`,
+        `import { systemWalletId } from '../domain/ids';`,
+        `import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';`,
+        // the activities' code, not their types
+        `import { createActivities } from '../activities';`,
+        `import * as activities from '../activities';`,
+        `import { reserveActivity } from '../activities/reserve';`,
+        `export { createActivities } from '../activities';`,
+        `import { logger } from '../observability/logger';`,
+      ],
+      allowed: [
+        `import { proxyActivities, defineQuery } from '@temporalio/workflow';`,
+        `import { RetryState } from '@temporalio/common';`,
+        `import { transferStatusQuery, type TransferView } from './contract';`,
+        `import { transferSagaV2 } from './transfer-saga';`,
+        `import { formatAmount } from '../domain/money';`,
+        `import { TERMINAL_STATUSES } from '../domain/transfer-status';`,
+        `import { HOLD_CAPTURED } from '../domain/transfers/refusals';`,
+        `import type { FinanceDecision } from '../domain/transfers/transfer';`,
+        `import type { PageResult } from '../domain/reconciliation/results';`,
+        `import type * as activities from '../activities';`,
+        `import type { Activities } from '../activities';`,
+        `import { type Activities } from '../activities';`,
+        `import type { PageInput } from '../activities/reconciliation';`,
+      ],
+    });
+  });
+
+  it('(b) api/ and observability/ never import SQL helpers, entities or migrations of db/ (the DataSource plugin excepted)', async () => {
+    await expectRule('api/routes/x.ts', {
+      refused: [
+        `import { poolSql } from '../../db/sql';`,
+        `import { inTransaction, type Sql } from '../../db/sql';`,
+        `import type { Sql } from '../../db/sql';`,
+        `import { WalletEntity } from '../../db/entities/wallet.entity';`,
+        `import type { TransferEntity } from '../../db/entities/transfer.entity';`,
+        `import { InitialSchema1700000000000 } from '../../db/migrations/1700000000000-InitialSchema';`,
+        `import { In, Repository } from 'typeorm';`,
+        `import { Pool } from 'pg';`,
+      ],
+      allowed: [
+        `import type { DataSource } from 'typeorm';`,
+        `import { getWallet, type WalletEntity } from '../../domain/wallets';`,
+        `import { claimIdempotencyRecord } from '../../domain/idempotency';`,
+        `import { pgErrorCode } from '../../db/pg-errors';`,
+      ],
+    });
+    await expectRule('observability/x.ts', {
+      refused: [
+        `import { poolSql } from '../db/sql';`,
+        `import { TransferEntity } from '../db/entities/transfer.entity';`,
+        `import { DataSource } from 'typeorm';`,
+      ],
+      allowed: [
+        `import type { DataSource } from 'typeorm';`,
+        `import { poolWaiting } from '../db/data-source';`,
+        `import { countNeedsAttention } from '../domain/transfers/records';`,
+      ],
+    });
+    // the DataSource plugin creates the DataSource: the one file of api/ that reaches into db/
+    await expectRule('api/plugins/db.ts', {
+      refused: [],
+      allowed: [`import { createDataSource } from '../../db/data-source';`, `import { poolSql } from '../../db/sql';`],
+    });
+  });
+
+  it('`npx eslint .` is clean on the real tree', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { ESLint } from 'eslint';
+         const results = await new ESLint({ cwd: process.cwd() }).lintFiles(['.']);
+         const problems = results.flatMap((r) => r.messages.map((m) => \`\${r.filePath}:\${m.line} \${m.ruleId ?? ''} \${m.message}\`));
+         process.stdout.write(JSON.stringify(problems));`,
+      ],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+    );
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
+});
