@@ -7,7 +7,7 @@ import type { Tracing } from '../observability/tracing';
 import caller from './plugins/caller';
 import config from './plugins/config';
 import db from './plugins/db';
-import errors, { replyWithProblem } from './plugins/errors';
+import errors, { clientErrorHandler, replyToFrameworkError } from './plugins/errors';
 import idempotency from './plugins/idempotency';
 import metrics from './plugins/metrics';
 import rateLimit from './plugins/rate-limit';
@@ -38,6 +38,9 @@ export interface BuildAppOptions {
 /** The API's bodies are a few fields; anything bigger is refused before parsing (413). */
 const BODY_LIMIT_BYTES = 16 * 1024;
 
+/** Every request's id: its X-Request-Id header, its problems' requestId, every log line of it. */
+const newRequestId = (): string => randomUUID();
+
 /**
  * Builds the API, ready to serve (plugins loaded, routes compiled). Infrastructure plugins are
  * registered before the routes that use their decorators; errors first so it covers everything.
@@ -46,8 +49,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(opts.config, 'wallet-api'),
     bodyLimit: BODY_LIMIT_BYTES,
-    genReqId: () => randomUUID(),
-    frameworkErrors: replyWithProblem, // e.g. an undecodable URL: a problem like every other error
+    genReqId: newRequestId,
+    frameworkErrors: replyToFrameworkError, // e.g. an undecodable URL: a problem like every other error
+    // what Node's HTTP parser refuses (URL or headers too large, unknown method): a problem too, same id and headers
+    clientErrorHandler: clientErrorHandler(newRequestId),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler); // strict bodies, coerced params/querystring/headers

@@ -33,6 +33,7 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
 
 /** Errors raised by the HTTP layer itself (request shape, transport, infrastructure). */
 const API_PROBLEMS = {
+  BAD_REQUEST: { status: 400, title: 'Bad Request' }, // not parseable as HTTP/1.1 (Node's parser refused it)
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
   INVALID_INPUT: { status: 400, title: 'Invalid input' },
@@ -42,9 +43,12 @@ const API_PROBLEMS = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Not allowed for your role' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' }, // with Allow: the methods the path serves
+  REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   URI_TOO_LONG: { status: 414, title: 'URI Too Long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
