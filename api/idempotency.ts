@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -30,15 +31,13 @@ export function parseIdempotencyKey(raw: string | string[] | undefined): string 
   return raw;
 }
 
-/** JSON with object keys sorted at every level, so {a,b} and {b,a} hash alike. */
+/**
+ * RFC 8785 (JCS) canonical JSON, so {a,b} and {b,a} hash alike. For the bodies the API parses it
+ * writes the same bytes as the hand-written function it replaced, so stored hashes still match
+ * (test/api/request-hash.test.ts); an absent body counts as null, as it did.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  return canonicalize(value === undefined ? null : value)!;
 }
 
 /** sha-256 over method, route URL with its params, and the canonical body. */
