@@ -71,10 +71,13 @@ export const TransferSchema = Type.Object(
 
 const TransferIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
+// RFC 7240: a server ignores the preferences it does not know, so any value is accepted; only wait=N acts
 const PreferHeader = Type.Optional(
   Type.String({
-    pattern: '^\\s*wait=([0-9]|[12][0-9]|30)\\s*$',
-    description: 'wait=N (0..30): answer 200 once the transfer settles (finished or parked) within N seconds, else 202',
+    maxLength: 200,
+    description:
+      'RFC 7240 preferences. wait=N: answer 200 once the transfer settles (finished or parked) within N seconds ' +
+      '(at most 30; a larger N waits 30), else 202. Other preferences are ignored.',
   }),
 );
 

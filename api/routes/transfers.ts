@@ -13,14 +13,9 @@ import { ALL_ROLES } from '../plugins/caller';
 import { decideParkedTransfer } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
 import { isSettled } from '../../domain/transfer-status';
+import { waitSecondsOf } from '../transfers/prefer';
 import { assertNotRefused, startTransfer } from '../transfers/start-transfer';
 import { transferSchemas } from './transfers.schemas';
-
-/** `Prefer: wait=N` → N seconds (validated to 0..30 by the header schema). */
-function waitSecondsOf(prefer: string | undefined): number {
-  const match = prefer ? /wait=(\d+)/.exec(prefer) : null;
-  return match ? Number(match[1]) : 0;
-}
 
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = transferSchemas(app.config.maxAmountMinor);

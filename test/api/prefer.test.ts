@@ -1,0 +1,27 @@
+import { MAX_PREFER_WAIT_SECONDS, waitSecondsOf } from '../../api/transfers/prefer';
+
+describe('Prefer: wait=N (RFC 7240)', () => {
+  it.each<[string | undefined, number]>([
+    ['wait=5', 5],
+    ['  wait=12\t', 12],
+    ['WAIT=3', 3],
+    ['respond-async, wait=7', 7],
+    ['wait=8; handling=lenient', 8],
+    ['wait="9"', 9],
+    ['wait=0', 0],
+  ])('honours %j as %i seconds', (prefer, seconds) => {
+    expect(waitSecondsOf(prefer)).toBe(seconds);
+  });
+
+  it('caps a longer wait at the maximum', () => {
+    expect(waitSecondsOf('wait=31')).toBe(MAX_PREFER_WAIT_SECONDS);
+    expect(waitSecondsOf('wait=999999999')).toBe(MAX_PREFER_WAIT_SECONDS);
+  });
+
+  it.each([undefined, '', 'respond-async', 'wait=', 'wait=-1', 'wait=1.5', 'wait=abc', 'nowait=5', 'wait=5x', 'null'])(
+    'ignores %j: no preference it knows, so no wait',
+    (prefer) => {
+      expect(waitSecondsOf(prefer)).toBe(0);
+    },
+  );
+});
