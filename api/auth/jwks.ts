@@ -1,18 +1,14 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, errors } from 'jose';
 
 /** The identity provider's key set could not be fetched: the API answers 503, not 401. */
 export class JwksUnavailableError extends Error {
   override readonly name = 'JwksUnavailableError';
 }
 
-/** A token names a key (`kid`) the key set does not have, even after a refresh: the token is refused (401). */
+/** A token names a key (`kid`/`alg`) the key set does not have, even after a refresh: the token is refused (401). */
 export class UnknownSigningKeyError extends Error {
   override readonly name = 'UnknownSigningKeyError';
-}
-
-interface Jwk extends JsonWebKey {
-  kid?: string;
-  use?: string;
 }
 
 export interface JwksOptions {
@@ -23,71 +19,55 @@ export interface JwksOptions {
   timeoutMs?: number;
 }
 
+/** The JOSE header fields that pick a key: `kid`, and `alg` (which key type it must be). */
+export interface SigningKeyHeader {
+  kid?: string;
+  alg?: string;
+}
+
+/** jose's answers that mean "this token's header matches no usable key": the token's fault. */
+const NO_KEY_ERRORS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSENotSupported];
+
 /**
- * Public keys from a JWKS endpoint (RFC 7517), as PEM, by `kid`. Fetched lazily, cached, refreshed
- * when stale or when a token names a key not seen yet (the provider rotated its keys).
+ * Public keys from a JWKS endpoint (RFC 7517), as PEM for @fastify/jwt (fast-jwt takes PEM, not key
+ * objects). jose's createRemoteJWKSet does the fetching: lazily, with a timeout, cached for
+ * `cacheSeconds`, one fetch in flight at a time, and refetched when a token names a key not seen yet
+ * (the provider rotated its keys), at most once per `minRefetchSeconds`.
  */
 export class JwksKeySource {
-  private keys = new Map<string, string>();
-  private fetchedAt = 0;
-  private inflight: Promise<void> | undefined;
-  private readonly cacheMs: number;
-  private readonly minRefetchMs: number;
-  private readonly timeoutMs: number;
+  private readonly keySet: ReturnType<typeof createRemoteJWKSet>;
+  private readonly pems = new WeakMap<KeyObject, string>();
 
   constructor(
     private readonly url: string,
     opts: JwksOptions = {},
   ) {
-    this.cacheMs = (opts.cacheSeconds ?? 600) * 1000;
-    this.minRefetchMs = (opts.minRefetchSeconds ?? 30) * 1000;
-    this.timeoutMs = opts.timeoutMs ?? 3000;
+    this.keySet = createRemoteJWKSet(new URL(url), {
+      cacheMaxAge: (opts.cacheSeconds ?? 600) * 1000,
+      cooldownDuration: (opts.minRefetchSeconds ?? 30) * 1000,
+      timeoutDuration: opts.timeoutMs ?? 3000,
+    });
   }
 
-  /** The PEM public key for `kid` (a key set with a single key may be used without a `kid`). */
-  async keyFor(kid: string | undefined): Promise<string> {
-    const age = Date.now() - this.fetchedAt;
-    if (this.fetchedAt === 0 || age > this.cacheMs) await this.refresh();
-    let key = this.lookup(kid);
-    // >=: with minRefetchSeconds 0 an unknown kid always refetches, even within the same millisecond
-    if (!key && Date.now() - this.fetchedAt >= this.minRefetchMs) {
-      await this.refresh();
-      key = this.lookup(kid);
-    }
-    if (!key) throw new UnknownSigningKeyError(`no signing key ${kid ?? '(without kid)'} in the key set`);
-    return key;
-  }
-
-  private lookup(kid: string | undefined): string | undefined {
-    if (kid !== undefined) return this.keys.get(kid);
-    return this.keys.size === 1 ? [...this.keys.values()][0] : undefined;
-  }
-
-  private refresh(): Promise<void> {
-    this.inflight ??= this.fetchKeys().finally(() => (this.inflight = undefined));
-    return this.inflight;
-  }
-
-  private async fetchKeys(): Promise<void> {
-    let body: { keys?: Jwk[] };
+  /** The PEM public key for the token's header (a key set with a single key of the type may be used without a `kid`). */
+  async keyFor(header: SigningKeyHeader): Promise<string> {
+    let key: unknown;
     try {
-      const res = await fetch(this.url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      body = (await res.json()) as { keys?: Jwk[] };
+      key = await this.keySet({ kid: header.kid, alg: header.alg ?? '' });
     } catch (err) {
-      throw new JwksUnavailableError(`JWKS ${this.url} unavailable: ${(err as Error).message}`);
-    }
-    const keys = new Map<string, string>();
-    for (const [i, jwk] of (body.keys ?? []).entries()) {
-      if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-      try {
-        const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
-        keys.set(jwk.kid ?? `#${i}`, pem);
-      } catch {
-        // a key type this runtime cannot import: skip it, the others still verify
+      if (NO_KEY_ERRORS.some((type) => err instanceof type)) {
+        throw new UnknownSigningKeyError(`no signing key ${header.kid ?? '(without kid)'} for ${header.alg ?? '(no alg)'} in the key set`);
       }
+      // the endpoint did not answer in time, answered an error or something that is not a key set
+      throw new JwksUnavailableError(`JWKS ${this.url} unavailable: ${(err as Error).message}`, { cause: err });
     }
-    this.keys = keys;
-    this.fetchedAt = Date.now();
+    // jose's Node build yields KeyObjects for asymmetric keys; a JWKS never serves a usable secret
+    if (!(key instanceof KeyObject) || key.type !== 'public') throw new UnknownSigningKeyError('the key set offers no public key for this token');
+    let pem = this.pems.get(key);
+    if (pem === undefined) {
+      pem = key.export({ format: 'pem', type: 'spki' }).toString();
+      this.pems.set(key, pem);
+    }
+    return pem;
   }
 }

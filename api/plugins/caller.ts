@@ -60,7 +60,7 @@ export default fp(
     assertApiAuthConfig(cfg); // production without a secret or key: the API refuses to start
     const jwks = cfg.JWT_JWKS_URL ? new JwksKeySource(cfg.JWT_JWKS_URL) : undefined;
     const secret: FastifyJWTOptions['secret'] = jwks
-      ? async (_request: FastifyRequest, token: TokenOrHeader) => jwks.keyFor('header' in token ? token.header.kid : token.kid)
+      ? async (_request: FastifyRequest, token: TokenOrHeader) => jwks.keyFor('header' in token ? token.header : token)
       : cfg.JWT_PUBLIC_KEY
         ? { public: cfg.JWT_PUBLIC_KEY }
         : cfg.JWT_SECRET!;

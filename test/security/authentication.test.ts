@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createSigner } from 'fast-jwt';
-import { JwksKeySource, UnknownSigningKeyError } from '../../api/auth/jwks';
+import { JwksKeySource, JwksUnavailableError, UnknownSigningKeyError } from '../../api/auth/jwks';
 import { buildApp } from '../../api/app';
 import { assertApiAuthConfig, ConfigError, DEV_ONLY_JWT_SECRET, loadConfig, PRODUCTION_RATE_LIMITS, RATE_LIMIT_DEV_DEFAULT } from '../../config';
 import { ADMIN, closedPort, customer, startApp, uniqueKey } from '../api/helpers';
@@ -190,11 +190,56 @@ describe('authentication', () => {
 
     it('picks up a rotated key', async () => {
       const source = new JwksKeySource(jwksUrl, { minRefetchSeconds: 0 });
-      expect(await source.keyFor('k1')).toMatch(/BEGIN PUBLIC KEY/);
+      expect(await source.keyFor({ kid: 'k1', alg: 'ES256' })).toMatch(/BEGIN PUBLIC KEY/);
       const next = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       keys = [jwk('k1', current.publicKey), jwk('k2', next.publicKey)];
-      expect(await source.keyFor('k2')).toBe(next.publicKey.export({ type: 'spki', format: 'pem' }).toString());
-      await expect(source.keyFor('k3')).rejects.toBeInstanceOf(UnknownSigningKeyError);
+      expect(await source.keyFor({ kid: 'k2', alg: 'ES256' })).toBe(next.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      await expect(source.keyFor({ kid: 'k3', alg: 'ES256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
+      // the key named, but for another algorithm (e.g. HS256 "signed" with the public key): no key
+      await expect(source.keyFor({ kid: 'k1', alg: 'HS256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
+      await expect(source.keyFor({ kid: 'k1', alg: 'none' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
+      keys = [jwk('k1', current.publicKey)];
+    });
+
+    it('refetches for unknown kids at most once per minRefetchSeconds, and caches the key set', async () => {
+      const source = new JwksKeySource(jwksUrl, { minRefetchSeconds: 60 });
+      const before = served;
+      await source.keyFor({ kid: 'k1', alg: 'ES256' });
+      for (let i = 0; i < 5; i += 1) {
+        await expect(source.keyFor({ kid: `forged-${i}`, alg: 'ES256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
+      }
+      await source.keyFor({ kid: 'k1', alg: 'ES256' });
+      expect(served - before).toBe(1);
+    });
+
+    it('gives up on a key set endpoint that does not answer within timeoutMs', async () => {
+      const silent = createServer(() => undefined); // accepts, never answers
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/jwks.json`;
+        const started = Date.now();
+        await expect(new JwksKeySource(url, { timeoutMs: 200 }).keyFor({ kid: 'k1', alg: 'ES256' })).rejects.toBeInstanceOf(JwksUnavailableError);
+        expect(Date.now() - started).toBeLessThan(2000);
+      } finally {
+        silent.closeAllConnections();
+        await new Promise((r) => silent.close(r));
+      }
+    });
+
+    it('treats an endpoint answering an error or no key set as unavailable (503), not as a bad token', async () => {
+      const broken = createServer((req, res) => {
+        if (req.url === '/500') res.writeHead(500).end('oops');
+        else res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
+      });
+      await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+      try {
+        const base = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+        for (const url of [`${base}/500`, `${base}/html`]) {
+          await expect(new JwksKeySource(url).keyFor({ kid: 'k1', alg: 'ES256' })).rejects.toBeInstanceOf(JwksUnavailableError);
+        }
+      } finally {
+        await new Promise((r) => broken.close(r));
+      }
     });
 
     it('answers 503, not 401, when the key set cannot be fetched', async () => {
