@@ -397,6 +397,7 @@ async function transferView(seq, id, polls = 0) {
           ]),
         )
       : null,
+    decideSection(seq, t),
     t.failure
       ? h(
           'section',
@@ -416,16 +417,18 @@ async function transferView(seq, id, polls = 0) {
       'section',
       { 'aria-labelledby': 'steps-title' },
       h('h2', { id: 'steps-title' }, 'Saga steps'),
-      table('Each step of the saga and its state', ['Step', 'State'], STEPS.map((s) => h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—'))), { id: 'steps' }),
+      table('Each step of the saga and its state', ['Step', 'State'], STEPS.map((s) => h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—'))), { id: 'steps', class: 'narrow' }),
     ),
-    decideSection(seq, t),
     auditSection(audit),
   ];
   replace(main, ...view);
   // first render: focus the heading; a refresh puts the focus back where it was
   if (polls === 0) focusHeading();
   else if (focusedId) document.getElementById(focusedId)?.focus({ preventScroll: true });
-  if (MOVING.includes(t.status) && polls < 120) later(seq, () => transferView(seq, id, polls + 1));
+  // moving: follow it to its end; just decided (by anyone): follow until the decision shows (a refused
+  // caller's answer may come while the winner's decision is still being applied)
+  const following = follow.id === t.id && Date.now() < follow.until;
+  if ((MOVING.includes(t.status) || following) && polls < 120) later(seq, () => transferView(seq, id, polls + 1));
 }
 
 /** Runs `fn` in POLL_MS unless the view has changed; waits while the dialog is open (no re-render under it). */
@@ -439,6 +442,9 @@ function later(seq, fn) {
 
 /** In flight: a decision has been sent and not answered; nothing else is sent meanwhile. */
 let deciding = false;
+/** The transfer just decided from this page and until when its view keeps refreshing. */
+let follow = { id: '', until: 0 };
+const FOLLOW_MS = 20_000;
 
 function decideSection(seq, t) {
   const parked = t.status === 'NEEDS_ATTENTION';
@@ -489,6 +495,7 @@ function decideSection(seq, t) {
       else setOutcome(`transfer:${t.id}`, 'refused', problemText(res));
     } finally {
       deciding = false;
+      follow = { id: t.id, until: Date.now() + FOLLOW_MS };
     }
     if (current(seq)) void transferView(seq, t.id, 1);
   };
@@ -625,7 +632,7 @@ async function runView(seq, id, polls = 0) {
       'section',
       { 'aria-labelledby': 'checked-title' },
       h('h2', { id: 'checked-title' }, 'Rows checked'),
-      table('Rows each check looked at', ['Check', 'Rows'], Object.entries(run.checked).map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, String(n))))),
+      table('Rows each check looked at', ['Check', 'Rows'], Object.entries(run.checked).map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, String(n)))), { class: 'narrow' }),
     ),
     h(
       'section',
