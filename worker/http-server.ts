@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { pingPostgres } from '../db/ping';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics';
 
 /**
@@ -41,14 +42,6 @@ const CHECK_TIMEOUT_MS = 1500;
 const SERVING = 1;
 const TEMPORAL_SCRAPE_TIMEOUT_MS = 3000;
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function probe(check: () => Promise<unknown>): Promise<string> {
   try {
     await check();
@@ -81,7 +74,7 @@ export function workerReadiness(deps: {
       }),
       probe(async () => {
         if (deps.db.isInitialized === false) throw new Error('not connected yet');
-        await withTimeout(deps.db.query('SELECT 1'), CHECK_TIMEOUT_MS);
+        await pingPostgres(deps.db, CHECK_TIMEOUT_MS);
       }),
     ]);
     const checks = { worker: state === 'RUNNING' ? 'ok' : `not polling: ${state}`, temporal, postgres };

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { pingPostgres } from '../../db/ping';
 
-/** Each dependency gets this long to answer a readiness probe; the checks run in parallel. */
+/** Postgres gets this long to answer a readiness probe; the checks run in parallel. */
 const CHECK_TIMEOUT_MS = 1500;
 /**
  * Temporal's deadline is shorter because the SDK's gRPC retry loop may add one backoff step after it.
@@ -20,14 +21,6 @@ const Readiness = Type.Object(
   },
   { title: 'Readiness' },
 );
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 function shortReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -94,12 +87,12 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         probe('postgres', async () => {
           // Postgres down since start-up: api/plugins/db.ts is still trying to reach it
           if (!app.db.isInitialized) throw new Error('not connected yet');
-          await withTimeout(app.db.query('SELECT 1'), CHECK_TIMEOUT_MS);
+          await pingPostgres(app.db, CHECK_TIMEOUT_MS);
         }),
         probe('redis', () => {
           // not connected: say so, rather than ioredis's "Stream isn't writeable…"
           if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
-          return withTimeout(app.redis.ping(), CHECK_TIMEOUT_MS);
+          return app.redis.ping(); // bounded by the client's commandTimeout (api/plugins/redis.ts, 1 s)
         }),
         probe('temporal', () =>
           temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
