@@ -36,6 +36,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the finance console's static files (GET /console): served as they are, from beside dist/
+COPY --from=build /app/api/console/public ./api/console/public
 # the image's unprivileged `node` user, by number (uid/gid 1000) so that Kubernetes'
 # runAsNonRoot can verify it without a runAsUser
 USER 1000:1000

@@ -2,7 +2,7 @@
 # `npm start`: the whole stack on this machine, no Docker. Ctrl-C stops everything.
 #   Postgres, Redis      started (or installed) by scripts/ensure-deps.sh if they are not running
 #   Temporal dev server  127.0.0.1:7233 (UI http://127.0.0.1:8233, data kept in .data/temporal.db)
-#   API                  http://127.0.0.1:3000 (docs /docs, metrics /metrics)
+#   API                  http://127.0.0.1:3000 (docs /docs, metrics /metrics, finance console /console/)
 #   WORKERS (default 2) worker processes, /metrics and /health on 9464, 9466, ...
 # DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/wallet (created and migrated on start).
 # Ports and the data folder are settings (see scripts/dev-stack.ts); DEV_STACK_SKIP_BUILD=1 skips the build.

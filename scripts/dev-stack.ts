@@ -207,6 +207,8 @@ async function main(): Promise<void> {
     ...process.env,
     DATABASE_URL: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
     TEMPORAL_ADDRESS: `${HOST}:${TEMPORAL_PORT}`,
+    // the finance console links each transfer to its workflow in this stack's Temporal UI
+    TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL || `http://${HOST}:${TEMPORAL_UI_PORT}`,
     // the children write to pipes; pretty logs (with colours) when this launcher's terminal is a TTY
     ...(process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty', FORCE_COLOR: '1' } : {}),
   };
@@ -289,6 +291,7 @@ async function main(): Promise<void> {
   const rows: Array<[string, string]> = [
     ['API', apiUrl],
     ['API docs', `${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`],
+    ['Console', `${apiUrl}/console/  (sign in: npm run -s token -- --sub fiona --role finance --console)`],
     ['API metrics', `${apiUrl}/metrics`],
     ['Temporal UI', `http://${HOST}:${TEMPORAL_UI_PORT}  (gRPC ${HOST}:${TEMPORAL_PORT}, namespace ${config.TEMPORAL_NAMESPACE})`],
     ...Array.from({ length: workers }, (_, i): [string, string] => [

@@ -200,3 +200,26 @@ fi
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   die "npm run chaos runs Postgres as the 'postgres' user when run as root, and there is none (apt-get install postgresql creates it)"
 fi
+
+# ---------------------------------------------------------------- 6. chromium for the console's browser tests
+# test/console/console.test.ts drives a real Chromium with playwright-core (which ships no browser).
+# test/support/chromium.ts looks for CHROMIUM_PATH, then /usr/bin/chromium, then chromium,
+# chromium-browser or google-chrome on the PATH; when none is there, Debian's `chromium` is installed.
+chromium_found() {
+  if [ -n "${CHROMIUM_PATH:-}" ]; then
+    [ -x "$CHROMIUM_PATH" ] || die "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"
+    return 0
+  fi
+  [ -x /usr/bin/chromium ] && return 0
+  local name
+  for name in chromium chromium-browser google-chrome-stable google-chrome; do
+    command -v "$name" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if ! chromium_found; then
+  can_apt || die "no Chromium found for the finance console's browser tests; install it (apt-get install chromium) or set CHROMIUM_PATH"
+  apt_install --no-install-recommends chromium
+  [ -x /usr/bin/chromium ] || die "apt-get installed chromium, but /usr/bin/chromium is missing"
+  log "Chromium is installed: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+fi

@@ -208,6 +208,7 @@ describe('npm start (the dev stack)', () => {
     for (const url of [
       apiUrl,
       `${apiUrl}/docs`,
+      `${apiUrl}/console/`,
       `${apiUrl}/metrics`,
       `http://127.0.0.1:${ports.ui}`,
       `http://127.0.0.1:${ports.workers}/metrics`,
@@ -232,6 +233,9 @@ describe('npm start (the dev stack)', () => {
     expect(out).toMatch(new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: created`, 'm'));
     expect(await scheduleIds(ports.temporal)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
     expect(await reconcile(api)).toMatchObject({ status: 'succeeded', discrepancies: 0, trigger: 'manual' });
+
+    // the finance console is served
+    expect((await fetch(`${apiUrl}/console/`)).status).toBe(200);
 
     // the Temporal UI answers, and one of the workers counted the transfer
     expect((await fetch(`http://127.0.0.1:${ports.ui}`)).status).toBe(200);

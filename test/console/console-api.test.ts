@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -102,6 +103,35 @@ describe('finance console: the API side', () => {
           expect([file, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|localStorage\./.test(text)]).toEqual([file, false]);
         }
       }
+    });
+  });
+
+  describe('signing in and shipping', () => {
+    const script = path.resolve(__dirname, '../../dist/scripts/token.js');
+    const token = (...args: string[]) =>
+      spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'development', HOST: '0.0.0.0', PORT: '3000' } });
+
+    it('npm run token -- --console prints a sign-in URL whose #fragment carries a token the API accepts', async () => {
+      const out = token('--sub', 'fiona', '--role', 'finance', '--console');
+      expect([out.status, out.stderr]).toEqual([0, '']);
+      const match = /^http:\/\/127\.0\.0\.1:3000\/console\/#token=([A-Za-z0-9._-]+)\n$/.exec(out.stdout);
+      expect(match).not.toBeNull();
+      const me = await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${match![1]}` } });
+      expect(me.json()).toMatchObject({ sub: 'fiona', roles: ['finance'] });
+
+      const elsewhere = token('--sub', 'carla', '--role', 'customer', '--console', '--url', 'https://wallet.example/');
+      expect(elsewhere.stdout).toMatch(/^https:\/\/wallet\.example\/console\/#token=/);
+      expect(elsewhere.stderr).toContain('the console is for ops, finance and admin');
+      expect(token('--sub', 'fiona', '--role', 'finance', '--url', 'https://wallet.example').status).toBe(2);
+    });
+
+    it('ships the console’s files in the Docker image, beside dist/ where the API looks for them', () => {
+      const dockerfile = fs.readFileSync(path.resolve(__dirname, '../../Dockerfile'), 'utf8');
+      const runtime = dockerfile.split(/^FROM /m).pop()!;
+      expect(runtime).toMatch(/^COPY --from=build \/app\/api\/console\/public \.\/api\/console\/public$/m);
+      // the API finds the folder from the build's location as well as from the sources'
+      const fromDist = path.resolve(__dirname, '../../dist/api/routes');
+      expect(consoleAssetsDir(fromDist)).toBe(consoleAssetsDir());
     });
   });
 
