@@ -16,6 +16,7 @@ import redis from './plugins/redis';
 import swagger from './plugins/swagger';
 import temporal from './plugins/temporal';
 import tracing from './plugins/tracing';
+import underPressure from './plugins/under-pressure';
 import auditRoutes from './routes/audit';
 import consoleRoutes from './routes/console';
 import depositRoutes from './routes/deposits';
@@ -67,6 +68,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(errors);
   await app.register(config, { config: opts.config });
   await app.register(securityHeaders); // helmet: on every answer, errors included
+  await app.register(underPressure); // load shedding: a 503 before authentication or any I/O
   await app.register(tracing, { tracing: opts.tracing }); // before temporal (its client interceptor)
   await app.register(caller);
   await app.register(db);

@@ -88,6 +88,19 @@ const ConfigSchema = Type.Object({
   /** service.name of the exported spans (default wallet-api / wallet-worker). */
   OTEL_SERVICE_NAME: Type.Optional(Type.String({ minLength: 1 })),
 
+  // ---- load shedding (@fastify/under-pressure, api/plugins/under-pressure.ts): past a threshold the API
+  // answers 503 SERVICE_UNAVAILABLE with Retry-After instead of queueing work it cannot finish in time
+  /** Mean event-loop delay, in ms, over one sample above which requests are shed; 0 turns the check off. */
+  UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  /** V8 heap in use, in bytes, above which requests are shed; 0 (the default) turns the check off. */
+  UNDER_PRESSURE_MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  /** Resident set size, in bytes, above which requests are shed; 0 (the default) turns the check off. */
+  UNDER_PRESSURE_MAX_RSS_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  /** How often the event-loop delay and memory are sampled, in ms. */
+  UNDER_PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  /** The Retry-After (seconds) of a shed request's 503. */
+  UNDER_PRESSURE_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10 }),
+
   // ---- authentication (bearer JWT, README "Security")
   /**
    * HS256 shared secret (at least 32 characters). Required unless JWT_PUBLIC_KEY or JWT_JWKS_URL is

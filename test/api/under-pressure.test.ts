@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { testConfig } from '../support/env';
+import { bearer } from '../support/auth';
+import { ADMIN, expectProblem, startApp } from './helpers';
+
+/** Waits (a few seconds at most) until the app's load sampler says what we want. */
+async function until(app: FastifyInstance, underPressure: boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (app.isUnderPressure() !== underPressure) {
+    if (Date.now() > deadline) throw new Error(`isUnderPressure() stayed ${String(!underPressure)}`);
+    await sleep(5);
+  }
+}
+
+describe('load shedding (@fastify/under-pressure)', () => {
+  it('has generous defaults: event-loop delay 1 s, no memory limits', async () => {
+    const cfg = testConfig();
+    expect(cfg.UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS).toBe(1000);
+    expect(cfg.UNDER_PRESSURE_MAX_HEAP_USED_BYTES).toBe(0);
+    expect(cfg.UNDER_PRESSURE_MAX_RSS_BYTES).toBe(0);
+    const app = await startApp();
+    try {
+      await sleep(1100); // one sample of an ordinary test process
+      expect(app.isUnderPressure()).toBe(false);
+      expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  describe('past a memory limit', () => {
+    let app: FastifyInstance;
+
+    beforeAll(async () => {
+      // any heap is too much: under pressure from the first sample on
+      app = await startApp({
+        UNDER_PRESSURE_MAX_HEAP_USED_BYTES: '1',
+        UNDER_PRESSURE_SAMPLE_INTERVAL_MS: '10',
+        UNDER_PRESSURE_RETRY_AFTER_SECONDS: '7',
+      });
+      await until(app, true);
+    });
+    afterAll(async () => {
+      await app.close();
+    });
+
+    it('answers every API route 503 SERVICE_UNAVAILABLE as a problem, with Retry-After', async () => {
+      const res = await app.inject({ method: 'GET', url: '/v1/wallets?limit=1', headers: { authorization: bearer(ADMIN) } });
+      const body = expectProblem(res, 503, 'SERVICE_UNAVAILABLE') as { detail: string; instance?: string; requestId?: string };
+      expect(res.headers['retry-after']).toBe('7');
+      expect(body.detail).toMatch(/overloaded/);
+      expect(body.instance).toBe('/v1/wallets');
+      expect(body.requestId).toBe(res.headers['x-request-id']);
+      expect(res.headers['x-content-type-options']).toBe('nosniff'); // security headers still on it
+    });
+
+    it('sheds before authentication: no token verification, no 401', async () => {
+      const res = await app.inject({ method: 'POST', url: '/v1/wallets', payload: { currency: 'EUR' } });
+      expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+    });
+
+    it('takes the pod out of the load balancer: /health/ready is 503 too', async () => {
+      const res = await app.inject({ method: 'GET', url: '/health/ready' });
+      expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+      expect(res.headers['retry-after']).toBe('7');
+    });
+
+    it('stays live and keeps its metrics visible', async () => {
+      const live = await app.inject({ method: 'GET', url: '/health/live' });
+      expect([live.statusCode, live.json()]).toEqual([200, { status: 'ok' }]);
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    });
+  });
+
+  it('sheds while the event loop lags and serves again once it catches up', async () => {
+    const app = await startApp({ UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '50', UNDER_PRESSURE_SAMPLE_INTERVAL_MS: '100' });
+    try {
+      await sleep(250);
+      expect(app.isUnderPressure()).toBe(false);
+      const blockedUntil = Date.now() + 400;
+      while (Date.now() < blockedUntil) {
+        // a handler hogging the CPU: every timer of the process is late
+      }
+      await until(app, true);
+      expectProblem(await app.inject({ method: 'GET', url: '/health/ready' }), 503, 'SERVICE_UNAVAILABLE');
+      await until(app, false);
+      expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
