@@ -46,14 +46,15 @@ wait_for() {
 # npm writes node_modules/.package-lock.json at the end of every install: it is the reliable
 # "when was node_modules last installed" marker (the directory's own mtime is not).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # npm ci empties node_modules first: through a symlink that is another checkout's directory
+  [ -L node_modules ] && die "node_modules is a symlink ($(readlink node_modules)) and older than package-lock.json: npm ci would empty the directory it points to; install in that checkout, or replace the link with a directory of its own"
   log "node_modules missing or older than package-lock.json: npm ci"
-  # A registry mirror that serves only this platform's optional binaries (e.g. @swc/core-darwin-*)
-  # yields a lock without those entries, which `npm ci` rejects as out of sync although nothing is
-  # missing for this machine. `npm install` installs the same locked versions and leaves the lock as is.
-  if ! npm ci --no-audit --no-fund --loglevel=error; then
-    log "npm ci refused the lock file (see above); installing the locked versions with npm install"
-    npm install --no-audit --no-fund --loglevel=error || die "npm install failed (see above)"
-  fi
+  # npm ci only: it installs exactly the committed lock and never writes it. No `npm install` fallback:
+  # that one re-resolves whatever the lock does not settle and rewrites package-lock.json, so a fresh
+  # clone's set-up would leave a modified lock behind. The lock records every platform's optional
+  # binaries, so npm ci accepts it on any machine; when it refuses, the lock is out of sync with package.json.
+  npm ci --no-audit --no-fund --loglevel=error \
+    || die "npm ci failed (see above). If package.json and package-lock.json are out of sync, run npm install and commit both; this script never rewrites the lock"
   touch node_modules/.package-lock.json
 fi
 
