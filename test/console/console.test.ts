@@ -252,6 +252,10 @@ describe('finance console in a browser', () => {
     })()`);
     expect(status).toBe(403);
     await shot(customerPage, 'refused-customer');
+    // signing out forgets the token
+    await customerPage.click('#sign-out');
+    await customerPage.locator('main .notice', { hasText: 'You are signed out.' }).waitFor();
+    expect(await customerPage.evaluate('sessionStorage.length')).toBe(0);
 
     const id = await parkedTransfer(100);
     const ops = await signIn(otto);
@@ -275,6 +279,11 @@ describe('finance console in a browser', () => {
     await anonymous.locator('h1', { hasText: 'Sign in' }).waitFor();
     expect(await text(anonymous, 'main')).toContain('npm run -s token -- --sub fiona --role finance --console');
     await shot(anonymous, 'sign-in');
+    // an expired sign-in link opened in the same tab (only the fragment changes: the page reloads itself
+    // with the new token): told so, and the token is dropped
+    await anonymous.goto(`${base}/console/#token=${tokenFor({ ...fiona, ttlSeconds: -120 })}`);
+    await anonymous.locator('main .notice', { hasText: 'no longer valid' }).waitFor();
+    expect(await anonymous.evaluate('sessionStorage.length')).toBe(0);
   });
 
   it('starts a reconciliation run from the page and shows its result', async () => {

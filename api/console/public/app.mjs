@@ -1,4 +1,4 @@
-/* global document, window, location */
+/* global document, window, location, history */
 /**
  * The finance console: parked transfers (list, one transfer, retry / cancel), reconciliation runs.
  * Plain ES modules, no framework and no build: the views are functions that fetch from the /v1 API
@@ -24,7 +24,7 @@ const PAGE_SIZE = 20;
 const main = document.getElementById('main');
 const announcer = document.getElementById('announcer');
 
-const session = { me: null, canDecide: false, canStartRun: false };
+const session = { me: null, canDecide: false, canStartRun: false, ready: false };
 /** Bumped on every navigation: a view's late answers and timers check it and stand down. */
 let viewSeq = 0;
 /** The outcome of the last action, shown on the view it belongs to (survives the re-render). */
@@ -36,16 +36,24 @@ boot();
 
 async function boot() {
   adoptTokenFromUrl();
+  window.addEventListener('hashchange', () => {
+    // a sign-in link opened in a tab already showing the console: only the fragment changed
+    if (location.hash.startsWith('#token=')) {
+      adoptTokenFromUrl();
+      location.reload();
+      return;
+    }
+    if (session.ready) route();
+  });
   document.getElementById('sign-out').addEventListener('click', () => {
     signOut();
-    location.hash = '';
+    session.ready = false;
+    viewSeq += 1; // late answers of the current view stand down
+    history.replaceState(null, '', `${location.pathname}${location.search}`);
     showSignIn('You are signed out.');
   });
   const me = await call('GET', '/v1/me');
-  if (!me.ok) {
-    if (me.status === 401) return showSignIn(hasToken() ? `Your sign-in is no longer valid (${me.problem.detail}).` : null);
-    return showProblem('The console could not start', me);
-  }
+  if (!me.ok) return showProblem('The console could not start', me);
   session.me = me.data;
   session.canDecide = me.data.roles.some((r) => DECIDERS.includes(r));
   session.canStartRun = session.canDecide;
@@ -53,7 +61,7 @@ async function boot() {
   document.getElementById('who').hidden = false;
   if (!me.data.roles.some((r) => STAFF.includes(r))) return showRefusal(me.data);
   document.getElementById('nav').hidden = false;
-  window.addEventListener('hashchange', route);
+  session.ready = true;
   route();
 }
 
@@ -140,7 +148,13 @@ function problemText(res) {
 }
 
 function showProblem(title, res) {
-  if (res.status === 401) return showSignIn(`Your sign-in is no longer valid (${res.problem?.detail ?? 'unauthenticated'}).`);
+  if (res.status === 401) {
+    // expired or refused: forget the token (a new sign-in link brings another)
+    const had = hasToken();
+    signOut();
+    session.ready = false;
+    return showSignIn(had ? `Your sign-in is no longer valid: ${res.problem?.detail ?? 'unauthenticated'}.` : null);
+  }
   show(h('h1', {}, title), h('p', { class: 'notice error', role: 'alert' }, problemText(res)));
 }
 
