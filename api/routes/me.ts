@@ -34,7 +34,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The caller: its subject and roles, as the API reads the token',
         description:
           'Any valid token. What the finance console uses to show what the caller may do; the routes decide on their own.',
-        tags: ['audit'],
+        tags: ['auth'],
         security: [{ bearerAuth: [] }],
         response: {
           200: jsonResponse(CallerSchema, 'The caller', {
