@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runMigrations } from '../../db/migrate';
+import { transferIdFor, workflowIdFor } from '../../domain/ids';
+import { recordTransfer } from '../../domain/transfers/records';
 import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { customer, FINANCE, getWallet, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, tokenFor, type TestCaller } from '../support/auth';
@@ -289,7 +291,23 @@ describe('finance console in a browser', () => {
     expect(await anonymous.evaluate('sessionStorage.length')).toBe(0);
   });
 
-  it('starts a reconciliation run from the page and shows its result', async () => {
+  it('starts a reconciliation run from the page and shows its result, with the discrepancy it found and repaired', async () => {
+    // a transfer recorded whose saga never started (the API died in between), five minutes ago
+    const key = uniqueKey('lost');
+    const lostId = transferIdFor(alice.sub, key);
+    await recordTransfer(app.db, {
+      id: lostId,
+      callerId: alice.sub,
+      idempotencyKey: key,
+      requestHash: 'lost-request',
+      fromWalletId: wallets.A,
+      toWalletId: wallets.B,
+      amount: 50n,
+      currency: 'EUR',
+      workflowId: workflowIdFor(lostId),
+    });
+    await app.db.query(`UPDATE transfers SET created_at = now() - interval '5 minutes' WHERE id = $1`, [lostId]);
+
     const page = await signIn(fiona, '#/reconciliation');
     await page.locator('#start-run').waitFor();
     await page.click('#start-run');
@@ -302,9 +320,14 @@ describe('finance console in a browser', () => {
       discrepancies: number;
       requestedBy: string;
     }>();
-    expect(run).toMatchObject({ discrepancies: 0, requestedBy: 'fiona' });
-    expect(await text(page, '#run-result')).toBe('none: the books agree');
+    expect(run).toMatchObject({ discrepancies: 1, requestedBy: 'fiona' });
+    expect(await text(page, '#run-result')).toBe('1: transfer_without_workflow 1');
     expect(await text(page, '#run-facts')).toContain('manual, by fiona');
+    const found = await page.locator('#discrepancies tbody tr').allTextContents();
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('transfer_without_workflow');
+    expect(found[0]).toContain(lostId);
+    expect(found[0]).toContain('saga started under its workflow id');
     await shot(page, 'reconciliation-run');
 
     await page.click('.crumbs a');
@@ -312,6 +335,16 @@ describe('finance console in a browser', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('manual (fiona)');
     expect(await row.textContent()).toContain('succeeded');
+    expect(await row.textContent()).toContain('transfer_without_workflow 1');
     await shot(page, 'reconciliation-runs');
+    // the repair started the lost transfer's saga: it completes (the books end consistent)
+    const deadline = Date.now() + 20_000;
+    let status = '';
+    while (Date.now() < deadline && status !== 'COMPLETED') {
+      const res = await app.inject({ method: 'GET', url: `/v1/transfers/${lostId}`, headers: authHeaders(FINANCE) });
+      status = res.json<{ status: string }>().status;
+      if (status !== 'COMPLETED') await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe('COMPLETED');
   });
 });
