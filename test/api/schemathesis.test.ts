@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,7 +49,8 @@ async function schemathesis(baseUrl: string, role: string, caller: TestCaller): 
     join(REPORTS, `${role}.xml`),
   ];
   try {
-    const { stdout, stderr } = await exec(ST, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
+    // cwd: schemathesis keeps its crash files (for `st replay`) under .schemathesis/ there, git-ignored
+    const { stdout, stderr } = await exec(ST, args, { cwd: REPORTS, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
@@ -64,9 +66,12 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   beforeAll(async () => {
     if (!existsSync(ST)) throw new Error(`${ST} is missing: run bash scripts/ensure-deps.sh (npm test does)`);
     mkdirSync(REPORTS, { recursive: true });
-    // a worker on the run's task queue, so that transfers are answered by a real saga
-    worker = await startTransferWorker(testConfig());
-    app = await startApp();
+    // a task queue of its own with one real worker: the sagas schemathesis starts (and the finance
+    // decisions it sends them) are answered by this worker alone, never by another suite's, which may be
+    // stopping or have a stubbed accounting book
+    const overrides = { TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
+    worker = await startTransferWorker(testConfig(overrides));
+    app = await startApp(overrides);
     baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   }, 60_000);
 

@@ -45,9 +45,6 @@ describe('finance console: the API side', () => {
       DATABASE_URL: databaseUrl,
       TEMPORAL_UI_URL: 'http://temporal-ui.example:8233/',
       TRANSFER_PARK_DEADLINE_SECONDS: String(PARK_DEADLINE_SECONDS),
-      // load shedding is not under test here, and a busy machine running suites side by side can delay this
-      // process's event loop past the default 1 s
-      UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0',
     });
   });
   afterAll(async () => {

@@ -34,9 +34,6 @@ describe('finance console in a browser', () => {
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('console'),
     TRANSFER_STEP_MAX_ATTEMPTS: '1',
     TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
-    // load shedding is not under test here: the browser, the API and a worker share this process's machine,
-    // and a busy one (suites side by side) can delay the event loop past the default 1 s
-    UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0',
   };
   const fiona: TestCaller = { sub: 'fiona', roles: ['finance'] };
   const ada: TestCaller = { sub: 'ada', roles: ['admin'] };
