@@ -28,6 +28,14 @@ export async function decideParkedTransfer(
   who: AuditActor,
 ) {
   const transfer = await getTransfer(deps.db, transferId);
+  // The saga writes NEEDS_ATTENTION before it waits for a decision: any other status is refused at once,
+  // without waiting on a workflow that may have no worker (that wait could only end in a 503). The
+  // workflow's validator stays the authority for a parked one (two people deciding at once).
+  if (transfer.status !== 'NEEDS_ATTENTION') {
+    throw new DomainError('TRANSFER_NOT_PARKED', `the transfer is not waiting for a decision: it is ${transfer.status}`, {
+      status: transfer.status,
+    });
+  }
   const handle = deps.temporal.workflow.getHandle(transfer.workflowId);
   const deadline = Date.now() + deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS * 1000;
   const decision = { actor: who.actor, reason, roles: [...who.roles], requestId: who.requestId };

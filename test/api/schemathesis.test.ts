@@ -4,6 +4,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
+import { runMigrations } from '../../db/migrate';
+import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { tokenFor, type TestCaller } from '../support/auth';
 import { testConfig } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
@@ -62,14 +64,21 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   let app: FastifyInstance;
   let worker: RunningWorker;
   let baseUrl: string;
+  const databaseUrl = (() => {
+    const url = new URL(testConfig().DATABASE_URL);
+    url.pathname = `/wallet_schemathesis_${Date.now()}_${process.pid}`;
+    return url.toString();
+  })();
+  const overrides = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
 
   beforeAll(async () => {
     if (!existsSync(ST)) throw new Error(`${ST} is missing: run bash scripts/ensure-deps.sh (npm test does)`);
     mkdirSync(REPORTS, { recursive: true });
-    // a task queue of its own with one real worker: the sagas schemathesis starts (and the finance
-    // decisions it sends them) are answered by this worker alone, never by another suite's, which may be
-    // stopping or have a stubbed accounting book
-    const overrides = { TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
+    // a database and a task queue of its own, with one real worker: every transfer schemathesis can find
+    // (and send finance decisions to) is one it started, answered by this worker alone; never another
+    // suite's, whose worker may be stopped (a decision then waits for the answer timeout: 503) or stubbed
+    await ensureDatabase(databaseUrl);
+    await runMigrations(databaseUrl);
     worker = await startTransferWorker(testConfig(overrides));
     app = await startApp(overrides);
     baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -78,6 +87,7 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   afterAll(async () => {
     await app?.close();
     await worker?.stop();
+    await dropDatabase(databaseUrl);
   });
 
   it.each<[string, TestCaller]>([

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { buildApp } from '../../api/app';
 import { checkLedgerInvariants } from '../../domain/invariants';
-import { createWallet, expectProblem, getWallet, uniqueKey } from '../api/helpers';
+import { createWallet, expectProblem, FINANCE, getWallet, uniqueKey } from '../api/helpers';
+import { authHeaders } from '../support/auth';
 import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf } from '../support/wallets';
@@ -79,6 +80,31 @@ describe('transfer early answer and history shape', () => {
     const replay = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 300 }, { key });
     expect(replay.statusCode).toBe(202);
     expect(replay.json<TransferJson>().id).toBe(transfer.id);
+  });
+
+  it('refuses a finance decision on a transfer that is not parked at once, even while no worker runs its saga', async () => {
+    const idle = await buildApp({
+      config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
+      logger: false,
+    });
+    try {
+      const { from, to } = await twoWallets(1_000);
+      const res = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key: uniqueKey('idle') });
+      expect(res.json<TransferJson>().status).toBe('PENDING');
+      for (const action of ['retry', 'cancel']) {
+        // before: the API waited on the workflow for the answer timeout and said 503 (no worker took it)
+        const decision = await idle.inject({
+          method: 'POST',
+          url: `/v1/transfers/${res.json<TransferJson>().id}/${action}`,
+          headers: authHeaders(FINANCE),
+          payload: { reason: 'not parked yet' },
+        });
+        expectProblem(decision, 409, 'TRANSFER_NOT_PARKED');
+        expect(decision.json().detail).toMatch(/it is PENDING/);
+      }
+    } finally {
+      await idle.close();
+    }
   });
 
   it('answers 202 PENDING when no worker answers in time, and a replay after its workflow was terminated never starts a second run', async () => {
