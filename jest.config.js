@@ -22,6 +22,8 @@ module.exports = {
   // One Postgres database, one Temporal dev server and one workflow bundle per run (see test/global-setup.ts).
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+  // the few long-running small files first on a fresh clone (see the file)
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   testTimeout: 60000,
   maxWorkers: 2,
 };
