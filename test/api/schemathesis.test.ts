@@ -4,10 +4,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { runMigrations } from '../../db/migrate';
-import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { tokenFor, type TestCaller } from '../support/auth';
-import { testConfig } from '../support/env';
+import { ownDatabase, testConfig } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { ADMIN, FINANCE, OPS, customer, startApp } from './helpers';
 
@@ -64,11 +62,8 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   let app: FastifyInstance;
   let worker: RunningWorker;
   let baseUrl: string;
-  const databaseUrl = (() => {
-    const url = new URL(testConfig().DATABASE_URL);
-    url.pathname = `/wallet_schemathesis_${Date.now()}_${process.pid}`;
-    return url.toString();
-  })();
+  const database = ownDatabase('schemathesis');
+  const databaseUrl = database.url;
   const overrides = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
 
   beforeAll(async () => {
@@ -77,8 +72,7 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
     // a database and a task queue of its own, with one real worker: every transfer schemathesis can find
     // (and send finance decisions to) is one it started, answered by this worker alone; never another
     // suite's, whose worker may be stopped (a decision then waits for the answer timeout: 503) or stubbed
-    await ensureDatabase(databaseUrl);
-    await runMigrations(databaseUrl);
+    await database.create();
     worker = await startTransferWorker(testConfig(overrides));
     app = await startApp(overrides);
     baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -87,7 +81,7 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   afterAll(async () => {
     await app?.close();
     await worker?.stop();
-    await dropDatabase(databaseUrl);
+    await database.drop();
   });
 
   it.each<[string, TestCaller]>([

@@ -3,15 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { runMigrations } from '../../db/migrate';
 import { poolSql } from '../../db/sql';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { applyStateChange, recordTransfer } from '../../domain/transfers/records';
 import { consoleAssetsDir } from '../../api/routes/console';
-import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { ADMIN, customer, FINANCE, OPS, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
-import { testConfig } from '../support/env';
+import { ownDatabase } from '../support/env';
 import { createWalletAs } from '../security/fixtures';
 
 interface TransferJson {
@@ -30,17 +28,13 @@ interface TransferJson {
  * (no saga runs), in a database of its own so that no other suite sees a parked row without its hold.
  */
 describe('finance console: the API side', () => {
-  const databaseUrl = (() => {
-    const u = new URL(testConfig().DATABASE_URL);
-    u.pathname = `/wallet_console_api_${Date.now()}_${process.pid}`;
-    return u.toString();
-  })();
+  const database = ownDatabase('console_api');
+  const databaseUrl = database.url;
   const PARK_DEADLINE_SECONDS = 7200;
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    await ensureDatabase(databaseUrl);
-    await runMigrations(databaseUrl);
+    await database.create();
     app = await startApp({
       DATABASE_URL: databaseUrl,
       TEMPORAL_UI_URL: 'http://temporal-ui.example:8233/',
@@ -49,7 +43,7 @@ describe('finance console: the API side', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await dropDatabase(databaseUrl);
+    await database.drop();
   });
 
   describe('GET /console', () => {

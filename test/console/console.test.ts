@@ -3,14 +3,12 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { runMigrations } from '../../db/migrate';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { recordTransfer } from '../../domain/transfers/records';
-import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { customer, FINANCE, getWallet, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, tokenFor, type TestCaller } from '../support/auth';
 import { launchChromium } from '../support/chromium';
-import { testConfig, uniqueTaskQueue } from '../support/env';
+import { ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
 
@@ -24,11 +22,8 @@ const SHOTS = path.resolve(__dirname, '../../test-results/console');
  * its own (the reconciliation run checks all of it). One browser for the file, a context per person.
  */
 describe('finance console in a browser', () => {
-  const databaseUrl = (() => {
-    const u = new URL(testConfig().DATABASE_URL);
-    u.pathname = `/wallet_console_${Date.now()}_${process.pid}`;
-    return u.toString();
-  })();
+  const database = ownDatabase('console');
+  const databaseUrl = database.url;
   const env = {
     DATABASE_URL: databaseUrl,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('console'),
@@ -53,7 +48,7 @@ describe('finance console in a browser', () => {
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     const [, , launched] = await Promise.all([
-      ensureDatabase(databaseUrl).then(() => runMigrations(databaseUrl)),
+      database.create(),
       null,
       launchChromium(),
     ]);
@@ -83,7 +78,7 @@ describe('finance console in a browser', () => {
     await browser?.close();
     await app?.close();
     await worker?.stop();
-    await dropDatabase(databaseUrl);
+    await database.drop();
   });
 
   /** A transfer parked by an accounting outage (the outage goes on until the test heals it). */

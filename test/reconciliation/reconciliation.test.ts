@@ -2,14 +2,12 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/data-source';
-import { runMigrations } from '../../db/migrate';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { recordTransfer } from '../../domain/transfers/records';
-import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { ADMIN, FINANCE, OPS, customer, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
-import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
 import { eventually } from '../support/wallets';
@@ -34,11 +32,8 @@ interface RunJson {
  * looks at this queue's transfer workflows only).
  */
 describe('reconciliation', () => {
-  const databaseUrl = (() => {
-    const u = new URL(testConfig().DATABASE_URL);
-    u.pathname = `/wallet_recon_${Date.now()}_${process.pid}`;
-    return u.toString();
-  })();
+  const database = ownDatabase('recon');
+  const databaseUrl = database.url;
   const env = {
     DATABASE_URL: databaseUrl,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('recon'),
@@ -96,8 +91,7 @@ describe('reconciliation', () => {
   }
 
   beforeAll(async () => {
-    await ensureDatabase(databaseUrl);
-    await runMigrations(databaseUrl);
+    await database.create();
     db = createDataSource({ url: databaseUrl, poolMax: 3, applicationName: 'wallet-test-recon' });
     await db.initialize();
     worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
@@ -116,7 +110,7 @@ describe('reconciliation', () => {
     await worker?.stop();
     await temporal?.connection.close();
     await db?.destroy();
-    await dropDatabase(databaseUrl);
+    await database.drop();
   });
 
   it('reports zero discrepancies on a busy ledger: completed, refused, parked, retried and cancelled transfers, some still running', async () => {

@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { runMigrations } from '../../db/migrate';
-import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { ADMIN, FINANCE, OPS, startApp, uniqueKey } from '../api/helpers';
 import { bearer, type TestCaller } from '../support/auth';
-import { testConfig, uniqueTaskQueue } from '../support/env';
+import { ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
 import { OpenApiValidator, type OpenApiDoc } from '../support/openapi';
 import { buildWorld, type World } from './fixtures';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
@@ -262,11 +260,8 @@ function resolveBody(value: unknown, ctx: Ctx): unknown {
 const TABLES = ['wallets', 'journal_entries', 'ledger_lines', 'holds', 'transfers', 'audit_log', 'idempotency_records'];
 
 describe('fuzzing every route', () => {
-  const databaseUrl = (() => {
-    const url = new URL(testConfig().DATABASE_URL);
-    url.pathname = `/wallet_fuzz_${Date.now()}_${process.pid}`;
-    return url.toString();
-  })();
+  const database = ownDatabase('fuzz');
+  const databaseUrl = database.url;
   let app: FastifyInstance;
   let worker: RunningWorker;
   let validator: OpenApiValidator;
@@ -279,8 +274,7 @@ describe('fuzzing every route', () => {
   }
 
   beforeAll(async () => {
-    await ensureDatabase(databaseUrl);
-    await runMigrations(databaseUrl);
+    await database.create();
     const env = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('fuzz') };
     worker = await startTransferWorker(testConfig(env));
     app = await startApp(env);
@@ -298,7 +292,7 @@ describe('fuzzing every route', () => {
   afterAll(async () => {
     await app?.close();
     await worker?.stop();
-    await dropDatabase(databaseUrl);
+    await database.drop();
     // which statuses the runs reached, per route: a fuzzer that only ever sees 401 proves little
     const summary = [...seen].map(([route, statuses]) => `${route}: ${[...statuses].map(([s, n]) => `${s}×${n}`).join(' ')}`);
     process.stdout.write(`[fuzz] ${NUM_RUNS} runs per route\n${summary.join('\n')}\n`);

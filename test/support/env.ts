@@ -10,6 +10,8 @@ import {
 import type { DataSource } from 'typeorm';
 import { loadConfig, type Config } from '../../config';
 import { createDataSource } from '../../db/data-source';
+import { runMigrations } from '../../db/migrate';
+import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { bundleTransferWorkflows } from '../../worker/bundle';
 
 /**
@@ -75,4 +77,25 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
   if (codePath) return Promise.resolve({ codePath });
   fallbackBundle ??= bundleTransferWorkflows({ logger: new DefaultLogger('WARN') }).then(({ code }) => ({ code }));
   return fallbackBundle;
+}
+
+/**
+ * A database of a test file's own on the run's server, for a file that must see only its own rows (or
+ * must not show its rows to the other files): `url` at once, `create()` (created and migrated) in
+ * beforeAll, `drop()` in afterAll.
+ */
+export function ownDatabase(label: string): { url: string; create(): Promise<void>; drop(): Promise<void> } {
+  const url = new URL(testConfig().DATABASE_URL);
+  url.pathname = `/wallet_${label}_${Date.now()}_${process.pid}`;
+  const databaseUrl = url.toString();
+  return {
+    url: databaseUrl,
+    async create() {
+      await ensureDatabase(databaseUrl);
+      await runMigrations(databaseUrl);
+    },
+    async drop() {
+      await dropDatabase(databaseUrl);
+    },
+  };
 }

@@ -38,6 +38,9 @@ describe('transfer early answer and history shape', () => {
   });
 
   const twoWallets = (balance: number) => walletPair(app, balance);
+  /** An API whose sagas go to a task queue no worker polls, answering after 1 s at most. */
+  const appWithoutWorker = () =>
+    buildApp({ config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }), logger: false });
 
   it('refuses on the POST itself when funds are short: 422 INSUFFICIENT_FUNDS, nothing held, the refusal in history', async () => {
     const { from, to } = await twoWallets(100);
@@ -83,10 +86,7 @@ describe('transfer early answer and history shape', () => {
   });
 
   it('refuses a finance decision on a transfer that is not parked at once, even while no worker runs its saga', async () => {
-    const idle = await buildApp({
-      config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
-      logger: false,
-    });
+    const idle = await appWithoutWorker();
     try {
       const { from, to } = await twoWallets(1_000);
       const res = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key: uniqueKey('idle') });
@@ -108,10 +108,7 @@ describe('transfer early answer and history shape', () => {
   });
 
   it('answers 202 PENDING when no worker answers in time, and a replay after its workflow was terminated never starts a second run', async () => {
-    const idle = await buildApp({
-      config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
-      logger: false,
-    });
+    const idle = await appWithoutWorker();
     try {
       const { from, to } = await twoWallets(1_000);
       const key = uniqueKey('idle');
