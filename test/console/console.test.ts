@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { recordTransfer } from '../../domain/transfers/records';
-import { customer, FINANCE, getWallet, startApp, uniqueKey } from '../api/helpers';
+import { customer, FINANCE, getWallet, postDeposit, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, tokenFor, type TestCaller } from '../support/auth';
 import { launchChromium } from '../support/chromium';
 import { ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
@@ -59,13 +59,7 @@ describe('finance console in a browser', () => {
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     wallets.A = (await createWalletAs(app, alice)).id;
     wallets.B = (await createWalletAs(app, bob)).id;
-    const deposit = await app.inject({
-      method: 'POST',
-      url: `/v1/wallets/${wallets.A}/deposits`,
-      headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('dep') },
-      payload: { amount: 100_000 },
-    });
-    expect(deposit.statusCode).toBe(201);
+    expect((await postDeposit(app, wallets.A, { amount: 100_000 })).statusCode).toBe(201);
   });
 
   afterEach(async () => {
