@@ -5,6 +5,7 @@ import { createDataSource } from '../../db/data-source';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { recordTransfer } from '../../domain/transfers/records';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
+import { recordHistory } from '../support/histories';
 import { ADMIN, FINANCE, OPS, customer, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { connectTemporalClient, ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
@@ -171,6 +172,7 @@ describe('reconciliation', () => {
       });
       const result = await handle.result();
       const { events } = await handle.fetchHistory();
+      if (pageSize === 2) await recordHistory(handle.workflowId, 'maintenance/reconciliation-paged');
       return { ...result, activities: (events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length };
     };
     const small = await execute(2);
@@ -193,6 +195,7 @@ describe('reconciliation', () => {
       workflowId,
       args: [{ trigger: 'manual', pageSize: 2, maxHistoryEvents: 30 }],
     });
+    await recordHistory(workflowId, 'maintenance/reconciliation-continued-as-new'); // the last run: it starts from carried counts
     expect(continued.checked).toEqual(large.checked);
     expect(continued.discrepancyCounts).toEqual({});
     // visibility is eventually consistent: wait for the closed runs to be listed
@@ -245,6 +248,7 @@ describe('reconciliation', () => {
     await db.query(`UPDATE wallets SET balance = balance + 1 WHERE id = $1`, [wallets.B]);
 
     const run = await runThroughApi();
+    await recordHistory(run.workflowId, 'maintenance/reconciliation-repairs');
 
     const byKind = (kind: string) => run.found.filter((d) => d.kind === kind);
     expect(byKind('wallet_balance_mismatch')).toEqual([expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } })]);

@@ -5,6 +5,7 @@ import { idempotencyRetentionWorkflow } from '../../workflows/retention';
 import { customer, FINANCE, getWallet, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
+import { recordHistory } from '../support/histories';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
 
@@ -31,8 +32,13 @@ describe('idempotency retention', () => {
     await temporal?.connection.close();
   });
 
-  const purge = () =>
-    temporal.workflow.execute(idempotencyRetentionWorkflow, { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId: `retention-${randomUUID()}` });
+  /** One retention run; `record`: also saved as a replay fixture (RECORD_HISTORIES=1). */
+  const purge = async (record?: string) => {
+    const workflowId = `retention-${randomUUID()}`;
+    const result = await temporal.workflow.execute(idempotencyRetentionWorkflow, { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId });
+    if (record) await recordHistory(workflowId, record);
+    return result;
+  };
 
   async function records(callerId: string): Promise<string[]> {
     const rows = (await app.db.query(`SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId])) as Array<{
@@ -76,7 +82,7 @@ describe('idempotency retention', () => {
     await app.redis.del(`idem:${encodeURIComponent(alice.sub)}:${oldKey}`);
 
     // batches of 3, at most 2 per run: the first run stops after 6 and says there is more
-    expect(await purge()).toEqual({ deleted: 6, batches: 2, more: true });
+    expect(await purge('maintenance/retention-batches')).toEqual({ deleted: 6, batches: 2, more: true });
     for (let i = 0; i < 5 && (await purge()).more; i++);
     expect(await records(stranger)).toEqual([]);
     expect(await records(alice.sub)).toEqual([freshKey]); // the unexpired one stays

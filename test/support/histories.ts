@@ -15,8 +15,9 @@ export const RECORDED_VERSION = 'v2.1';
 
 /**
  * With RECORD_HISTORIES=1, saves a finished scenario's workflow history as a replay fixture
- * (test/fixtures/histories/<name>.json, committed). test/transfers/replay.test.ts replays them all
- * against the current workflow code, so a change that breaks running sagas fails the suite.
+ * (test/fixtures/histories/<name>.json, committed). test/transfers/replay.test.ts replays the saga's,
+ * test/workflows/maintenance-replay.test.ts those under maintenance/ (reconciliation, retention), against
+ * the current workflow code, so a change that breaks running workflows fails the suite.
  * The Temporal CLI writes the history JSON (the format `historyFromJSON` reads); the SDK's own
  * encoder trips over jest's per-file module copies of the protobuf classes.
  */
@@ -31,6 +32,7 @@ export async function recordHistory(workflowId: string, name: string): Promise<v
       '--namespace', cfg.TEMPORAL_NAMESPACE, '--output', 'json'],
     { encoding: 'utf8' },
   );
-  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+  const file = path.join(HISTORIES_DIR, `${name}.json`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, json);
 }
