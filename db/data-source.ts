@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { WalletEntity } from './entities/wallet.entity';
 import { TransferEntity } from './entities/transfer.entity';
@@ -36,9 +37,13 @@ export function createDataSource({ url, poolMax = 10, applicationName = 'wallet'
  * next tick; those are not waiting for a slot, so the idle connections are subtracted.
  */
 export function poolWaiting(ds: DataSource): number {
-  const driver = ds.driver as unknown as { master?: { waitingCount?: number; idleCount?: number } };
-  const pool = driver.master;
+  const pool = pgPool(ds);
   return Math.max(0, (pool?.waitingCount ?? 0) - (pool?.idleCount ?? 0));
+}
+
+/** The pg pool behind the DataSource (TypeORM's Postgres driver keeps it as `master`), once initialized. */
+export function pgPool(ds: DataSource): Pool | undefined {
+  return (ds.driver as unknown as { master?: Pool }).master;
 }
 
 /**
@@ -51,9 +56,8 @@ export async function initializeDataSource(ds: DataSource): Promise<void> {
     await ds.initialize();
   } catch (err) {
     if (!ds.isInitialized) {
-      const driver = ds.driver as unknown as { master?: { end(): Promise<void> } };
-      const pool = driver.master;
-      driver.master = undefined;
+      const pool = pgPool(ds);
+      (ds.driver as unknown as { master?: Pool }).master = undefined;
       await pool?.end().catch(() => undefined);
     }
     throw err;

@@ -1,5 +1,6 @@
-import type { Pool, QueryConfig } from 'pg';
+import type { QueryConfig } from 'pg';
 import type { DataSource } from 'typeorm';
+import { pgPool } from './data-source';
 
 /**
  * `SELECT 1` on the DataSource's pg pool (TypeORM's Postgres driver: `master`) with node-postgres' own
@@ -10,7 +11,8 @@ import type { DataSource } from 'typeorm';
  * (db/data-source.ts).
  */
 export function pingPostgres(ds: DataSource, timeoutMs: number): Promise<unknown> {
-  const pool = (ds.driver as unknown as { master: Pool }).master;
+  const pool = pgPool(ds);
+  if (!pool) return Promise.reject(new Error('the DataSource is not initialized'));
   // query_timeout per query: read by pg's Client#query, missing from @types/pg's QueryConfig
   return pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as QueryConfig);
 }

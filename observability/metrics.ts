@@ -124,7 +124,7 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
     }),
     rateLimitStoreErrors: new Counter({
       name: 'rate_limit_store_errors_total',
-      help: 'Rate-limit checks that could not reach Redis (the request passed: the limiter fails open)',
+      help: 'Rate-limit checks Redis did not answer (error, timeout, or not asked during an outage): counted in this process instead',
       registers: [registry],
     }),
     ...counters,

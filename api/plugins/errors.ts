@@ -5,12 +5,12 @@ import type { ConnectionError, FastifyInstance, FastifyReply, FastifyRequest, HT
 import { buildProblem, PROBLEM_CONTENT_TYPE, problemFromError, type Problem, type ProblemCode } from '../errors';
 import { ProblemSchema } from '../schemas/common';
 
-function pathOf(request: FastifyRequest): string {
+export function pathOf(request: FastifyRequest): string {
   return request.url.split('?')[0] ?? request.url;
 }
 
 /** Every problem carries the request id (also in the X-Request-Id header and every log line of the request). */
-function sendProblem(reply: FastifyReply, problem: Problem) {
+export function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply
     .code(problem.status)
     .type(PROBLEM_CONTENT_TYPE)

@@ -1,6 +1,7 @@
 import underPressure from '@fastify/under-pressure';
 import fp from 'fastify-plugin';
-import { buildProblem, PROBLEM_CONTENT_TYPE } from '../errors';
+import { buildProblem } from '../errors';
+import { pathOf, sendProblem } from './errors';
 
 /**
  * Routes answered even under pressure. /health/live: an overloaded process is alive, and a restart
@@ -37,9 +38,8 @@ export default fp(
           lastLogged = Date.now();
           request.log.warn({ pressure: type, value }, 'under pressure: shedding requests with 503');
         }
-        const path = request.url.split('?')[0] ?? request.url;
-        const problem = buildProblem('SERVICE_UNAVAILABLE', 'the server is overloaded; retry later', { instance: path });
-        void reply.code(503).type(PROBLEM_CONTENT_TYPE).header('retry-after', retryAfter).send({ ...problem, requestId: request.id });
+        const problem = buildProblem('SERVICE_UNAVAILABLE', 'the server is overloaded; retry later', { instance: pathOf(request) });
+        void sendProblem(reply.header('retry-after', retryAfter), problem);
       },
     });
   },

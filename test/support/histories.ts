@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../../scripts/temporal-cli';
-import { testConfig } from './env';
+import { quietTemporalRuntime, testConfig, workflowBundle } from './env';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
 
@@ -35,4 +36,24 @@ export async function recordHistory(workflowId: string, name: string): Promise<v
   const file = path.join(HISTORIES_DIR, `${name}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, json);
+}
+
+/**
+ * Replays the recorded histories `files` (names in `dir`) on the current workflow bundle. Returns how
+ * many were replayed and one line per history that failed (a non-determinism error, with its message).
+ */
+export async function replayRecordedHistories(dir: string, files: string[]): Promise<{ replayed: number; failures: string[] }> {
+  quietTemporalRuntime();
+  const histories = files.map((file) => ({
+    workflowId: path.basename(file, '.json'),
+    // the JSON form as is: the worker decodes it with its own protobuf classes
+    history: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as unknown,
+  }));
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    replayed += 1;
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  return { replayed, failures };
 }

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { quietTemporalRuntime, workflowBundle } from '../support/env';
-import { HISTORIES_DIR, RECORDED_VERSION } from '../support/histories';
+import { HISTORIES_DIR, RECORDED_VERSION, replayRecordedHistories } from '../support/histories';
 import { COMPENSATE_FROM_THE_BOOKS_PATCH, DURABLE_DECISION_PATCH } from '../../workflows/transfer-saga';
 import { SAGA_V2_PATCH } from '../../workflows/transfer';
 
@@ -41,18 +39,7 @@ describe('transfer workflow replay', () => {
   });
 
   it('replays every recorded history without non-determinism', async () => {
-    quietTemporalRuntime();
-    const histories = files.map((file) => ({
-      workflowId: path.basename(file, '.json'),
-      // the JSON form as is: the worker decodes it with its own protobuf classes
-      history: JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as unknown,
-    }));
-    const failures: string[] = [];
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
-      replayed += 1;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-    }
+    const { replayed, failures } = await replayRecordedHistories(HISTORIES_DIR, files);
     expect(failures).toEqual([]);
     expect(replayed).toBe(files.length);
   });

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { quietTemporalRuntime, workflowBundle } from '../support/env';
-import { HISTORIES_DIR } from '../support/histories';
+import { HISTORIES_DIR, replayRecordedHistories } from '../support/histories';
 
 /**
  * Determinism of the maintenance workflows the Schedules start every few minutes (reconciliation,
@@ -25,17 +23,7 @@ describe('reconciliation and retention workflow replay', () => {
   });
 
   it('replays every recorded history without non-determinism', async () => {
-    quietTemporalRuntime();
-    const histories = files.map((file) => ({
-      workflowId: path.basename(file, '.json'),
-      history: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as unknown,
-    }));
-    const failures: string[] = [];
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
-      replayed += 1;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-    }
+    const { replayed, failures } = await replayRecordedHistories(dir, files);
     expect(failures).toEqual([]);
     expect(replayed).toBe(files.length);
   });
