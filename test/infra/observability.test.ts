@@ -42,9 +42,9 @@ interface Rule {
   annotations?: Record<string, string>;
 }
 
-const RUNBOOK_BASE = 'https://github.com/example/wallet-transfers#runbook-';
+const RUNBOOK_BASE = 'https://github.com/example/wallet-transfers/blob/main/docs/runbooks.md#';
 
-/** The alert names the README's "Operating" section has a runbook anchor for. */
+/** The alert names docs/runbooks.md has a section (and anchor) for. */
 const EXPECTED_ALERTS = [
   'WalletTransferErrorRateHigh',
   'WalletTransfersParked',
