@@ -62,6 +62,9 @@ function schemaSettings(source: string): SchemaSetting[] {
   });
 }
 
+/** A cell's words: `259200 (72 h)` → 259200, 72, h; code spans lose their backticks. */
+const words = (cell: string): string[] => cell.replace(/`/g, '').split(/[\s(),;]+/);
+
 interface DocRow {
   name: string;
   defaultCell: string;
@@ -73,7 +76,9 @@ function documentedRows(md: string, section: string): DocRow[] {
   if (start < 0) throw new Error(`no section "## ${section}"`);
   const end = md.indexOf('\n## ', start + 1);
   const text = md.slice(start, end < 0 ? undefined : end);
-  return [...text.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|/gm)].map((m) => ({ name: m[1]!, defaultCell: m[2]!.trim() }));
+  // cells may be padded (a formatter aligns the columns)
+  const row = /^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|/gm;
+  return [...text.matchAll(row)].map((m) => ({ name: m[1]!, defaultCell: m[2]!.trim() }));
 }
 
 const schema = schemaSettings(fs.readFileSync(path.join(ROOT, 'config/index.ts'), 'utf8'));
@@ -119,15 +124,26 @@ describe('docs/configuration.md', () => {
     const wrong = schema
       .filter((s) => s.default !== undefined)
       .map((s) => ({ name: s.name, schema: s.default, doc: rows.find((r) => r.name === s.name)?.defaultCell ?? '' }))
-      .filter((s) => !s.doc.replace(/`/g, '').split(/[\s(),;]+/).includes(s.schema!));
+      .filter((s) => !words(s.doc).includes(s.schema!));
     expect(wrong).toEqual([]);
   });
 
   it('names, outside the schema, only variables some script or process reads', () => {
-    const sources = ['scripts/dev-stack.ts', 'scripts/dev-stack.sh', 'scripts/test.sh', 'scripts/ensure-deps.sh', 'scripts/temporal-cli.ts', 'worker/main.ts', 'test/support/chromium.ts', 'test/support/histories.ts']
+    const sources = [
+      'scripts/dev-stack.ts',
+      'scripts/dev-stack.sh',
+      'scripts/test.sh',
+      'scripts/ensure-deps.sh',
+      'scripts/temporal-cli.ts',
+      'worker/main.ts',
+      'test/support/chromium.ts',
+      'test/support/histories.ts',
+    ]
       .map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8'))
       .join('\n');
-    const others = [...documentedRows(doc, '`npm start` only'), ...documentedRows(doc, 'Other variables')].map((r) => r.name);
+    const others = [...documentedRows(doc, '`npm start` only'), ...documentedRows(doc, 'Other variables')].map(
+      (r) => r.name,
+    );
     expect(others.length).toBeGreaterThan(0);
     expect(others.filter((n) => schema.some((s) => s.name === n))).toEqual([]);
     expect(others.filter((n) => !new RegExp(`\\b${n}\\b`).test(sources))).toEqual([]);

@@ -21,7 +21,12 @@ describe('the link checker', () => {
     expect(slug("The dev server's SQLite")).toBe('the-dev-servers-sqlite');
     expect(slug('4.1 Steps and compensations')).toBe('41-steps-and-compensations');
     expect(slug('Running it locally: `npm start`')).toBe('running-it-locally-npm-start');
-    expect([...anchors('# A\n## B\n## B\n```\n# not a heading\n```\n<a id="s1"></a>\n')]).toEqual(['a', 'b', 'b-1', 's1']);
+    expect([...anchors('# A\n## B\n## B\n```\n# not a heading\n```\n<a id="s1"></a>\n')]).toEqual([
+      'a',
+      'b',
+      'b-1',
+      's1',
+    ]);
   });
 
   it('reports a missing file and a missing anchor, and ignores links inside code', () => {
@@ -53,7 +58,9 @@ describe('the link checker', () => {
 
 describe('documentation links', () => {
   it('covers the README and every page of docs/', () => {
-    expect(documentationFiles()).toEqual(expect.arrayContaining(['README.md', 'docs/architecture.md', 'docs/runbooks.md']));
+    expect(documentationFiles()).toEqual(
+      expect.arrayContaining(['README.md', 'docs/architecture.md', 'docs/runbooks.md']),
+    );
   });
 
   it.each(documentationFiles())('%s: every relative link and anchor resolves', (file) => {
@@ -90,18 +97,33 @@ describe('alert runbooks', () => {
 });
 
 describe('architecture sections cited in code', () => {
-  const SOURCE_DIRS = ['activities', 'api', 'config', 'db', 'domain', 'observability', 'scripts', 'test', 'worker', 'workflows'];
+  const SOURCE_DIRS = [
+    'activities',
+    'api',
+    'config',
+    'db',
+    'domain',
+    'observability',
+    'scripts',
+    'test',
+    'worker',
+    'workflows',
+  ];
   const sources = (dir: string): string[] =>
     fs
       .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
-      .flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|sh)$/.test(e.name) ? [path.join(dir, e.name)] : []));
+      .flatMap((e) =>
+        e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|sh)$/.test(e.name) ? [path.join(dir, e.name)] : [],
+      );
   const architecture = anchors(read('docs/architecture.md'));
+  /** "DESIGN §4", "docs/architecture.md §4.2", a range "§4–5" */
+  const CITATION = /(?:DESIGN|docs\/architecture\.md) §(\d+(?:\.\d+)?)(?:[–-](\d+(?:\.\d+)?))?/g;
 
   it('every "DESIGN §n" or "docs/architecture.md §n" names a section with its anchor', () => {
     const missing: string[] = [];
     let cited = 0;
     for (const file of SOURCE_DIRS.flatMap(sources)) {
-      for (const m of read(file).matchAll(/(?:DESIGN|docs\/architecture\.md) §(\d+(?:\.\d+)?)(?:[–-](\d+(?:\.\d+)?))?/g)) {
+      for (const m of read(file).matchAll(CITATION)) {
         for (const section of [m[1], m[2]].filter((s): s is string => s !== undefined)) {
           cited += 1;
           const id = `s${section.replace('.', '-')}`;

@@ -93,7 +93,8 @@ export function brokenLinks(file: string, root = ROOT): string[] {
   for (const link of links(md, file)) {
     if (isExternal(link.target)) continue;
     const [rawPath, anchor] = link.target.split('#', 2) as [string, string | undefined];
-    const target = rawPath === '' ? path.join(root, file) : path.resolve(path.dirname(path.join(root, file)), decodeURI(rawPath));
+    const target =
+      rawPath === '' ? path.join(root, file) : path.resolve(path.dirname(path.join(root, file)), decodeURI(rawPath));
     const where = `${file}:${link.line} → ${link.target}`;
     if (!target.startsWith(root) || !fs.existsSync(target)) {
       broken.push(`${where}: no such file`);

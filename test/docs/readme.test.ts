@@ -8,7 +8,10 @@ import { ROOT, links } from './markdown';
  */
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1));
+const quickStart = readme.slice(
+  readme.indexOf('## Quick start'),
+  readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1),
+);
 
 describe('README.md', () => {
   it('is at most 12 KB', () => {
@@ -27,12 +30,14 @@ describe('README.md', () => {
   it('names the two quick-start commands and every step `npm test` prints', () => {
     expect(quickStart).toContain('npm start');
     expect(quickStart).toContain('npm test');
-    const steps = [...fs.readFileSync(path.join(ROOT, 'scripts/test.sh'), 'utf8').matchAll(/^\s*step (\S+) /gm)].map((m) => m[1]!);
+    const steps = [...fs.readFileSync(path.join(ROOT, 'scripts/test.sh'), 'utf8').matchAll(/^\s*step (\S+) /gm)].map(
+      (m) => m[1]!,
+    );
     expect(steps.length).toBeGreaterThan(0);
     expect(steps.filter((s) => !quickStart.includes(`\`${s}\``))).toEqual([]);
   });
 
-  it("shows the ready line `npm start` prints", () => {
+  it('shows the ready line `npm start` prints', () => {
     const devStack = fs.readFileSync(path.join(ROOT, 'scripts/dev-stack.ts'), 'utf8');
     // the template of the last line the launcher prints, e.g. `ready: ${workers} worker process(es) on …`
     const template = /log\(`(ready: [^`]+)`\)/.exec(devStack)?.[1];
