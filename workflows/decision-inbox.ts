@@ -1,6 +1,12 @@
 import { CancellationScope, condition, currentUpdateInfo, setHandler } from '@temporalio/workflow';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
-import { cancelUpdate, retryUpdate, type FinanceDecision, type FinanceDecisionKind, type TransferView } from './contract';
+import {
+  cancelUpdate,
+  retryUpdate,
+  type FinanceDecision,
+  type FinanceDecisionKind,
+  type TransferView,
+} from './contract';
 import { snapshotOf } from './transfer-view';
 import { validateDecision } from './validate-decision';
 
@@ -44,7 +50,12 @@ export class FinanceDecisionInbox {
 
   /** The saga applied the decision (its audit row is written): it joins the view, its update may answer. */
   applied(taken: AcceptedDecision): void {
-    this.view.decisions.push({ kind: taken.kind, ...taken.decision, at: new Date().toISOString(), updateId: taken.updateId });
+    this.view.decisions.push({
+      kind: taken.kind,
+      ...taken.decision,
+      at: new Date().toISOString(),
+      updateId: taken.updateId,
+    });
     this.answered.add(taken.updateId);
     this.pending = undefined;
   }
@@ -61,7 +72,9 @@ export class FinanceDecisionInbox {
     const updateId = currentUpdateInfo()?.id ?? `${kind}-${this.view.decisions.length}`;
     this.pending = { kind, decision, updateId };
     await CancellationScope.nonCancellable(() =>
-      condition(() => this.answered.has(updateId) && (kind === 'retry' || TERMINAL_STATUSES.includes(this.view.status))),
+      condition(
+        () => this.answered.has(updateId) && (kind === 'retry' || TERMINAL_STATUSES.includes(this.view.status)),
+      ),
     );
     return snapshotOf(this.view);
   }

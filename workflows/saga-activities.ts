@@ -47,7 +47,11 @@ export function compensationActivities(settings: SagaSettings, summary: string) 
   // compensations must eventually succeed: retried without a budget
   return proxyLocalActivities<Activities>({
     startToCloseTimeout: `${settings.stepAttemptTimeoutSeconds} seconds`,
-    retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds', nonRetryableErrorTypes: [HOLD_CAPTURED] },
+    retry: {
+      initialInterval: '500 milliseconds',
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: [HOLD_CAPTURED],
+    },
     summary,
   });
 }

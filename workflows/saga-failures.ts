@@ -59,6 +59,7 @@ export function isHoldCaptured(err: unknown): boolean {
 /** A non-retryable ApplicationFailure from an activity is a business refusal with a stable code. */
 export function businessFailure(err: unknown): { code: string; reason: string } | undefined {
   const failure = applicationFailureOf(err);
-  const final = failure?.nonRetryable || (err instanceof ActivityFailure && err.retryState === RetryState.NON_RETRYABLE_FAILURE);
+  const final =
+    failure?.nonRetryable || (err instanceof ActivityFailure && err.retryState === RetryState.NON_RETRYABLE_FAILURE);
   return failure && final ? { code: failure.type ?? 'REFUSED', reason: failure.message } : undefined;
 }

@@ -72,6 +72,7 @@ export async function transferSagaV2(input: TransferWorkflowInput): Promise<Tran
     posted = true;
   } catch (err) {
     const stop = asSagaStop(err);
+    // the way out finishes even while the workflow is being cancelled; a captured hold turns it forward
     posted = await CancellationScope.nonCancellable(() => saga.compensate(stop));
   }
   if (posted) await CancellationScope.nonCancellable(() => saga.finish());
@@ -143,9 +144,10 @@ class TransferSaga {
       case 'accounting':
         return stepActivities(settings, `book ${amountText} in the accounting book`).accounting(transfer);
       case 'ledger':
-        return stepActivities(settings, `post ${amountText} from ${transfer.fromWalletId} to ${transfer.toWalletId}`).ledger(
-          transfer,
-        );
+        return stepActivities(
+          settings,
+          `post ${amountText} from ${transfer.fromWalletId} to ${transfer.toWalletId}`,
+        ).ledger(transfer);
     }
   }
 
@@ -212,7 +214,9 @@ class TransferSaga {
         if (view.steps.reserve !== undefined) view.steps.reserve = 'compensated';
       } catch (err) {
         if (!isHoldCaptured(err)) throw err;
-        log.warn('the ledger had posted: the transfer goes forward instead of being cancelled', { code: stop.failure.code });
+        log.warn('the ledger had posted: the transfer goes forward instead of being cancelled', {
+          code: stop.failure.code,
+        });
         // a captured hold means every step before it committed, whatever this run saw
         Object.assign(view.steps, { reserve: 'done', accounting: 'done', ledger: 'done' });
         await this.setStatus('POSTED', null, 'ledger');
