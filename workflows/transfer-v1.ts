@@ -29,22 +29,15 @@ import {
   type TransferWorkflowInput,
 } from './contract';
 import { describeFailure as describe } from './describe-failure';
+import { V1_SIGNALS_RETIRED_PATCH } from './patches';
+import { SagaStop } from './saga-failures';
 import { validateDecision } from './validate-decision';
 
 type Activities = activities.Activities;
 
 /** v1's finance signals: kept only so that v1 histories that carry them replay; nothing sends them now. */
-const V1_SIGNALS_RETIRED = 'v1-finance-signals-retired';
 const retrySignal = defineSignal<[FinanceDecision]>('retry');
 const cancelSignal = defineSignal<[FinanceDecision]>('cancel');
-
-/** Thrown by a step when it cannot go on; carries the outcome the saga ends with. */
-class SagaStop {
-  constructor(
-    readonly status: 'REJECTED' | 'CANCELLED',
-    readonly failure: TransferFailure,
-  ) {}
-}
 
 /**
  * FROZEN: Saga v1, kept so that workflows started before Saga v2 finish and their histories replay
@@ -74,7 +67,7 @@ export async function transferSagaV1({ transfer, settings }: TransferWorkflowInp
   // A signal recorded before Saga v2 replays as it ran; one that arrives now (from the UI or the CLI)
   // is refused, since a signal cannot carry a refusal back nor an audit: decisions are updates now.
   const onSignal = (kind: 'retry' | 'cancel') => (decision: FinanceDecision) => {
-    if (patched(V1_SIGNALS_RETIRED)) {
+    if (patched(V1_SIGNALS_RETIRED_PATCH)) {
       log.warn(`finance signals are retired: send the "${kind}" update instead`, { kind, actor: decision?.actor });
       return;
     }
