@@ -2,8 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
-import { pingPostgres } from '../db/ping';
+import type { Store } from '../db/store';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics';
 
 /**
@@ -55,12 +54,12 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
 /**
  * Readiness of a worker process: polling, and both of its dependencies answer. `connection` may be a
  * getter: worker/main.ts serves /health before it has reached Temporal (undefined until then), and
- * `db` is not initialized until Postgres answered once.
+ * `db` is not connected until Postgres answered once.
  */
 export function workerReadiness(deps: {
   worker: () => Worker | undefined;
   connection: NativeConnection | (() => NativeConnection | undefined);
-  db: DataSource;
+  db: Store;
 }) {
   return async (): Promise<Readiness> => {
     const worker = deps.worker();
@@ -73,8 +72,7 @@ export function workerReadiness(deps: {
         if (res.status !== SERVING) throw new Error(`health status ${String(res.status)}`);
       }),
       probe(async () => {
-        if (deps.db.isInitialized === false) throw new Error('not connected yet');
-        await pingPostgres(deps.db, CHECK_TIMEOUT_MS);
+        await deps.db.ping(CHECK_TIMEOUT_MS);
       }),
     ]);
     const checks = { worker: state === 'RUNNING' ? 'ok' : `not polling: ${state}`, temporal, postgres };

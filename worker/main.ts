@@ -3,7 +3,6 @@ import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, ty
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createActivities } from '../activities';
-import { initializeDataSource } from '../db/data-source';
 import { connectWithRetry, StartupAborted } from '../observability/dependency-retry';
 import { loggerOptions } from '../observability/logger';
 import { temporalMetricsPort } from '../observability/metrics';
@@ -99,7 +98,7 @@ async function main() {
     // Postgres and Temporal down at start: wait for them (backoff, one warn line per attempt), never exit.
     const retry = { logger, maxDelayMs: config.DEPENDENCY_RETRY_MAX_SECONDS * 1000, signal: stop.signal };
     await Promise.all([
-      connectWithRetry(() => initializeDataSource(deps.db), { ...retry, dependency: 'postgres' }),
+      connectWithRetry(() => deps.db.connect(), { ...retry, dependency: 'postgres' }),
       connectWithRetry(() => connectTemporal(config), { ...retry, dependency: 'temporal' }).then((c) => (connection = c)),
     ]);
 
