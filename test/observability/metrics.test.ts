@@ -289,9 +289,8 @@ describe('worker readiness', () => {
       withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
       healthService: { check: async () => (status instanceof Error ? Promise.reject(status) : { status }) },
     }) as unknown as NativeConnection;
-  // the check queries the pg pool of TypeORM's driver (db/ping.ts)
-  const db = (up: boolean) =>
-    ({ driver: { master: { query: async () => (up ? { rows: [{}] } : Promise.reject(new Error('connection refused'))) } } }) as unknown as Store;
+  // the check is the Store's ping (db/store.ts)
+  const db = (up: boolean) => ({ ping: async () => (up ? undefined : Promise.reject(new Error('connection refused'))) }) as unknown as Store;
   const worker = (state: string) => ({ getState: () => state }) as unknown as Worker;
 
   it('is ready only while polling with Temporal and Postgres answering', async () => {
