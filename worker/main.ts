@@ -2,12 +2,13 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createActivities } from '../activities';
+import { activitiesFor } from '../activities';
 import { connectWithRetry, StartupAborted } from '../observability/dependency-retry';
 import { loggerOptions } from '../observability/logger';
 import { temporalMetricsPort } from '../observability/metrics';
 import { startTracing } from '../observability/tracing';
 import { buildTransferWorker } from './build-worker';
+import { bundleFileName } from './bundle';
 import { createActivityDeps } from './deps';
 import { sdkLogLine } from './sdk-log';
 import { startWorkerHttpServer, workerReadiness } from './http-server';
@@ -103,7 +104,7 @@ async function main() {
     ]);
 
     if (stop.signal.aborted) return;
-    const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '../workflow-bundle.js');
+    const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '..', bundleFileName(config.WORKER_BENCH_BASELINE));
     // Temporal may go away again between the check above and the registration: retried like the
     // connection (a failed attempt may leave its idle workflow threads behind: a rare, bounded cost)
     worker = await connectWithRetry(
@@ -111,7 +112,7 @@ async function main() {
         buildTransferWorker({
           connection: connection!,
           config,
-          activities: createActivities(deps),
+          activities: activitiesFor(deps),
           workflows: { workflowBundle: { codePath: bundlePath } },
           tracing,
         }),
