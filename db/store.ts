@@ -75,6 +75,10 @@ export function createStore({ url, poolMax = 10, applicationName = 'wallet' }: S
   async function transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // a connection that breaks between two statements reports it as an 'error' event (unhandled, it would
+    // end the process); the next statement fails on it, and it is not given back to the pool
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     try {
       // one statement: BEGIN and the isolation level in one round trip (a transfer runs about ten transactions)
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
@@ -88,6 +92,7 @@ export function createStore({ url, poolMax = 10, applicationName = 'wallet' }: S
       await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
