@@ -108,7 +108,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const key = uniqueKey();
     await postDeposit(app, wallet.id, { amount: 100 }, key);
 
-    const rows: Array<{ ttl: number; resource_type: string }> = await query(app.db, 
+    const rows: Array<{ ttl: number; resource_type: string }> = await query(app.db,
       `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl, resource_type
          FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
       [key, FINANCE.sub],

@@ -81,7 +81,7 @@ export async function lineCount(ds: Store, walletId: string): Promise<number> {
 }
 
 export async function idempotencyRecordCount(ds: Store, key: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(ds, 
+  const rows: Array<{ n: number }> = await query(ds,
     `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
     [key],
   );

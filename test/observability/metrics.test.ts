@@ -131,7 +131,7 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     // a parked transfer of our own wallets, for the gauge (which counts the whole table)
     const parkedId = randomUUID();
     parked.push(parkedId);
-    await query(ds, 
+    await query(ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency,
                               workflow_id, status)
        VALUES ($1, $2, $3, 'x', $4, $5, 1, 'EUR', $6, 'NEEDS_ATTENTION')`,

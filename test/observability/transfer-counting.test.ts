@@ -27,7 +27,7 @@ describe('counting transfer transitions', () => {
     const from = await makeWallet(ds, { balance: 100n });
     const to = await makeWallet(ds);
     const id = randomUUID();
-    await query(ds, 
+    await query(ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
        VALUES ($1, 'counting', $2, 'h', $3, $4, 10, 'EUR', $5)`,
       [id, `key-${id}`, from.id, to.id, `transfer-${id}`],

@@ -240,7 +240,7 @@ describe('reconciliation', () => {
     // an audit row for a decision the saga never applied
     const undecided = await completedTransfer(50);
     const forgedKey = `${workflowIdFor(undecided)}/forged-update`;
-    await query(db, 
+    await query(db,
       `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, idempotency_key, created_at)
        VALUES ('mallory', '{finance}', 'transfer.retry', 'transfer', $1, 'never applied', 'req-x', $2, now() - interval '5 minutes')`,
       [undecided, forgedKey],

@@ -70,7 +70,7 @@ describe('idempotency retention', () => {
     // copy expires with it: both have the same TTL)
     const stranger = uniqueKey('stranger');
     for (let i = 0; i < 7; i++) {
-      await query(app.db, 
+      await query(app.db,
         `INSERT INTO idempotency_records (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
          VALUES ($1, $2, 'h', 'transfer', $3, now() - interval '1 hour')`,
         [stranger, `k${i}`, randomUUID()],

@@ -196,7 +196,7 @@ describe('audit trail', () => {
       deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: 10n, audit: broken }),
     ).rejects.toThrow();
 
-    const [row]: Array<{ status: string; balance: string; lines: number }> = await query(app.db, 
+    const [row]: Array<{ status: string; balance: string; lines: number }> = await query(app.db,
       `SELECT status, balance::text, (SELECT count(*)::int FROM ledger_lines WHERE wallet_id = $1) AS lines FROM wallets WHERE id = $1`,
       [wallet.id],
     );

@@ -40,7 +40,7 @@ describe('idempotency keys are scoped per caller', () => {
     expect(annAgain.headers['idempotent-replayed']).toBe('true');
     expect(annAgain.json<{ id: string }>().id).toBe(a.id);
 
-    const rows: Array<{ id: string; caller_id: string }> = await query(app.db, 
+    const rows: Array<{ id: string; caller_id: string }> = await query(app.db,
       `SELECT id, caller_id FROM transfers WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );
@@ -50,7 +50,7 @@ describe('idempotency keys are scoped per caller', () => {
         { id: b.id, caller_id: ben.sub },
       ].sort((x, y) => x.caller_id.localeCompare(y.caller_id)),
     );
-    const records: Array<{ caller_id: string }> = await query(app.db, 
+    const records: Array<{ caller_id: string }> = await query(app.db,
       `SELECT caller_id FROM idempotency_records WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );

@@ -77,7 +77,7 @@ describe('rate limits', () => {
 
       expect(first.statusCode).toBe(202); // (fails later in the saga: no funds; the limit counts requests)
       expect(second.statusCode).toBe(429);
-      const rows: Array<{ n: number }> = await query(app.db, 
+      const rows: Array<{ n: number }> = await query(app.db,
         `SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = $1)
               + (SELECT count(*) FROM idempotency_records WHERE idempotency_key = $1) AS n`,
         [key],

@@ -14,7 +14,7 @@ export async function makeWallet(ds: Store, opts: { currency?: string; balance?:
 }
 
 export async function journalEntriesOf(ds: Store, transferId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(ds, 
+  const rows: Array<{ n: number }> = await query(ds,
     `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`,
     [transferId],
   );

@@ -149,7 +149,7 @@ describe('transfer early answer and history shape', () => {
       const body = { fromWalletId: from.id, toWalletId: to.id, amount: 150 };
       const res = await postTransfer(silentApp, body, { key });
       expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
-      const rows = await query<{ id: string; status: string }>(ds, 
+      const rows = await query<{ id: string; status: string }>(ds,
         `SELECT id, status FROM transfers WHERE idempotency_key = $1`,
         [key],
       );

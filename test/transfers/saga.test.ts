@@ -65,7 +65,7 @@ describe('transfer saga', () => {
 
   async function accountingRows(transferId: string) {
     const [booking] = await query(ds, `SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
-    const lines: Array<{ kind: string; amount: string }> = await query(ds, 
+    const lines: Array<{ kind: string; amount: string }> = await query(ds,
       `SELECT kind, amount::text FROM accounting_lines WHERE transfer_id = $1 ORDER BY id`,
       [transferId],
     );
@@ -98,7 +98,7 @@ describe('transfer saga', () => {
       ],
     });
 
-    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(ds, 
+    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(ds,
       `SELECT kind, wallet_id, published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1 ORDER BY kind`,
       [transfer.id],
     );
@@ -288,7 +288,7 @@ describe('transfer saga', () => {
       expect(cancelled.status).toBe(0);
       expect(await getTransfer(app, transfer.id)).toMatchObject({ status: 'CANCELLED', failure: { code: 'CANCELLED_BY_FINANCE' } });
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
-      const audit: Array<{ actor: string; action: string; request_id: string }> = await query(ds, 
+      const audit: Array<{ actor: string; action: string; request_id: string }> = await query(ds,
         `SELECT actor, action, request_id FROM audit_log WHERE target_id = $1`,
         [transfer.id],
       );
@@ -376,7 +376,7 @@ describe('transfer saga', () => {
     const received = await Promise.all(receivers.map((r) => getWallet(app, r.id)));
     expect(sender.balance + received.reduce((sum, w) => sum + w.balance, 0)).toBe(1_000);
     // the balance after every line of the sender stayed within [0, 1000]
-    const after: Array<{ min: string; max: string }> = await query(ds, 
+    const after: Array<{ min: string; max: string }> = await query(ds,
       `SELECT min(balance_after)::text AS min, max(balance_after)::text AS max FROM ledger_lines WHERE wallet_id = $1`,
       [from.id],
     );
