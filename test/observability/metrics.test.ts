@@ -22,6 +22,8 @@ import { query } from '../support/sql';
  * dashboard use) with the right labels and the values these transfers must have produced.
  */
 const WORKER_MAIN = path.resolve(__dirname, '../../dist/worker/main.js');
+/** The dev stack's bundle (npm run build): the worker runs the bench's bare workflow below, as on `npm start`. */
+const BENCH_BUNDLE = path.resolve(__dirname, '../../dist/workflow-bundle-bench.js');
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -34,6 +36,8 @@ function spawnWorker(config: Config, ports: { metrics: number; temporal: number 
     env: {
       ...process.env,
       WORKER_ID: 'metrics-test',
+      WORKER_BENCH_BASELINE: 'true',
+      WORKER_BUNDLE_PATH: BENCH_BUNDLE,
       TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
       WORKER_METRICS_PORT: String(ports.metrics),
       TEMPORAL_METRICS_PORT: String(ports.temporal),
