@@ -30,6 +30,16 @@ const WORKFLOW_IMPORTS = [
   '\\.\\./activities(?:/[^/]+)?',
 ];
 
+/** db/ modules that write SQL or open connections beside the Store: for db/ and domain/ only (and the migrations' scripts). */
+const DB_INTERNALS = '(?:^|/)db/(?:sql|data-source|migrate|migrations|entities)(?:/.*)?$';
+/** The Store: created by the processes' wiring (api/plugins/db.ts, worker/deps.ts), named as a type elsewhere. */
+const DB_STORE = '(?:^|/)db/store$';
+/** SQL text in a string or template literal (a statement's leading keywords). */
+const SQL_TEXT = ['Literal', 'TemplateElement'].map(
+  (node) =>
+    `${node}[${node === 'Literal' ? 'value' : 'value.raw'}=/\\b(?:SELECT\\s[\\s\\S]*\\sFROM|INSERT\\s+INTO|UPDATE\\s+\\w+\\s+SET|DELETE\\s+FROM)\\b/i]`,
+);
+
 export default defineConfig(
   globalIgnores(['dist/', '.tools/', '.data/', 'node_modules/', 'coverage/']),
   js.configs.recommended,
@@ -76,7 +86,7 @@ export default defineConfig(
   },
   {
     // Layer rule (b): the API and the metrics never write SQL; they call domain/ functions with the
-    // DataSource. Only the DataSource plugin reaches into db/ beyond that.
+    // Store (db/store.ts), which they name as a type only. Only the db plugin creates the Store.
     files: ['api/**/*.ts', 'observability/**/*.ts'],
     ignores: ['api/plugins/db.ts'],
     rules: {
@@ -84,20 +94,80 @@ export default defineConfig(
         'error',
         {
           paths: [
-            {
-              name: 'typeorm',
-              allowTypeImports: true,
-              message: 'api/ and observability/ name the DataSource as a type only: queries and repositories belong in domain/.',
-            },
+            { name: 'typeorm', message: 'api/ and observability/ never use TypeORM: statements belong in domain/, which takes the Store.' },
             { name: 'pg', message: 'api/ and observability/ never talk to Postgres directly: call a domain/ function.' },
           ],
           patterns: [
             {
-              regex: '(?:^|/)db/(?:sql|entities|migrations)(?:/.*)?$',
+              regex: DB_INTERNALS,
               message:
-                'api/ and observability/ never write SQL nor touch entities: call a domain/ function with the DataSource (domain/ also exports the row types).',
+                'api/ and observability/ never write SQL nor open connections: call a domain/ function with the Store (domain/ also exports the row types).',
             },
+            { regex: DB_STORE, allowTypeImports: true, message: 'api/ and observability/ name the Store as a type only: api/plugins/db.ts creates it.' },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // Layer rule (c): activities/ are thin Temporal adapters over domain/ (DESIGN §2): they pass the
+    // worker's Store to domain/ functions and never write SQL themselves.
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'typeorm', message: 'activities/ never use TypeORM: call a domain/ function with the Store.' },
+            { name: 'pg', message: 'activities/ never talk to Postgres directly: call a domain/ function with the Store.' },
+          ],
+          patterns: [
+            { regex: DB_INTERNALS, message: 'activities/ never write SQL: put the statement in a domain/ function that takes the Store.' },
+            { regex: DB_STORE, allowTypeImports: true, message: 'activities/ name the Store as a type only: worker/deps.ts creates it.' },
+          ],
+        },
+      ],
+      'no-restricted-syntax': ['error', ...SQL_TEXT.map((selector) => ({ selector, message: 'activities/ never write SQL: move the statement into domain/.' }))],
+    },
+  },
+  {
+    // Layer rule (e): domain/ holds every statement, and runs each on the Store or the transaction's
+    // Sql it is handed (the one seam where a statement meets a database): it never opens a connection.
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'typeorm', message: 'domain/ runs its statements on the Store it is given (db/store.ts), never through TypeORM.' },
+            { name: 'pg', message: 'domain/ runs its statements on the Store it is given (db/store.ts), never on a pg client of its own.' },
+          ],
+          patterns: [
+            { regex: '(?:^|/)db/(?:data-source|migrate|migrations|entities)(?:/.*)?$', message: 'domain/ runs its statements on the Store it is given.' },
+            { regex: DB_STORE, allowTypeImports: true, message: 'domain/ takes the Store as a parameter (type only): the processes create it.' },
+            { regex: '(?:^|/)db/sql$', allowTypeImports: true, message: 'domain/ takes the Sql as a parameter (type only).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Layer rule (d): scripts/ reach the service's data through domain/ like everything else. The
+    // exceptions bootstrap or measure a database from outside the service: migrate.ts (creates the
+    // database, applies the migrations), bench-postgres.ts (Postgres' own ceiling, in a scratch schema),
+    // and the chaos run's cluster.ts (creates its database), main.ts and checker.ts (the outside
+    // auditor, which must not trust the domain code it audits).
+    files: ['scripts/**/*.ts'],
+    ignores: ['scripts/migrate.ts', 'scripts/bench-postgres.ts', 'scripts/chaos/cluster.ts', 'scripts/chaos/main.ts', 'scripts/chaos/checker.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'typeorm', message: 'scripts/ never use TypeORM: call a domain/ function with a Store (or db/migrate.ts for the schema).' },
+            { name: 'pg', message: 'scripts/ never talk to Postgres directly: call a domain/ function with a Store (eslint.config.mjs lists the exceptions).' },
+          ],
+          patterns: [{ regex: DB_INTERNALS, message: 'scripts/ never write SQL: call a domain/ function with a Store (db/store.ts createStore).' }],
         },
       ],
     },

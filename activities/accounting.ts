@@ -1,6 +1,5 @@
-import { poolSql } from '../db/sql';
 import { isDomainError } from '../domain/errors';
-import { applyStateChange } from '../domain/transfers/records';
+import { changeTransferState } from '../domain/transfers/records';
 import type { WorkerMetrics } from '../observability/metrics';
 import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
@@ -23,7 +22,7 @@ export function accountingActivities({ db, accounting, metrics }: ActivityDeps) 
     async accounting(t: TransferPayload): Promise<void> {
       await asActivity(() => callAccounting(metrics, () => accounting.book(toDetails(t))));
       // one statement, atomic on its own: no transaction around it
-      await applyStateChange(poolSql(db), {
+      await changeTransferState(db, {
         transferId: t.transferId,
         status: 'ACCOUNTED',
         expectedStatus: 'RESERVED',
@@ -34,7 +33,7 @@ export function accountingActivities({ db, accounting, metrics }: ActivityDeps) 
     /** Compensation of step 2. */
     async reverseAccounting(t: TransferPayload): Promise<void> {
       await asActivity(() => callAccounting(metrics, () => accounting.reverse(toDetails(t))));
-      await applyStateChange(poolSql(db), { transferId: t.transferId, step: 'accounting', stepState: 'compensated' });
+      await changeTransferState(db, { transferId: t.transferId, step: 'accounting', stepState: 'compensated' });
     },
   };
 }

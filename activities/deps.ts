@@ -1,13 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
+import type { Store } from '../db/store';
 import type { AccountingPort } from '../domain/transfers/accounting-port';
 import type { WorkerMetrics } from '../observability/metrics';
 
 /** Everything activities touch, injected once per worker process (createActivities). */
 export interface ActivityDeps {
-  db: DataSource;
+  /** the ledger's database: every activity reaches it through domain/ functions that take this Store */
+  db: Store;
   redis: Redis;
   accounting: AccountingPort;
   /** the worker's Prometheus metrics (observability/metrics.ts createWorkerMetrics) */

@@ -11,7 +11,7 @@ import { transferStateActivities } from './transfer-state';
 
 export type { ActivityDeps } from './deps';
 
-/** The activities a worker registers, built over its own connections (samples-typescript style). */
+/** The activities a production worker registers, built over its own connections (samples-typescript style). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...reserveActivities(deps),
@@ -19,7 +19,6 @@ export function createActivities(deps: ActivityDeps) {
     ...ledgerActivities(deps),
     ...notifyActivities(deps),
     ...transferStateActivities(deps),
-    ...baselineActivities(),
     ...reconciliationActivities(deps),
     ...reconcileTemporalActivities(deps),
     ...retentionActivities(deps),
@@ -27,6 +26,16 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** A worker with WORKER_BENCH_BASELINE=true: the production activities and the bench's no-op one (workflows/bench.ts). */
+export function createBenchActivities(deps: ActivityDeps) {
+  return { ...createActivities(deps), ...baselineActivities() };
+}
+
+/** What a worker registers under its settings. */
+export function activitiesFor(deps: ActivityDeps): Activities {
+  return deps.config.WORKER_BENCH_BASELINE ? createBenchActivities(deps) : createActivities(deps);
+}
 
 /** What the transfer saga calls (stubbed by the time-skipping tests): everything but the scheduled jobs'. */
 export type TransferSagaActivities = Omit<

@@ -1,11 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
 import { heartbeat } from '@temporalio/activity';
-import { poolSql } from '../db/sql';
-import type { TransferEntity } from '../db/entities/transfer.entity';
 import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
 import { pageResult, type Discrepancy, type PageResult } from '../domain/reconciliation/results';
-import { decidedTransfersPage, decisionAuditKeys, openTransfersPage } from '../domain/reconciliation/transfer-pages';
-import { applyStateChange } from '../domain/transfers/records';
+import { decidedTransfersPage, decisionAuditKeys, openTransfersPage, workflowIdsWithRows } from '../domain/reconciliation/transfer-pages';
+import { changeTransferState, type TransferEntity } from '../domain/transfers/records';
 import { sagaStart } from '../domain/transfers/saga-start';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
 import type { transferWorkflow } from '../workflows/transfer';
@@ -44,7 +42,7 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
     if (described.status.name === 'COMPLETED') {
       const view = (await temporal.workflow.getHandle(t.workflowId, described.runId).result()) as TransferView;
       if (TERMINAL_STATUSES.includes(view.status)) {
-        const applied = await applyStateChange(poolSql(db), { transferId: t.id, status: view.status, ...(view.failure ? { failure: view.failure } : {}) });
+        const applied = await changeTransferState(db, { transferId: t.id, status: view.status, ...(view.failure ? { failure: view.failure } : {}) });
         if (!applied) return null; // the saga's own write landed meanwhile
         return {
           kind: 'transfer_workflow_closed',
@@ -68,7 +66,7 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         if (d) found.push(d);
         heartbeat();
       }
-      await storeDiscrepancies(poolSql(db), runId, found);
+      await storeDiscrepancies(db, runId, found);
       return pageResult(found, page.length, page.length === limit ? page[page.length - 1]!.seq.toString() : null);
     },
 
@@ -81,14 +79,11 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         nextPageToken: after ? Buffer.from(after, 'base64') : undefined,
       });
       const executions = (res.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', runId: e.execution?.runId ?? '' }));
-      const { rows } = await poolSql(db)<{ workflow_id: string }>(`SELECT workflow_id FROM transfers WHERE workflow_id = ANY($1::text[])`, [
-        executions.map((e) => e.workflowId),
-      ]);
-      const known = new Set(rows.map((r) => r.workflow_id));
+      const known = await workflowIdsWithRows(db, executions.map((e) => e.workflowId));
       const found: Discrepancy[] = executions
         .filter((e) => !known.has(e.workflowId))
         .map((e) => ({ kind: 'workflow_without_transfer', subject: e.workflowId, ids: e, detail: 'a transfer workflow without its transfers row' }));
-      await storeDiscrepancies(poolSql(db), runId, found);
+      await storeDiscrepancies(db, runId, found);
       const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64') : null;
       return pageResult(found, executions.length, token);
     },
@@ -129,7 +124,7 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         }
         heartbeat();
       }
-      await storeDiscrepancies(poolSql(db), runId, found);
+      await storeDiscrepancies(db, runId, found);
       return pageResult(found, page.length, page.length === limit ? page[page.length - 1]!.seq.toString() : null);
     },
   };

@@ -1,6 +1,4 @@
-import { inTransaction, poolSql } from '../db/sql';
 import { checkBookingPage, checkTotals } from '../domain/reconciliation/accounting-checks';
-import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
 import type { DiscrepancyKind, PageResult, RunSummary } from '../domain/reconciliation/results';
 import { checkJournalEntryPage, checkWalletPage } from '../domain/reconciliation/ledger-checks';
 import { beginRun, failRun, finishRun, type NewRun } from '../domain/reconciliation/runs';
@@ -24,19 +22,19 @@ export interface FinishInput {
 export function reconciliationActivities({ db }: ActivityDeps) {
   return {
     async beginReconciliation(run: NewRun): Promise<void> {
-      await beginRun(poolSql(db), run);
+      await beginRun(db, run);
     },
     async reconcileWallets({ runId, after, limit }: PageInput): Promise<PageResult> {
-      return checkWalletPage(poolSql(db), runId, after, limit);
+      return checkWalletPage(db, runId, after, limit);
     },
     async reconcileJournalEntries({ runId, after, limit }: PageInput): Promise<PageResult> {
-      return checkJournalEntryPage(poolSql(db), runId, after, limit);
+      return checkJournalEntryPage(db, runId, after, limit);
     },
     async reconcileBookings({ runId, after, limit }: PageInput): Promise<PageResult> {
-      return checkBookingPage(poolSql(db), runId, after, limit);
+      return checkBookingPage(db, runId, after, limit);
     },
     async failReconciliation({ runId, reason }: { runId: string; reason: string }): Promise<void> {
-      await failRun(poolSql(db), runId, reason);
+      await failRun(db, runId, reason);
     },
     /** The checks over the stitched totals, then the run's counts; returns the final summary. */
     async finishReconciliation({ runId, summary, totals }: FinishInput): Promise<RunSummary> {
@@ -44,10 +42,7 @@ export function reconciliationActivities({ db }: ActivityDeps) {
       const counts = { ...summary.discrepancyCounts };
       for (const d of found) counts[d.kind as DiscrepancyKind] = (counts[d.kind as DiscrepancyKind] ?? 0) + 1;
       const final = { ...summary, discrepancyCounts: counts };
-      await inTransaction(db, async (sql) => {
-        await storeDiscrepancies(sql, runId, found);
-        await finishRun(sql, runId, final);
-      });
+      await finishRun(db, runId, final, found);
       return final;
     },
   };

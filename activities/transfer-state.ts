@@ -1,6 +1,5 @@
-import { poolSql } from '../db/sql';
 import { applyFinanceDecision, type FinanceDecisionRecord } from '../domain/transfers/finance-decision';
-import { applyStateChange, type AppliedStateChange } from '../domain/transfers/records';
+import { changeTransferState, type AppliedStateChange } from '../domain/transfers/records';
 import type { TransferStateChange } from '../domain/transfers/transfer';
 import { COUNTED_TRANSFER_STATUSES, type CountedTransferStatus, type WorkerMetrics } from '../observability/metrics';
 import type { ActivityDeps } from './deps';
@@ -27,7 +26,7 @@ export function transferStateActivities({ db, metrics }: ActivityDeps) {
     async recordTransferState(change: TransferStateChange): Promise<void> {
       const withRun = { ...change, runId: change.runId ?? currentRunId() };
       // one statement, atomic on its own
-      countTransition(metrics, await applyStateChange(poolSql(db), withRun));
+      countTransition(metrics, await changeTransferState(db, withRun));
     },
     /** Applies finance's decision: its audit row and its status change, in one transaction. */
     async recordFinanceDecision(record: FinanceDecisionRecord): Promise<void> {

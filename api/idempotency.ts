@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../db/store';
 import { DomainError } from '../domain/errors';
 import {
   claimIdempotencyRecord,
@@ -61,7 +61,7 @@ function assertSameRequest(stored: Pick<IdempotencyRecord, 'requestHash'>, wante
 
 export class IdempotencyStore {
   constructor(
-    private readonly ds: DataSource,
+    private readonly db: Store,
     private readonly redis: Redis,
     private readonly ttlSeconds: number,
     private readonly log: FastifyBaseLogger,
@@ -78,7 +78,7 @@ export class IdempotencyStore {
       assertSameRequest(cached, wanted);
       return { existed: true, cached: true };
     }
-    const claimed = await claimIdempotencyRecord(this.ds, scope, wanted, this.ttlSeconds);
+    const claimed = await claimIdempotencyRecord(this.db, scope, wanted, this.ttlSeconds);
     if (claimed.inserted) return { existed: false, cached: false };
     assertSameRequest(claimed.stored, wanted);
     return { existed: true, cached: false };
@@ -86,7 +86,7 @@ export class IdempotencyStore {
 
   /** Forgets a claim whose operation failed before creating anything, so the key can be retried. */
   async release(scope: IdempotencyScope, wanted: IdempotencyRecord): Promise<void> {
-    await releaseIdempotencyRecord(this.ds, scope, wanted.requestHash);
+    await releaseIdempotencyRecord(this.db, scope, wanted.requestHash);
     await this.quietly('del', () => this.redis.del(redisKey(scope)));
   }
 

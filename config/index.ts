@@ -67,6 +67,11 @@ const ConfigSchema = Type.Object({
   WORKER_SHUTDOWN_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 30 }),
   WORKER_BUNDLE_PATH: Type.Optional(Type.String({ minLength: 1 })),
   /**
+   * Worker: also register the bench's bare workflows and no-op activity (workflows/bench.ts, the prebuilt
+   * dist/workflow-bundle-bench.js) for `npm run bench`. The dev stack turns it on; production refuses it.
+   */
+  WORKER_BENCH_BASELINE: Type.Boolean({ default: false }),
+  /**
    * Longest wait, in seconds, between two attempts to reach Postgres or Temporal while a process starts
    * (API and worker): they never exit because a dependency is down, they retry with backoff (0.5 s
    * doubling up to this, with jitter) and log one JSON line per failed attempt. Fractions allowed.
@@ -202,6 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const verifiesWithKey = cfg.JWT_JWKS_URL !== undefined || cfg.JWT_PUBLIC_KEY !== undefined;
   // the public development secret only where nothing real is at stake
   if (!production && !verifiesWithKey && cfg.JWT_SECRET === undefined) cfg.JWT_SECRET = DEV_ONLY_JWT_SECRET;
+  if (production && cfg.WORKER_BENCH_BASELINE) {
+    throw new ConfigError('Invalid configuration: WORKER_BENCH_BASELINE registers benchmark code; it is for development and test only');
+  }
   if (production && cfg.JWT_SECRET === DEV_ONLY_JWT_SECRET) {
     throw new ConfigError('Invalid configuration: JWT_SECRET is the public development secret; set a secret of your own');
   }

@@ -1,5 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { poolSql, type Sql } from '../db/sql';
+import type { Store } from '../db/store';
+import type { Sql } from '../db/sql';
 import { encodeCursor, type Page } from './history';
 
 /** Privileged actions that leave an audit row (table audit_log, append-only). */
@@ -76,10 +76,10 @@ interface AuditRow {
 
 /** Audit rows, newest first, optionally of one target; keyset-paginated on the row id. */
 export async function listAudit(
-  ds: DataSource,
+  store: Store,
   opts: { targetId?: string; limit: number; afterId: string | null },
 ): Promise<Page<AuditRecord>> {
-  const { rows } = await poolSql(ds)<AuditRow>(
+  const { rows } = await store.sql<AuditRow>(
     `SELECT a.id::text AS id, actor, roles, action, target_type, target_id, reason, request_id, details, created_at
        FROM audit_log a
       WHERE ($1::uuid IS NULL OR a.target_id = $1::uuid) AND ($2::bigint IS NULL OR a.id < $2::bigint)

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { inTransaction, poolSql } from '../db/sql';
+import type { Store } from '../db/store';
 import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { postEntry } from './ledger';
@@ -35,8 +34,8 @@ export interface DepositOutcome {
  * Money entering the system: external:<CCY> → wallet, as one balanced journal entry.
  * Idempotent by deposit id: concurrent or repeated calls post once and all read the same entry.
  */
-export async function deposit(ds: DataSource, req: DepositRequest): Promise<DepositOutcome> {
-  const created = await inTransaction(ds, async (sql) => {
+export async function deposit(store: Store, req: DepositRequest): Promise<DepositOutcome> {
+  const created = await store.transaction(async (sql) => {
     const { rows } = await sql<{ currency: string; kind: string }>(`SELECT currency, kind FROM wallets WHERE id = $1`, [
       req.walletId,
     ]);
@@ -66,7 +65,7 @@ export async function deposit(ds: DataSource, req: DepositRequest): Promise<Depo
     }
     return result.created;
   });
-  const deposit = await readDeposit(ds, req.depositId);
+  const deposit = await readDeposit(store, req.depositId);
   if (!deposit) throw new Error(`deposit ${req.depositId} vanished after posting`);
   return { deposit, created };
 }
@@ -81,8 +80,8 @@ interface DepositRow {
   created_at: Date;
 }
 
-export async function readDeposit(ds: DataSource, depositId: string): Promise<Deposit | null> {
-  const { rows } = await poolSql(ds)<DepositRow>(
+export async function readDeposit(store: Store, depositId: string): Promise<Deposit | null> {
+  const { rows } = await store.sql<DepositRow>(
     `SELECT e.id, l.wallet_id, l.amount, e.currency, e.description, l.balance_after, e.created_at
        FROM journal_entries e
        JOIN ledger_lines l ON l.entry_id = e.id AND l.amount > 0

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { poolSql } from '../db/sql';
+import type { Store } from '../db/store';
 
 export interface LedgerLineView {
   id: string;
@@ -55,11 +54,11 @@ interface LineRow {
 
 /** A wallet's ledger lines, newest first, keyset-paginated on the line id (index wallet_id, id DESC). */
 export async function listWalletLines(
-  ds: DataSource,
+  store: Store,
   walletId: string,
   opts: { limit: number; afterId: string | null },
 ): Promise<Page<LedgerLineView>> {
-  const { rows } = await poolSql(ds)<LineRow>(
+  const { rows } = await store.sql<LineRow>(
     `SELECT l.id::text AS id, l.entry_id, e.kind, e.transfer_id, e.description, l.amount, l.currency,
             l.balance_after, l.created_at
        FROM ledger_lines l JOIN journal_entries e ON e.id = l.entry_id

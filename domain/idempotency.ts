@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { poolSql } from '../db/sql';
+import type { Store } from '../db/store';
 
 /**
  * The idempotency records of the HTTP API (DESIGN §5): one row binds (caller, Idempotency-Key) to one
@@ -33,12 +32,12 @@ interface RecordRow {
  * round either inserts or finds a row.
  */
 export async function claimIdempotencyRecord(
-  ds: DataSource,
+  store: Store,
   scope: IdempotencyScope,
   wanted: IdempotencyRecord,
   ttlSeconds: number,
 ): Promise<{ inserted: true } | { inserted: false; stored: IdempotencyRecord }> {
-  const sql = poolSql(ds);
+  const sql = store.sql;
   for (let attempt = 0; attempt < 3; attempt++) {
     const inserted = await sql(
       `INSERT INTO idempotency_records
@@ -65,8 +64,8 @@ export async function claimIdempotencyRecord(
 }
 
 /** Deletes the claim of (caller, key) if it is still this request's (same hash). */
-export async function releaseIdempotencyRecord(ds: DataSource, scope: IdempotencyScope, requestHash: string): Promise<void> {
-  await poolSql(ds)(`DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`, [
+export async function releaseIdempotencyRecord(store: Store, scope: IdempotencyScope, requestHash: string): Promise<void> {
+  await store.sql(`DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`, [
     scope.callerId,
     scope.key,
     requestHash,

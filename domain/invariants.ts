@@ -1,5 +1,4 @@
-import { DataSource } from 'typeorm';
-import { poolSql, type Sql } from '../db/sql';
+import type { Sql } from '../db/sql';
 
 /**
  * The ledger's invariants, each one SQL statement (one snapshot, so they hold even while other
@@ -76,9 +75,8 @@ export interface InvariantViolation {
   detail: string;
 }
 
-/** Runs on the pool, or on a given transaction (to see its uncommitted writes). */
-export async function checkLedgerInvariants(target: DataSource | Sql): Promise<InvariantViolation[]> {
-  const sql = target instanceof DataSource ? poolSql(target) : target;
+/** Runs through `sql`: a Store's (on the pool), or a transaction's (to see its uncommitted writes). */
+export async function checkLedgerInvariants(sql: Sql): Promise<InvariantViolation[]> {
   const violations: InvariantViolation[] = [];
   for (const check of CHECKS) {
     const { rows } = await sql<{ subject: string; detail: string }>(check.sql);

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { poolSql } from '../db/sql';
+import type { Store } from '../db/store';
 
 /**
  * Deletes idempotency records past their expiry, `batchSize` rows per statement (each its own short
@@ -10,10 +9,10 @@ import { poolSql } from '../db/sql';
  * a second one).
  */
 export async function purgeExpiredIdempotencyRecords(
-  ds: DataSource,
+  store: Store,
   opts: { batchSize: number; maxBatches: number; onBatch?: (deleted: number) => void },
 ): Promise<{ deleted: number; batches: number; more: boolean }> {
-  const sql = poolSql(ds);
+  const sql = store.sql;
   let deleted = 0;
   for (let batch = 1; batch <= opts.maxBatches; batch++) {
     const { rowCount } = await sql(

@@ -1,43 +1,84 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
-import { WalletEntity, type WalletStatus } from '../db/entities/wallet.entity';
-import { inTransaction, poolSql, type Sql } from '../db/sql';
+import type { Store } from '../db/store';
+import type { Sql } from '../db/sql';
 import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { systemWalletId } from './ids';
 
-/** The wallet row as the API reads it (the API names it through the domain, never through db/). */
-export type { WalletEntity, WalletStatus };
+export type WalletStatus = 'active' | 'frozen' | 'closed';
+export type WalletKind = 'customer' | 'system';
+
+/** The wallet row as the API reads it (table wallets); amounts in minor units. */
+export interface WalletEntity {
+  id: string;
+  ownerId: string;
+  kind: WalletKind;
+  currency: string;
+  status: WalletStatus;
+  balance: bigint;
+  held: bigint;
+  createdAt: Date;
+  updatedAt: Date;
+}
 
 export interface NewWallet {
   ownerId: string;
   currency: string;
 }
 
-export async function createWallet(ds: DataSource, input: NewWallet): Promise<WalletEntity> {
+export async function createWallet(store: Store, input: NewWallet): Promise<WalletEntity> {
   const id = randomUUID();
-  await poolSql(ds)(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'customer', $3)`, [
+  await store.sql(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'customer', $3)`, [
     id,
     input.ownerId,
     input.currency,
   ]);
-  return getWallet(ds, id);
+  return getWallet(store, id);
 }
 
 /** Customer wallets only: system accounts are not addressable through the API. */
-export async function findWallet(ds: DataSource, id: string): Promise<WalletEntity | null> {
-  return ds.getRepository(WalletEntity).findOneBy({ id, kind: 'customer' });
+export async function findWallet(store: Store, id: string): Promise<WalletEntity | null> {
+  const { rows } = await store.sql<WalletEntityRow>(
+    `SELECT id, owner_id, kind, currency, status, balance::text AS balance, held::text AS held, created_at, updated_at
+       FROM wallets WHERE id = $1 AND kind = 'customer'`,
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    kind: r.kind,
+    currency: r.currency,
+    status: r.status,
+    balance: BigInt(r.balance),
+    held: BigInt(r.held),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
-export async function getWallet(ds: DataSource, id: string): Promise<WalletEntity> {
-  const wallet = await findWallet(ds, id);
+interface WalletEntityRow {
+  id: string;
+  owner_id: string;
+  kind: WalletKind;
+  currency: string;
+  status: WalletStatus;
+  balance: string;
+  held: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function getWallet(store: Store, id: string): Promise<WalletEntity> {
+  const wallet = await findWallet(store, id);
   if (!wallet) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
   return wallet;
 }
 
 /** Whether `callerId` owns at least one of the wallets (customer wallets only). */
-export async function ownsAnyWallet(ds: DataSource, callerId: string, walletIds: string[]): Promise<boolean> {
-  const { rows } = await poolSql(ds)(
+export async function ownsAnyWallet(store: Store, callerId: string, walletIds: string[]): Promise<boolean> {
+  const { rows } = await store.sql(
     `SELECT 1 FROM wallets WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND kind = 'customer' LIMIT 1`,
     [walletIds, callerId],
   );
@@ -53,12 +94,12 @@ export function availableOf(wallet: Pick<WalletEntity, 'balance' | 'held'>): big
  * transaction as the status change: both commit, or neither does.
  */
 export async function setWalletStatus(
-  ds: DataSource,
+  store: Store,
   id: string,
   status: Exclude<WalletStatus, 'closed'>,
   audit?: AuditActor & { reason: string | null },
 ) {
-  await inTransaction(ds, async (sql) => {
+  await store.transaction(async (sql) => {
     // lock the row first: the audit row records the status it really had before this change
     const { rows } = await sql<{ status: WalletStatus }>(
       `SELECT status FROM wallets WHERE id = $1 AND kind = 'customer' FOR UPDATE`,
@@ -78,7 +119,7 @@ export async function setWalletStatus(
       });
     }
   });
-  return getWallet(ds, id);
+  return getWallet(store, id);
 }
 
 /** Creates the per-currency system account on first use; concurrent callers converge on one row. */

@@ -1,6 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
-import { poolWaiting } from '../db/data-source';
+import type { Store } from '../db/store';
 import { countNeedsAttention } from '../domain/transfers/records';
 import { reconciliationGauges } from './reconciliation-metrics';
 
@@ -39,14 +38,14 @@ export async function renderMetrics(registry: Registry): Promise<string> {
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
-function dbPoolWaitingGauge(registry: Registry, db: () => DataSource | undefined) {
+function dbPoolWaitingGauge(registry: Registry, db: () => Store | undefined) {
   return new Gauge({
     name: 'db_connection_pool_waiting',
     help: 'Callers waiting for a Postgres connection from this process pool (DB_POOL_MAX)',
     registers: [registry],
     collect() {
-      const ds = db();
-      this.set(ds?.isInitialized ? poolWaiting(ds) : 0);
+      const store = db();
+      this.set(store?.connected ? store.poolStats().waiting : 0);
     },
   });
 }
@@ -84,8 +83,8 @@ function recordTransaction(
 // ------------------------------------------------------------------------------------------ API
 
 export interface ApiMetricsOptions {
-  /** The app's DataSource, read at scrape time (pool gauge, NEEDS_ATTENTION count). */
-  db: () => DataSource | undefined;
+  /** The app's Store, read at scrape time (pool gauge, NEEDS_ATTENTION count). */
+  db: () => Store | undefined;
   /** How long a NEEDS_ATTENTION count is reused before the next scrape queries again. */
   needsAttentionCacheMs?: number;
   /** Called when the NEEDS_ATTENTION count cannot be read (the gauge keeps its last value). */
@@ -135,15 +134,15 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
       help: 'Transfers parked in NEEDS_ATTENTION right now (all of them, from the database; cached for a few seconds)',
       registers: [registry],
       async collect() {
-        const ds = opts.db();
+        const store = opts.db();
         if (needsAttention && Date.now() - needsAttention.at < cacheMs) {
           this.set(needsAttention.value);
           return;
         }
-        if (!ds?.isInitialized) return;
+        if (!store?.connected) return;
         try {
           // statement_timeout, not a timer race: Postgres cancels the count and frees its connection
-          const value = await countNeedsAttention(ds, { timeoutMs: NEEDS_ATTENTION_QUERY_TIMEOUT_MS });
+          const value = await countNeedsAttention(store, { timeoutMs: NEEDS_ATTENTION_QUERY_TIMEOUT_MS });
           needsAttention = { value, at: Date.now() };
           this.set(value);
         } catch (err) {
@@ -171,7 +170,7 @@ export type CountedTransferStatus = (typeof COUNTED_TRANSFER_STATUSES)[number];
 
 export type AccountingFailureReason = 'limit_exceeded' | 'unavailable';
 
-export function createWorkerMetrics(opts: { db?: () => DataSource | undefined } = {}) {
+export function createWorkerMetrics(opts: { db?: () => Store | undefined } = {}) {
   const registry = new Registry();
   const counters = transactionCounters(registry);
   const transfers = new Counter({

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../db/store';
 import { DISCREPANCY_KINDS } from '../domain/reconciliation/results';
 import { latestFinishedRun } from '../domain/reconciliation/runs';
 
@@ -13,16 +13,16 @@ const QUERY_TIMEOUT_MS = 2000;
  * instance shows the same values, and they survive worker restarts. Read at scrape time, cached for
  * `cacheMs`; a failed read keeps the last values (a scrape never fails because Postgres is slow).
  */
-export function reconciliationGauges(registry: Registry, opts: { db: () => DataSource | undefined; cacheMs: number; onError?: (err: unknown) => void }) {
+export function reconciliationGauges(registry: Registry, opts: { db: () => Store | undefined; cacheMs: number; onError?: (err: unknown) => void }) {
   let cached: { at: number; value: Latest } | undefined;
   let inFlight: Promise<Latest | undefined> | undefined;
   async function latest(): Promise<Latest | undefined> {
     if (cached && Date.now() - cached.at < opts.cacheMs) return cached.value;
-    const ds = opts.db();
-    if (!ds?.isInitialized) return cached?.value;
+    const store = opts.db();
+    if (!store?.connected) return cached?.value;
     // both gauges collect in the same scrape: one query
     // statement_timeout, not a timer race: Postgres cancels the read and frees its connection
-    inFlight ??= latestFinishedRun(ds, { timeoutMs: QUERY_TIMEOUT_MS })
+    inFlight ??= latestFinishedRun(store, { timeoutMs: QUERY_TIMEOUT_MS })
       .then((value) => {
         cached = { at: Date.now(), value };
         return value;

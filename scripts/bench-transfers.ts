@@ -105,7 +105,7 @@ async function projectTransfers(opts: Options): Promise<Row> {
   return measureRow('this project: POST /v1/transfers', { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, transfer);
 }
 
-/** The bare workflows' rows, on the stack's own task queue (its workers have the no-op activity). */
+/** The bare workflows' rows, on the stack's own task queue (its workers run with WORKER_BENCH_BASELINE=true: scripts/dev-stack.ts). */
 async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
@@ -125,7 +125,7 @@ async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
             taskQueue: config.TEMPORAL_TASK_QUEUE,
             workflowId: `bench-${run}-${workflow}-${activities}-${n++}`,
             args: [activities],
-            // a worker without these workflows (an old build) fails the run instead of hanging it
+            // workers without these workflows (WORKER_BENCH_BASELINE off, an old build) fail the run instead of hanging it
             workflowExecutionTimeout: '1 minute',
           })
           .then(() => 'completed');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger } from '@temporalio/worker';
-import { bundleTransferWorkflows } from '../worker/bundle';
+import { bundleFileName, bundleTransferWorkflows } from '../worker/bundle';
 import { repoRoot } from './temporal-cli';
 
 /**
@@ -14,10 +14,14 @@ import { repoRoot } from './temporal-cli';
  * bundle is exactly the code the build produced. (Run from the TS source it would resolve the .ts
  * files, which the bundler also handles.)
  */
-export async function buildWorkflowBundle(outFile = path.join(repoRoot(), 'dist', 'workflow-bundle.js')): Promise<string> {
+export async function buildWorkflowBundle(
+  outFile = path.join(repoRoot(), 'dist', bundleFileName(false)),
+  { bench = false }: { bench?: boolean } = {},
+): Promise<string> {
   // the workflows and their interceptors (worker/bundle.ts)
   const { code } = await bundleTransferWorkflows({
     logger: new DefaultLogger('WARN'), // webpack's stats at INFO are noise; errors still show
+    bench,
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   // write-then-rename so a worker starting concurrently never reads a half-written bundle
@@ -29,10 +33,14 @@ export async function buildWorkflowBundle(outFile = path.join(repoRoot(), 'dist'
 
 if (require.main === module) {
   const started = Date.now();
-  buildWorkflowBundle().then(
-    (file) => {
-      const kib = Math.round(fs.statSync(file).size / 1024);
-      console.log(`workflow bundle: ${path.relative(process.cwd(), file)} (${kib} KiB, ${Date.now() - started} ms)`);
+  // the production bundle, and the dev stack's for `npm run bench` (WORKER_BENCH_BASELINE)
+  const dist = path.join(repoRoot(), 'dist');
+  Promise.all([false, true].map((bench) => buildWorkflowBundle(path.join(dist, bundleFileName(bench)), { bench }))).then(
+    (files) => {
+      for (const file of files) {
+        const kib = Math.round(fs.statSync(file).size / 1024);
+        console.log(`workflow bundle: ${path.relative(process.cwd(), file)} (${kib} KiB, ${Date.now() - started} ms)`);
+      }
     },
     (err: unknown) => {
       console.error('building the workflow bundle failed:', err);

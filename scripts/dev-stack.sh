@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/ensure-deps.sh
-if [ "${DEV_STACK_SKIP_BUILD:-}" = 1 ] && [ -f dist/scripts/dev-stack.js ] && [ -f dist/workflow-bundle.js ]; then
+if [ "${DEV_STACK_SKIP_BUILD:-}" = 1 ] && [ -f dist/scripts/dev-stack.js ] && [ -f dist/workflow-bundle.js ] && [ -f dist/workflow-bundle-bench.js ]; then
   echo "[dev-stack] DEV_STACK_SKIP_BUILD=1: using the existing build in dist/"
 else
   echo "[dev-stack] building (npm run build)"

@@ -21,6 +21,7 @@ import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs 
  *   WORKER_METRICS_PORT (9464)       worker n serves /metrics and /health on 9464 + 2(n-1), its Temporal
  *                                    SDK exporter on the port after it
  *   DEV_STACK_DATA_DIR (.data)       the Temporal state (temporal.db): workflows survive a restart
+ *   WORKER_BENCH_BASELINE (true)     the workers also run the bench's bare workflows (`npm run bench`)
  *   DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, LOG_LEVEL, ...: as for the processes (config/index.ts)
  *
  * Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this launcher,
@@ -279,6 +280,8 @@ async function main(): Promise<void> {
     start(`worker-${n}`, process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
       ...env,
       WORKER_ID: String(n),
+      // `npm run bench` runs its bare workflows on these very workers (a production config refuses it)
+      WORKER_BENCH_BASELINE: process.env.WORKER_BENCH_BASELINE ?? String(config.NODE_ENV !== 'production'),
       WORKER_METRICS_PORT: String(workerPorts[n - 1]!.metrics),
       TEMPORAL_METRICS_PORT: String(workerPorts[n - 1]!.temporal),
     });

@@ -1,28 +1,50 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { postgresCeiling } from '../scripts/bench-postgres';
 import type { baselineActivities, baselineLocalActivities } from '../workflows/baseline';
+import { loadConfig } from '../config';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from './support/env';
 import { startTransferWorker, type RunningWorker } from './support/transfer-worker';
 
 /**
  * The ceilings `npm run bench` measures against work: the bare workflows run on a real transfer worker
- * (shared bundle, createActivities) and the raw Postgres ceiling completes and cleans up after itself.
+ * with WORKER_BENCH_BASELINE=true (workflows/bench.ts, activitiesFor), a production worker (the setting
+ * off) has none of them, and the raw Postgres ceiling completes and cleans up after itself.
  * No timings here: speed is the bench's business, not the test suite's.
  */
 describe('bench baselines', () => {
-  const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('bench') });
+  const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('bench'), WORKER_BENCH_BASELINE: 'true' });
+  const production = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('prod') });
   let client: Client;
   let worker: RunningWorker;
+  let productionWorker: RunningWorker;
 
   beforeAll(async () => {
     client = await connectTemporalClient();
-    worker = await startTransferWorker(config);
+    [worker, productionWorker] = await Promise.all([startTransferWorker(config), startTransferWorker(production)]);
   });
 
   afterAll(async () => {
     await worker?.stop();
+    await productionWorker?.stop();
     await client?.connection.close();
+  });
+
+  it('production refuses the setting, and leaves it off by default', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).WORKER_BENCH_BASELINE).toBe(false);
+    expect(() => loadConfig({ NODE_ENV: 'production', WORKER_BENCH_BASELINE: 'true' })).toThrow(/WORKER_BENCH_BASELINE/);
+  });
+
+  it('a worker with the setting off (production) registers no bench workflow', async () => {
+    expect(production.WORKER_BENCH_BASELINE).toBe(false);
+    const run = client.workflow.execute<typeof baselineLocalActivities>('baselineLocalActivities', {
+      taskQueue: production.TEMPORAL_TASK_QUEUE,
+      workflowId: `${production.TEMPORAL_TASK_QUEUE}-baselineLocalActivities`,
+      args: [1],
+      // the worker fails every workflow task of an unknown type, so the run never completes: it times out
+      workflowExecutionTimeout: '3 seconds',
+    });
+    await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
   });
 
   it.each([

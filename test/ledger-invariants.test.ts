@@ -1,22 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
-import { inTransaction } from '../db/sql';
+import type { Store } from '../db/store';
 import { deposit } from '../domain/deposits';
 import { checkLedgerInvariants, type InvariantViolation } from '../domain/invariants';
 import { createWallet } from '../domain/wallets';
-import { createTestDataSource } from './support/env';
+import { createTestStore } from './support/env';
 
 /** Thrown to end a transaction with ROLLBACK after looking inside it. */
 class Rollback extends Error {}
 
 describe('ledger invariants', () => {
-  let ds: DataSource;
+  let ds: Store;
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
   });
   afterAll(async () => {
-    await ds.destroy();
+    await ds.close();
   });
 
   it('hold after deposits, including concurrent ones into the same wallets', async () => {
@@ -32,7 +31,7 @@ describe('ledger invariants', () => {
       ...Array.from({ length: 3 }, () => deposit(ds, { depositId, walletId: eur.id, amount: 5000n })),
     ]);
 
-    expect(await checkLedgerInvariants(ds)).toEqual([]);
+    expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
   });
 
   it('report a wallet whose balance no longer matches its ledger lines', async () => {
@@ -43,7 +42,7 @@ describe('ledger invariants', () => {
     // so no other test ever sees it; the checker reads through that same transaction.
     let violations: InvariantViolation[] = [];
     await expect(
-      inTransaction(ds, async (sql) => {
+      ds.transaction(async (sql) => {
         await sql(`UPDATE wallets SET balance = balance + 1 WHERE id = $1`, [wallet.id]);
         violations = await checkLedgerInvariants(sql);
         throw new Rollback();
@@ -57,6 +56,6 @@ describe('ledger invariants', () => {
       ]),
     );
     // rolled back: the books are sound again
-    expect((await checkLedgerInvariants(ds)).filter((v) => v.subject === wallet.id)).toEqual([]);
+    expect((await checkLedgerInvariants(ds.sql)).filter((v) => v.subject === wallet.id)).toEqual([]);
   });
 });

@@ -1,27 +1,27 @@
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
-import { createDataSource, initializeDataSource } from '../db/data-source';
+import { createStore } from '../db/store';
 import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
 import type { ActivityDeps } from '../activities';
 import { errorSummary, type RetryLogger } from '../observability/dependency-retry';
 import { createWorkerMetrics } from '../observability/metrics';
 
 export type WorkerDeps = ActivityDeps & {
-  /** ends Redis and, if it was connected, the Postgres pool */
+  /** ends Redis, the Temporal client and the Postgres pool */
   close(): Promise<void>;
 };
 
 const SILENT: RetryLogger = { warn: () => undefined, info: () => undefined };
 
 /**
- * The worker's connections and metrics, Postgres not connected yet (`initializeDataSource(deps.db)`,
+ * The worker's connections and metrics, Postgres not connected yet (`deps.db.connect()`,
  * worker/main.ts retries it while Postgres is down). Redis connects in the background and keeps
  * reconnecting; its outages are logged as transitions (one line down, one line back), never as
  * ioredis's own "Unhandled error event" on stderr.
  */
 export function createActivityDeps(config: Config, logger: RetryLogger = SILENT): WorkerDeps {
-  const db = createDataSource({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
+  const db = createStore({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
   const redis = new Redis(config.REDIS_URL, {
     keyPrefix: config.REDIS_KEY_PREFIX,
     maxRetriesPerRequest: 3,
@@ -48,7 +48,7 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     async close() {
       redis.disconnect();
       await temporal.connection.close().catch(() => undefined);
-      if (db.isInitialized) await db.destroy();
+      await db.close();
     },
   };
 }
@@ -57,7 +57,7 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
 export async function openActivityDeps(config: Config, logger?: RetryLogger): Promise<WorkerDeps> {
   const deps = createActivityDeps(config, logger);
   try {
-    await initializeDataSource(deps.db);
+    await deps.db.connect();
   } catch (err) {
     await deps.close();
     throw err;

@@ -1,9 +1,8 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
-import { pingPostgres } from '../db/ping';
+import type { Store } from '../db/store';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics';
 
 /**
@@ -55,12 +54,12 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
 /**
  * Readiness of a worker process: polling, and both of its dependencies answer. `connection` may be a
  * getter: worker/main.ts serves /health before it has reached Temporal (undefined until then), and
- * `db` is not initialized until Postgres answered once.
+ * `db` is not connected until Postgres answered once.
  */
 export function workerReadiness(deps: {
   worker: () => Worker | undefined;
   connection: NativeConnection | (() => NativeConnection | undefined);
-  db: DataSource;
+  db: Store;
 }) {
   return async (): Promise<Readiness> => {
     const worker = deps.worker();
@@ -73,8 +72,7 @@ export function workerReadiness(deps: {
         if (res.status !== SERVING) throw new Error(`health status ${String(res.status)}`);
       }),
       probe(async () => {
-        if (deps.db.isInitialized === false) throw new Error('not connected yet');
-        await pingPostgres(deps.db, CHECK_TIMEOUT_MS);
+        await deps.db.ping(CHECK_TIMEOUT_MS);
       }),
     ]);
     const checks = { worker: state === 'RUNNING' ? 'ok' : `not polling: ${state}`, temporal, postgres };
@@ -93,51 +91,45 @@ async function temporalMetrics(url: string): Promise<string> {
   }
 }
 
+/**
+ * A small Fastify instance, like the API's (fastify's own router, HEAD beside every GET, one error
+ * handler), with no plugins: nothing here is rate limited or authenticated, and it must stay cheap to
+ * scrape and probe even while the worker is busy.
+ */
 export async function startWorkerHttpServer(opts: WorkerHttpServerOptions): Promise<WorkerHttpServer> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
-    const handle = async () => {
-      switch (path) {
-        case '/metrics': {
-          const [ours, temporal] = await Promise.all([
-            renderMetrics(opts.registry),
-            opts.temporalMetricsUrl ? temporalMetrics(opts.temporalMetricsUrl) : Promise.resolve(''),
-          ]);
-          return send(200, METRICS_CONTENT_TYPE, `${ours.trimEnd()}\n${temporal}`);
-        }
-        case '/health/live':
-          return send(200, 'application/json', JSON.stringify({ status: 'ok' }));
-        case '/health/ready': {
-          const readiness = await opts.readiness();
-          return send(readiness.status === 'ok' ? 200 : 503, 'application/json', JSON.stringify(readiness));
-        }
-        default:
-          return send(404, 'text/plain', 'not found\n');
-      }
-    };
-    handle().catch((err: unknown) => send(500, 'text/plain', `${err instanceof Error ? err.message : String(err)}\n`));
+  // forceCloseConnections: close() also ends idle keep-alive connections (a scraper's), so a draining worker exits
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  app.setNotFoundHandler((request, reply) =>
+    request.method === 'GET' || request.method === 'HEAD'
+      ? reply.code(404).type('text/plain').send('not found\n')
+      : reply.code(405).type('text/plain').send('method not allowed\n'),
+  );
+  app.setErrorHandler((err, _request, reply) =>
+    reply.code(500).type('text/plain').send(`${err instanceof Error ? err.message : String(err)}\n`),
+  );
+
+  app.get('/metrics', async (_request, reply) => {
+    const [ours, temporal] = await Promise.all([
+      renderMetrics(opts.registry),
+      opts.temporalMetricsUrl ? temporalMetrics(opts.temporalMetricsUrl) : Promise.resolve(''),
+    ]);
+    return reply.type(METRICS_CONTENT_TYPE).send(`${ours.trimEnd()}\n${temporal}`);
   });
-  const { port } = server.address() as AddressInfo;
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/ready', async (_request, reply) => {
+    const readiness = await opts.readiness();
+    return reply.code(readiness.status === 'ok' ? 200 : 503).send(readiness);
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const { port } = app.server.address() as AddressInfo;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => app.close(),
   };
 }

@@ -2,13 +2,13 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createActivities } from '../activities';
-import { initializeDataSource } from '../db/data-source';
+import { activitiesFor } from '../activities';
 import { connectWithRetry, StartupAborted } from '../observability/dependency-retry';
 import { loggerOptions } from '../observability/logger';
 import { temporalMetricsPort } from '../observability/metrics';
 import { startTracing } from '../observability/tracing';
 import { buildTransferWorker } from './build-worker';
+import { bundleFileName } from './bundle';
 import { createActivityDeps } from './deps';
 import { sdkLogLine } from './sdk-log';
 import { startWorkerHttpServer, workerReadiness } from './http-server';
@@ -99,12 +99,12 @@ async function main() {
     // Postgres and Temporal down at start: wait for them (backoff, one warn line per attempt), never exit.
     const retry = { logger, maxDelayMs: config.DEPENDENCY_RETRY_MAX_SECONDS * 1000, signal: stop.signal };
     await Promise.all([
-      connectWithRetry(() => initializeDataSource(deps.db), { ...retry, dependency: 'postgres' }),
+      connectWithRetry(() => deps.db.connect(), { ...retry, dependency: 'postgres' }),
       connectWithRetry(() => connectTemporal(config), { ...retry, dependency: 'temporal' }).then((c) => (connection = c)),
     ]);
 
     if (stop.signal.aborted) return;
-    const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '../workflow-bundle.js');
+    const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '..', bundleFileName(config.WORKER_BENCH_BASELINE));
     // Temporal may go away again between the check above and the registration: retried like the
     // connection (a failed attempt may leave its idle workflow threads behind: a rare, bounded cost)
     worker = await connectWithRetry(
@@ -112,7 +112,7 @@ async function main() {
         buildTransferWorker({
           connection: connection!,
           config,
-          activities: createActivities(deps),
+          activities: activitiesFor(deps),
           workflows: { workflowBundle: { codePath: bundlePath } },
           tracing,
         }),

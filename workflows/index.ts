@@ -1,5 +1,5 @@
-// Everything the worker's workflow bundle registers. Deterministic code only: no I/O, no Node APIs.
+// Everything a production worker's workflow bundle registers. Deterministic code only: no I/O, no Node APIs.
+// The bench's bare workflows are not here: workflows/bench.ts adds them (WORKER_BENCH_BASELINE).
 export { transferWorkflow } from './transfer';
-export * from './baseline';
 export { reconciliationWorkflow } from './reconciliation';
 export { idempotencyRetentionWorkflow } from './retention';

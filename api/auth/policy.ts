@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { DomainError } from '../../domain/errors';
 import type { TransferEntity } from '../../domain/transfers/records';
 import { ownsAnyWallet, type WalletEntity } from '../../domain/wallets';
@@ -40,8 +40,8 @@ export function visibleWallet<W extends Pick<WalletEntity, 'id' | 'ownerId'>>(re
 }
 
 /** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */
-export async function visibleTransfer(ds: DataSource, request: FastifyRequest, transfer: TransferEntity): Promise<TransferEntity> {
+export async function visibleTransfer(db: Store, request: FastifyRequest, transfer: TransferEntity): Promise<TransferEntity> {
   if (isStaff(request)) return transfer;
-  if (await ownsAnyWallet(ds, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
+  if (await ownsAnyWallet(db, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
   throw transferNotFound(transfer.id);
 }

@@ -1,13 +1,12 @@
 import fp from 'fastify-plugin';
-import type { DataSource } from 'typeorm';
-import { createDataSource, initializeDataSource } from '../../db/data-source';
+import { createStore, type Store } from '../../db/store';
 import { connectWithRetry } from '../../observability/dependency-retry';
 import { ApiError } from '../errors';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The ledger's TypeORM DataSource (one pool per process); not initialized while Postgres has never answered. */
-    db: DataSource;
+    /** The ledger's Store (one pool per process): pass it to domain/ functions; not connected while Postgres has never answered. */
+    db: Store;
   }
 }
 
@@ -20,22 +19,19 @@ declare module 'fastify' {
  */
 export default fp(
   async (app) => {
-    const ds = createDataSource({
+    const store = createStore({
       url: app.config.DATABASE_URL,
       poolMax: app.config.DB_POOL_MAX,
       applicationName: 'wallet-api',
     });
-    app.decorate('db', ds);
+    app.decorate('db', store);
 
     const closing = new AbortController();
     let firstAttemptFailed!: () => void;
     const firstFailure = new Promise<void>((resolve) => (firstAttemptFailed = resolve));
     const connected = connectWithRetry(
-      async () => {
-        await initializeDataSource(ds);
-        // the app closed while this attempt was under way: nobody will destroy the pool but us
-        if (closing.signal.aborted) await ds.destroy();
-      },
+      // an attempt under way when the app closes fails on the ended pool (and the retry loop stops)
+      () => store.connect(),
       {
         dependency: 'postgres',
         logger: app.log,
@@ -47,13 +43,13 @@ export default fp(
     await Promise.race([connected, firstFailure]);
 
     app.addHook('preHandler', async (request) => {
-      if (!ds.isInitialized && request.url.startsWith('/v1/')) {
+      if (!store.connected && request.url.startsWith('/v1/')) {
         throw new ApiError('SERVICE_UNAVAILABLE', 'a dependency is unavailable; retry later');
       }
     });
     app.addHook('onClose', async () => {
       closing.abort();
-      if (ds.isInitialized) await ds.destroy();
+      await store.close();
     });
   },
   { name: 'db', fastify: '5.x', decorators: { fastify: ['config'] } },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
@@ -17,7 +17,7 @@ const START_DEADLINE_MS = 5000;
  * writes the same row idempotently): a run that could not start leaves no audit row.
  */
 export async function startReconciliationRun(
-  deps: { db: DataSource; temporal: Client; config: Config },
+  deps: { db: Store; temporal: Client; config: Config },
   actor: AuditActor,
   reason: string,
 ) {
@@ -40,7 +40,7 @@ export async function startReconciliationRun(
   return getRun(deps.db, runId);
 }
 
-export async function getRun(db: DataSource, id: string) {
+export async function getRun(db: Store, id: string) {
   const run = await findRun(db, id);
   if (!run) throw new DomainError('RECONCILIATION_RUN_NOT_FOUND', `reconciliation run ${id} not found`);
   return run;

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { pingPostgres } from '../../db/ping';
 
 /** Postgres gets this long to answer a readiness probe; the checks run in parallel. */
 const CHECK_TIMEOUT_MS = 1500;
@@ -85,9 +84,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const temporal = app.temporal.connection;
       const results = await Promise.all([
         probe('postgres', async () => {
-          // Postgres down since start-up: api/plugins/db.ts is still trying to reach it
-          if (!app.db.isInitialized) throw new Error('not connected yet');
-          await pingPostgres(app.db, CHECK_TIMEOUT_MS);
+          // Postgres down since start-up (api/plugins/db.ts is still trying to reach it): 'not connected yet'
+          await app.db.ping(CHECK_TIMEOUT_MS);
         }),
         probe('redis', () => {
           // not connected: say so, rather than ioredis's "Stream isn't writeable…"

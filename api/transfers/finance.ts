@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
@@ -21,7 +21,7 @@ export type DecisionOutcome = 'applied' | 'accepted';
  * CANCELLED). `accepted`: the saga accepted it (durably) but had not applied it within the wait.
  */
 export async function decideParkedTransfer(
-  deps: { db: DataSource; temporal: Client; config: Config },
+  deps: { db: Store; temporal: Client; config: Config },
   transferId: string,
   kind: 'retry' | 'cancel',
   reason: string,

@@ -5,7 +5,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import type { Config } from '../../config';
 import { TransferRefused } from '../../domain/errors';
 import { ApiError, grpcStatusOf } from '../errors';
@@ -24,7 +24,7 @@ const SAGA_EXISTS_CHECK_MS = 3000;
 export type StartTransferCommand = Omit<NewTransfer, 'id' | 'workflowId'>;
 
 export interface TransferDeps {
-  db: DataSource;
+  db: Store;
   temporal: Client;
   config: Config;
 }

@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { storeDiscrepancies } from './discrepancy';
 import { pageResult, type Discrepancy, type PageResult } from './results';
 import { stringTotals } from './ledger-checks';
@@ -22,8 +22,8 @@ interface TransferBookRow {
  * completed transfers), `booked` (accounting, the same transfers) — equal per currency at the end — and
  * `accounting` (every accounting line) — 0 per currency at the end.
  */
-export async function checkBookingPage(sql: Sql, runId: string, afterSeq: string | null, limit: number): Promise<PageResult> {
-  const { rows } = await sql<TransferBookRow>(
+export async function checkBookingPage(store: Store, runId: string, afterSeq: string | null, limit: number): Promise<PageResult> {
+  const { rows } = await store.sql<TransferBookRow>(
     `SELECT t.id::text AS id, t.seq::text AS seq, t.status, t.currency, b.status AS booking_status,
             b.amount::text AS booked_amount,
             (SELECT count(*)::int FROM accounting_lines a WHERE a.transfer_id = t.id AND a.kind = 'booking') AS booking_lines,
@@ -61,7 +61,7 @@ export async function checkBookingPage(sql: Sql, runId: string, afterSeq: string
     }
     for (const [currency, sum] of Object.entries(t.accounting_sums)) add(`accounting:${currency}`, sum);
   }
-  await storeDiscrepancies(sql, runId, found);
+  await storeDiscrepancies(store, runId, found);
   return pageResult(found, rows.length, rows.length === limit ? rows[rows.length - 1]!.seq : null, stringTotals(totals));
 }
 

@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { storeDiscrepancies } from './discrepancy';
 import { pageResult, type Discrepancy, type PageResult } from './results';
 
@@ -18,8 +18,8 @@ interface WalletRow {
 }
 
 /** Wallets after `after` (by id): balance = Σ lines, latest balance_after = balance, held = Σ active holds. */
-export async function checkWalletPage(sql: Sql, runId: string, after: string | null, limit: number): Promise<PageResult> {
-  const { rows } = await sql<WalletRow>(
+export async function checkWalletPage(store: Store, runId: string, after: string | null, limit: number): Promise<PageResult> {
+  const { rows } = await store.sql<WalletRow>(
     `SELECT w.id::text AS id, w.balance::text AS balance, w.held::text AS held,
             coalesce((SELECT sum(l.amount) FROM ledger_lines l WHERE l.wallet_id = w.id), 0)::text AS lines_total,
             (SELECT l.balance_after FROM ledger_lines l WHERE l.wallet_id = w.id ORDER BY l.id DESC LIMIT 1)::text AS last_after,
@@ -43,7 +43,7 @@ export async function checkWalletPage(sql: Sql, runId: string, after: string | n
       found.push({ kind: 'wallet_held_mismatch', subject: w.id, ids, detail: `held ${w.held} <> sum of active holds ${w.holds_total}` });
     }
   }
-  await storeDiscrepancies(sql, runId, found);
+  await storeDiscrepancies(store, runId, found);
   return pageResult(found, rows.length, rows.length === limit ? rows[rows.length - 1]!.id : null);
 }
 
@@ -58,8 +58,8 @@ interface EntryRow {
  * Journal entries after `after` (by id): each has ≥ 2 lines balancing per currency. Returns the page's
  * per-currency Σ of lines; the workflow adds the pages up, and the total must be 0 per currency.
  */
-export async function checkJournalEntryPage(sql: Sql, runId: string, after: string | null, limit: number): Promise<PageResult> {
-  const { rows } = await sql<EntryRow>(
+export async function checkJournalEntryPage(store: Store, runId: string, after: string | null, limit: number): Promise<PageResult> {
+  const { rows } = await store.sql<EntryRow>(
     `WITH page AS (SELECT e.id FROM journal_entries e WHERE $1::uuid IS NULL OR e.id > $1::uuid ORDER BY e.id LIMIT $2)
      SELECT p.id::text AS id,
             (SELECT count(*)::int FROM ledger_lines l WHERE l.entry_id = p.id) AS line_count,
@@ -83,7 +83,7 @@ export async function checkJournalEntryPage(sql: Sql, runId: string, after: stri
     }
     for (const [currency, total] of Object.entries(e.sums)) totals[currency] = (totals[currency] ?? 0n) + BigInt(total);
   }
-  await storeDiscrepancies(sql, runId, found);
+  await storeDiscrepancies(store, runId, found);
   return pageResult(found, rows.length, rows.length === limit ? rows[rows.length - 1]!.id : null, stringTotals(totals));
 }
 

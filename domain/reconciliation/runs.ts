@@ -1,7 +1,8 @@
-import type { DataSource } from 'typeorm';
-import { boundedRead, inTransaction, poolSql, type Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
+import type { Sql } from '../../db/sql';
 import { recordAudit, type AuditActor } from '../audit';
 import { encodeCursor, type Page } from '../history';
+import { insertDiscrepancies } from './discrepancy';
 import type { Discrepancy, DiscrepancyKind, RunSummary, RunTrigger } from './results';
 
 export interface NewRun {
@@ -26,7 +27,11 @@ export interface ReconciliationRun extends NewRun {
 }
 
 /** Idempotent: the API (manual run, with its audit row) and the workflow's first activity both write it. */
-export async function beginRun(sql: Sql, run: NewRun): Promise<void> {
+export async function beginRun(store: Store, run: NewRun): Promise<void> {
+  await insertRun(store.sql, run);
+}
+
+async function insertRun(sql: Sql, run: NewRun): Promise<void> {
   await sql(
     `INSERT INTO reconciliation_runs (id, workflow_id, trigger, requested_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
     [run.id, run.workflowId, run.trigger, run.requestedBy],
@@ -37,9 +42,9 @@ export async function beginRun(sql: Sql, run: NewRun): Promise<void> {
  * A manual run, requested through the API: its row and its audit row in one transaction (the
  * workflow's own first activity writes the same row idempotently).
  */
-export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActor, reason: string): Promise<void> {
-  await inTransaction(ds, async (sql) => {
-    await beginRun(sql, run);
+export async function beginManualRun(store: Store, run: NewRun, who: AuditActor, reason: string): Promise<void> {
+  await store.transaction(async (sql) => {
+    await insertRun(sql, run);
     await recordAudit(sql, {
       ...who,
       action: 'reconciliation.run',
@@ -51,7 +56,15 @@ export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActo
   });
 }
 
-export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<void> {
+/** The run's last discrepancies (the checks over the stitched totals) and its final counts, in one transaction. */
+export async function finishRun(store: Store, id: string, s: RunSummary, found: Discrepancy[]): Promise<void> {
+  await store.transaction(async (sql) => {
+    await insertDiscrepancies(sql, id, found);
+    await markSucceeded(sql, id, s);
+  });
+}
+
+async function markSucceeded(sql: Sql, id: string, s: RunSummary): Promise<void> {
   const total = Object.values(s.discrepancyCounts).reduce((a, b) => a + (b ?? 0), 0);
   await sql(
     `UPDATE reconciliation_runs SET status = 'succeeded', checked = $2::jsonb, discrepancy_counts = $3::jsonb,
@@ -62,8 +75,8 @@ export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<vo
 }
 
 /** A run that cannot finish says so (its row would otherwise stay `running` for good). */
-export async function failRun(sql: Sql, id: string, failure: string): Promise<void> {
-  await sql(
+export async function failRun(store: Store, id: string, failure: string): Promise<void> {
+  await store.sql(
     `UPDATE reconciliation_runs SET status = 'failed', failure = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
     [id, failure.slice(0, 1000)],
   );
@@ -106,8 +119,8 @@ function toRun(r: RunRow): ReconciliationRun {
 }
 
 /** Runs, newest first, keyset on seq. */
-export async function listRuns(ds: DataSource, opts: { limit: number; afterSeq: string | null }): Promise<Page<ReconciliationRun>> {
-  const { rows } = await poolSql(ds)<RunRow>(
+export async function listRuns(store: Store, opts: { limit: number; afterSeq: string | null }): Promise<Page<ReconciliationRun>> {
+  const { rows } = await store.sql<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE $1::bigint IS NULL OR seq < $1::bigint ORDER BY seq DESC LIMIT $2`,
     [opts.afterSeq, opts.limit + 1],
   );
@@ -119,8 +132,8 @@ export async function listRuns(ds: DataSource, opts: { limit: number; afterSeq: 
 /** At most this many discrepancies are listed with a run (the counts are always complete). */
 export const LISTED_DISCREPANCIES = 1000;
 
-export async function findRun(ds: DataSource, id: string): Promise<(ReconciliationRun & { found: Discrepancy[] }) | null> {
-  const sql = poolSql(ds);
+export async function findRun(store: Store, id: string): Promise<(ReconciliationRun & { found: Discrepancy[] }) | null> {
+  const { sql } = store;
   const { rows } = await sql<RunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = $1`, [id]);
   if (!rows[0]) return null;
   const { rows: found } = await sql<{ kind: DiscrepancyKind; subject: string; ids: Record<string, string>; detail: string; repaired: string | null }>(
@@ -135,10 +148,10 @@ export async function findRun(ds: DataSource, id: string): Promise<(Reconciliati
  * cancelled by Postgres after `timeoutMs` (a scrape must not wait on, nor pile work onto, a slow database).
  */
 export async function latestFinishedRun(
-  ds: DataSource,
+  store: Store,
   { timeoutMs }: { timeoutMs: number },
 ): Promise<{ finishedAt: Date; discrepancyCounts: Record<string, number> } | null> {
-  const { rows } = await boundedRead(ds, timeoutMs, (sql) =>
+  const { rows } = await store.boundedRead(timeoutMs, (sql) =>
     sql<{ finished_at: Date; discrepancy_counts: Record<string, number> }>(
       `SELECT finished_at, discrepancy_counts FROM reconciliation_runs WHERE status = 'succeeded'
         ORDER BY finished_at DESC LIMIT 1`,

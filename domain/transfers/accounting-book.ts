@@ -1,5 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { inTransaction, type Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
+import type { Sql } from '../../db/sql';
 import { DomainError } from '../errors';
 import type { AccountingPort } from './accounting-port';
 import type { TransferDetails } from './transfer';
@@ -15,12 +15,12 @@ export function customerLiabilityAccount(walletId: string): string {
  */
 export class PostgresAccountingBook implements AccountingPort {
   constructor(
-    private readonly ds: DataSource,
+    private readonly store: Store,
     private readonly dailyOutgoingLimit: bigint,
   ) {}
 
   async book(t: TransferDetails): Promise<void> {
-    await inTransaction(this.ds, async (sql) => {
+    await this.store.transaction(async (sql) => {
       // serialises bookings of one sender so two concurrent transfers cannot both fit under the limit
       await sql(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`accounting:${t.fromWalletId}`]);
       const inserted = await sql(
@@ -44,7 +44,7 @@ export class PostgresAccountingBook implements AccountingPort {
   }
 
   async reverse(t: TransferDetails): Promise<void> {
-    await inTransaction(this.ds, async (sql) => {
+    await this.store.transaction(async (sql) => {
       const tomb = await sql(
         `INSERT INTO accounting_bookings (transfer_id, wallet_id, amount, currency, booking_date, status)
          VALUES ($1, $2, $3, $4, (now() AT TIME ZONE 'UTC')::date, 'reversed') ON CONFLICT (transfer_id) DO NOTHING`,

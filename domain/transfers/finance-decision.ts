@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { inTransaction } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { recordAudit } from '../audit';
 import type { SagaStep, TransferStatus } from '../transfer-status';
 import { applyStateChange, type AppliedStateChange } from './records';
@@ -26,8 +25,8 @@ export interface FinanceDecisionRecord {
  * change commit together, so the trail holds exactly the decisions the saga applied (whoever sent
  * them: the API, the CLI or the Temporal UI). Idempotent by the Workflow Update id.
  */
-export async function applyFinanceDecision(ds: DataSource, d: FinanceDecisionRecord): Promise<AppliedStateChange | null> {
-  return inTransaction(ds, async (sql) => {
+export async function applyFinanceDecision(store: Store, d: FinanceDecisionRecord): Promise<AppliedStateChange | null> {
+  return store.transaction(async (sql) => {
     await recordAudit(sql, {
       actor: d.decision.actor,
       roles: d.decision.roles ?? [],

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
-import { inTransaction, poolSql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { formatAmount } from '../money';
 import { applyStateChange, type AppliedStateChange } from './records';
 import type { TransferDetails } from './transfer';
@@ -24,11 +23,11 @@ interface NotificationRow {
  * mark re-publishes): consumers dedupe on the notification id.
  */
 export async function notifyParties(
-  ds: DataSource,
+  store: Store,
   redis: Redis,
   t: TransferDetails,
 ): Promise<{ published: number; completed: AppliedStateChange | null }> {
-  const { completed, inserted } = await inTransaction(ds, async (sql) => {
+  const { completed, inserted } = await store.transaction(async (sql) => {
     const text = formatAmount(t.amount, t.currency);
     const inserted = await sql<NotificationRow>(
       `INSERT INTO notifications (transfer_id, wallet_id, recipient_id, kind, payload)
@@ -50,7 +49,7 @@ export async function notifyParties(
     });
     return { completed, inserted: inserted.rows };
   });
-  const sql = poolSql(ds);
+  const { sql } = store;
   // both recorded just now: publish them; else (a retry) whatever an earlier attempt left unpublished
   const rows =
     inserted.length === 2

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { inTransaction } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
 import { postEntry } from '../ledger';
 import { applyStateChange } from './records';
@@ -11,8 +10,8 @@ import type { TransferDetails } from './transfer';
  * hold means the work is done. A receiver that cannot take the money (frozen, closed) fails the
  * whole transaction, leaving the hold active for the saga to release.
  */
-export async function postTransfer(ds: DataSource, t: TransferDetails): Promise<'posted' | 'already-posted'> {
-  return inTransaction(ds, async (sql) => {
+export async function postTransfer(store: Store, t: TransferDetails): Promise<'posted' | 'already-posted'> {
+  return store.transaction(async (sql) => {
     const posted = () =>
       applyStateChange(sql, { transferId: t.transferId, status: 'POSTED', expectedStatus: 'ACCOUNTED', step: 'ledger', stepState: 'done' });
     const captured = await sql(

@@ -1,12 +1,86 @@
-import type { DataSource } from 'typeorm';
-import { TransferEntity } from '../../db/entities/transfer.entity';
-import { boundedRead, poolSql, type Sql } from '../../db/sql';
+import type { Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
-import { TERMINAL_STATUSES, type TransferStatus } from '../transfer-status';
+import { TERMINAL_STATUSES, type StepStates, type TransferStatus } from '../transfer-status';
 import type { TransferStateChange } from './transfer';
 
-/** The transfer row as the API reads it (the API names it through the domain, never through db/). */
-export type { TransferEntity };
+/** The transfer row as the API and the reconciliation read it (table transfers). */
+export interface TransferEntity {
+  id: string;
+  /** insertion order: the keyset of every transfer listing */
+  seq: bigint;
+  callerId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  fromWalletId: string;
+  toWalletId: string;
+  amount: bigint;
+  currency: string;
+  description: string | null;
+  status: TransferStatus;
+  steps: StepStates;
+  failedStep: string | null;
+  failureCode: string | null;
+  failureReason: string | null;
+  workflowId: string;
+  runId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** The select list of a transfers row aliased `t`, read back by `toTransfer` (int8 columns as text: exact). */
+export const TRANSFER_COLUMNS = `t.id, t.seq::text AS seq, t.caller_id, t.idempotency_key, t.request_hash, t.from_wallet_id,
+  t.to_wallet_id, t.amount::text AS amount, t.currency, t.description, t.status, t.steps, t.failed_step, t.failure_code,
+  t.failure_reason, t.workflow_id, t.run_id, t.created_at, t.updated_at, t.finished_at`;
+
+export interface TransferRow {
+  id: string;
+  seq: string;
+  caller_id: string;
+  idempotency_key: string;
+  request_hash: string;
+  from_wallet_id: string;
+  to_wallet_id: string;
+  amount: string;
+  currency: string;
+  description: string | null;
+  status: TransferStatus;
+  steps: StepStates;
+  failed_step: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+  workflow_id: string;
+  run_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+export function toTransfer(r: TransferRow): TransferEntity {
+  return {
+    id: r.id,
+    seq: BigInt(r.seq),
+    callerId: r.caller_id,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    fromWalletId: r.from_wallet_id,
+    toWalletId: r.to_wallet_id,
+    amount: BigInt(r.amount),
+    currency: r.currency,
+    description: r.description,
+    status: r.status,
+    steps: r.steps,
+    failedStep: r.failed_step,
+    failureCode: r.failure_code,
+    failureReason: r.failure_reason,
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
 
 export interface NewTransfer {
   id: string;
@@ -26,9 +100,9 @@ export interface NewTransfer {
  * (caller, Idempotency-Key), so a retried request finds its own row: same request hash → the
  * same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
  */
-export async function recordTransfer(ds: DataSource, t: NewTransfer): Promise<{ transfer: TransferEntity; created: boolean }> {
+export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ transfer: TransferEntity; created: boolean }> {
   if (t.fromWalletId === t.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
-  const sql = poolSql(ds);
+  const { sql } = store;
   const { rows: wallets } = await sql<{ id: string }>(
     `SELECT id FROM wallets WHERE id = ANY($1::uuid[]) AND kind = 'customer'`,
     [[t.fromWalletId, t.toWalletId]],
@@ -55,19 +129,20 @@ export async function recordTransfer(ds: DataSource, t: NewTransfer): Promise<{ 
   );
   // No conflict target: a concurrent twin may trip either unique constraint (id, or caller + key)
   // first, and both mean "this request's row exists".
-  const transfer = await getTransfer(ds, t.id);
+  const transfer = await getTransfer(store, t.id);
   if (transfer.requestHash !== t.requestHash) {
     throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
   }
   return { transfer, created: inserted.rowCount === 1 };
 }
 
-export async function findTransfer(ds: DataSource, id: string): Promise<TransferEntity | null> {
-  return ds.getRepository(TransferEntity).findOneBy({ id });
+export async function findTransfer(store: Store, id: string): Promise<TransferEntity | null> {
+  const { rows } = await store.sql<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE t.id = $1`, [id]);
+  return rows[0] ? toTransfer(rows[0]) : null;
 }
 
-export async function getTransfer(ds: DataSource, id: string): Promise<TransferEntity> {
-  const t = await findTransfer(ds, id);
+export async function getTransfer(store: Store, id: string): Promise<TransferEntity> {
+  const t = await findTransfer(store, id);
   if (!t) throw new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
   return t;
 }
@@ -127,6 +202,11 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
   return { previousStatus: row.previous_status, status: row.status, createdAt: row.created_at, finishedAt: row.finished_at };
 }
 
+/** `applyStateChange` on its own (the saga's activities): one statement, atomic without a transaction around it. */
+export function changeTransferState(store: Store, change: TransferStateChange): Promise<AppliedStateChange | null> {
+  return applyStateChange(store.sql, change);
+}
+
 export interface TransferFilter {
   status?: TransferStatus;
   walletId?: string;
@@ -140,30 +220,36 @@ export interface TransferFilter {
   afterSeq?: bigint | null;
 }
 
-export async function listTransfers(ds: DataSource, f: TransferFilter): Promise<TransferEntity[]> {
-  const qb = ds
-    .getRepository(TransferEntity)
-    .createQueryBuilder('t')
-    .orderBy('t.seq', 'DESC')
-    .limit(f.limit);
-  if (f.status) qb.andWhere('t.status = :status', { status: f.status });
-  if (f.walletId) qb.andWhere('(t.from_wallet_id = :w OR t.to_wallet_id = :w)', { w: f.walletId });
-  if (f.currency) qb.andWhere('t.currency = :currency', { currency: f.currency });
-  if (f.failedStep) qb.andWhere('t.failed_step = :failedStep', { failedStep: f.failedStep });
-  if (f.ownerId !== undefined) {
-    const owned = `SELECT w.id FROM wallets w WHERE w.owner_id = :owner AND w.kind = 'customer'`;
-    qb.andWhere(`(t.from_wallet_id IN (${owned}) OR t.to_wallet_id IN (${owned}))`, { owner: f.ownerId });
+export async function listTransfers(store: Store, f: TransferFilter): Promise<TransferEntity[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  if (f.status) where.push(`t.status = ${param(f.status)}`);
+  if (f.walletId) {
+    const w = param(f.walletId);
+    where.push(`(t.from_wallet_id = ${w} OR t.to_wallet_id = ${w})`);
   }
-  if (f.afterSeq) qb.andWhere('t.seq < :afterSeq', { afterSeq: f.afterSeq.toString() });
-  return qb.getMany();
+  if (f.currency) where.push(`t.currency = ${param(f.currency)}`);
+  if (f.failedStep) where.push(`t.failed_step = ${param(f.failedStep)}`);
+  if (f.ownerId !== undefined) {
+    const owned = `SELECT w.id FROM wallets w WHERE w.owner_id = ${param(f.ownerId)} AND w.kind = 'customer'`;
+    where.push(`(t.from_wallet_id IN (${owned}) OR t.to_wallet_id IN (${owned}))`);
+  }
+  if (f.afterSeq) where.push(`t.seq < ${param(f.afterSeq.toString())}::bigint`);
+  const { rows } = await store.sql<TransferRow>(
+    `SELECT ${TRANSFER_COLUMNS} FROM transfers t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY t.seq DESC LIMIT ${param(f.limit)}`,
+    params,
+  );
+  return rows.map(toTransfer);
 }
 
 /**
  * Transfers parked in NEEDS_ATTENTION right now, all of them (the API's gauge). The statement is
  * cancelled by Postgres after `timeoutMs` (a scrape must not wait on, nor pile work onto, a slow database).
  */
-export async function countNeedsAttention(ds: DataSource, { timeoutMs }: { timeoutMs: number }): Promise<number> {
-  const { rows } = await boundedRead(ds, timeoutMs, (sql) =>
+export async function countNeedsAttention(store: Store, { timeoutMs }: { timeoutMs: number }): Promise<number> {
+  const { rows } = await store.boundedRead(timeoutMs, (sql) =>
     sql<{ n: number }>(`SELECT count(*)::int AS n FROM transfers WHERE status = 'NEEDS_ATTENTION'`),
   );
   return rows[0]?.n ?? 0;

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { inTransaction } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
 import { explainWalletRefusal } from '../wallets';
 import { applyStateChange } from './records';
@@ -12,8 +11,8 @@ export type ReserveOutcome = 'held' | 'already-held' | 'tombstoned';
  * Idempotent by transfer id: the hold row is inserted first, so a repeated reserve finds it and
  * does nothing; if the release ran first (tombstone), a late reserve does nothing either.
  */
-export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<ReserveOutcome> {
-  return inTransaction(ds, async (sql) => {
+export async function reserveFunds(store: Store, t: TransferDetails): Promise<ReserveOutcome> {
+  return store.transaction(async (sql) => {
     const { rows: receiver } = await sql<{ currency: string }>(`SELECT currency FROM wallets WHERE id = $1`, [
       t.toWalletId,
     ]);
@@ -59,8 +58,8 @@ export async function reserveFunds(ds: DataSource, t: TransferDetails): Promise<
  * is the point of no return: the release refuses (HOLD_CAPTURED) rather than report success, and the
  * saga goes forward.
  */
-export async function releaseFunds(ds: DataSource, t: TransferDetails): Promise<'released' | 'tombstone' | 'noop'> {
-  return inTransaction(ds, async (sql) => {
+export async function releaseFunds(store: Store, t: TransferDetails): Promise<'released' | 'tombstone' | 'noop'> {
+  return store.transaction(async (sql) => {
     const tomb = await sql(
       `INSERT INTO holds (transfer_id, wallet_id, amount, status) VALUES ($1, $2, $3, 'released')
        ON CONFLICT (transfer_id) DO NOTHING`,

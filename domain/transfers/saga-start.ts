@@ -1,5 +1,5 @@
 import type { Config } from '../../config';
-import type { TransferEntity } from '../../db/entities/transfer.entity';
+import type { TransferEntity } from './records';
 import { formatAmount } from '../money';
 import {
   AmountMinorKey,

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { DataSource } from 'typeorm';
-import { poolSql, type Sql } from '../../db/sql';
+import type { Sql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { TERMINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status';
 import { transferStatusQuery } from '../../workflows/contract';
@@ -23,8 +23,8 @@ export interface CheckRow {
 
 export interface CheckInput {
   record: ChaosRecord;
-  /** connected to the run's database (TypeORM, initialized) */
-  db: DataSource;
+  /** connected to the run's database */
+  db: Store;
   /** connected to the run's Temporal server (namespace default) */
   temporal: Client;
   apiUrl: string;
@@ -409,7 +409,7 @@ async function checkCompleted(c: Context): Promise<CheckResult> {
 
 /** 8. The ledger's own invariants (the reconciliation job's SQL). */
 async function checkInvariants(c: Context): Promise<CheckResult> {
-  const violations = await checkLedgerInvariants(c.input.db);
+  const violations = await checkLedgerInvariants(c.sql);
   const { rows } = await c.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_lines`);
   return { checked: rows[0]?.n ?? 0, violations: violations.map((v) => `${v.invariant}: ${v.subject} (${v.detail})`) };
 }
@@ -584,7 +584,7 @@ const CHECKS: Array<{ name: string; run: (c: Context) => Promise<CheckResult> }>
 export const CHECK_NAMES: readonly string[] = CHECKS.map((c) => c.name);
 
 export async function runChecks(input: CheckInput): Promise<CheckOutcome> {
-  const sql = poolSql(input.db);
+  const { sql } = input.db;
   const context: Context = {
     input,
     sql,

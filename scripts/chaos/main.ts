@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { createDataSource } from '../../db/data-source';
+import { createStore } from '../../db/store';
 import { formatCheckTable, runChecks, type CheckRow } from './checker';
 import { ChaosCluster } from './cluster';
 import { FaultInjector } from './faults';
@@ -145,8 +145,8 @@ async function main(): Promise<number> {
   const open = await waitForTerminal(cluster.databaseUrl);
   log(open === 0 ? 'every transfer is terminal' : `${open} transfer(s) not terminal after ${SETTLE_SECONDS}s`);
 
-  const db = createDataSource({ url: cluster.databaseUrl, poolMax: 4, applicationName: 'wallet-chaos-checker' });
-  await db.initialize();
+  const db = createStore({ url: cluster.databaseUrl, poolMax: 4, applicationName: 'wallet-chaos-checker' });
+  await db.connect();
   let rows: CheckRow[];
   let finalStatuses: Map<string, string>;
   try {
@@ -185,7 +185,7 @@ async function main(): Promise<number> {
       violations: errors.outsideAnyWindow.map((e) => `${e.status} ${e.route} at ${new Date(e.at).toISOString()}`),
     });
 
-    const timed = await db.query<Array<{ status: string; created: string; finished: string | null }>>(
+    const { rows: timed } = await db.sql<{ status: string; created: string; finished: string | null }>(
       `SELECT status, (extract(epoch FROM created_at) * 1000)::bigint::text AS created,
               (extract(epoch FROM finished_at) * 1000)::bigint::text AS finished FROM transfers`,
     );
@@ -216,7 +216,7 @@ async function main(): Promise<number> {
     out.push('', formatCheckTable(rows));
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    await db.destroy();
+    await db.close();
     await connection.close();
   }
 

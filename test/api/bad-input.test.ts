@@ -15,6 +15,7 @@ import {
   uniqueKey,
   type WalletJson,
 } from './helpers';
+import { query } from '../support/sql';
 
 /**
  * Every route refuses bad input with a 4xx problem carrying a stable code, never a 5xx,
@@ -135,7 +136,7 @@ describe('bad input', () => {
 
   describe('POST /v1/wallets', () => {
     async function walletsOf(ownerId: string): Promise<number> {
-      const rows: Array<{ n: number }> = await app.db.query(`SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`, [
+      const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`, [
         ownerId,
       ]);
       return rows[0]!.n;

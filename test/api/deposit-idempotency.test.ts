@@ -11,9 +11,10 @@ import {
   startApp,
   uniqueKey,
 } from './helpers';
+import { query } from '../support/sql';
 
 async function journalEntryCountForKey(app: FastifyInstance, depositId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await app.db.query(`SELECT count(*)::int AS n FROM journal_entries WHERE id = $1`, [
+  const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE id = $1`, [
     depositId,
   ]);
   return rows[0]!.n;
@@ -107,7 +108,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const key = uniqueKey();
     await postDeposit(app, wallet.id, { amount: 100 }, key);
 
-    const rows: Array<{ ttl: number; resource_type: string }> = await app.db.query(
+    const rows: Array<{ ttl: number; resource_type: string }> = await query(app.db,
       `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl, resource_type
          FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
       [key, FINANCE.sub],
@@ -141,7 +142,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const first = await postDeposit(app, wallet.id, { amount: 100 }, key);
     expect(first.statusCode).toBe(201);
     // what an expiry clean-up would do
-    await app.db.query(`DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [key, FINANCE.sub]);
+    await query(app.db, `DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [key, FINANCE.sub]);
     await app.redis.del(`idem:${FINANCE.sub}:${key}`);
 
     // the deposit id derives from the key, so it names the old deposit: refuse, never replay it

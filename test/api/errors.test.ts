@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, problemFromError } from '../../api/errors';
 import { DomainError } from '../../domain/errors';
 import { startApp } from './helpers';
+import { query } from '../support/sql';
 
 describe('error mapping (api/errors.ts)', () => {
   let app: FastifyInstance;
@@ -15,7 +16,7 @@ describe('error mapping (api/errors.ts)', () => {
 
   async function pgError(sql: string): Promise<unknown> {
     try {
-      await app.db.query(sql);
+      await query(app.db, sql);
     } catch (err) {
       return err;
     }

@@ -1,9 +1,6 @@
 import net, { type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
-import { createDataSource, initializeDataSource } from '../../db/data-source';
-import { pingPostgres } from '../../db/ping';
+import { createStore, type Store } from '../../db/store';
 import { workerReadiness } from '../../worker/http-server';
 import { testConfig } from '../support/env';
 import { startApp } from './helpers';
@@ -65,36 +62,36 @@ describe('readiness checks bounded by the drivers', () => {
     await proxy.stop();
   });
 
-  describe('pingPostgres', () => {
-    let ds: DataSource;
-    const pool = () => (ds.driver as unknown as { master: Pool }).master;
+  describe('Store.ping', () => {
+    let ds: Store;
+    const connections = () => ds.poolStats().total;
 
     beforeAll(async () => {
-      ds = createDataSource({ url: proxiedUrl, poolMax: 2, applicationName: 'wallet-test-ping' });
-      await initializeDataSource(ds);
+      ds = createStore({ url: proxiedUrl, poolMax: 2, applicationName: 'wallet-test-ping' });
+      await ds.connect();
     });
     afterAll(async () => {
-      await ds.destroy();
+      await ds.close();
     });
 
     it('fails after query_timeout on a Postgres that stopped answering, and drops that connection', async () => {
-      await pingPostgres(ds, 1000);
-      expect(pool().totalCount).toBeGreaterThan(0);
-      const connections = pool().totalCount;
+      await ds.ping(1000);
+      expect(connections()).toBeGreaterThan(0);
+      const open = connections();
 
       proxy.frozen = true;
       const started = Date.now();
-      await expect(pingPostgres(ds, 300)).rejects.toThrow(/Query read timeout/);
+      await expect(ds.ping(300)).rejects.toThrow(/Query read timeout/);
       expect(Date.now() - started).toBeLessThan(2000);
       // released with the error: pg-pool removed the connection instead of reusing a hung one
-      expect(pool().totalCount).toBe(connections - 1);
+      expect(connections()).toBe(open - 1);
 
       proxy.frozen = false;
-      await pingPostgres(ds, 1000); // a fresh connection answers again
+      await ds.ping(1000); // a fresh connection answers again
     });
 
     it("answers the worker's readiness with the Postgres check failed, within its budget", async () => {
-      await pingPostgres(ds, 1000);
+      await ds.ping(1000);
       proxy.frozen = true;
       const started = Date.now();
       const readiness = await workerReadiness({ worker: () => undefined, connection: () => undefined, db: ds })();

@@ -1,9 +1,10 @@
 import { createServer } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig } from '../support/env';
+import { query } from '../support/sql';
 
 /**
  * Component-test helpers: the real app (buildApp) on the run's Postgres, Redis and Temporal,
@@ -74,13 +75,13 @@ export function postDeposit(
 }
 
 /** Ledger lines booked on a wallet: the "nothing was written" probe. */
-export async function lineCount(ds: DataSource, walletId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await ds.query(`SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`, [walletId]);
+export async function lineCount(ds: Store, walletId: string): Promise<number> {
+  const rows: Array<{ n: number }> = await query(ds, `SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`, [walletId]);
   return rows[0]!.n;
 }
 
-export async function idempotencyRecordCount(ds: DataSource, key: string): Promise<number> {
-  const rows: Array<{ n: number }> = await ds.query(
+export async function idempotencyRecordCount(ds: Store, key: string): Promise<number> {
+  const rows: Array<{ n: number }> = await query(ds,
     `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
     [key],
   );

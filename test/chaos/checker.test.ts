@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
-import { createDataSource } from '../../db/data-source';
+import { createStore } from '../../db/store';
 import { runMigrations } from '../../db/migrate';
 import { CHECK_NAMES, formatCheckTable, runChecks, type CheckInput, type CheckOutcome } from '../../scripts/chaos/checker';
 import { emptyRecord, type ChaosRecord, type TransferAnswer, type TransferIntent, type TransferRequestRecord } from '../../scripts/chaos/record';
@@ -71,7 +71,7 @@ describe('chaos checker', () => {
   let worker: RunningWorker | undefined;
   let accounting: SwitchableAccounting | undefined;
   let app: FastifyInstance | undefined;
-  let db: DataSource | undefined;
+  let db: Store | undefined;
   let temporal: Client | undefined;
   let apiUrl = '';
   const record: ChaosRecord = emptyRecord(1);
@@ -171,8 +171,8 @@ describe('chaos checker', () => {
     worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
     app = await buildApp({ config: testConfig(env), logger: false });
     apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    db = createDataSource({ url: databaseUrl, poolMax: 4, applicationName: 'chaos-checker-test' });
-    await db.initialize();
+    db = createStore({ url: databaseUrl, poolMax: 4, applicationName: 'chaos-checker-test' });
+    await db.connect();
     temporal = await connectTemporalClient();
 
     // the world: three customers, two currencies; one transfer completed (sent twice, its key reused),
@@ -204,18 +204,18 @@ describe('chaos checker', () => {
     await app?.close();
     await worker?.stop();
     await temporal?.connection.close();
-    await db?.destroy();
+    await db?.close();
     if (created) await dropDatabase(databaseUrl);
     fs.rmSync(logDir, { recursive: true, force: true });
   });
 
   /** Plants a change with SQL, runs the checks, undoes it. */
   async function withPlanted(plant: string, undo: string, params: unknown[]): Promise<CheckOutcome> {
-    await db!.query(plant, params);
+    await db!.sql(plant, params);
     try {
       return await runChecks(input());
     } finally {
-      await db!.query(undo, params);
+      await db!.sql(undo, params);
     }
   }
 
@@ -297,7 +297,7 @@ describe('chaos checker', () => {
   it('catches an audited finance decision the workflow never applied', async () => {
     const workflowId = `transfer-${ids.completed}`;
     const updateId = `planted-${randomUUID()}`;
-    await db!.query(
+    await db!.sql(
       `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, details, idempotency_key)
        VALUES ('planted', '{finance}', 'transfer.retry', 'transfer', $1, 'planted', 'planted', $2, $3)`,
       [ids.completed, JSON.stringify({ workflowId, updateId }), `${workflowId}/${updateId}`],
@@ -317,9 +317,9 @@ describe('chaos checker', () => {
   /** The audit log is append-only: this database's owner lifts the guard to take a planted row back. */
   async function unplantAudit(idempotencyKey: string): Promise<void> {
     await db!.transaction(async (m) => {
-      await m.query(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete`);
-      await m.query(`DELETE FROM audit_log WHERE idempotency_key = $1`, [idempotencyKey]);
-      await m.query(`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`);
+      await m(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete`);
+      await m(`DELETE FROM audit_log WHERE idempotency_key = $1`, [idempotencyKey]);
+      await m(`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`);
     });
   }
 
@@ -338,7 +338,7 @@ describe('chaos checker', () => {
     worker = undefined;
     const workflowId = `transfer-${ids.cancelled}`;
     const key = `${workflowId}/planted-${randomUUID()}`;
-    await db!.query(
+    await db!.sql(
       `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, details, idempotency_key)
        VALUES ('planted', '{finance}', 'transfer.cancel', 'transfer', $1, 'planted', 'planted', $2, $3)`,
       [ids.cancelled, JSON.stringify({ updateId: key.split('/')[1] }), key],

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { poolSql } from '../../db/sql';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { applyStateChange, recordTransfer } from '../../domain/transfers/records';
 import { consoleAssetsDir } from '../../api/routes/console';
@@ -180,7 +179,7 @@ describe('finance console: the API side', () => {
         currency,
         workflowId: workflowIdFor(id),
       });
-      await applyStateChange(poolSql(app.db), {
+      await applyStateChange(app.db.sql, {
         transferId: id,
         status: 'NEEDS_ATTENTION',
         step,
@@ -238,7 +237,7 @@ describe('finance console: the API side', () => {
     });
 
     it('shows `parked: null` once the transfer is no longer parked', async () => {
-      await applyStateChange(poolSql(app.db), { transferId: ids.usdAccounting!, status: 'COMPENSATING' });
+      await applyStateChange(app.db.sql, { transferId: ids.usdAccounting!, status: 'COMPENSATING' });
       const res = await app.inject({ method: 'GET', url: `/v1/transfers/${ids.usdAccounting}`, headers: authHeaders(ADMIN) });
       expect(res.json<TransferJson>()).toMatchObject({ status: 'COMPENSATING', parked: null });
       expect(await list({ currency: 'USD' })).toEqual([]);

@@ -11,6 +11,7 @@ import { launchChromium } from '../support/chromium';
 import { ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
+import { query } from '../support/sql';
 
 /** Screenshots of every page, for review (git-ignored). */
 const SHOTS = path.resolve(__dirname, '../../test-results/console');
@@ -292,7 +293,7 @@ describe('finance console in a browser', () => {
       currency: 'EUR',
       workflowId: workflowIdFor(lostId),
     });
-    await app.db.query(`UPDATE transfers SET created_at = now() - interval '5 minutes' WHERE id = $1`, [lostId]);
+    await query(app.db, `UPDATE transfers SET created_at = now() - interval '5 minutes' WHERE id = $1`, [lostId]);
 
     const page = await signIn(fiona, '#/reconciliation');
     await page.locator('#start-run').waitFor();

@@ -22,6 +22,8 @@ interface LintOutcome {
   filePath: string;
   code: string;
   restricted: string[];
+  /** no-restricted-syntax messages (SQL text in activities/) */
+  syntax: string[];
 }
 
 const LINT_SNIPPETS = `
@@ -31,7 +33,8 @@ const eslint = new ESLint({ cwd: process.cwd(), overrideConfigFile: 'eslint.conf
 const out = [];
 for (const s of snippets) {
   const [result] = await eslint.lintText(s.code, { filePath: s.filePath });
-  out.push({ ...s, restricted: result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message) });
+  const of = (rule) => result.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
+  out.push({ ...s, restricted: of('no-restricted-imports'), syntax: of('no-restricted-syntax') });
 }
 process.stdout.write(JSON.stringify(out));
 `;
@@ -62,8 +65,8 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
         `import { randomUUID } from 'node:crypto';`,
         `import { Client } from '@temporalio/client';`,
         `import { Context } from '@temporalio/activity';`,
-        `import { poolSql } from '../db/sql';`,
-        `import { TransferEntity } from '../db/entities/transfer.entity';`,
+        `import { createStore } from '../db/store';`,
+        `import type { Sql } from '../db/sql';`,
         `import { loadConfig } from '../config';`,
         // domain modules with database or Node code
         `import { getTransfer } from '../domain/transfers/records';`,
@@ -94,41 +97,76 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
     });
   });
 
-  it('(b) api/ and observability/ never import SQL helpers, entities or migrations of db/ (the DataSource plugin excepted)', async () => {
+  it('(b) api/ and observability/ never reach db/ beyond the Store as a type (the db plugin creates it)', async () => {
     await expectRule('api/routes/x.ts', {
       refused: [
-        `import { poolSql } from '../../db/sql';`,
-        `import { inTransaction, type Sql } from '../../db/sql';`,
+        `import { createStore } from '../../db/store';`,
         `import type { Sql } from '../../db/sql';`,
-        `import { WalletEntity } from '../../db/entities/wallet.entity';`,
-        `import type { TransferEntity } from '../../db/entities/transfer.entity';`,
+        `import { createDataSource } from '../../db/data-source';`,
         `import { InitialSchema1700000000000 } from '../../db/migrations/1700000000000-InitialSchema';`,
         `import { In, Repository } from 'typeorm';`,
+        `import type { DataSource } from 'typeorm';`,
         `import { Pool } from 'pg';`,
       ],
       allowed: [
-        `import type { DataSource } from 'typeorm';`,
+        `import type { Store } from '../../db/store';`,
         `import { getWallet, type WalletEntity } from '../../domain/wallets';`,
         `import { claimIdempotencyRecord } from '../../domain/idempotency';`,
         `import { pgErrorCode } from '../../db/pg-errors';`,
       ],
     });
     await expectRule('observability/x.ts', {
+      refused: [`import type { Sql } from '../db/sql';`, `import { createStore } from '../db/store';`, `import { DataSource } from 'typeorm';`],
+      allowed: [`import type { Store } from '../db/store';`, `import { countNeedsAttention } from '../domain/transfers/records';`],
+    });
+    // the db plugin creates the Store: the one file of api/ that does
+    await expectRule('api/plugins/db.ts', { refused: [], allowed: [`import { createStore, type Store } from '../../db/store';`] });
+  });
+
+  it('(c) activities/ never write SQL nor reach Postgres but through domain/ functions given the Store', async () => {
+    await expectRule('activities/x.ts', {
       refused: [
-        `import { poolSql } from '../db/sql';`,
-        `import { TransferEntity } from '../db/entities/transfer.entity';`,
+        `import { Pool } from 'pg';`,
+        `import type { PoolClient } from 'pg';`,
         `import { DataSource } from 'typeorm';`,
+        `import type { Sql } from '../db/sql';`,
+        `import { createStore } from '../db/store';`,
+        `import { createDataSource } from '../db/data-source';`,
       ],
       allowed: [
-        `import type { DataSource } from 'typeorm';`,
-        `import { poolWaiting } from '../db/data-source';`,
-        `import { countNeedsAttention } from '../domain/transfers/records';`,
+        `import type { Store } from '../db/store';`,
+        `import { changeTransferState } from '../domain/transfers/records';`,
+        `import { heartbeat } from '@temporalio/activity';`,
       ],
     });
-    // the DataSource plugin creates the DataSource: the one file of api/ that reaches into db/
-    await expectRule('api/plugins/db.ts', {
-      refused: [],
-      allowed: [`import { createDataSource } from '../../db/data-source';`, `import { poolSql } from '../../db/sql';`],
+    const sqlText = await lint([
+      { filePath: 'activities/x.ts', code: 'export const q = `SELECT workflow_id FROM transfers WHERE workflow_id = ANY($1)`;' },
+      { filePath: 'activities/x.ts', code: `export const q = 'UPDATE transfers SET status = $2 WHERE id = $1';` },
+      // a Temporal visibility query is not SQL
+      { filePath: 'activities/x.ts', code: "export const q = `WorkflowType = 'transferWorkflow' AND TaskQueue = 'q'`;" },
+    ]);
+    expect(sqlText.map((o) => o.restricted.length > 0 || o.syntax.length > 0)).toEqual([true, true, false]);
+  });
+
+  it('(d) scripts/ go through domain/, but for the listed bootstrapping and outside-auditor scripts', async () => {
+    const refused = [`import { Pool } from 'pg';`, `import { createDataSource } from '../db/data-source';`, `import type { Sql } from '../db/sql';`];
+    await expectRule('scripts/x.ts', {
+      refused,
+      allowed: [`import { createStore } from '../db/store';`, `import { deposit } from '../domain/deposits';`],
+    });
+    await expectRule('scripts/migrate.ts', { refused: [], allowed: [`import { Client } from 'pg';`, `import { runMigrations } from '../db/migrate';`] });
+    await expectRule('scripts/bench-postgres.ts', { refused: [], allowed: [`import { Pool } from 'pg';`] });
+  });
+
+  it('(e) domain/ runs its statements on the Store or Sql it is given, and opens no connection', async () => {
+    await expectRule('domain/x.ts', {
+      refused: [
+        `import { Pool } from 'pg';`,
+        `import { DataSource } from 'typeorm';`,
+        `import { createStore } from '../db/store';`,
+        `import { createDataSource } from '../db/data-source';`,
+      ],
+      allowed: [`import type { Store } from '../db/store';`, `import type { Sql } from '../db/sql';`, `import { pgErrorCode } from '../db/pg-errors';`],
     });
   });
 

@@ -3,16 +3,17 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app';
 import { workerReadiness } from '../../worker/http-server';
 import type { Config } from '../../config';
 import { closedPort } from '../api/helpers';
 import { APP_METRICS, METRIC_CONTRACT, TEMPORAL_SDK_METRICS } from '../infra/metrics-contract';
-import { createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually } from '../support/wallets';
 import { customer, fund, injectDriver, openWallet, parseMetrics, transfer, valueOf, type Sample } from './helpers';
+import { query } from '../support/sql';
 
 /**
  * After a completed and a rejected transfer, the API's /metrics and a worker process's /metrics
@@ -21,6 +22,8 @@ import { customer, fund, injectDriver, openWallet, parseMetrics, transfer, value
  * dashboard use) with the right labels and the values these transfers must have produced.
  */
 const WORKER_MAIN = path.resolve(__dirname, '../../dist/worker/main.js');
+/** The dev stack's bundle (npm run build): the worker runs the bench's bare workflow below, as on `npm start`. */
+const BENCH_BUNDLE = path.resolve(__dirname, '../../dist/workflow-bundle-bench.js');
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -33,6 +36,8 @@ function spawnWorker(config: Config, ports: { metrics: number; temporal: number 
     env: {
       ...process.env,
       WORKER_ID: 'metrics-test',
+      WORKER_BENCH_BASELINE: 'true',
+      WORKER_BUNDLE_PATH: BENCH_BUNDLE,
       TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
       WORKER_METRICS_PORT: String(ports.metrics),
       TEMPORAL_METRICS_PORT: String(ports.temporal),
@@ -70,7 +75,7 @@ function expectContractLabels(samples: Sample[], types: Map<string, string>, fam
 }
 
 describe('Prometheus metrics of the API and of a worker process', () => {
-  let ds: DataSource;
+  let ds: Store;
   let app: FastifyInstance;
   let worker: WorkerProcess;
   let config: Config;
@@ -80,7 +85,7 @@ describe('Prometheus metrics of the API and of a worker process', () => {
   beforeAll(async () => {
     if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run \`npm run build\` first`);
     config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('metrics') });
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     app = await buildApp({ config, logger: false });
     const ports = { metrics: await closedPort(), temporal: await closedPort() };
     workerUrl = `http://127.0.0.1:${ports.metrics}`;
@@ -97,13 +102,13 @@ describe('Prometheus metrics of the API and of a worker process', () => {
   });
 
   afterAll(async () => {
-    if (parked.length) await ds.query(`DELETE FROM transfers WHERE id = ANY($1::uuid[])`, [parked]);
+    if (parked.length) await query(ds, `DELETE FROM transfers WHERE id = ANY($1::uuid[])`, [parked]);
     if (worker && worker.child.exitCode === null) {
       worker.child.kill('SIGTERM');
       await worker.exited;
     }
     await app?.close();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   it('counts a completed and a rejected transfer, a deposit, a replay and the parked backlog', async () => {
@@ -130,7 +135,7 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     // a parked transfer of our own wallets, for the gauge (which counts the whole table)
     const parkedId = randomUUID();
     parked.push(parkedId);
-    await ds.query(
+    await query(ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency,
                               workflow_id, status)
        VALUES ($1, $2, $3, 'x', $4, $5, 1, 'EUR', $6, 'NEEDS_ATTENTION')`,
@@ -288,9 +293,8 @@ describe('worker readiness', () => {
       withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
       healthService: { check: async () => (status instanceof Error ? Promise.reject(status) : { status }) },
     }) as unknown as NativeConnection;
-  // the check queries the pg pool of TypeORM's driver (db/ping.ts)
-  const db = (up: boolean) =>
-    ({ driver: { master: { query: async () => (up ? { rows: [{}] } : Promise.reject(new Error('connection refused'))) } } }) as unknown as DataSource;
+  // the check is the Store's ping (db/store.ts)
+  const db = (up: boolean) => ({ ping: async () => (up ? undefined : Promise.reject(new Error('connection refused'))) }) as unknown as Store;
   const worker = (state: string) => ({ getState: () => state }) as unknown as Worker;
 
   it('is ready only while polling with Temporal and Postgres answering', async () => {

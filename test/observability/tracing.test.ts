@@ -4,14 +4,14 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import type { Config } from '../../config';
 import { getTransfer } from '../../domain/transfers/records';
 import { otlpTracesUrl, startTracing, TRACING_OFF, type Tracing } from '../../observability/tracing';
 import { activityInterceptors, workflowSinks } from '../../worker/interceptors';
-import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue, workflowBundle } from '../support/env';
+import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue, workflowBundle } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually } from '../support/wallets';
 import { customer, fund, injectDriver, openWallet, transfer } from './helpers';
@@ -48,7 +48,7 @@ describe('tracing', () => {
     let config: Config;
     let app: FastifyInstance;
     let worker: RunningWorker;
-    let ds: DataSource;
+    let ds: Store;
     let plainClient: Client;
 
     beforeAll(async () => {
@@ -56,7 +56,7 @@ describe('tracing', () => {
       tracing = startTracing(config, 'wallet-test', { exporter });
       app = await buildApp({ config, logger: false, tracing });
       worker = await startTransferWorker(config, { tracing });
-      ds = await createTestDataSource();
+      ds = await createTestStore();
       plainClient = await connectTemporalClient();
     });
 
@@ -64,7 +64,7 @@ describe('tracing', () => {
       await worker?.stop();
       await app?.close();
       await plainClient?.connection.close();
-      await ds?.destroy();
+      await ds?.close();
       await tracing?.shutdown();
     });
 

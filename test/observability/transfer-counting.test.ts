@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { transferStateActivities } from '../../activities/transfer-state';
 import type { ActivityDeps } from '../../activities';
 import { createWorkerMetrics } from '../../observability/metrics';
-import { createTestDataSource } from '../support/env';
+import { createTestStore } from '../support/env';
 import { makeWallet } from '../support/wallets';
 import { parseMetrics, valueOf } from './helpers';
+import { query } from '../support/sql';
 
 /**
  * transfers_total and transfer_duration_seconds count a transition once, however often Temporal
@@ -13,20 +14,20 @@ import { parseMetrics, valueOf } from './helpers';
  * already): the counts follow the row, not the calls.
  */
 describe('counting transfer transitions', () => {
-  let ds: DataSource;
+  let ds: Store;
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
   });
   afterAll(async () => {
-    await ds?.destroy();
+    await ds?.close();
   });
 
   async function pendingTransfer(): Promise<string> {
     const from = await makeWallet(ds, { balance: 100n });
     const to = await makeWallet(ds);
     const id = randomUUID();
-    await ds.query(
+    await query(ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
        VALUES ($1, 'counting', $2, 'h', $3, $4, 10, 'EUR', $5)`,
       [id, `key-${id}`, from.id, to.id, `transfer-${id}`],
@@ -55,7 +56,7 @@ describe('counting transfer transitions', () => {
     expect(valueOf(samples, 'transfers_total', { status: 'COMPLETED' })).toBe(0);
     expect(valueOf(samples, 'transfer_duration_seconds_count', { status: 'CANCELLED' })).toBe(1);
     expect(valueOf(samples, 'transfer_duration_seconds_count', { status: 'NEEDS_ATTENTION' })).toBeUndefined();
-    const [row] = await ds.query(`SELECT extract(epoch FROM finished_at - created_at)::float8 AS s FROM transfers WHERE id = $1`, [transferId]);
+    const [row] = await query(ds, `SELECT extract(epoch FROM finished_at - created_at)::float8 AS s FROM transfers WHERE id = $1`, [transferId]);
     expect(valueOf(samples, 'transfer_duration_seconds_sum', { status: 'CANCELLED' })).toBeCloseTo((row as { s: number }).s, 2); // Date: milliseconds
   });
 });

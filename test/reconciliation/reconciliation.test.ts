@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
-import { createDataSource } from '../../db/data-source';
+import type { Store } from '../../db/store';
+import { createStore } from '../../db/store';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
 import { recordTransfer } from '../../domain/transfers/records';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
@@ -12,6 +12,7 @@ import { connectTemporalClient, ownDatabase, testConfig, uniqueTaskQueue } from 
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
 import { eventually } from '../support/wallets';
+import { query } from '../support/sql';
 
 interface RunJson {
   id: string;
@@ -44,7 +45,7 @@ describe('reconciliation', () => {
   let worker: RunningWorker;
   let accounting: SwitchableAccounting;
   let temporal: Client;
-  let db: DataSource;
+  let db: Store;
   const alice: TestCaller = customer(uniqueKey('alice'));
   const bob: TestCaller = customer(uniqueKey('bob'));
   const wallets = { A: '', B: '', U: '', V: '' };
@@ -87,14 +88,14 @@ describe('reconciliation', () => {
   }
 
   async function count(table: string): Promise<number> {
-    const [row] = (await db.query(`SELECT count(*)::int AS n FROM ${table}`)) as Array<{ n: number }>;
+    const [row] = (await query(db, `SELECT count(*)::int AS n FROM ${table}`)) as Array<{ n: number }>;
     return row!.n;
   }
 
   beforeAll(async () => {
     await database.create();
-    db = createDataSource({ url: databaseUrl, poolMax: 3, applicationName: 'wallet-test-recon' });
-    await db.initialize();
+    db = createStore({ url: databaseUrl, poolMax: 3, applicationName: 'wallet-test-recon' });
+    await db.connect();
     worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
     app = await startApp(env);
     temporal = await connectTemporalClient();
@@ -110,7 +111,7 @@ describe('reconciliation', () => {
     await app?.close();
     await worker?.stop();
     await temporal?.connection.close();
-    await db?.destroy();
+    await db?.close();
     await database.drop();
   });
 
@@ -204,7 +205,7 @@ describe('reconciliation', () => {
       for await (const _ of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs += 1;
       return runs > 1 ? runs : undefined;
     }, 10_000, 'the continued-as-new runs');
-    const [stored] = (await db.query(`SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
+    const [stored] = (await query(db, `SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
       workflowId,
     ])) as Array<{ n: number; wallets: string }>;
     expect(stored).toEqual({ n: 1, wallets: String(large.checked.wallets) }); // one run row for all its Temporal runs
@@ -214,13 +215,13 @@ describe('reconciliation', () => {
     // a completed transfer whose booking is gone (bypassing the append-only triggers, on this database only)
     const unbooked = await completedTransfer(300);
     await db.transaction(async (m) => {
-      await m.query(`SET LOCAL session_replication_role = replica`);
-      await m.query(`DELETE FROM accounting_lines WHERE transfer_id = $1`, [unbooked]);
-      await m.query(`DELETE FROM accounting_bookings WHERE transfer_id = $1`, [unbooked]);
+      await m(`SET LOCAL session_replication_role = replica`);
+      await m(`DELETE FROM accounting_lines WHERE transfer_id = $1`, [unbooked]);
+      await m(`DELETE FROM accounting_bookings WHERE transfer_id = $1`, [unbooked]);
     });
     // a workflow whose row is gone
     const rowless = await completedTransfer(400);
-    await db.query(`DELETE FROM transfers WHERE id = $1`, [rowless]);
+    await query(db, `DELETE FROM transfers WHERE id = $1`, [rowless]);
     // a row whose workflow was never started (the API died between the two), older than the grace period
     const key = uniqueKey('lost');
     const lostId = transferIdFor(alice.sub, key);
@@ -235,17 +236,17 @@ describe('reconciliation', () => {
       currency: 'EUR',
       workflowId: workflowIdFor(lostId),
     });
-    await db.query(`UPDATE transfers SET created_at = now() - interval '5 minutes' WHERE id = $1`, [lostId]);
+    await query(db, `UPDATE transfers SET created_at = now() - interval '5 minutes' WHERE id = $1`, [lostId]);
     // an audit row for a decision the saga never applied
     const undecided = await completedTransfer(50);
     const forgedKey = `${workflowIdFor(undecided)}/forged-update`;
-    await db.query(
+    await query(db,
       `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, idempotency_key, created_at)
        VALUES ('mallory', '{finance}', 'transfer.retry', 'transfer', $1, 'never applied', 'req-x', $2, now() - interval '5 minutes')`,
       [undecided, forgedKey],
     );
     // a wallet balance off by one (last: a later posting would restate balance_after)
-    await db.query(`UPDATE wallets SET balance = balance + 1 WHERE id = $1`, [wallets.B]);
+    await query(db, `UPDATE wallets SET balance = balance + 1 WHERE id = $1`, [wallets.B]);
 
     const run = await runThroughApi();
     await recordHistory(run.workflowId, 'maintenance/reconciliation-repairs');
@@ -284,7 +285,7 @@ describe('reconciliation', () => {
     // the repaired transfer runs its saga to the end
     const result = await temporal.workflow.getHandle(workflowIdFor(lostId)).result();
     expect(result).toMatchObject({ status: 'COMPLETED' });
-    const [row] = (await db.query(`SELECT status FROM transfers WHERE id = $1`, [lostId])) as Array<{ status: string }>;
+    const [row] = (await query(db, `SELECT status FROM transfers WHERE id = $1`, [lostId])) as Array<{ status: string }>;
     expect(row!.status).toBe('COMPLETED');
 
     // the gauges show the kinds the alert fires on (the API caches them for up to 5 s)

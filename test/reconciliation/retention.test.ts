@@ -8,6 +8,7 @@ import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/e
 import { recordHistory } from '../support/histories';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
+import { query } from '../support/sql';
 
 /**
  * The retention Schedule's workflow: expired idempotency records go, in bounded batches, and nothing
@@ -41,7 +42,7 @@ describe('idempotency retention', () => {
   };
 
   async function records(callerId: string): Promise<string[]> {
-    const rows = (await app.db.query(`SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId])) as Array<{
+    const rows = (await query(app.db, `SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId])) as Array<{
       key: string;
     }>;
     return rows.map((r) => r.key);
@@ -69,13 +70,13 @@ describe('idempotency retention', () => {
     // copy expires with it: both have the same TTL)
     const stranger = uniqueKey('stranger');
     for (let i = 0; i < 7; i++) {
-      await app.db.query(
+      await query(app.db,
         `INSERT INTO idempotency_records (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
          VALUES ($1, $2, 'h', 'transfer', $3, now() - interval '1 hour')`,
         [stranger, `k${i}`, randomUUID()],
       );
     }
-    await app.db.query(`UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`, [
+    await query(app.db, `UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`, [
       alice.sub,
       oldKey,
     ]);
@@ -98,7 +99,7 @@ describe('idempotency retention', () => {
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
 
     expect(await getWallet(app, A.id)).toMatchObject({ balance: 10_000 - 100 - 200, held: 0 });
-    const [entries] = (await app.db.query(`SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id])) as Array<{
+    const [entries] = (await query(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id])) as Array<{
       n: number;
     }>;
     expect(entries!.n).toBe(1);

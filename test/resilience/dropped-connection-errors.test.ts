@@ -3,14 +3,14 @@ import { Client as PgClient } from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { asActivity } from '../../activities/failures';
 import { problemFromError } from '../../api/errors';
-import { createDataSource } from '../../db/data-source';
+import { createStore } from '../../db/store';
 import { DomainError } from '../../domain/errors';
 import { backoffDelayMs, connectWithRetry, errorSummary, StartupAborted } from '../../observability/dependency-retry';
 import { testConfig } from '../support/env';
 import { TcpProxy } from '../support/tcp-proxy';
 
 /**
- * The errors node-postgres and TypeORM really raise when a connection is cut or killed (made here on
+ * The errors node-postgres (and the Store over its pool) really raise when a connection is cut or killed (made here on
  * the run's Postgres, through a TCP proxy or by pg_terminate_backend): the API answers them 503
  * SERVICE_UNAVAILABLE, never 500, and the worker's activities leave them retryable.
  */
@@ -76,15 +76,17 @@ describe('dropped database connections', () => {
     await expectUnavailableAndRetryable(after);
   });
 
-  it('TypeORM: the QueryFailedError wrapping a cut connection', async () => {
-    const ds = createDataSource({ url: proxy.rewrite(testConfig().DATABASE_URL), poolMax: 1, applicationName: 'wallet-test-cut' });
-    await ds.initialize();
+  it('Store: a statement on a pooled connection that is cut (db/store.ts)', async () => {
+    const store = createStore({ url: proxy.rewrite(testConfig().DATABASE_URL), poolMax: 1, applicationName: 'wallet-test-cut' });
+    await store.connect();
     try {
-      const cut = await cutDuring((sql) => ds.query(sql));
-      expect(cut).toBeInstanceOf(QueryFailedError);
+      const cut = await cutDuring((sql) => store.sql(sql));
+      expect((cut as Error).message).toMatch(/Connection terminated/);
       await expectUnavailableAndRetryable(cut);
+      // the pool dropped the broken connection: the next statement gets a fresh one
+      await expect(store.sql('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
     } finally {
-      await ds.destroy();
+      await store.close();
     }
   });
 

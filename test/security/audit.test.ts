@@ -9,6 +9,7 @@ import { testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { getTransfer, waitForStatus, type TransferJson } from '../transfers/helpers';
 import { createWalletAs, transferAs } from './fixtures';
+import { query } from '../support/sql';
 
 interface AuditJson {
   id: string;
@@ -182,7 +183,7 @@ describe('audit trail', () => {
     ];
     expect(attempts.map((r) => r.statusCode)).toEqual([403, 400, 404, 403]);
     expect((await auditOf(wallet.id)).items).toEqual([]);
-    const rows: Array<{ n: number }> = await app.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`);
+    const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`);
     expect(rows[0]!.n).toBe(0);
   });
 
@@ -195,7 +196,7 @@ describe('audit trail', () => {
       deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: 10n, audit: broken }),
     ).rejects.toThrow();
 
-    const [row]: Array<{ status: string; balance: string; lines: number }> = await app.db.query(
+    const [row]: Array<{ status: string; balance: string; lines: number }> = await query(app.db,
       `SELECT status, balance::text, (SELECT count(*)::int FROM ledger_lines WHERE wallet_id = $1) AS lines FROM wallets WHERE id = $1`,
       [wallet.id],
     );
@@ -203,9 +204,9 @@ describe('audit trail', () => {
   });
 
   it('is append-only', async () => {
-    await expect(app.db.query(`UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/append-only/);
-    await expect(app.db.query(`DELETE FROM audit_log`)).rejects.toThrow(/append-only/);
-    await expect(app.db.query(`TRUNCATE audit_log`)).rejects.toThrow(/append-only/);
+    await expect(query(app.db, `UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/append-only/);
+    await expect(query(app.db, `DELETE FROM audit_log`)).rejects.toThrow(/append-only/);
+    await expect(query(app.db, `TRUNCATE audit_log`)).rejects.toThrow(/append-only/);
   });
 
   it('pages through a target’s trail newest first, for ops, finance and admin only', async () => {

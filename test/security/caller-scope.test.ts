@@ -3,6 +3,7 @@ import { customer, postDeposit, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
 import { uniqueTaskQueue } from '../support/env';
 import { createWalletAs, transferAs } from './fixtures';
+import { query } from '../support/sql';
 
 /** Idempotency keys belong to the caller who sent them (DESIGN §5): the same key from two callers names two resources. */
 describe('idempotency keys are scoped per caller', () => {
@@ -39,7 +40,7 @@ describe('idempotency keys are scoped per caller', () => {
     expect(annAgain.headers['idempotent-replayed']).toBe('true');
     expect(annAgain.json<{ id: string }>().id).toBe(a.id);
 
-    const rows: Array<{ id: string; caller_id: string }> = await app.db.query(
+    const rows: Array<{ id: string; caller_id: string }> = await query(app.db,
       `SELECT id, caller_id FROM transfers WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );
@@ -49,7 +50,7 @@ describe('idempotency keys are scoped per caller', () => {
         { id: b.id, caller_id: ben.sub },
       ].sort((x, y) => x.caller_id.localeCompare(y.caller_id)),
     );
-    const records: Array<{ caller_id: string }> = await app.db.query(
+    const records: Array<{ caller_id: string }> = await query(app.db,
       `SELECT caller_id FROM idempotency_records WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );

@@ -6,6 +6,7 @@ import { ownDatabase, testConfig, uniqueTaskQueue } from '../support/env';
 import { OpenApiValidator, type OpenApiDoc } from '../support/openapi';
 import { buildWorld, type World } from './fixtures';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
+import { query as rowsOf } from '../support/sql';
 
 /**
  * Property-based fuzzing of every route: random and near-valid bodies, params, query strings and
@@ -269,7 +270,7 @@ describe('fuzzing every route', () => {
   const seen = new Map<string, Map<number, number>>();
 
   async function rowCounts(): Promise<Record<string, number>> {
-    const [row] = await app.db.query(`SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`);
+    const [row] = await rowsOf(app.db, `SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`);
     return row as Record<string, number>;
   }
 

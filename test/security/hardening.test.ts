@@ -107,7 +107,7 @@ describe('hardening', () => {
     const broken = await startApp();
     try {
       const wallet = await createWalletAs(broken, customer(uniqueKey('broken')));
-      await broken.db.destroy(); // the pool is gone: every query now fails inside the handler
+      await broken.db.close(); // the pool is gone: every query now fails inside the handler
       const res = await broken.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) });
       expect(res.statusCode).toBeGreaterThanOrEqual(500);
       const body = res.json<Record<string, unknown>>();

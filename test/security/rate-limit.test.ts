@@ -7,6 +7,7 @@ import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig, uniqueTaskQueue } from '../support/env';
 import { TcpProxy } from '../support/tcp-proxy';
 import { createWalletAs, transferAs } from './fixtures';
+import { query } from '../support/sql';
 
 /** Rate limits per caller and route class, in Redis, and in memory while Redis does not answer (README "Security"). */
 describe('rate limits', () => {
@@ -76,7 +77,7 @@ describe('rate limits', () => {
 
       expect(first.statusCode).toBe(202); // (fails later in the saga: no funds; the limit counts requests)
       expect(second.statusCode).toBe(429);
-      const rows: Array<{ n: number }> = await app.db.query(
+      const rows: Array<{ n: number }> = await query(app.db,
         `SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = $1)
               + (SELECT count(*) FROM idempotency_records WHERE idempotency_key = $1) AS n`,
         [key],

@@ -7,10 +7,9 @@ import {
   type LogLevel,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
-import type { DataSource } from 'typeorm';
 import { loadConfig, type Config } from '../../config';
-import { createDataSource } from '../../db/data-source';
 import { runMigrations } from '../../db/migrate';
+import { createStore, type Store } from '../../db/store';
 import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { bundleTransferWorkflows } from '../../worker/bundle';
 
@@ -25,11 +24,11 @@ export function testConfig(overrides: NodeJS.ProcessEnv = {}): Config {
   return loadConfig({ ...process.env, NODE_ENV: 'test', ...overrides });
 }
 
-/** An initialized TypeORM DataSource on the run's database. Call `destroy()` in afterAll. */
-export async function createTestDataSource(opts: { poolMax?: number } = {}): Promise<DataSource> {
-  const ds = createDataSource({ url: testConfig().DATABASE_URL, poolMax: opts.poolMax ?? 5, applicationName: 'wallet-test' });
-  await ds.initialize();
-  return ds;
+/** A connected Store on the run's database. Call `close()` in afterAll. */
+export async function createTestStore(opts: { poolMax?: number } = {}): Promise<Store> {
+  const store = createStore({ url: testConfig().DATABASE_URL, poolMax: opts.poolMax ?? 5, applicationName: 'wallet-test' });
+  await store.connect();
+  return store;
 }
 
 /** A Temporal client on the run's dev server. Close it with `client.connection.close()` in afterAll. */

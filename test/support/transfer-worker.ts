@@ -1,11 +1,12 @@
 import type { Worker } from '@temporalio/worker';
 import type { Config } from '../../config';
-import { createActivities } from '../../activities';
+import { activitiesFor } from '../../activities';
 import type { AccountingPort } from '../../domain/transfers/accounting-port';
 import type { TransferDetails } from '../../domain/transfers/transfer';
 import type { WorkerMetrics } from '../../observability/metrics';
 import type { Tracing } from '../../observability/tracing';
 import { buildTransferWorker } from '../../worker/build-worker';
+import { BENCH_WORKFLOWS_PATH } from '../../worker/bundle';
 import { openActivityDeps } from '../../worker/deps';
 import { connectWorkerConnection, workflowBundle } from './env';
 
@@ -31,8 +32,9 @@ export async function startTransferWorker(
   const worker = await buildTransferWorker({
     connection,
     config,
-    activities: createActivities({ ...deps, accounting }),
-    workflows: { workflowBundle: await workflowBundle() },
+    activities: activitiesFor({ ...deps, accounting }),
+    // the run's prebuilt bundle has the production workflows; a bench worker bundles its own (workflows/bench.ts)
+    workflows: config.WORKER_BENCH_BASELINE ? { workflowsPath: BENCH_WORKFLOWS_PATH } : { workflowBundle: await workflowBundle() },
     tracing: opts.tracing,
   });
   const running = worker.run();

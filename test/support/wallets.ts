@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { deposit } from '../../domain/deposits';
 import { createWallet, getWallet } from '../../domain/wallets';
+import { query } from './sql';
 
 /** A customer wallet of this test's own, funded through a real deposit when `balance` is given. */
-export async function makeWallet(ds: DataSource, opts: { currency?: string; balance?: bigint; ownerId?: string } = {}) {
+export async function makeWallet(ds: Store, opts: { currency?: string; balance?: bigint; ownerId?: string } = {}) {
   const wallet = await createWallet(ds, { ownerId: opts.ownerId ?? `owner-${randomUUID()}`, currency: opts.currency ?? 'EUR' });
   if (opts.balance && opts.balance > 0n) {
     await deposit(ds, { depositId: randomUUID(), walletId: wallet.id, amount: opts.balance, reference: 'test funding' });
@@ -12,8 +13,8 @@ export async function makeWallet(ds: DataSource, opts: { currency?: string; bala
   return getWallet(ds, wallet.id);
 }
 
-export async function journalEntriesOf(ds: DataSource, transferId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await ds.query(
+export async function journalEntriesOf(ds: Store, transferId: string): Promise<number> {
+  const rows: Array<{ n: number }> = await query(ds,
     `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`,
     [transferId],
   );

@@ -1,15 +1,16 @@
 import net from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { createWallet, expectProblem, FINANCE, getWallet, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
-import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf } from '../support/wallets';
 import { fund, getTransfer, postTransfer, walletPair, type TransferJson } from './helpers';
+import { query } from '../support/sql';
 
 /**
  * POST /v1/transfers answers with the saga's reserve decision (update-with-start), and a completed
@@ -19,11 +20,11 @@ describe('transfer early answer and history shape', () => {
   const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('answer') };
   let app: FastifyInstance;
   let worker: RunningWorker;
-  let ds: DataSource;
+  let ds: Store;
   let client: Client;
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     client = await connectTemporalClient();
     worker = await startTransferWorker(testConfig(env));
     app = await buildApp({ config: testConfig(env), logger: false });
@@ -32,9 +33,9 @@ describe('transfer early answer and history shape', () => {
   afterAll(async () => {
     await app?.close();
     await worker?.stop();
-    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
     await client?.connection.close();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   const twoWallets = (balance: number) => walletPair(app, balance);
@@ -51,7 +52,7 @@ describe('transfer early answer and history shape', () => {
     expect(res.headers.location).toBe(`/v1/transfers/${transferId}`);
 
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0, available: 100 });
-    expect(await ds.query(`SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId])).toEqual([]);
+    expect(await query(ds, `SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId])).toEqual([]);
     const transfer = await getTransfer(app, transferId);
     expect(transfer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
 
@@ -148,7 +149,7 @@ describe('transfer early answer and history shape', () => {
       const body = { fromWalletId: from.id, toWalletId: to.id, amount: 150 };
       const res = await postTransfer(silentApp, body, { key });
       expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
-      const rows = await ds.query<Array<{ id: string; status: string }>>(
+      const rows = await query<{ id: string; status: string }>(ds,
         `SELECT id, status FROM transfers WHERE idempotency_key = $1`,
         [key],
       );
@@ -206,12 +207,12 @@ describe('transfer early answer and history shape', () => {
       const ids = new Set(answers.map((r) => r.json<TransferJson>().id));
       expect(ids.size).toBe(1);
     }
-    const rows: Array<{ n: number }> = await ds.query(`SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`, [
+    const rows: Array<{ n: number }> = await query(ds, `SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`, [
       from.id,
     ]);
     expect(rows[0]!.n).toBe(20);
     // every one of them completes once
-    const ids: Array<{ id: string }> = await ds.query(`SELECT id FROM transfers WHERE from_wallet_id = $1`, [from.id]);
+    const ids: Array<{ id: string }> = await query(ds, `SELECT id FROM transfers WHERE from_wallet_id = $1`, [from.id]);
     for (const { id } of ids) {
       await client.workflow.getHandle(`transfer-${id}`).result();
       expect(await journalEntriesOf(ds, id)).toBe(1);

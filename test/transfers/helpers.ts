@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ADMIN, createWallet, customer, postDeposit, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
+import { query } from '../support/sql';
 
 export interface TransferJson {
   id: string;
@@ -21,7 +22,7 @@ export interface TransferJson {
 
 /** The customer owning `walletId` (looked up in the database), as the caller who may move its money. */
 export async function ownerOf(app: FastifyInstance, walletId: string): Promise<TestCaller> {
-  const rows: Array<{ owner_id: string }> = await app.db.query(`SELECT owner_id FROM wallets WHERE id = $1`, [walletId]);
+  const rows: Array<{ owner_id: string }> = await query(app.db, `SELECT owner_id FROM wallets WHERE id = $1`, [walletId]);
   return customer(rows[0]?.owner_id ?? 'nobody');
 }
 

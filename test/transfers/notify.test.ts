@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
-import { poolSql } from '../../db/sql';
+import type { Store } from '../../db/store';
 import { NOTIFICATION_STREAM, notifyParties } from '../../domain/transfers/notify';
 import { postTransfer } from '../../domain/transfers/post';
 import { applyStateChange } from '../../domain/transfers/records';
 import { reserveFunds } from '../../domain/transfers/reserve';
 import { checkLedgerInvariants } from '../../domain/invariants';
-import { createTestDataSource, testConfig } from '../support/env';
+import { createTestStore, testConfig } from '../support/env';
 import { makeWallet } from '../support/wallets';
+import { query } from '../support/sql';
 
 /**
  * The notify step on its own: it records both notifications and completes the transfer in one
@@ -16,20 +16,20 @@ import { makeWallet } from '../support/wallets';
  * unpublished, exactly once, and does not complete the transfer twice.
  */
 describe('notify step', () => {
-  let ds: DataSource;
+  let ds: Store;
   let redis: Redis;
   const prefix = `${testConfig().REDIS_KEY_PREFIX}notify-${randomUUID().slice(0, 8)}:`;
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     redis = new Redis(testConfig().REDIS_URL, { keyPrefix: prefix });
   });
 
   afterAll(async () => {
-    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
     await redis?.del(NOTIFICATION_STREAM);
     redis?.disconnect();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   /** A transfer taken through the real reserve and ledger steps (no saga), so the books stay consistent. */
@@ -37,14 +37,14 @@ describe('notify step', () => {
     const from = await makeWallet(ds, { balance: 1_000n });
     const to = await makeWallet(ds);
     const id = randomUUID();
-    await ds.query(
+    await query(ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
        VALUES ($1, 'notify-test', $2, 'h', $3, $4, 250, 'EUR', $5)`,
       [id, id, from.id, to.id, `transfer-${id}`],
     );
     const t = { transferId: id, fromWalletId: from.id, toWalletId: to.id, amount: 250n, currency: 'EUR' };
     await reserveFunds(ds, t);
-    await applyStateChange(poolSql(ds), { transferId: id, status: 'ACCOUNTED', expectedStatus: 'RESERVED' });
+    await applyStateChange(ds.sql, { transferId: id, status: 'ACCOUNTED', expectedStatus: 'RESERVED' });
     expect(await postTransfer(ds, t)).toBe('posted');
     return t;
   }
@@ -71,12 +71,12 @@ describe('notify step', () => {
       down.disconnect();
     }
     // the transaction had committed: recorded and completed, nothing published yet
-    const rows: Array<{ published: boolean }> = await ds.query(
+    const rows: Array<{ published: boolean }> = await query(ds,
       `SELECT published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1`,
       [t.transferId],
     );
     expect(rows).toEqual([{ published: false }, { published: false }]);
-    const [row] = await ds.query(`SELECT status FROM transfers WHERE id = $1`, [t.transferId]);
+    const [row] = await query(ds, `SELECT status FROM transfers WHERE id = $1`, [t.transferId]);
     expect(row).toEqual({ status: 'COMPLETED' });
 
     const retry = await notifyParties(ds, redis, t);

@@ -1,18 +1,19 @@
 import { execFile } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { NOTIFICATION_STREAM } from '../../domain/transfers/notify';
 import { ADMIN, createWallet, FINANCE, getWallet, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
-import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { recordHistory, RECORDED_VERSION } from '../support/histories';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf } from '../support/wallets';
 import { buildApp } from '../../api/app';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 import { fund, getTransfer, postTransfer, walletPair, waitForStatus, type TransferJson } from './helpers';
+import { query } from '../support/sql';
 
 /**
  * The transfer saga end to end: API → Temporal dev server → a real worker → Postgres and Redis.
@@ -29,11 +30,11 @@ describe('transfer saga', () => {
   let shortDeadlineApp: FastifyInstance;
   let worker: RunningWorker;
   let accounting: SwitchableAccounting | undefined;
-  let ds: DataSource;
+  let ds: Store;
   let client: Client;
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     client = await connectTemporalClient();
     worker = await startTransferWorker(testConfig(env), {
       accounting: (book) => (accounting = new SwitchableAccounting(book)),
@@ -55,16 +56,16 @@ describe('transfer saga', () => {
     await parkingApp?.close();
     await shortDeadlineApp?.close();
     await worker?.stop();
-    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
     await client?.connection.close();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   const twoWallets = (balance: number) => walletPair(app, balance);
 
   async function accountingRows(transferId: string) {
-    const [booking] = await ds.query(`SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
-    const lines: Array<{ kind: string; amount: string }> = await ds.query(
+    const [booking] = await query(ds, `SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
+    const lines: Array<{ kind: string; amount: string }> = await query(ds,
       `SELECT kind, amount::text FROM accounting_lines WHERE transfer_id = $1 ORDER BY id`,
       [transferId],
     );
@@ -97,7 +98,7 @@ describe('transfer saga', () => {
       ],
     });
 
-    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await ds.query(
+    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(ds,
       `SELECT kind, wallet_id, published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1 ORDER BY kind`,
       [transfer.id],
     );
@@ -132,7 +133,7 @@ describe('transfer saga', () => {
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0 });
     expect(await getWallet(app, to.id)).toMatchObject({ balance: 0 });
     // a tombstone at most: no late attempt of the reserve can hold the money afterwards
-    expect(await ds.query(`SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([{ status: 'released' }]);
+    expect(await query(ds, `SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([{ status: 'released' }]);
     expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-rejected-insufficient-funds`);
   });
@@ -259,7 +260,7 @@ describe('transfer saga', () => {
       const done = await waitForStatus(app, transfer.id, appliedRetry ? 'COMPLETED' : 'CANCELLED');
       expect(await getWallet(app, from.id)).toMatchObject({ balance: appliedRetry ? 1_750 : 2_000, held: 0 });
       expect(await journalEntriesOf(ds, done.id)).toBe(appliedRetry ? 1 : 0);
-      const audit: Array<{ action: string }> = await ds.query(`SELECT action FROM audit_log WHERE target_id = $1`, [transfer.id]);
+      const audit: Array<{ action: string }> = await query(ds, `SELECT action FROM audit_log WHERE target_id = $1`, [transfer.id]);
       expect(audit).toEqual([{ action: appliedRetry ? 'transfer.retry' : 'transfer.cancel' }]);
     });
 
@@ -287,7 +288,7 @@ describe('transfer saga', () => {
       expect(cancelled.status).toBe(0);
       expect(await getTransfer(app, transfer.id)).toMatchObject({ status: 'CANCELLED', failure: { code: 'CANCELLED_BY_FINANCE' } });
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
-      const audit: Array<{ actor: string; action: string; request_id: string }> = await ds.query(
+      const audit: Array<{ actor: string; action: string; request_id: string }> = await query(ds,
         `SELECT actor, action, request_id FROM audit_log WHERE target_id = $1`,
         [transfer.id],
       );
@@ -297,7 +298,7 @@ describe('transfer saga', () => {
       const late = await update('retry', { actor: 'cli-user', reason: 'changed my mind' });
       expect(late.status).not.toBe(0);
       expect(late.output).toContain('workflow execution already completed');
-      expect(await ds.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([{ n: 1 }]);
+      expect(await query(ds, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([{ n: 1 }]);
     });
 
     it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
@@ -375,7 +376,7 @@ describe('transfer saga', () => {
     const received = await Promise.all(receivers.map((r) => getWallet(app, r.id)));
     expect(sender.balance + received.reduce((sum, w) => sum + w.balance, 0)).toBe(1_000);
     // the balance after every line of the sender stayed within [0, 1000]
-    const after: Array<{ min: string; max: string }> = await ds.query(
+    const after: Array<{ min: string; max: string }> = await query(ds,
       `SELECT min(balance_after)::text AS min, max(balance_after)::text AS max FROM ledger_lines WHERE wallet_id = $1`,
       [from.id],
     );

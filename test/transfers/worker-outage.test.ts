@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { getTransfer } from '../../domain/transfers/records';
 import { getWallet } from '../../domain/wallets';
-import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { killWorker, spawnWorker, stopWorker, type WorkerProcess } from '../support/worker-process';
 
@@ -24,20 +24,20 @@ describe('an outage of every worker', () => {
     TRANSFER_ANSWER_TIMEOUT_SECONDS: '1',
   });
   const OUTAGE_MS = 15_000;
-  let ds: DataSource;
+  let ds: Store;
   let client: Client;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     client = await connectTemporalClient();
   });
 
   afterAll(async () => {
     await Promise.all(workers.map(stopWorker));
-    if (ds) expect(await checkLedgerInvariants(ds)).toEqual([]);
+    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
     await client?.connection.close();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   const start = (from: string, to: string) =>

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import type { DataSource } from 'typeorm';
+import type { Store } from '../../db/store';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import { getTransfer } from '../../domain/transfers/records';
 import { getWallet } from '../../domain/wallets';
-import { connectTemporalClient, createTestDataSource, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../support/worker-process';
 
@@ -16,20 +16,20 @@ import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../sup
  * a batch. `npm test` builds before jest runs.
  */
 describe('transfer workers as separate processes', () => {
-  let ds: DataSource;
+  let ds: Store;
   let client: Client;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run \`npm run build\` first`);
-    ds = await createTestDataSource();
+    ds = await createTestStore();
     client = await connectTemporalClient();
   });
 
   afterAll(async () => {
     await Promise.all(workers.map(stopWorker));
     await client?.connection.close();
-    await ds?.destroy();
+    await ds?.close();
   });
 
   function transferRequest(from: string, to: string, amount: bigint) {

@@ -259,7 +259,6 @@ class FakeBooks {
       if (!books.audit.some((row) => row.updateId === record.updateId)) books.audit.push(record);
       if (record.status) books.write(record.status, 'NEEDS_ATTENTION');
     },
-    baselineNoop: async () => {},
   };
 }
 
