@@ -11,7 +11,6 @@ import {
   problemResponses,
   Ref,
   Timestamp,
-  Uuid,
   UuidRef,
   WalletIdParams,
 } from '../schemas/common';

@@ -14,7 +14,6 @@ import {
   Ref,
   StringEnum,
   Timestamp,
-  Uuid,
   UuidRef,
   WalletIdParams,
 } from '../schemas/common';
