@@ -1,7 +1,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
-import { openApiDocument, shareExamples, shareParameters, shareProblemResponses } from '../openapi';
+import { openApiDocument } from '../openapi';
+import { shareExamples, shareParameters, shareProblemResponses } from '../openapi-components';
 import { SHARED_EXAMPLES } from '../schemas/examples';
 import { addComponentSchemas } from '../schemas/components';
 

@@ -157,7 +157,7 @@ const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /**
  * What each problem status means, the code a typical example of it carries, and the name of its shared
- * response (components.responses: api/openapi.ts).
+ * response (components.responses: api/openapi-components.ts).
  */
 const PROBLEM_KINDS: Record<number, { name: string; description: string; code: ProblemCode; detail: string }> = {
   400: { name: 'BadRequest', description: 'Invalid request', code: 'VALIDATION_FAILED', detail: 'body/amount must be >= 1' },

@@ -2,7 +2,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Answer, RequestBody, RequestOptions, ResponseBody, Schemas } from '../../api/client';
+import type { FastifyInstance } from 'fastify';
+import { apiClient, type Answer, type RequestBody, type RequestOptions, type ResponseBody, type Schemas } from '../../api/client';
+import { authHeaders } from '../support/auth';
+import { customer, startApp, uniqueKey } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 // openapi-typescript's own CLI (its library needs ES modules, which this jest setup does not load)
@@ -42,5 +45,32 @@ describe('the generated API client types', () => {
     const undocumented: ResponseBody<'/v1/transfers/{id}', 'get', 201> = { id: 'x' };
 
     expect([badCurrency, extra, noKey, noId, status, code, undocumented]).toHaveLength(7);
+  });
+
+  describe('through the typed fetch wrapper', () => {
+    let app: FastifyInstance;
+    let baseUrl: string;
+    beforeAll(async () => {
+      app = await startApp();
+      baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+    });
+    afterAll(async () => {
+      await app.close();
+    });
+
+    it('fills in path parameters, sends headers, query and body, and answers by status', async () => {
+      const owner = uniqueKey('client');
+      const client = apiClient(baseUrl, { headers: authHeaders(customer(owner)) });
+      const created = await client.call('post', '/v1/wallets', { body: { currency: 'EUR' } });
+      if (created.status !== 201) throw new Error(`POST /v1/wallets answered ${String(created.status)}`);
+      expect(created.body).toMatchObject({ ownerId: owner, currency: 'EUR', balance: 0 });
+
+      const read = await client.call('get', '/v1/wallets/{id}', { params: { id: created.body.id } });
+      expect(read).toMatchObject({ status: 200, body: { id: created.body.id } });
+      const page = await client.call('get', '/v1/wallets/{id}/transactions', { params: { id: created.body.id }, query: { limit: 5 } });
+      expect(page).toMatchObject({ status: 200, body: { items: [], nextCursor: null } });
+      const refused = await client.call('get', '/v1/wallets/{id}/transactions', { params: { id: created.body.id }, query: { limit: 500 } });
+      expect(refused).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    });
   });
 });
