@@ -80,7 +80,8 @@ export const TransferPageSchema = Page(TransferSchema, 'TransferPage');
 
 const TransferIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
-// RFC 7240: a server ignores the preferences it does not know, so any value is accepted; only wait=N acts
+// RFC 7240: a server ignores the preferences it does not know, so any value of any length is accepted (Node's
+// header size limit bounds it); only wait=N acts (api/transfers/prefer.ts)
 const PreferHeader = Type.Optional(
   Type.String({
     description:
