@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { apiClient, type Answer, type ApiClient, type MethodOf, type Path, type RequestOptions } from '../api/client';
 import type { Role } from '../api/auth/roles';
 import { signToken } from '../api/auth/tokens';
 import { loadConfig, type Config } from '../config';
@@ -27,6 +28,7 @@ import { postgresCeiling } from './bench-postgres';
 
 interface Options {
   api: string;
+  client: ApiClient;
   transfers: number;
   concurrency: number;
   senders: number;
@@ -43,19 +45,17 @@ function arg(name: string, fallback: number): number {
   return value;
 }
 
-async function call(opts: Options, method: string, path: string, auth: string, body?: unknown, key?: string) {
-  const res = await fetch(`${opts.api}${path}`, {
-    method,
-    headers: {
-      authorization: auth,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...(key ? { 'idempotency-key': key } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
+/** A set-up call through the typed client (api/client): the `expected` answer's body, or a throw. */
+async function call<P extends Path, M extends MethodOf<P>, S extends Answer<P, M>['status']>(
+  opts: Options,
+  method: M,
+  path: P,
+  expected: S,
+  request: RequestOptions<P, M>,
+): Promise<Extract<Answer<P, M>, { status: S }>['body']> {
+  const answer = await opts.client.call(method, path, request);
+  if (answer.status !== expected) throw new Error(`${method} ${path} → ${String(answer.status)} ${JSON.stringify(answer.body)}`);
+  return (answer as Extract<Answer<P, M>, { status: S }>).body;
 }
 
 async function metric(api: string, name: string): Promise<number | undefined> {
@@ -73,34 +73,33 @@ async function projectTransfers(opts: Options): Promise<Row> {
   for (let i = 0; i < opts.senders; i++) {
     const sub = `bench-${run}-${i}`;
     const auth = opts.authorization('customer', sub);
-    const wallet = await call(opts, 'POST', '/v1/wallets', auth, { ownerId: sub, currency: 'EUR' });
-    await call(opts, 'POST', `/v1/wallets/${wallet.id}/deposits`, finance, { amount: 1_000_000_000 }, randomUUID());
-    senders.push({ id: String(wallet.id), auth });
+    const wallet = await call(opts, 'post', '/v1/wallets', 201, {
+      headers: { authorization: auth },
+      body: { ownerId: sub, currency: 'EUR' },
+    });
+    await call(opts, 'post', '/v1/wallets/{id}/deposits', 201, {
+      params: { id: wallet.id },
+      headers: { authorization: finance, 'idempotency-key': randomUUID() },
+      body: { amount: 1_000_000_000 },
+    });
+    senders.push({ id: wallet.id, auth });
   }
   const receiverOwner = `bench-${run}-receiver`;
-  const receiver = await call(opts, 'POST', '/v1/wallets', opts.authorization('customer', receiverOwner), {
-    ownerId: receiverOwner,
-    currency: 'EUR',
+  const receiver = await call(opts, 'post', '/v1/wallets', 201, {
+    headers: { authorization: opts.authorization('customer', receiverOwner) },
+    body: { ownerId: receiverOwner, currency: 'EUR' },
   });
 
   let n = 0;
   const transfer = async (): Promise<string> => {
     const sender = senders[n++ % senders.length]!;
-    const res = await fetch(`${opts.api}/v1/transfers`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: sender.auth,
-        'idempotency-key': randomUUID(),
-        prefer: `wait=${opts.waitSeconds}`,
-      },
-      body: JSON.stringify({ fromWalletId: sender.id, toWalletId: receiver.id, amount: 100, currency: 'EUR' }),
+    const answer = await opts.client.call('post', '/v1/transfers', {
+      headers: { authorization: sender.auth, 'idempotency-key': randomUUID(), prefer: `wait=${opts.waitSeconds}` },
+      body: { fromWalletId: sender.id, toWalletId: receiver.id, amount: 100, currency: 'EUR' },
       signal: AbortSignal.timeout((opts.waitSeconds + 10) * 1000),
     });
-    const text = await res.text();
-    if (res.status >= 300) return `HTTP ${res.status}`;
-    const { status } = JSON.parse(text) as { status: string };
-    return status === 'COMPLETED' ? 'completed' : status;
+    if (answer.status !== 200 && answer.status !== 202) return `HTTP ${answer.status}`;
+    return answer.body.status === 'COMPLETED' ? 'completed' : answer.body.status;
   };
   return measureRow('this project: POST /v1/transfers', { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, transfer);
 }
@@ -175,8 +174,10 @@ async function main() {
   const secret = config.JWT_SECRET;
   const apiIndex = process.argv.indexOf('--api');
   const transfers = arg('transfers', 400);
+  const api = apiIndex >= 0 ? process.argv[apiIndex + 1]! : `http://127.0.0.1:${config.PORT}`;
   const opts: Options = {
-    api: apiIndex >= 0 ? process.argv[apiIndex + 1]! : `http://127.0.0.1:${config.PORT}`,
+    api,
+    client: apiClient(api),
     transfers,
     concurrency: arg('concurrency', 40),
     senders: arg('senders', 40),

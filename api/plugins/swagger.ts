@@ -2,6 +2,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { openApiDocument } from '../openapi';
+import { shareExamples, shareParameters, shareProblemResponses } from '../openapi-components';
+import { SHARED_EXAMPLES } from '../schemas/examples';
+import { addComponentSchemas } from '../schemas/components';
 
 /**
  * OpenAPI 3.1 generated from the route schemas (so it cannot drift from validation), served at
@@ -11,9 +14,16 @@ import { openApiDocument } from '../openapi';
  */
 export default fp(
   async (app) => {
+    addComponentSchemas(app); // Wallet, Transfer, …: what the routes' responses refer to
     await app.register(swagger, {
-      // shared schemas (app.addSchema: Problem) appear under components.schemas by their $id
+      // shared schemas (app.addSchema: Problem, Wallet, …) appear under components.schemas by their $id
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      // the problem answers (the same for a status on every route), and the parameters and example answers
+      // several routes declare alike: once each, under components.responses, .parameters and .examples
+      transformObject: (doc) =>
+        'openapiObject' in doc
+          ? shareExamples(shareParameters(shareProblemResponses(doc.openapiObject)), SHARED_EXAMPLES)
+          : doc.swaggerObject,
       openapi: {
         openapi: '3.1.0',
         info: {

@@ -5,25 +5,27 @@ import {
   AmountInput,
   jsonResponse,
   MinorUnits,
+  NoQuery,
   Nullable,
   PlainText,
   problemResponses,
+  Ref,
   Timestamp,
-  Uuid,
+  UuidRef,
   WalletIdParams,
 } from '../schemas/common';
 
 export const DepositSchema = Type.Object(
   {
-    id: Uuid,
-    walletId: Uuid,
+    id: UuidRef,
+    walletId: UuidRef,
     amount: MinorUnits('minor units credited'),
     currency: Type.String(),
     reference: Nullable(Type.String()),
     balanceAfter: MinorUnits("the wallet's balance right after this deposit"),
     createdAt: Timestamp,
   },
-  { title: 'Deposit' },
+  { $id: 'Deposit', title: 'Deposit' },
 );
 
 /** Built per app: the amount maximum is the configured MAX_AMOUNT_MINOR. */
@@ -40,6 +42,7 @@ export function depositSchemas(maxAmountMinor: bigint) {
       security: [{ bearerAuth: [] }],
       params: WalletIdParams,
       headers: IdempotencyKeyHeaders,
+      querystring: NoQuery,
       body: Type.Object(
         {
           amount: AmountInput(maxAmountMinor),
@@ -48,7 +51,7 @@ export function depositSchemas(maxAmountMinor: bigint) {
         { additionalProperties: false, examples: [{ amount: 50000, reference: 'PSP settlement 2025-01-15 #884' }] },
       ),
       response: {
-        201: jsonResponse(DepositSchema, 'The deposit (also on replays, byte for byte)', {
+        201: jsonResponse(Ref(DepositSchema), 'The deposit (also on replays, byte for byte)', {
           example: DEPOSIT_EXAMPLE,
           headers: { 'idempotent-replayed': ReplayedHeader },
         }),

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { livenessSchema, readinessSchema } from './health.schemas';
 
 /** Postgres gets this long to answer a readiness probe; the checks run in parallel. */
 const CHECK_TIMEOUT_MS = 1500;
@@ -9,17 +9,6 @@ const CHECK_TIMEOUT_MS = 1500;
  * (and throw "Channel has been shut down" if the app closed meanwhile).
  */
 const TEMPORAL_DEADLINE_MS = 1000;
-
-const Liveness = Type.Object({ status: Type.Literal('ok') }, { title: 'Liveness' });
-
-const CheckResult = Type.String({ description: "'ok', or 'unreachable: <short reason>'" });
-const Readiness = Type.Object(
-  {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
-    checks: Type.Object({ postgres: CheckResult, redis: CheckResult, temporal: CheckResult }),
-  },
-  { title: 'Readiness' },
-);
 
 function shortReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -40,46 +29,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Postgres does not get every API pod restarted.
   app.get(
     '/health/live',
-    {
-      schema: {
-        summary: 'Liveness probe',
-        tags: ['health'],
-        security: [],
-        response: {
-          200: { description: 'The process serves requests', content: { 'application/json': { schema: Liveness, example: { status: 'ok' } } } },
-        },
-      },
-    },
+    { schema: livenessSchema },
     async () => ({ status: 'ok' as const }),
   );
 
   // Readiness: the dependencies answer, so the load balancer may send traffic here.
   app.get(
     '/health/ready',
-    {
-      schema: {
-        summary: 'Readiness probe (Postgres, Redis, Temporal)',
-        tags: ['health'],
-        security: [],
-        response: {
-          200: {
-            description: 'Every dependency answers',
-            content: {
-              'application/json': { schema: Readiness, example: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } } },
-            },
-          },
-          503: {
-            description: 'A dependency does not answer',
-            content: {
-              'application/json': {
-                schema: Readiness,
-                example: { status: 'unavailable', checks: { postgres: 'ok', redis: 'unreachable: connection reconnecting', temporal: 'ok' } },
-              },
-            },
-          },
-        },
-      },
-    },
+    { schema: readinessSchema },
     async (_request, reply) => {
       const temporal = app.temporal.connection;
       const results = await Promise.all([

@@ -1,11 +1,26 @@
 import { Type } from '@sinclair/typebox';
 import { DISCREPANCY_KINDS } from '../../domain/reconciliation/results';
 import { AT } from '../schemas/examples';
-import { jsonResponse, NextCursor, Nullable, pageQuery, PlainText, problemResponses, Timestamp, Uuid } from '../schemas/common';
+import {
+  jsonResponse,
+  NoQuery,
+  Nullable,
+  Page,
+  pageQuery,
+  problemResponses,
+  Reason,
+  Ref,
+  StringEnum,
+  Timestamp,
+  Uuid,
+  UuidRef,
+} from '../schemas/common';
 
 const RUN_ID = '0d9e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6';
 
-const DiscrepancyKindSchema = Type.Union(DISCREPANCY_KINDS.map((k) => Type.Literal(k)), {
+export const DiscrepancyKindSchema = StringEnum(DISCREPANCY_KINDS, {
+  $id: 'DiscrepancyKind',
+  title: 'DiscrepancyKind',
   description: 'what disagrees (README "Reconciliation and retention" lists each kind and what to do)',
 });
 
@@ -13,11 +28,11 @@ const Counts = (description: string) => Type.Record(Type.String(), Type.Integer(
 
 export const ReconciliationRunSchema = Type.Object(
   {
-    id: Uuid,
+    id: UuidRef,
     workflowId: Type.String({ description: 'the run in the Temporal UI' }),
-    trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]),
+    trigger: StringEnum(['schedule', 'manual']),
     requestedBy: Nullable(Type.String({ description: 'who asked for a manual run' })),
-    status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]),
+    status: StringEnum(['running', 'succeeded', 'failed']),
     failure: Nullable(Type.String({ description: 'why a failed run stopped' })),
     checked: Counts('rows checked, by check (wallets, journalEntries, transfers, openTransfers, transferWorkflows, decidedTransfers)'),
     discrepancyCounts: Counts('discrepancies found, by kind'),
@@ -26,18 +41,26 @@ export const ReconciliationRunSchema = Type.Object(
     startedAt: Timestamp,
     finishedAt: Nullable(Timestamp),
   },
-  { title: 'ReconciliationRun' },
+  { $id: 'ReconciliationRun', title: 'ReconciliationRun' },
 );
 
-const DiscrepancySchema = Type.Object(
+export const ReconciliationRunPageSchema = Page(ReconciliationRunSchema, 'ReconciliationRunPage');
+
+export const DiscrepancySchema = Type.Object(
   {
-    kind: DiscrepancyKindSchema,
+    kind: Ref(DiscrepancyKindSchema),
     subject: Type.String({ description: 'the id it is about: wallet, entry, transfer, workflow id, currency' }),
     ids: Type.Record(Type.String(), Type.String(), { description: 'every id involved, by name' }),
     detail: Type.String(),
     repaired: Type.Optional(Type.String({ description: 'what the run did about it' })),
   },
-  { title: 'Discrepancy' },
+  { $id: 'Discrepancy', title: 'Discrepancy' },
+);
+
+/** A run with the discrepancies it found: the run (allOf, by reference) plus `found`. */
+export const ReconciliationRunDetailSchema = Type.Intersect(
+  [Ref(ReconciliationRunSchema), Type.Object({ found: Type.Array(Ref(DiscrepancySchema)) })],
+  { $id: 'ReconciliationRunDetail', title: 'ReconciliationRunDetail' },
 );
 
 const RUN_EXAMPLE = {
@@ -66,12 +89,13 @@ export const reconciliationSchemas = {
       'run (status `running`); poll `GET /v1/reconciliation/runs/{id}`. Audited (`reconciliation.run`).',
     tags: ['reconciliation'],
     security: bearer,
+    querystring: NoQuery,
     body: Type.Object(
-      { reason: PlainText({ maxLength: 500, description: 'why; recorded in the audit trail' }) },
+      { reason: Reason('why; recorded in the audit trail') },
       { additionalProperties: false, examples: [{ reason: 'month-end close check' }] },
     ),
     response: {
-      202: jsonResponse(ReconciliationRunSchema, 'The run was started', {
+      202: jsonResponse(Ref(ReconciliationRunSchema), 'The run was started', {
         example: { ...RUN_EXAMPLE, trigger: 'manual', requestedBy: 'bob@finance', status: 'running', finishedAt: null },
         headers: { location: { type: 'string', description: 'the run: /v1/reconciliation/runs/{id}' } },
       }),
@@ -84,11 +108,9 @@ export const reconciliationSchemas = {
     security: bearer,
     querystring: pageQuery({}),
     response: {
-      200: jsonResponse(
-        Type.Object({ items: Type.Array(ReconciliationRunSchema), nextCursor: NextCursor }, { title: 'ReconciliationRunPage' }),
-        'One page of runs',
-        { example: { items: [RUN_EXAMPLE], nextCursor: null } },
-      ),
+      200: jsonResponse(Ref(ReconciliationRunPageSchema), 'One page of runs', {
+        example: { items: [RUN_EXAMPLE], nextCursor: null },
+      }),
       ...problemResponses(400, 401, 403, 429),
     },
   },
@@ -98,9 +120,10 @@ export const reconciliationSchemas = {
     tags: ['reconciliation'],
     security: bearer,
     params: RunIdParams,
+    querystring: NoQuery,
     response: {
       200: jsonResponse(
-        Type.Composite([ReconciliationRunSchema, Type.Object({ found: Type.Array(DiscrepancySchema) })], { title: 'ReconciliationRunDetail' }),
+        Ref(ReconciliationRunDetailSchema),
         'The run',
         {
           example: {

@@ -7,36 +7,43 @@ import {
   jsonResponse,
   Currency,
   MinorUnits,
-  NextCursor,
+  NoQuery,
   Nullable,
+  Page,
   PlainText,
   problemResponses,
+  Reason,
+  Ref,
+  StringEnum,
   Timestamp,
   pageQuery,
   Uuid,
+  UuidRef,
   UuidWithExample,
 } from '../schemas/common';
 
-const StepState = Type.Union(
-  ['pending', 'running', 'done', 'failed', 'compensated', 'skipped'].map((s) => Type.Literal(s)),
-);
+export const StepStateSchema = StringEnum(['pending', 'running', 'done', 'failed', 'compensated', 'skipped'], {
+  $id: 'StepState',
+  title: 'StepState',
+});
 
-export const TransferStatusSchema = Type.Union(
-  TRANSFER_STATUSES.map((s) => Type.Literal(s)),
-  { description: 'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED' },
-);
+export const TransferStatusSchema = StringEnum(TRANSFER_STATUSES, {
+  $id: 'TransferStatus',
+  title: 'TransferStatus',
+  description: 'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED',
+});
 
 export const TransferSchema = Type.Object(
   {
-    id: Uuid,
-    status: TransferStatusSchema,
-    fromWalletId: Uuid,
-    toWalletId: Uuid,
+    id: UuidRef,
+    status: Ref(TransferStatusSchema),
+    fromWalletId: UuidRef,
+    toWalletId: UuidRef,
     amount: MinorUnits('minor units'),
     currency: Type.String(),
     description: Nullable(Type.String()),
     steps: Type.Object(
-      Object.fromEntries(SAGA_STEPS.map((s) => [s, Type.Optional(StepState)])),
+      Object.fromEntries(SAGA_STEPS.map((s) => [s, Type.Optional(Ref(StepStateSchema))])),
       { description: 'state of each saga step: reserve, accounting, ledger, notify' },
     ),
     failure: Nullable(
@@ -66,15 +73,17 @@ export const TransferSchema = Type.Object(
     updatedAt: Timestamp,
     finishedAt: Nullable(Timestamp),
   },
-  { title: 'Transfer' },
+  { $id: 'Transfer', title: 'Transfer' },
 );
+
+export const TransferPageSchema = Page(TransferSchema, 'TransferPage');
 
 const TransferIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
-// RFC 7240: a server ignores the preferences it does not know, so any value is accepted; only wait=N acts
+// RFC 7240: a server ignores the preferences it does not know, so any value of any length is accepted (Node's
+// header size limit bounds it); only wait=N acts (api/transfers/prefer.ts)
 const PreferHeader = Type.Optional(
   Type.String({
-    maxLength: 200,
     description:
       'RFC 7240 preferences. wait=N: answer 200 once the transfer settles (finished or parked) within N seconds ' +
       '(at most 30; a larger N waits 30), else 202. Other preferences are ignored.',
@@ -108,6 +117,7 @@ export function transferSchemas(maxAmountMinor: bigint) {
       tags: ['transfers'],
       security: bearer,
       headers: Type.Composite([IdempotencyKeyHeaders, Type.Object({ prefer: PreferHeader })]),
+      querystring: NoQuery,
       body: Type.Object(
         {
           // two example ids: generators that combine property examples must not build a transfer to itself
@@ -123,11 +133,11 @@ export function transferSchemas(maxAmountMinor: bigint) {
         },
       ),
       response: {
-        200: jsonResponse(TransferSchema, 'With Prefer: wait=N, the transfer settled (finished or parked) in time', {
+        200: jsonResponse(Ref(TransferSchema), 'With Prefer: wait=N, the transfer settled (finished or parked) in time', {
           example: TRANSFER_EXAMPLE,
           headers: TransferHeaders,
         }),
-        202: jsonResponse(TransferSchema, 'The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on', {
+        202: jsonResponse(Ref(TransferSchema), 'The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on', {
           example: { ...TRANSFER_EXAMPLE, status: 'POSTED', steps: { reserve: 'done', accounting: 'done', ledger: 'done' }, finishedAt: null },
           headers: TransferHeaders,
         }),
@@ -140,8 +150,9 @@ export function transferSchemas(maxAmountMinor: bigint) {
       tags: ['transfers'],
       security: bearer,
       params: TransferIdParams,
+      querystring: NoQuery,
       response: {
-        200: jsonResponse(TransferSchema, 'The transfer', { example: TRANSFER_EXAMPLE }),
+        200: jsonResponse(Ref(TransferSchema), 'The transfer', { example: TRANSFER_EXAMPLE }),
         ...problemResponses(400, 401, 404, 414, 429),
       },
     },
@@ -155,19 +166,18 @@ export function transferSchemas(maxAmountMinor: bigint) {
       tags: ['transfers'],
       security: bearer,
       querystring: pageQuery({
-        status: Type.Optional(TransferStatusSchema),
+        // inline, not Ref(): query strings are checked by an Ajv that holds no shared schemas (api/validation.ts)
+        status: Type.Optional(StringEnum(TRANSFER_STATUSES, { description: 'only transfers in this status' })),
         walletId: Type.Optional(Uuid),
         currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] })),
         failedStep: Type.Optional(
-          Type.Union(SAGA_STEPS.map((s) => Type.Literal(s)), { description: 'the step that failed (`failure.step`)' }),
+          StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' }),
         ),
       }),
       response: {
-        200: jsonResponse(
-          Type.Object({ items: Type.Array(TransferSchema), nextCursor: NextCursor }, { title: 'TransferPage' }),
-          'One page of transfers',
-          { example: { items: [PARKED_TRANSFER_EXAMPLE], nextCursor: null } },
-        ),
+        200: jsonResponse(Ref(TransferPageSchema), 'One page of transfers', {
+          example: { items: [PARKED_TRANSFER_EXAMPLE], nextCursor: null },
+        }),
         ...problemResponses(400, 401, 404, 429),
       },
     },
@@ -185,18 +195,19 @@ export function transferSchemas(maxAmountMinor: bigint) {
       tags: ['finance'],
       security: bearer,
       params: TransferIdParams,
+      querystring: NoQuery,
       body: Type.Object(
-        { reason: PlainText({ maxLength: 500, description: 'why; recorded in the audit trail and the workflow history' }) },
+        { reason: Reason('why; recorded in the audit trail and the workflow history') },
         {
           additionalProperties: false,
           examples: [{ reason: action === 'retry' ? 'accounting restored (INC-42)' : 'customer withdrew the order' }],
         },
       ),
       response: {
-        200: jsonResponse(TransferSchema, 'The decision was applied; the transfer after it', {
+        200: jsonResponse(Ref(TransferSchema), 'The decision was applied; the transfer after it', {
           example: action === 'retry' ? { ...TRANSFER_EXAMPLE, status: 'ACCOUNTED' } : CANCELLED_TRANSFER_EXAMPLE,
         }),
-        202: jsonResponse(TransferSchema, 'The saga accepted the decision and is still applying it', {
+        202: jsonResponse(Ref(TransferSchema), 'The saga accepted the decision and is still applying it', {
           example: PARKED_TRANSFER_EXAMPLE,
         }),
         ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429, 503),

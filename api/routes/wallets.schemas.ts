@@ -4,29 +4,33 @@ import {
   Currency,
   jsonResponse,
   MinorUnits,
-  NextCursor,
+  NoQuery,
   Nullable,
+  Page,
   PageQuery,
   PlainText,
   problemResponses,
+  Reason,
+  Ref,
+  StringEnum,
   Timestamp,
-  Uuid,
+  UuidRef,
   WalletIdParams,
 } from '../schemas/common';
 
 export const WalletSchema = Type.Object(
   {
-    id: Uuid,
+    id: UuidRef,
     ownerId: Type.String({ description: 'the customer owning the wallet (the `sub` of its token)' }),
     currency: Type.String({ description: 'ISO 4217 code' }),
-    status: Type.Union([Type.Literal('active'), Type.Literal('frozen'), Type.Literal('closed')]),
+    status: StringEnum(['active', 'frozen', 'closed']),
     balance: MinorUnits('posted balance, minor units'),
     held: MinorUnits('sum of active holds (transfers in flight), minor units'),
     available: MinorUnits('balance - held: what can be spent now, minor units'),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { title: 'Wallet' },
+  { $id: 'Wallet', title: 'Wallet' },
 );
 
 export const CreateWalletBody = Type.Object(
@@ -45,17 +49,19 @@ export const CreateWalletBody = Type.Object(
 export const LedgerLineSchema = Type.Object(
   {
     id: Type.String({ description: 'line id, increasing over time' }),
-    entryId: Uuid,
+    entryId: UuidRef,
     kind: Type.String({ description: 'deposit, transfer or reversal' }),
-    transferId: Nullable(Uuid),
+    transferId: Nullable(UuidRef),
     description: Nullable(Type.String()),
     amount: MinorUnits('signed: positive credits the wallet, negative debits it'),
     currency: Type.String(),
     balanceAfter: MinorUnits("the wallet's balance right after this line"),
     createdAt: Timestamp,
   },
-  { title: 'LedgerLine' },
+  { $id: 'LedgerLine', title: 'LedgerLine' },
 );
+
+export const LedgerLinePageSchema = Page(LedgerLineSchema, 'LedgerLinePage');
 
 const LocationHeader = { location: { type: 'string', description: 'the URL of the created wallet' } };
 
@@ -64,9 +70,10 @@ export const createWalletSchema = {
   description: 'Opens a wallet in one currency for the calling customer (`ownerId` = the token subject).',
   tags: ['wallets'],
   security: [{ bearerAuth: [] }],
+  querystring: NoQuery,
   body: CreateWalletBody,
   response: {
-    201: jsonResponse(WalletSchema, 'The new wallet, with zero balances', {
+    201: jsonResponse(Ref(WalletSchema), 'The new wallet, with zero balances', {
       example: { ...WALLET_EXAMPLE, balance: 0, held: 0, available: 0 },
       headers: LocationHeader,
     }),
@@ -80,8 +87,9 @@ export const getWalletSchema = {
   tags: ['wallets'],
   security: [{ bearerAuth: [] }],
   params: WalletIdParams,
+  querystring: NoQuery,
   response: {
-    200: jsonResponse(WalletSchema, 'The wallet', { example: WALLET_EXAMPLE }),
+    200: jsonResponse(Ref(WalletSchema), 'The wallet', { example: WALLET_EXAMPLE }),
     ...problemResponses(400, 401, 404, 414, 429),
   },
 };
@@ -94,17 +102,9 @@ export const listTransactionsSchema = {
   params: WalletIdParams,
   querystring: PageQuery,
   response: {
-    200: jsonResponse(
-      Type.Object(
-        {
-          items: Type.Array(LedgerLineSchema),
-          nextCursor: NextCursor,
-        },
-        { title: 'LedgerLinePage' },
-      ),
-      'One page of ledger lines',
-      { example: { items: [LEDGER_LINE_EXAMPLE], nextCursor: null } },
-    ),
+    200: jsonResponse(Ref(LedgerLinePageSchema), 'One page of ledger lines', {
+      example: { items: [LEDGER_LINE_EXAMPLE], nextCursor: null },
+    }),
     ...problemResponses(400, 401, 404, 414, 429),
   },
 };
@@ -119,12 +119,13 @@ export const walletStatusSchema = (action: 'freeze' | 'unfreeze') => ({
   tags: ['wallets'],
   security: [{ bearerAuth: [] }],
   params: WalletIdParams,
+  querystring: NoQuery,
   body: Type.Object(
-    { reason: PlainText({ maxLength: 500, description: 'why; recorded in the audit trail' }) },
+    { reason: Reason('why; recorded in the audit trail') },
     { additionalProperties: false, examples: [{ reason: action === 'freeze' ? 'suspected account takeover (CASE-311)' : 'identity re-verified (CASE-311)' }] },
   ),
   response: {
-    200: jsonResponse(WalletSchema, 'The wallet with its new status', {
+    200: jsonResponse(Ref(WalletSchema), 'The wallet with its new status', {
       example: { ...WALLET_EXAMPLE, status: action === 'freeze' ? 'frozen' : 'active' },
     }),
     ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429),

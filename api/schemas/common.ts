@@ -1,4 +1,4 @@
-import { FormatRegistry, Type, type TSchema, type TProperties } from '@sinclair/typebox';
+import { FormatRegistry, Type, type SchemaOptions, type Static, type TSchema, type TProperties } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
 import { CURSOR_PATTERN } from '../../domain/history';
 import { buildProblem, type ProblemCode } from '../errors';
@@ -14,24 +14,68 @@ if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => uuidRegEx
 export const UuidWithExample = (example: string) => Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: [example] });
 export const Uuid = UuidWithExample('3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60');
 
+/**
+ * An id in a response, by reference to the one shared Uuid schema (components.schemas.Uuid). Response
+ * serializers resolve shared schemas; the Ajv of params and query strings does not (api/validation.ts),
+ * so those, and the bodies, embed `Uuid` instead.
+ */
+export const UuidSchema = Type.String({ $id: 'Uuid', title: 'Uuid', format: 'uuid', pattern: UUID_PATTERN });
+export const UuidRef = Ref(UuidSchema);
+
 export const WalletIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
 // An active ISO 4217 code. Checked as a format (bodies are validated by TypeBox, which ignores `enum` on
 // strings); the `enum` documents the list in the OpenAPI document compactly (a union of ~180 literals
-// would be one `anyOf` branch per code).
+// would be one `anyOf` branch per code). Its `$id` makes @fastify/swagger list it once, under
+// components.schemas, and refer to it from each body that embeds it (TypeBox, compiling the bodies,
+// needs it inline: it resolves no shared schemas).
 const currencyCodes = new Set(CURRENCY_CODES);
 if (!FormatRegistry.Has('iso-4217')) FormatRegistry.Set('iso-4217', (value) => currencyCodes.has(value));
 
 export const Currency = Type.String({
+  $id: 'Currency',
+  title: 'Currency',
   format: 'iso-4217',
   enum: [...CURRENCY_CODES],
   description: 'active ISO 4217 currency code, upper case',
   examples: ['EUR'],
 });
 
+/**
+ * A reference to a shared schema (one entry of components.schemas, registered by api/schemas/components.ts),
+ * typed as the schema itself. Only where Fastify's Ajv or fast-json-stringify read it (responses, params,
+ * query strings, headers): bodies are compiled by TypeBox, which resolves no shared schemas.
+ */
+export function Ref<T extends TSchema>(schema: T) {
+  if (!schema.$id) throw new Error('Ref() needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+}
+
+/** A string of a fixed set: one `enum` in the document (a union of literals is one `anyOf` branch per value). */
+export const StringEnum = <const T extends readonly string[]>(values: T, opts: SchemaOptions = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts });
+
+// Control characters: C0, DEL and C1 (U+0085 NEL is one), plus the Unicode line and paragraph separators,
+// which break a line like a newline wherever the text is shown or logged.
+const CONTROL = '\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029';
+// The white space that is not a control character, spelt out: `\s` differs between JavaScript (U+FEFF)
+// and the Python regexes schemathesis generates examples with.
+const SPACE = ' \\u00A0\\u1680\\u2000-\\u200A\\u202F\\u205F\\u3000\\uFEFF';
+
 /** Free text coming from callers: no control characters (Postgres text refuses NUL outright). */
 export const PlainText = (opts: { minLength?: number; maxLength: number; description?: string }) =>
-  Type.String({ minLength: 1, pattern: '^[^\\u0000-\\u001F\\u007F]*$', ...opts });
+  Type.String({ minLength: 1, pattern: `^[^${CONTROL}]*$`, ...opts });
+
+/**
+ * Why a privileged action was taken (freeze, reconciliation run, finance decisions): recorded in the
+ * audit trail, so it must say something: plain text with at least one character that is not white space.
+ * The pattern's three classes are disjoint in order, so it matches in linear time.
+ */
+export const Reason = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 500, pattern: `^[${SPACE}]*[^${SPACE}${CONTROL}][^${CONTROL}]*$`, description });
+
+/** A route that takes no query string: any parameter is refused (400), like an unknown one on the others. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /**
  * An amount in a request: a JSON integer of minor units, 1..max.
@@ -58,6 +102,10 @@ export const Timestamp = Type.Unsafe<Date>({ type: 'string', format: 'date-time'
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const DEFAULT_PAGE_LIMIT = 20;
+
+/** One page of a list: the items (each a shared schema) and the cursor of the next page; its own component. */
+export const Page = <T extends TSchema>(item: T, $id: string) =>
+  Type.Object({ items: Type.Array(Ref(item)), nextCursor: NextCursor }, { $id, title: $id });
 
 /** A page's `nextCursor`: pass it as `cursor` for the next page; null on the last page. */
 export const NextCursor = Nullable(
@@ -107,41 +155,54 @@ const ProblemRef = Type.Ref('Problem');
 
 const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
-/** What each problem status means, and the code a typical example of it carries. */
-const PROBLEM_KINDS: Record<number, { description: string; code: ProblemCode; detail: string }> = {
-  400: { description: 'Invalid request', code: 'VALIDATION_FAILED', detail: 'body/amount must be >= 1' },
+/**
+ * What each problem status means, the code a typical example of it carries, and the name of its shared
+ * response (components.responses: api/openapi-components.ts).
+ */
+const PROBLEM_KINDS: Record<number, { name: string; description: string; code: ProblemCode; detail: string }> = {
+  400: { name: 'BadRequest', description: 'Invalid request', code: 'VALIDATION_FAILED', detail: 'body/amount must be >= 1' },
   401: {
+    name: 'Unauthorized',
     description: 'Missing, expired, malformed or wrongly signed bearer token, or one without roles',
     code: 'UNAUTHENTICATED',
     detail: 'the token has expired',
   },
   403: {
+    name: 'Forbidden',
     description: "The caller's roles do not allow this operation (decided before any object is looked up)",
     code: 'FORBIDDEN',
     detail: 'this operation needs one of the roles: finance, admin',
   },
   404: {
+    name: 'NotFound',
     description: 'Not found, or not visible to the caller (indistinguishable)',
     code: 'WALLET_NOT_FOUND',
     detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 not found',
   },
-  409: { description: 'Conflict with the current state', code: 'WALLET_NOT_ACTIVE', detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 is frozen' },
-  413: { description: 'Payload too large', code: 'PAYLOAD_TOO_LARGE', detail: 'the request body is too large' },
-  414: { description: 'A path parameter is far longer than any id (answered before authentication)', code: 'URI_TOO_LONG', detail: "'/v1/wallets/aaaa…' is too long" },
-  415: { description: 'Unsupported media type', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' },
+  409: { name: 'Conflict', description: 'Conflict with the current state', code: 'WALLET_NOT_ACTIVE', detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 is frozen' },
+  413: { name: 'PayloadTooLarge', description: 'Payload too large', code: 'PAYLOAD_TOO_LARGE', detail: 'the request body is too large' },
+  414: { name: 'UriTooLong', description: 'A path parameter is far longer than any id (answered before authentication)', code: 'URI_TOO_LONG', detail: "'/v1/wallets/aaaa…' is too long" },
+  415: { name: 'UnsupportedMediaType', description: 'Unsupported media type', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' },
   422: {
+    name: 'Unprocessable',
     description: 'Request understood but refused',
     code: 'IDEMPOTENCY_KEY_REUSED',
     detail: 'this Idempotency-Key was used for a different request',
   },
   429: {
+    name: 'RateLimited',
     description: "Rate limit of the caller's route class exceeded; retry after Retry-After seconds",
     code: 'RATE_LIMITED',
     detail: 'rate limit of 100 transfer requests per window exceeded; retry in 12 minutes',
   },
-  500: { description: 'Unexpected error (the body never carries internals)', code: 'INTERNAL', detail: 'an unexpected error occurred' },
-  503: { description: 'A dependency is unavailable', code: 'SERVICE_UNAVAILABLE', detail: 'a dependency is unavailable; retry later' },
+  500: { name: 'InternalError', description: 'Unexpected error (the body never carries internals)', code: 'INTERNAL', detail: 'an unexpected error occurred' },
+  503: { name: 'ServiceUnavailable', description: 'A dependency is unavailable', code: 'SERVICE_UNAVAILABLE', detail: 'a dependency is unavailable; retry later' },
 };
+
+/** The name of a problem status's shared response (components.responses), undefined for an unknown status. */
+export function problemResponseName(status: number): string | undefined {
+  return PROBLEM_KINDS[status]?.name;
+}
 
 const IntegerHeader = (description: string) => ({ type: 'integer', minimum: 0, description });
 

@@ -87,3 +87,10 @@ export const AUDIT_EXAMPLE = {
 };
 
 export const IDS = { WALLET_ID, OTHER_WALLET_ID, TRANSFER_ID };
+
+/** The examples several answers show: written once, under components.examples (api/openapi-components.ts shareExamples). */
+export const SHARED_EXAMPLES = {
+  Wallet: WALLET_EXAMPLE,
+  Transfer: TRANSFER_EXAMPLE,
+  ParkedTransfer: PARKED_TRANSFER_EXAMPLE,
+};

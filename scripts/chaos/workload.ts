@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signToken } from '../../api/auth/tokens';
 import type { Role } from '../../api/auth/roles';
+import type { RequestBody, ResponseBody, Schemas } from '../../api/client';
 import type { ChaosHttp, HttpAnswer } from './http';
 import type { Random } from './random';
 import type { ChaosRecord, TransferAnswer, TransferIntent, TransferRequestRecord, WalletRecord } from './record';
@@ -49,8 +50,13 @@ export class Bank {
   }
 }
 
+/** What the workload sends and reads, in the generated client's types (api/client): the document's shapes. */
+type TransferBody = RequestBody<'/v1/transfers', 'post'>;
+type TransferReply = Partial<Schemas['Transfer']> & Partial<Pick<Schemas['Problem'], 'code' | 'transferId'>>;
+
 function answerOf(a: HttpAnswer): TransferAnswer {
-  const body = a.body ?? {};
+  // a transfer (200/202), or a problem: a refusal by the saga (422) names the transfer in `transferId`
+  const body = (a.body ?? {}) as TransferReply;
   const id = typeof body.id === 'string' ? body.id : typeof body.transferId === 'string' ? body.transferId : null;
   return { status: a.status, transferId: id, code: typeof body.code === 'string' ? body.code : null };
 }
@@ -66,16 +72,18 @@ export async function openBank(bank: Bank, rng: Random, customers: number): Prom
     bank.customers.push(owner);
     const mine: WalletRecord[] = [];
     for (const currency of CURRENCIES) {
+      const body: RequestBody<'/v1/wallets', 'post'> = { currency };
       const created = await bank.http.sendUntilDefinite('POST', '/v1/wallets', {
         token: bank.token(owner, 'customer'),
-        body: { currency },
+        body,
         route: 'POST /v1/wallets',
         deadline: deadline(),
       });
-      if (created?.status !== 201 || typeof created.body?.id !== 'string') {
+      const opened = created?.body as ResponseBody<'/v1/wallets', 'post', 201> | null | undefined;
+      if (created?.status !== 201 || typeof opened?.id !== 'string') {
         throw new Error(`could not open a ${currency} wallet for ${owner}: ${JSON.stringify(created)}`);
       }
-      const wallet = { id: created.body.id, ownerId: owner, currency };
+      const wallet = { id: opened.id, ownerId: owner, currency };
       mine.push(wallet);
       bank.record.wallets.push(wallet);
       await deposit(bank, wallet, BigInt(rng.int(100_000, 500_000)), deadline());
@@ -88,17 +96,19 @@ export async function openBank(bank: Bank, rng: Random, customers: number): Prom
 export async function deposit(bank: Bank, wallet: WalletRecord, amount: bigint, deadline: number): Promise<void> {
   const rec = { walletId: wallet.id, currency: wallet.currency, amount, idempotencyKey: `dep-${crypto.randomUUID()}`, depositId: null as string | null };
   bank.record.deposits.push(rec);
+  const body: RequestBody<'/v1/wallets/{id}/deposits', 'post'> = { amount: Number(amount), reference: rec.idempotencyKey };
   const attempt = async (until: number): Promise<boolean> => {
     const a = await bank.http.sendUntilDefinite('POST', `/v1/wallets/${wallet.id}/deposits`, {
       token: bank.finance,
-      body: { amount: Number(amount), reference: rec.idempotencyKey },
+      body,
       idempotencyKey: rec.idempotencyKey,
       route: 'POST /v1/wallets/:id/deposits',
       deadline: until,
     });
     if (!a) return false;
-    if (a.status !== 201 || typeof a.body?.id !== 'string') throw new Error(`deposit refused: ${a.status} ${JSON.stringify(a.body)}`);
-    rec.depositId = a.body.id;
+    const made = a.body as ResponseBody<'/v1/wallets/{id}/deposits', 'post', 201> | null;
+    if (a.status !== 201 || typeof made?.id !== 'string') throw new Error(`deposit refused: ${a.status} ${JSON.stringify(a.body)}`);
+    rec.depositId = made.id;
     return true;
   };
   if (!(await attempt(deadline))) bank.unanswered.push(() => attempt(Date.now() + SEND_PATIENCE_MS));
@@ -168,8 +178,10 @@ async function oneTransfer(bank: Bank, rng: Random, i: number): Promise<void> {
     reusedKeyAnswer: null,
   };
   bank.record.transfers.push(rec);
-  const body = { fromWalletId: from.id, toWalletId: to.id, amount: Number(amount), currency: from.currency };
-  const send = async (until: number, payload = body): Promise<TransferAnswer | null> => {
+  // the record keeps a currency as a string; every wallet was opened in one of CURRENCIES
+  const currency = from.currency as Schemas['Currency'];
+  const body: TransferBody = { fromWalletId: from.id, toWalletId: to.id, amount: Number(amount), currency };
+  const send = async (until: number, payload: TransferBody = body): Promise<TransferAnswer | null> => {
     const a = await bank.http.sendUntilDefinite('POST', '/v1/transfers', {
       token: bank.token(sender, 'customer'),
       body: payload,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openApiText } from '../../api/openapi';
-import { OpenApiValidator, type OpenApiDoc } from '../support/openapi';
+import { dereferenced, exampleOf, OpenApiValidator, type OpenApiDoc } from '../support/openapi';
 import { startApp } from './helpers';
 
 const COMMITTED = path.resolve(__dirname, '../../openapi.json');
@@ -10,7 +10,8 @@ const COMMITTED = path.resolve(__dirname, '../../openapi.json');
 /** The OpenAPI 3.1 document: committed as openapi.json (`npm run openapi`), complete, and self-consistent. */
 describe('OpenAPI document', () => {
   let app: FastifyInstance;
-  let doc: OpenApiDoc;
+  let raw: OpenApiDoc; // as served: shared parts by $ref
+  let doc: OpenApiDoc; // with the shared responses, parameters and examples in place
   let served: string;
 
   beforeAll(async () => {
@@ -18,7 +19,8 @@ describe('OpenAPI document', () => {
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     expect(res.statusCode).toBe(200);
     served = res.payload;
-    doc = res.json<OpenApiDoc>();
+    raw = res.json<OpenApiDoc>();
+    doc = dereferenced(raw);
   });
   afterAll(async () => {
     await app.close();
@@ -32,6 +34,69 @@ describe('OpenAPI document', () => {
     const committed = fs.readFileSync(COMMITTED, 'utf8');
     expect(committed).toBe(openApiText(app));
     expect(JSON.parse(committed)).toEqual(JSON.parse(served));
+  });
+
+  it('is at most 100 KB as committed (pretty-printed)', () => {
+    expect(Buffer.byteLength(openApiText(app))).toBeLessThanOrEqual(100 * 1024);
+  });
+
+  it('names each resource once, under components, and refers to it everywhere', () => {
+    const schemas = Object.keys(raw.components.schemas);
+    expect(schemas).toEqual(
+      expect.arrayContaining([
+        'Problem',
+        'Wallet',
+        'LedgerLine',
+        'LedgerLinePage',
+        'Deposit',
+        'Transfer',
+        'TransferPage',
+        'TransferStatus',
+        'AuditEntry',
+        'AuditEntryPage',
+        'ReconciliationRun',
+        'ReconciliationRunPage',
+        'ReconciliationRunDetail',
+        'Caller',
+        'Currency',
+      ]),
+    );
+    // every success answer is a reference to its resource, never a copy of it
+    for (const { key, op } of operations()) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        for (const media of Object.values(response.content ?? {})) {
+          expect([key, status, media.schema]).toEqual([key, status, { $ref: expect.stringMatching(/^#\/components\/schemas\/\w+$/) }]);
+        }
+      }
+    }
+    // each problem status is one shared response
+    const rawOps = Object.values(raw.paths).flatMap((methods) => Object.values(methods));
+    for (const op of rawOps) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) >= 400 && op !== raw.paths['/health/ready']?.get) {
+          expect([status, response]).toEqual([status, { $ref: expect.stringMatching(/^#\/components\/responses\/\w+$/) }]);
+        }
+      }
+    }
+    expect(Object.keys((raw.components as { responses?: object }).responses ?? {})).toHaveLength(12);
+  });
+
+  it('writes a string of a fixed set as one enum, never as a union of one-value branches', () => {
+    const oneValueBranches: string[] = [];
+    const walk = (node: unknown, where: string): void => {
+      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`));
+      if (node === null || typeof node !== 'object') return;
+      for (const keyword of ['anyOf', 'oneOf']) {
+        const branches = (node as Record<string, unknown>)[keyword];
+        if (Array.isArray(branches) && branches.some((b: { enum?: unknown[]; const?: unknown }) => b.enum?.length === 1 || 'const' in b)) {
+          oneValueBranches.push(where);
+        }
+      }
+      for (const [k, v] of Object.entries(node)) walk(v, `${where}/${k}`);
+    };
+    walk(raw, '#');
+    expect(oneValueBranches).toEqual([]);
+    expect(raw.components.schemas.TransferStatus).toMatchObject({ type: 'string', enum: expect.arrayContaining(['PENDING', 'COMPLETED']) });
   });
 
   it('holds no server-specific values', () => {
@@ -62,13 +127,13 @@ describe('OpenAPI document', () => {
         expect([key, status, typeof response.description, response.description === 'Default Response']).toEqual([key, status, 'string', false]);
         const media = Object.entries(response.content ?? {});
         expect([key, status, media.length]).toEqual([key, status, 1]);
-        const [type, { example }] = media[0]!;
+        const [type, m] = media[0]!;
         expect([key, status, type]).toEqual([key, status, Number(status) >= 400 ? 'application/problem+json' : 'application/json']);
-        expect([key, status, example === undefined]).toEqual([key, status, false]);
+        expect([key, status, exampleOf(m) === undefined]).toEqual([key, status, false]);
       }
       if (op.requestBody) {
         const body = op.requestBody.content['application/json']!;
-        expect([key, body.example === undefined, (body.schema as { additionalProperties?: boolean }).additionalProperties]).toEqual([key, false, false]);
+        expect([key, exampleOf(body) === undefined, (body.schema as { additionalProperties?: boolean }).additionalProperties]).toEqual([key, false, false]);
       }
       expect([key, Boolean(op.summary)]).toEqual([key, true]);
     }
@@ -78,7 +143,7 @@ describe('OpenAPI document', () => {
     for (const { key, op } of operations().filter((o) => !o.path.startsWith('/v1/'))) {
       for (const [status, response] of Object.entries(op.responses)) {
         const media = Object.values(response.content ?? {});
-        expect([key, status, media.length > 0 && media.every((m) => m.example !== undefined)]).toEqual([key, status, true]);
+        expect([key, status, media.length > 0 && media.every((m) => exampleOf(m) !== undefined)]).toEqual([key, status, true]);
       }
     }
   });
@@ -102,8 +167,9 @@ describe('OpenAPI document', () => {
         ...Object.values(op.requestBody?.content ?? {}).map((m) => ['request', m] as const),
       ];
       for (const [where, m] of media) {
-        if (m.example === undefined) continue;
-        expect([key, where, validator.check(m.schema, m.example)]).toEqual([key, where, []]);
+        const example = exampleOf(m);
+        if (example === undefined) continue;
+        expect([key, where, validator.check(m.schema, example)]).toEqual([key, where, []]);
         checked += 1;
       }
       for (const p of op.parameters ?? []) {

@@ -1,10 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { dereferenced, type OpenApiDoc } from '../support/openapi';
 import { startApp } from './helpers';
-
-interface OpenApiDoc {
-  openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
-}
 
 describe('OpenAPI', () => {
   let app: FastifyInstance;
@@ -40,7 +36,7 @@ describe('OpenAPI', () => {
   });
 
   it('documents errors as application/problem+json', async () => {
-    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDoc>();
+    const doc = dereferenced((await app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenApiDoc>());
     const deposit = doc.paths['/v1/wallets/{id}/deposits']!.post!;
     expect(Object.keys(deposit.responses)).toEqual(expect.arrayContaining(['201', '400', '404', '409', '422', '500']));
     expect(Object.keys(deposit.responses['422']!.content!)).toEqual(['application/problem+json']);

@@ -13,6 +13,7 @@ export interface OpenApiDoc {
 export interface MediaType {
   schema: object;
   example?: unknown;
+  examples?: Record<string, { value: unknown }>;
 }
 export interface ResponseObject {
   description: string;
@@ -28,6 +29,33 @@ export interface Operation {
   description?: string;
 }
 
+/**
+ * `doc` with every reference to a shared response, parameter or example (`#/components/responses/X`, …)
+ * replaced by a copy of what it names, so a test reads each operation whole. Schema references stay:
+ * OpenApiValidator inlines those when it compiles.
+ */
+export function dereferenced(doc: OpenApiDoc): OpenApiDoc {
+  const components = doc.components as unknown as Record<string, Record<string, unknown>>;
+  const resolve = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(resolve);
+    if (node === null || typeof node !== 'object') return node;
+    const ref = (node as { $ref?: unknown }).$ref;
+    const m = typeof ref === 'string' ? /^#\/components\/(responses|parameters|examples)\/(.+)$/.exec(ref) : null;
+    if (m) {
+      const target = components[m[1]!]?.[m[2]!];
+      if (target === undefined) throw new Error(`unresolvable $ref ${String(ref)}`);
+      return resolve(target);
+    }
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolve(v)]));
+  };
+  return { ...doc, paths: resolve(doc.paths) as OpenApiDoc['paths'] };
+}
+
+/** A media type's example: its `example`, or the first of its `examples`. */
+export function exampleOf(media: MediaType): unknown {
+  return media.example ?? Object.values(media.examples ?? {})[0]?.value;
+}
+
 /** `/v1/wallets/:id` → `/v1/wallets/{id}` */
 export function docPath(route: string): string {
   return route.replace(/:([A-Za-z]+)/g, '{$1}');
@@ -41,7 +69,10 @@ export class OpenApiValidator {
   private readonly ajv: Ajv2020;
   private readonly cache = new Map<object, ValidateFunction>();
 
-  constructor(readonly doc: OpenApiDoc) {
+  readonly doc: OpenApiDoc;
+
+  constructor(doc: OpenApiDoc) {
+    this.doc = dereferenced(doc);
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
     const codes = new Set(CURRENCY_CODES);
