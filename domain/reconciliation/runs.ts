@@ -34,11 +34,12 @@ export async function beginRun(sql: Sql, run: NewRun): Promise<void> {
 }
 
 /**
- * A manual run, requested through the API: its row and its audit row in one transaction (the
- * workflow's own first activity writes the same row idempotently).
+ * A manual run, requested through the API: its row and its audit row in one transaction, committed
+ * before its workflow is started (the workflow's own first activity writes the same row
+ * idempotently). Resolves with the row's start time.
  */
-export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActor, reason: string): Promise<void> {
-  await inTransaction(ds, async (sql) => {
+export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActor, reason: string): Promise<Date> {
+  return inTransaction(ds, async (sql) => {
     await beginRun(sql, run);
     await recordAudit(sql, {
       ...who,
@@ -48,6 +49,8 @@ export async function beginManualRun(ds: DataSource, run: NewRun, who: AuditActo
       reason,
       details: { workflowId: run.workflowId },
     });
+    const { rows } = await sql<{ started_at: Date }>(`SELECT started_at FROM reconciliation_runs WHERE id = $1`, [run.id]);
+    return rows[0]!.started_at;
   });
 }
 
@@ -55,7 +58,8 @@ export async function finishRun(sql: Sql, id: string, s: RunSummary): Promise<vo
   const total = Object.values(s.discrepancyCounts).reduce((a, b) => a + (b ?? 0), 0);
   await sql(
     `UPDATE reconciliation_runs SET status = 'succeeded', checked = $2::jsonb, discrepancy_counts = $3::jsonb,
-            discrepancies = $4, repaired = $5, finished_at = coalesce(finished_at, now())
+            discrepancies = $4, repaired = $5, failure = NULL,
+            finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE now() END
       WHERE id = $1`,
     [id, JSON.stringify(s.checked), JSON.stringify(s.discrepancyCounts), total, s.repaired],
   );
@@ -67,6 +71,11 @@ export async function failRun(sql: Sql, id: string, failure: string): Promise<vo
     `UPDATE reconciliation_runs SET status = 'failed', failure = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
     [id, failure.slice(0, 1000)],
   );
+}
+
+/** A manual run whose workflow could not be started (its audit row stays: the trail is append-only). */
+export async function failUnstartedRun(ds: DataSource, id: string, failure: string): Promise<void> {
+  await failRun(poolSql(ds), id, failure);
 }
 
 interface RunRow {
