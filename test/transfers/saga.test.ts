@@ -206,7 +206,7 @@ describe('transfer saga', () => {
       const retry = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/retry`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'accounting restored (INC-42)' },
       });
       // the decision is applied when the answer comes: the step ran again and the saga moved on
@@ -226,7 +226,7 @@ describe('transfer saga', () => {
       const cancel = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/cancel`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'customer withdrew the order' },
       });
       expect(cancel.statusCode).toBe(200);
