@@ -246,7 +246,7 @@ describe('transfer saga', () => {
         app.inject({
           method: 'POST',
           url: `/v1/transfers/${transfer.id}/${action}`,
-          headers: authHeaders(FINANCE),
+          headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
           payload: { reason },
         });
       const answers = await Promise.all([decide('retry', 'fiona: accounting is back'), decide('cancel', 'bob: customer called')]);
@@ -318,7 +318,7 @@ describe('transfer saga', () => {
       const r = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/${action}`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'why not' },
       });
       expect(r.statusCode).toBe(409);
