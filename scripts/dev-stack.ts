@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { loadConfig } from '../config';
+import { RestartBudget } from './restart-budget';
 import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs } from './temporal-cli';
 
 /**
@@ -27,9 +28,11 @@ import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs 
  * Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this launcher,
  * which then stops things in order and signals each process exactly once: SIGTERM to the API and the
  * workers (workers drain in-flight activities), and only when they are gone, SIGTERM to the Temporal
- * server; whatever outlives its grace period is SIGKILLed. A child exiting on its own is an error:
- * it is reported loudly and the whole stack is stopped (no silent restarts). A second Ctrl-C kills
- * everything at once.
+ * server; whatever outlives its grace period is SIGKILLed. A worker exiting on its own (a crash, e.g.
+ * temporalio/sdk-typescript#939 after a long SIGSTOP) is reported loudly and restarted after a growing delay, at most
+ * 5 times in 10 minutes (scripts/restart-budget.ts), as compose and Kubernetes restart theirs; any
+ * other child exiting on its own, or a worker past that budget, stops the whole stack, loudly. A
+ * second Ctrl-C kills everything at once.
  */
 
 const ROOT = repoRoot();
@@ -76,7 +79,17 @@ function prefixLines(from: Readable | null, to: Writable, tag: string): void {
   readline.createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => to.write(`${tag}${line}\n`));
 }
 
-function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, oneShot = false): Proc {
+interface StartOptions {
+  /** a one-shot job (migrations): its exit is expected */
+  oneShot?: boolean;
+  /** restarted when it exits on its own, within this budget (workers) */
+  restart?: RestartBudget;
+  /** polled after a restart, to say when it serves again */
+  ready?: () => Promise<boolean>;
+}
+
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, opts: StartOptions = {}): Proc {
+  const oneShot = opts.oneShot ?? false;
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tag = `[${name}]`.padEnd(nameWidth + 2) + ' ';
   prefixLines(child.stdout, process.stdout, tag);
@@ -98,8 +111,27 @@ function start(name: string, command: string, args: string[], env: NodeJS.Proces
   void proc.exited.then(({ code, signal }) => {
     if (stopping) return;
     if (proc.oneShot && code === 0) return;
-    loud(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}): stopping the whole stack`);
-    void shutdown(1);
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    const budget = opts.restart;
+    const next = budget?.take();
+    if (!budget || !next) {
+      const spent = budget ? ` (restarted ${budget.maxRestarts} times in ${budget.windowMs / 60_000} minutes already)` : '';
+      loud(`${name} exited unexpectedly (${how})${spent}: stopping the whole stack`);
+      void shutdown(1);
+      return;
+    }
+    loud(
+      `${name} exited unexpectedly (${how}): restarting it in ${next.delayMs / 1000}s ` +
+        `(restart ${next.restart} of at most ${budget.maxRestarts} in ${budget.windowMs / 60_000} minutes)`,
+    );
+    setTimeout(() => {
+      if (stopping) return;
+      log(`restarting ${name}`);
+      start(name, command, args, env, opts);
+      if (opts.ready) {
+        void waitUntil(`${name} (restarted)`, 60, opts.ready).then((ok) => ok && log(`${name} restarted and ready`));
+      }
+    }, next.delayMs).unref();
   });
   return proc;
 }
@@ -266,13 +298,15 @@ async function main(): Promise<void> {
   if (!(await waitUntil('Temporal dev server', 60, () => temporalHealthy(cli)))) return shutdown(1);
   log(`Temporal dev server is up on ${HOST}:${TEMPORAL_PORT}`);
 
-  const migrate = start('migrate', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'migrate.js')], env, true);
+  const migrate = start('migrate', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'migrate.js')], env, { oneShot: true });
   const { code } = await migrate.exited;
   if (stopping) return;
   if (code !== 0) return; // reported and stopping already
 
   // the reconciliation and retention Schedules, created or updated to this configuration (idempotent)
-  const schedules = start('schedules', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'ensure-schedules.js')], env, true);
+  const schedules = start('schedules', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'ensure-schedules.js')], env, {
+    oneShot: true,
+  });
   if ((await schedules.exited).code !== 0 || stopping) return;
 
   start('api', process.execPath, [path.join(ROOT, 'dist', 'api', 'main.js')], env);
@@ -284,7 +318,7 @@ async function main(): Promise<void> {
       WORKER_BENCH_BASELINE: process.env.WORKER_BENCH_BASELINE ?? String(config.NODE_ENV !== 'production'),
       WORKER_METRICS_PORT: String(workerPorts[n - 1]!.metrics),
       TEMPORAL_METRICS_PORT: String(workerPorts[n - 1]!.temporal),
-    });
+    }, { restart: new RestartBudget(), ready: () => httpOk(`${workerUrl(n)}/health/ready`) });
   }
 
   if (!(await waitUntil('API', 60, () => httpOk(`${apiUrl}/health/ready`)))) return shutdown(1);

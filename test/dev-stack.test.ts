@@ -248,6 +248,19 @@ describe('npm start (the dev stack)', () => {
       return completed === 1 ? true : undefined;
     }, 10_000, 'a worker to count the completed transfer');
 
+    // ------------------------------------------------------------------ a worker that dies is restarted
+    const [workerPid] = processesWith(marker).filter((pid) => {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      return environ.includes('WORKER_ID=1') && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/worker/main.js');
+    });
+    expect(workerPid).toBeDefined();
+    process.kill(workerPid!, 'SIGKILL'); // as a crash would: no drain, no "worker stopped"
+    await eventually(async () => (/\[dev-stack\] worker-1 restarted and ready$/m.test(stack.output()) ? true : undefined), 60_000, 'worker-1 to be restarted');
+    expect(stack.output()).toContain('worker-1 exited unexpectedly (signal SIGKILL): restarting it in 1s (restart 1 of at most 5 in 10 minutes)');
+    expect((await fetch(`http://127.0.0.1:${ports.workers}/health/ready`)).status).toBe(200);
+    const again1 = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 500 }, { waitSeconds: 10 });
+    expect(again1.status).toBe('COMPLETED');
+
     await stopStack(stack);
     expect(stack.output()).toMatch(/\[worker-1\].*"worker stopped"/);
     expect(stack.output()).toMatch(/\[worker-2\].*"worker stopped"/);

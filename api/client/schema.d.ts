@@ -307,7 +307,7 @@ export interface paths {
         put?: never;
         /**
          * Start a reconciliation run now (finance, admin)
-         * @description Starts the same workflow the reconciliation Schedule runs every RECONCILIATION_INTERVAL_SECONDS and answers 202 with the run (status `running`); poll `GET /v1/reconciliation/runs/{id}`. Audited (`reconciliation.run`).
+         * @description Starts the same workflow the reconciliation Schedule runs every RECONCILIATION_INTERVAL_SECONDS and answers 202 with the run (status `running`); poll `GET /v1/reconciliation/runs/{id}`. Audited (`reconciliation.run`): the run and its audit row commit before the workflow starts, so a 202 is always audited; a 503 with the database down started nothing.
          */
         post: {
             parameters: {
@@ -741,12 +741,18 @@ export interface paths {
         put?: never;
         /**
          * Cancel a parked transfer; held funds are released (finance, admin)
-         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied (holds released, bookings reversed) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id).
+         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied (holds released, bookings reversed) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision's outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).
          */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header: {
+                    /**
+                     * @description client-chosen key, scoped to the caller; the same key and body replay the original result, another body is refused (422)
+                     * @example order-4711-payment
+                     */
+                    "idempotency-key": components["parameters"]["IdempotencyKeyHeader"];
+                };
                 path: {
                     /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
                     id: components["parameters"]["IdPath"];
@@ -770,6 +776,8 @@ export interface paths {
                 /** @description The decision was applied; the transfer after it */
                 200: {
                     headers: {
+                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
+                        "idempotent-replayed"?: "true";
                         [name: string]: unknown;
                     };
                     content: {
@@ -805,6 +813,8 @@ export interface paths {
                 /** @description The saga accepted the decision and is still applying it */
                 202: {
                     headers: {
+                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
+                        "idempotent-replayed"?: "true";
                         [name: string]: unknown;
                     };
                     content: {
@@ -819,6 +829,7 @@ export interface paths {
                 413: components["responses"]["PayloadTooLarge"];
                 414: components["responses"]["UriTooLong"];
                 415: components["responses"]["UnsupportedMediaType"];
+                422: components["responses"]["Unprocessable"];
                 429: components["responses"]["RateLimited"];
                 500: components["responses"]["InternalError"];
                 503: components["responses"]["ServiceUnavailable"];
@@ -841,12 +852,18 @@ export interface paths {
         put?: never;
         /**
          * Retry the failed step of a parked transfer (finance, admin)
-         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied (the failed step runs again with a fresh budget) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id).
+         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied (the failed step runs again with a fresh budget) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision's outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).
          */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header: {
+                    /**
+                     * @description client-chosen key, scoped to the caller; the same key and body replay the original result, another body is refused (422)
+                     * @example order-4711-payment
+                     */
+                    "idempotency-key": components["parameters"]["IdempotencyKeyHeader"];
+                };
                 path: {
                     /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
                     id: components["parameters"]["IdPath"];
@@ -870,6 +887,8 @@ export interface paths {
                 /** @description The decision was applied; the transfer after it */
                 200: {
                     headers: {
+                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
+                        "idempotent-replayed"?: "true";
                         [name: string]: unknown;
                     };
                     content: {
@@ -903,6 +922,8 @@ export interface paths {
                 /** @description The saga accepted the decision and is still applying it */
                 202: {
                     headers: {
+                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
+                        "idempotent-replayed"?: "true";
                         [name: string]: unknown;
                     };
                     content: {
@@ -917,6 +938,7 @@ export interface paths {
                 413: components["responses"]["PayloadTooLarge"];
                 414: components["responses"]["UriTooLong"];
                 415: components["responses"]["UnsupportedMediaType"];
+                422: components["responses"]["Unprocessable"];
                 429: components["responses"]["RateLimited"];
                 500: components["responses"]["InternalError"];
                 503: components["responses"]["ServiceUnavailable"];

@@ -86,7 +86,8 @@ export const reconciliationSchemas = {
     summary: 'Start a reconciliation run now (finance, admin)',
     description:
       'Starts the same workflow the reconciliation Schedule runs every RECONCILIATION_INTERVAL_SECONDS and answers 202 with the ' +
-      'run (status `running`); poll `GET /v1/reconciliation/runs/{id}`. Audited (`reconciliation.run`).',
+      'run (status `running`); poll `GET /v1/reconciliation/runs/{id}`. Audited (`reconciliation.run`): the run and its audit row ' +
+      'commit before the workflow starts, so a 202 is always audited; a 503 with the database down started nothing.',
     tags: ['reconciliation'],
     security: bearer,
     querystring: NoQuery,

@@ -191,11 +191,14 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied ' +
         (action === 'retry' ? '(the failed step runs again with a fresh budget)' : '(holds released, bookings reversed)') +
         ' and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying ' +
-        'it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id).',
+        'it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). ' +
+        'Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision\'s ' +
+        'outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).',
       tags: ['finance'],
       security: bearer,
       params: TransferIdParams,
       querystring: NoQuery,
+      headers: IdempotencyKeyHeaders,
       body: Type.Object(
         { reason: Reason('why; recorded in the audit trail and the workflow history') },
         {
@@ -206,11 +209,13 @@ export function transferSchemas(maxAmountMinor: bigint) {
       response: {
         200: jsonResponse(Ref(TransferSchema), 'The decision was applied; the transfer after it', {
           example: action === 'retry' ? { ...TRANSFER_EXAMPLE, status: 'ACCOUNTED' } : CANCELLED_TRANSFER_EXAMPLE,
+          headers: { 'idempotent-replayed': ReplayedHeader },
         }),
         202: jsonResponse(Ref(TransferSchema), 'The saga accepted the decision and is still applying it', {
           example: PARKED_TRANSFER_EXAMPLE,
+          headers: { 'idempotent-replayed': ReplayedHeader },
         }),
-        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 429, 503),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 414, 415, 422, 429, 503),
       },
     }),
   };

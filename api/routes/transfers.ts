@@ -10,7 +10,7 @@ import { isStaff, visibleTransfer, walletNotFound } from '../auth/policy';
 import { afterKeyOf } from '../pagination';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { ALL_ROLES } from '../plugins/caller';
-import { decideParkedTransfer } from '../transfers/finance';
+import { decideParkedTransfer, decisionUpdateIdFor } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
 import { isSettled } from '../../domain/transfer-status';
 import { waitSecondsOf } from '../transfers/prefer';
@@ -104,10 +104,21 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   for (const action of ['retry', 'cancel'] as const) {
     const decide = {
       schema: schemas.decide(action),
+      preValidation: app.requireIdempotencyKey,
       config: { access: { roles: ['finance', 'admin'], rateLimit: 'privileged' } },
     } as const;
     app.post(`/v1/transfers/:id/${action}`, decide, async (request, reply) => {
-      const { outcome, transfer } = await decideParkedTransfer(deps, request.params.id, action, request.body.reason, auditActor(request));
+      // The key names one decision (one Workflow Update) on this transfer: re-sent, it answers with
+      // that decision's outcome, also when the first answer was a 503 and the saga applied it anyway.
+      const updateId = decisionUpdateIdFor(request.callerId, request.idempotencyKey);
+      const { outcome, transfer } = await app.idempotent(request, reply, {
+        resourceType: 'transfer',
+        resourceId: request.params.id,
+        run: async () => {
+          const decided = await decideParkedTransfer(deps, request.params.id, action, request.body.reason, auditActor(request), updateId);
+          return { created: !decided.replayed, result: decided };
+        },
+      });
       return reply.code(outcome === 'applied' ? 200 : 202).send(serialize(transfer));
     });
   }

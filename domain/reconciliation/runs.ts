@@ -39,11 +39,12 @@ async function insertRun(sql: Sql, run: NewRun): Promise<void> {
 }
 
 /**
- * A manual run, requested through the API: its row and its audit row in one transaction (the
- * workflow's own first activity writes the same row idempotently).
+ * A manual run, requested through the API: its row and its audit row in one transaction, committed
+ * before its workflow is started (the workflow's own first activity writes the same row
+ * idempotently). Resolves with the row's start time.
  */
-export async function beginManualRun(store: Store, run: NewRun, who: AuditActor, reason: string): Promise<void> {
-  await store.transaction(async (sql) => {
+export async function beginManualRun(store: Store, run: NewRun, who: AuditActor, reason: string): Promise<Date> {
+  return store.transaction(async (sql) => {
     await insertRun(sql, run);
     await recordAudit(sql, {
       ...who,
@@ -53,6 +54,8 @@ export async function beginManualRun(store: Store, run: NewRun, who: AuditActor,
       reason,
       details: { workflowId: run.workflowId },
     });
+    const { rows } = await sql<{ started_at: Date }>(`SELECT started_at FROM reconciliation_runs WHERE id = $1`, [run.id]);
+    return rows[0]!.started_at;
   });
 }
 
@@ -68,7 +71,8 @@ async function markSucceeded(sql: Sql, id: string, s: RunSummary): Promise<void>
   const total = Object.values(s.discrepancyCounts).reduce((a, b) => a + (b ?? 0), 0);
   await sql(
     `UPDATE reconciliation_runs SET status = 'succeeded', checked = $2::jsonb, discrepancy_counts = $3::jsonb,
-            discrepancies = $4, repaired = $5, finished_at = coalesce(finished_at, now())
+            discrepancies = $4, repaired = $5, failure = NULL,
+            finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE now() END
       WHERE id = $1`,
     [id, JSON.stringify(s.checked), JSON.stringify(s.discrepancyCounts), total, s.repaired],
   );
@@ -80,6 +84,11 @@ export async function failRun(store: Store, id: string, failure: string): Promis
     `UPDATE reconciliation_runs SET status = 'failed', failure = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
     [id, failure.slice(0, 1000)],
   );
+}
+
+/** A manual run whose workflow could not be started (its audit row stays: the trail is append-only). */
+export async function failUnstartedRun(store: Store, id: string, failure: string): Promise<void> {
+  await failRun(store, id, failure);
 }
 
 interface RunRow {

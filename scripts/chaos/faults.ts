@@ -224,6 +224,7 @@ export class FaultInjector {
       const a = await this.bank.http.send('POST', `/v1/transfers/${id}/${kind}`, {
         token: this.bank.finance,
         body: { reason: `chaos: finance ${kind}` },
+        idempotencyKey: `chaos-${kind}-${id}`, // one decision per transfer
         route: `POST /v1/transfers/:id/${kind}`,
       });
       this.bank.record.decisions.push({ transferId: id, kind, at, status: a.status, code: typeof a.body?.code === 'string' ? a.body.code : null });

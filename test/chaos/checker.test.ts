@@ -138,7 +138,9 @@ describe('chaos checker', () => {
   }
 
   async function decide(transferId: string, kind: 'retry' | 'cancel'): Promise<number> {
-    const res = await call('POST', `/v1/transfers/:id/${kind}`, `/v1/transfers/${transferId}/${kind}`, financeToken, { reason: 'checker test' });
+    const res = await call('POST', `/v1/transfers/:id/${kind}`, `/v1/transfers/${transferId}/${kind}`, financeToken, { reason: 'checker test' }, {
+      'idempotency-key': `checker-${kind}-${transferId}`,
+    });
     record.decisions.push({ transferId, kind, at: Date.now(), status: res.status, code: typeof res.body.code === 'string' ? res.body.code : null });
     return res.status;
   }

@@ -144,8 +144,11 @@ describe('finance console in a browser', () => {
 
     accounting.available = true;
     const decisions: string[] = [];
+    const keys: Array<string | undefined> = [];
     page.on('request', (r) => {
-      if (r.method() === 'POST') decisions.push(r.url());
+      if (r.method() !== 'POST') return;
+      decisions.push(r.url());
+      keys.push(r.headers()['idempotency-key']);
     });
 
     // keyboard: Enter opens the dialog with the focus in the reason; Escape backs out, nothing is sent
@@ -169,6 +172,7 @@ describe('finance console in a browser', () => {
     await page.locator('#transfer-status', { hasText: 'COMPLETED' }).waitFor({ timeout: 20_000 });
     await page.locator('#audit tr[data-action="transfer.retry"]').waitFor();
     expect(decisions).toEqual([`${base}/v1/transfers/${id}/retry`]);
+    expect(keys).toEqual([expect.stringMatching(/^console-[0-9a-f]{32}$/)]);
     expect(await page.locator('#retry').count()).toBe(0);
     expect(await text(page, '#audit')).toContain('accounting restored (INC-42)');
     expect((await decisionsOf(id)).map((a) => [a.action, a.actor, a.reason])).toEqual([['transfer.retry', 'fiona', 'accounting restored (INC-42)']]);
@@ -228,6 +232,32 @@ describe('finance console in a browser', () => {
     expect(await text(page, '#failure')).toContain('CANCELLED_BY_FINANCE');
     expect(await getWallet(app, wallets.A)).toMatchObject({ held: 0 });
     await shot(page, 'transfer-cancelled');
+  });
+
+  it('re-sends a decision whose answer was lost with the same key, and shows its outcome, not a refusal', async () => {
+    const id = await parkedTransfer(500);
+    accounting.available = true;
+    const page = await signIn(fiona, `#/transfer/${id}`);
+    await page.locator('#transfer-status', { hasText: 'NEEDS_ATTENTION' }).waitFor();
+    // the first decision reaches the API and is applied, but its answer is lost on the way back (a 503
+    // from a proxy in between); the ones after it pass untouched
+    const sent: Array<string | undefined> = [];
+    let lost = 0;
+    await page.route(`**/v1/transfers/${id}/cancel`, async (route) => {
+      sent.push(route.request().headers()['idempotency-key']);
+      const answer = await route.fetch();
+      if (lost++ > 0) return route.fulfill({ response: answer });
+      return route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ code: 'SERVICE_UNAVAILABLE', detail: 'lost' }) });
+    });
+    await page.click('#cancel');
+    await page.fill('#confirm-reason', 'answer lost on the way');
+    await page.click('#confirm-ok');
+    await page.locator('#outcome', { hasText: 'Cancel applied: the transfer is now CANCELLED' }).waitFor({ timeout: 20_000 });
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toBe(sent[0]);
+    expect((await decisionsOf(id)).map((a) => a.action)).toEqual(['transfer.cancel']);
+    // the browser logs the 503 made up above; nothing else may have gone wrong in the page
+    expect(pageErrors.splice(0)).toEqual([expect.stringContaining('status of 503')]);
   });
 
   it('refuses a customer; shows ops everything read-only, without decision or start buttons', async () => {

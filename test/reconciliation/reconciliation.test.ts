@@ -133,7 +133,7 @@ describe('reconciliation', () => {
     accounting.available = true;
     const [retryId, cancelId] = parked.map((r) => r.json<{ id: string }>().id);
     const decide = (id: string, action: string) =>
-      app.inject({ method: 'POST', url: `/v1/transfers/${id}/${action}`, headers: authHeaders(FINANCE), payload: { reason: 'reconciliation test' } });
+      app.inject({ method: 'POST', url: `/v1/transfers/${id}/${action}`, headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') }, payload: { reason: 'reconciliation test' } });
     expect((await decide(retryId!, 'retry')).statusCode).toBe(200);
     expect((await decide(cancelId!, 'cancel')).statusCode).toBe(200);
 

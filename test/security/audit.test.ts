@@ -56,7 +56,9 @@ describe('audit trail', () => {
   }
 
   function post(url: string, as: TestCaller, payload: object): Promise<LightMyRequestResponse> {
-    return app.inject({ method: 'POST', url, headers: authHeaders(as), payload });
+    // finance decisions require an Idempotency-Key (one per decision); the other actions take none
+    const key = /\/(retry|cancel)$/.test(url) ? { 'idempotency-key': uniqueKey('decide') } : {};
+    return app.inject({ method: 'POST', url, headers: { ...authHeaders(as), ...key }, payload });
   }
 
   it('records freeze and unfreeze with actor, roles, reason, request id and the status change', async () => {

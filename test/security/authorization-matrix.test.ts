@@ -111,12 +111,12 @@ const ROUTES: RouteCase[] = [
     name: 'POST /v1/transfers/:id/retry',
     // allowed for finance and admin, then refused by the saga: the transfer is not parked
     expected: financeAction(409),
-    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/retry`, payload: { reason: 'matrix' } }),
+    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/retry`, headers: key(), payload: { reason: 'matrix' } }),
   },
   {
     name: 'POST /v1/transfers/:id/cancel',
     expected: financeAction(409),
-    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/cancel`, payload: { reason: 'matrix' } }),
+    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/cancel`, headers: key(), payload: { reason: 'matrix' } }),
   },
   {
     name: 'GET /v1/me',

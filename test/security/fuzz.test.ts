@@ -223,8 +223,8 @@ const CASES: FuzzCase[] = [
     }, fc.record({ status: fc.constantFrom('PENDING', 'NEEDS_ATTENTION', 'COMPLETED'), walletId: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.B.id)), currency: fc.constantFrom('EUR', 'USD'), failedStep: fc.constantFrom('accounting', 'ledger'), limit: validLimit }, { requiredKeys: [] })),
     favour: ['alice', 'ops'],
   },
-  { method: 'POST', route: '/v1/transfers/:id/retry', id: transferIds, body: reasonBody, favour: ['finance', 'admin'] },
-  { method: 'POST', route: '/v1/transfers/:id/cancel', id: transferIds, body: reasonBody, favour: ['finance', 'admin'] },
+  { method: 'POST', route: '/v1/transfers/:id/retry', id: transferIds, body: reasonBody, headers: moneyHeaders, favour: ['finance', 'admin'] },
+  { method: 'POST', route: '/v1/transfers/:id/cancel', id: transferIds, body: reasonBody, headers: moneyHeaders, favour: ['finance', 'admin'] },
   { method: 'GET', route: '/v1/me', favour: ['alice', 'ops'] },
   {
     method: 'GET',

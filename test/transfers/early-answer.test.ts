@@ -97,7 +97,7 @@ describe('transfer early answer and history shape', () => {
         const decision = await idle.inject({
           method: 'POST',
           url: `/v1/transfers/${res.json<TransferJson>().id}/${action}`,
-          headers: authHeaders(FINANCE),
+          headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
           payload: { reason: 'not parked yet' },
         });
         expectProblem(decision, 409, 'TRANSFER_NOT_PARKED');

@@ -207,7 +207,7 @@ describe('transfer saga', () => {
       const retry = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/retry`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'accounting restored (INC-42)' },
       });
       // the decision is applied when the answer comes: the step ran again and the saga moved on
@@ -227,7 +227,7 @@ describe('transfer saga', () => {
       const cancel = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/cancel`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'customer withdrew the order' },
       });
       expect(cancel.statusCode).toBe(200);
@@ -247,7 +247,7 @@ describe('transfer saga', () => {
         app.inject({
           method: 'POST',
           url: `/v1/transfers/${transfer.id}/${action}`,
-          headers: authHeaders(FINANCE),
+          headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
           payload: { reason },
         });
       const answers = await Promise.all([decide('retry', 'fiona: accounting is back'), decide('cancel', 'bob: customer called')]);
@@ -319,7 +319,7 @@ describe('transfer saga', () => {
       const r = await app.inject({
         method: 'POST',
         url: `/v1/transfers/${transfer.id}/${action}`,
-        headers: authHeaders(FINANCE),
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
         payload: { reason: 'why not' },
       });
       expect(r.statusCode).toBe(409);

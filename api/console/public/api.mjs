@@ -34,11 +34,12 @@ export function signOut() {
  * Without a token in this tab no Authorization header is sent: behind an identity-aware proxy the
  * proxy adds it.
  */
-export async function call(method, path, body) {
+export async function call(method, path, body, { idempotencyKey } = {}) {
   const headers = { accept: 'application/json' };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
   let res;
   try {
     res = await fetch(path, {
@@ -55,6 +56,30 @@ export async function call(method, path, body) {
   const data = type.includes('json') ? await res.json().catch(() => null) : null;
   if (res.ok) return { ok: true, status: res.status, data };
   return { ok: false, status: res.status, problem: data ?? { code: `HTTP_${res.status}`, detail: res.statusText || 'the request failed' } };
+}
+
+/**
+ * A fresh Idempotency-Key: one per intent (a confirmed click), reused only when that same request is
+ * sent again. getRandomValues, unlike randomUUID, also exists outside secure contexts.
+ */
+export function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `console-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * `call` for a request that must take effect at most once (it carries `idempotencyKey`): an answer
+ * that confirms nothing (no connection, 503) is followed by the same request with the same key, a
+ * bounded number of times; the API answers a re-sent one with the first one's outcome.
+ */
+export async function callOnce(method, path, body, idempotencyKey, resendDelaysMs = [1000, 3000]) {
+  let res = await call(method, path, body, { idempotencyKey });
+  for (const delay of resendDelaysMs) {
+    if (res.status !== 0 && res.status !== 503) break;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    res = await call(method, path, body, { idempotencyKey });
+  }
+  return res;
 }
 
 /** `/v1/…?a=1&b=2` from a path and the query's set values. */

@@ -8,7 +8,7 @@
  * The API decides everything: the page reads the caller's roles from GET /v1/me only to choose
  * what to show (a refusal for customers, no buttons for ops); each call is authorized again.
  */
-import { adoptTokenFromUrl, call, hasToken, signOut, withQuery } from './api.mjs';
+import { adoptTokenFromUrl, call, callOnce, hasToken, newIdempotencyKey, signOut, withQuery } from './api.mjs';
 import { facts, h, replace, table } from './dom.mjs';
 import { dateTime, money, shortId, timeLeft } from './format.mjs';
 
@@ -500,7 +500,8 @@ function decideSection(seq, t) {
     replace(retry, kind === 'retry' ? 'Retrying…' : 'Retry…');
     replace(cancel, kind === 'cancel' ? 'Cancelling…' : 'Cancel transfer…');
     try {
-      const res = await call('POST', `/v1/transfers/${encodeURIComponent(t.id)}/${kind}`, { reason });
+      // one key per confirmed decision: a re-send after a lost answer gets that decision's outcome, not a refusal
+      const res = await callOnce('POST', `/v1/transfers/${encodeURIComponent(t.id)}/${kind}`, { reason }, newIdempotencyKey());
       const what = kind === 'retry' ? 'Retry' : 'Cancel';
       if (res.ok && res.status === 200) setOutcome(`transfer:${t.id}`, 'ok', `${what} applied: the transfer is now ${res.data.status}.`);
       else if (res.ok) setOutcome(`transfer:${t.id}`, 'ok', `${what} accepted: the saga is still applying it (the transfer is ${res.data.status}).`);
