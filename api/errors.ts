@@ -33,7 +33,9 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
 
 /** Errors raised by the HTTP layer itself (request shape, transport, infrastructure). */
 const API_PROBLEMS = {
-  BAD_REQUEST: { status: 400, title: 'Bad Request' }, // not parseable as HTTP/1.1 (Node's parser refused it)
+  // not valid HTTP/1.1: Node's parser refused it, or not exactly one valid Host (api/plugins/host-header.ts)
+  BAD_REQUEST: { status: 400, title: 'Bad Request' },
+  CLIENT_ABORTED: { status: 400, title: 'Request aborted by the client' }, // logged (info); the connection is gone
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
   INVALID_INPUT: { status: 400, title: 'Invalid input' },

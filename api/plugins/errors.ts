@@ -58,6 +58,16 @@ export function replyWithProblem(error: unknown, request: FastifyRequest, reply:
   return sendProblem(reply, problem);
 }
 
+/**
+ * The client went away before its request was complete (it closed the connection mid-body, or Node
+ * cut it at the request timeout): Node destroys the request stream with an ECONNRESET "aborted", and
+ * Fastify's body reader hands on that very error. Not a dependency failing, so never SERVICE_UNAVAILABLE
+ * at error level: anyone could flood the error log by hanging up.
+ */
+function isClientAbort(error: unknown, request: FastifyRequest): boolean {
+  return error !== null && error !== undefined && error === request.raw.errored;
+}
+
 /** Fastify's refusals of a request's body (and its own 404 fallback): raised before any handler runs. */
 function isBodyOrRoutingRefusal(code: unknown): boolean {
   return (
@@ -72,6 +82,14 @@ function isBodyOrRoutingRefusal(code: unknown): boolean {
  * media type, …): the missing route is the answer there, and the body is never looked at.
  */
 function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (isClientAbort(error, request)) {
+    // Answered for Fastify's bookkeeping (metrics, the completion log); no one is left to read it.
+    const problem = buildProblem('CLIENT_ABORTED', 'the client closed the connection before its request was complete', {
+      instance: pathOf(request),
+    });
+    request.log.info({ code: problem.code, status: problem.status }, 'client aborted the request');
+    return sendProblem(reply, problem);
+  }
   if (request.is404 && isBodyOrRoutingRefusal((error as { code?: unknown } | null)?.code)) return answerNoRoute(request, reply);
   return replyWithProblem(error, request, reply);
 }
