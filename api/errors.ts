@@ -45,6 +45,7 @@ const API_PROBLEMS = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Not allowed for your role' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  NOT_FOUND: { status: 404, title: 'Not found' }, // a route serves the URL, with nothing there (a missing static file)
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' }, // with Allow: the methods the path serves
   REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },

@@ -215,6 +215,22 @@ describe('HTTP protocol edges', () => {
     });
   });
 
+  describe('a route that finds nothing at its URL', () => {
+    it('answers a missing file under /docs/static/ 404 NOT_FOUND, not 405 (its GET route exists)', async () => {
+      const present = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
+      expect(present.statusCode).toBe(200);
+      for (const method of ['GET', 'HEAD'] as const) {
+        const res = await app.inject({ method, url: '/docs/static/no-such-file.js' });
+        expect([method, res.statusCode, res.headers.allow]).toEqual([method, 404, undefined]);
+      }
+      const missing = await app.inject({ method: 'GET', url: '/docs/static/no-such-file.js' });
+      const body = expectProblem(missing, 404, 'NOT_FOUND');
+      expect(body).toMatchObject({ instance: '/docs/static/no-such-file.js' });
+      // a method the route does not serve is still 405 there
+      expect405(await app.inject({ method: 'DELETE', url: '/docs/static/no-such-file.js' }), 'GET, HEAD');
+    });
+  });
+
   describe("Fastify's routing refusals (frameworkErrors)", () => {
     it('answers an over-long path parameter 414 with the request id and security headers', async () => {
       const res = await app.inject({ method: 'GET', url: `/v1/wallets/${'a'.repeat(300)}` });
