@@ -8,6 +8,7 @@ import caller from './plugins/caller';
 import config from './plugins/config';
 import db from './plugins/db';
 import errors, { clientErrorHandler, replyToFrameworkError } from './plugins/errors';
+import hostHeader from './plugins/host-header';
 import idempotency from './plugins/idempotency';
 import metrics from './plugins/metrics';
 import rateLimit from './plugins/rate-limit';
@@ -43,6 +44,27 @@ const BODY_LIMIT_BYTES = 16 * 1024;
 const newRequestId = (): string => randomUUID();
 
 /**
+ * Node's HTTP server settings. A request must arrive whole within HTTP_REQUEST_TIMEOUT_MS (headers
+ * included: Node's headersTimeout, 60 s by default, gets the same bound), else Node raises
+ * ERR_HTTP_REQUEST_TIMEOUT and clientErrorHandler answers 408. Node looks for such requests every
+ * connectionsCheckingInterval (30 s by default, which could double a 30 s timeout): here a quarter
+ * of the timeout, at most a second. Node's own Host check is off: the host-header plugin answers a
+ * request without Host with a problem document instead of Node's bare 400.
+ */
+function httpServerOptions(config: Config) {
+  const timeout = config.HTTP_REQUEST_TIMEOUT_MS;
+  return {
+    requestTimeout: timeout,
+    http: {
+      requestTimeout: timeout,
+      headersTimeout: timeout,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(timeout / 4)),
+      requireHostHeader: false,
+    },
+  };
+}
+
+/**
  * Builds the API, ready to serve (plugins loaded, routes compiled). Infrastructure plugins are
  * registered before the routes that use their decorators; errors first so it covers everything.
  */
@@ -54,6 +76,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     frameworkErrors: replyToFrameworkError, // e.g. an undecodable URL: a problem like every other error
     // what Node's HTTP parser refuses (URL or headers too large, unknown method): a problem too, same id and headers
     clientErrorHandler: clientErrorHandler(newRequestId),
+    ...httpServerOptions(opts.config), // keepAliveTimeout stays Fastify's 72 s: longer than a load balancer's idle 60 s
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler); // strict bodies, coerced params/querystring/headers
@@ -68,6 +91,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(errors);
   await app.register(config, { config: opts.config });
   await app.register(securityHeaders); // helmet: on every answer, errors included
+  await app.register(hostHeader); // RFC 9112 §3.2: exactly one valid Host (HTTP/1.1), before any other work
   await app.register(underPressure); // load shedding: a 503 before authentication or any I/O
   await app.register(tracing, { tracing: opts.tracing }); // before temporal (its client interceptor)
   await app.register(caller);

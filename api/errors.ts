@@ -33,7 +33,9 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
 
 /** Errors raised by the HTTP layer itself (request shape, transport, infrastructure). */
 const API_PROBLEMS = {
-  BAD_REQUEST: { status: 400, title: 'Bad Request' }, // not parseable as HTTP/1.1 (Node's parser refused it)
+  // not valid HTTP/1.1: Node's parser refused it, or not exactly one valid Host (api/plugins/host-header.ts)
+  BAD_REQUEST: { status: 400, title: 'Bad Request' },
+  CLIENT_ABORTED: { status: 400, title: 'Request aborted by the client' }, // logged (info); the connection is gone
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
   INVALID_INPUT: { status: 400, title: 'Invalid input' },
@@ -43,6 +45,7 @@ const API_PROBLEMS = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Not allowed for your role' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  NOT_FOUND: { status: 404, title: 'Not found' }, // a route serves the URL, with nothing there (a missing static file)
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' }, // with Allow: the methods the path serves
   REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },

@@ -78,6 +78,14 @@ const ConfigSchema = Type.Object({
    */
   DEPENDENCY_RETRY_MAX_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 300, default: 10 }),
 
+  // ---- the HTTP server (api/app.ts)
+  /**
+   * How long a client has to send its whole request, headers and body, in ms from its first byte: a
+   * slower one (slowloris, a stalled upload) is answered 408 REQUEST_TIMEOUT and its connection closed.
+   * Receiving only: the time a handler takes to answer is not counted.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 30_000 }),
+
   // ---- operations: logs, metrics, tracing (README "Operating")
   /** json: one JSON object per line; pretty: pino-pretty; auto: pretty only when stdout is a TTY. */
   LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),

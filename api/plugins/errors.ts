@@ -31,11 +31,19 @@ function allowedMethods(app: FastifyInstance, url: string): string[] {
   });
 }
 
-/** A URL no route matches (Fastify's 404 context): 405 with Allow where the path exists under other methods, else 404. */
+/**
+ * A URL no route matches (Fastify's 404 context): 405 with Allow where the path exists under other
+ * methods, else 404. A route that does serve this method and URL but found nothing there (it called
+ * reply.callNotFound(): a wildcard route such as GET /docs/static/* asked for a missing file) is 404
+ * NOT_FOUND, never a 405 saying the path does not serve the method it serves.
+ */
 function noRouteProblem(app: FastifyInstance, method: string, url: string, path: string): { problem: Problem; allow?: string } {
   const allowed = allowedMethods(app, url);
   if (allowed.length === 0) {
     return { problem: buildProblem('ROUTE_NOT_FOUND', `no route ${method} ${path}`, { instance: path }) };
+  }
+  if (allowed.includes(method)) {
+    return { problem: buildProblem('NOT_FOUND', `nothing is at ${path}`, { instance: path }) };
   }
   const allow = allowed.join(', ');
   return { problem: buildProblem('METHOD_NOT_ALLOWED', `${path} does not serve ${method}; it serves ${allow}`, { instance: path }), allow };
@@ -58,6 +66,16 @@ export function replyWithProblem(error: unknown, request: FastifyRequest, reply:
   return sendProblem(reply, problem);
 }
 
+/**
+ * The client went away before its request was complete (it closed the connection mid-body, or Node
+ * cut it at the request timeout): Node destroys the request stream with an ECONNRESET "aborted", and
+ * Fastify's body reader hands on that very error. Not a dependency failing, so never SERVICE_UNAVAILABLE
+ * at error level: anyone could flood the error log by hanging up.
+ */
+function isClientAbort(error: unknown, request: FastifyRequest): boolean {
+  return error !== null && error !== undefined && error === request.raw.errored;
+}
+
 /** Fastify's refusals of a request's body (and its own 404 fallback): raised before any handler runs. */
 function isBodyOrRoutingRefusal(code: unknown): boolean {
   return (
@@ -72,6 +90,14 @@ function isBodyOrRoutingRefusal(code: unknown): boolean {
  * media type, …): the missing route is the answer there, and the body is never looked at.
  */
 function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (isClientAbort(error, request)) {
+    // Answered for Fastify's bookkeeping (metrics, the completion log); no one is left to read it.
+    const problem = buildProblem('CLIENT_ABORTED', 'the client closed the connection before its request was complete', {
+      instance: pathOf(request),
+    });
+    request.log.info({ code: problem.code, status: problem.status }, 'client aborted the request');
+    return sendProblem(reply, problem);
+  }
   if (request.is404 && isBodyOrRoutingRefusal((error as { code?: unknown } | null)?.code)) return answerNoRoute(request, reply);
   return replyWithProblem(error, request, reply);
 }
@@ -166,7 +192,8 @@ export function clientErrorHandler(genReqId: () => string) {
 /**
  * The single error handler and not-found handler: everything that fails leaves as
  * application/problem+json (RFC 9457). A known path asked with a method it does not serve is
- * 405 METHOD_NOT_ALLOWED with Allow; an unknown path is 404 ROUTE_NOT_FOUND.
+ * 405 METHOD_NOT_ALLOWED with Allow; an unknown path is 404 ROUTE_NOT_FOUND; a route that finds
+ * nothing at its URL (a missing static file) is 404 NOT_FOUND.
  */
 export default fp(
   async (app) => {

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { DomainError } from '../../domain/errors';
 import type { IdempotencyRecord, IdempotentResourceType } from '../../domain/idempotency';
 import { IdempotencyStore, parseIdempotencyKey, requestHash } from '../idempotency';
+import { rawHeaderValues } from '../raw-headers';
 
 export interface IdempotentOperation<T> {
   resourceType: IdempotentResourceType;
@@ -60,8 +61,10 @@ export default fp(
     app.decorateRequest('idempotencyKey', '');
 
     // preValidation runs before schema validation, so these codes win over a generic VALIDATION_FAILED.
+    // The lines as sent: Node joins two Idempotency-Key lines into one value "a, b", which is a valid key.
     const requireIdempotencyKey: preValidationAsyncHookHandler = async (request) => {
-      request.idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
+      const sent = rawHeaderValues(request.raw.rawHeaders, 'idempotency-key');
+      request.idempotencyKey = parseIdempotencyKey(sent.length > 1 ? sent : request.headers['idempotency-key']);
     };
     app.decorate('requireIdempotencyKey', requireIdempotencyKey);
 

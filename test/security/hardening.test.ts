@@ -103,6 +103,27 @@ describe('hardening', () => {
     expect(cases.map((r) => [r.statusCode, r.json<{ code: string }>().code])).toEqual(Array(cases.length).fill([400, 'VALIDATION_FAILED']));
   });
 
+  it('refuses two Idempotency-Key headers 400 IDEMPOTENCY_KEY_INVALID (Node joins them into one key "a, b"), and moves nothing', async () => {
+    const wallet = await createWalletAs(app, customer(uniqueKey('twokeys')));
+    const [a, b] = [uniqueKey('a'), uniqueKey('b')];
+    const deposit = (key: string | string[]) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${wallet.id}/deposits`,
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': key },
+        payload: { amount: 100 },
+      });
+    const twice = await deposit([a, b]);
+    expect([twice.statusCode, twice.json<{ code: string }>().code]).toEqual([400, 'IDEMPOTENCY_KEY_INVALID']);
+    expect(twice.json<{ detail: string }>().detail).toBe('send exactly one Idempotency-Key header');
+    const sameTwice = await deposit([a, a]);
+    expect([sameTwice.statusCode, sameTwice.json<{ code: string }>().code]).toEqual([400, 'IDEMPOTENCY_KEY_INVALID']);
+    const balance = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) });
+    expect(balance.json<{ balance: number }>().balance).toBe(0);
+    // one line whose key holds a comma is a key like any other
+    expect((await deposit(`${a}, ${b}`)).statusCode).toBe(201);
+  });
+
   it('answers an unexpected failure with a 5xx that leaks nothing', async () => {
     const broken = await startApp();
     try {

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ADMIN, expectProblem, startApp } from '../api/helpers';
 import { authHeaders } from '../support/auth';
+import { portOf, rawRequest, type RawAnswer } from '../support/raw-http';
 
 /**
  * The HTTP protocol edges (issue 11, items 4 and 6): a known path asked with a method it does not
@@ -13,38 +13,6 @@ import { authHeaders } from '../support/auth';
 const WALLET = '/v1/wallets/00000000-0000-4000-8000-000000000001';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Writes `request` as is on a fresh connection and reads the one answer until the server closes. */
-function rawRequest(port: number, request: string): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => socket.destroy(new Error('no answer within 10 s')), 10_000);
-    const finish = (err?: Error) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const split = text.indexOf('\r\n\r\n');
-      if (split === -1) return reject(err ?? new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
-      const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: text.slice(split + 4) });
-    };
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', (err) => finish(err)); // the server may close while a large request is still being sent
-    socket.on('close', () => finish());
-    socket.write(request);
-  });
-}
-
 const get = (target: string, headers = '') => `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`;
 
 describe('HTTP protocol edges', () => {
@@ -54,8 +22,7 @@ describe('HTTP protocol edges', () => {
   beforeAll(async () => {
     app = await startApp();
     await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    port = typeof address === 'object' && address ? address.port : 0;
+    port = portOf(app);
   });
   afterAll(async () => {
     await app.close();
@@ -206,6 +173,61 @@ describe('HTTP protocol edges', () => {
     it('answers a request that is not HTTP at all 400 BAD_REQUEST as a problem document, not plain text', async () => {
       expectRawProblem(await rawRequest(port, 'GET /health/live HTTP/1.1\r\nHost: localhost\r\nBad Header: y\r\n\r\n'), 400, 'BAD_REQUEST');
       expectRawProblem(await rawRequest(port, '\x01\x02\x03 garbage\r\n\r\n'), 400, 'BAD_REQUEST');
+    });
+  });
+
+  describe('Host (RFC 9112 §3.2: exactly one, valid, on every HTTP/1.1 request)', () => {
+    /** /v1 answers carry no-store, problems included; /health/live serves anyone (no token). */
+    const request = (headers: string, version = '1.1', target = '/v1/transfers') =>
+      `GET ${target} HTTP/${version}\r\n${headers}Connection: close\r\n\r\n`;
+
+    it('answers two Host lines 400 BAD_REQUEST as a problem document (Node would keep the first)', async () => {
+      const res = await rawRequest(port, request('Host: localhost\r\nHost: evil.example\r\n'));
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const body = JSON.parse(res.body) as { code: string; detail: string; requestId: string };
+      expect(body).toMatchObject({ code: 'BAD_REQUEST', detail: 'send exactly one Host header' });
+      expectRequestIdAndSecurityHeaders(res.headers, body);
+    });
+
+    it("answers an HTTP/1.1 request without Host 400 as a problem document with the security headers, not Node's bare 400", async () => {
+      const res = await rawRequest(port, request(''));
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const body = JSON.parse(res.body) as { code: string; detail: string; requestId: string };
+      expect(body).toMatchObject({ code: 'BAD_REQUEST', detail: 'an HTTP/1.1 request needs a Host header' });
+      expectRequestIdAndSecurityHeaders(res.headers, body);
+    });
+
+    it('answers a Host that is not host[:port] 400, and serves a valid one, an empty one and HTTP/1.0 without one', async () => {
+      const invalid = await rawRequest(port, request('Host: local host/x\r\n'));
+      expect([invalid.status, (JSON.parse(invalid.body) as { code: string }).code]).toEqual([400, 'BAD_REQUEST']);
+      for (const ok of [
+        request('Host: localhost:3000\r\n', '1.1', '/health/live'),
+        request('Host: [::1]:3000\r\n', '1.1', '/health/live'),
+        request('Host: 127.0.0.1\r\n', '1.1', '/health/live'),
+        request('Host:\r\n', '1.1', '/health/live'), // RFC 9110 §7.2: empty when the target URI has no authority
+        request('', '1.0', '/health/live'), // HTTP/1.0 requires no Host
+      ]) {
+        const res = await rawRequest(port, ok);
+        expect([ok, res.status]).toEqual([ok, 200]);
+      }
+    });
+  });
+
+  describe('a route that finds nothing at its URL', () => {
+    it('answers a missing file under /docs/static/ 404 NOT_FOUND, not 405 (its GET route exists)', async () => {
+      const present = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
+      expect(present.statusCode).toBe(200);
+      for (const method of ['GET', 'HEAD'] as const) {
+        const res = await app.inject({ method, url: '/docs/static/no-such-file.js' });
+        expect([method, res.statusCode, res.headers.allow]).toEqual([method, 404, undefined]);
+      }
+      const missing = await app.inject({ method: 'GET', url: '/docs/static/no-such-file.js' });
+      const body = expectProblem(missing, 404, 'NOT_FOUND');
+      expect(body).toMatchObject({ instance: '/docs/static/no-such-file.js' });
+      // a method the route does not serve is still 405 there
+      expect405(await app.inject({ method: 'DELETE', url: '/docs/static/no-such-file.js' }), 'GET, HEAD');
     });
   });
 

@@ -86,6 +86,28 @@ describe('transfer early answer and history shape', () => {
     expect(replay.json<TransferJson>().id).toBe(transfer.id);
   });
 
+  it('takes wallet ids in upper case like any other spelling of the same UUIDs (normalised once, at validation)', async () => {
+    const { from, to } = await twoWallets(1_000);
+    const key = uniqueKey('upper');
+    const upper = { fromWalletId: from.id.toUpperCase(), toWalletId: to.id.toUpperCase(), amount: 200 };
+    const res = await postTransfer(app, upper, { key, waitSeconds: 20 });
+    expect(res.statusCode).toBe(200);
+    const transfer = res.json<TransferJson>();
+    expect(transfer).toMatchObject({ status: 'COMPLETED', fromWalletId: from.id, toWalletId: to.id });
+    expect(await getWallet(app, to.id)).toMatchObject({ balance: 200 });
+
+    // the same request in lower case is the same request: a replay, not IDEMPOTENCY_KEY_REUSED
+    const lower = await postTransfer(app, { ...upper, fromWalletId: from.id, toWalletId: to.id }, { key });
+    const replayed = [lower.statusCode, lower.json<TransferJson>().id, lower.headers['idempotent-replayed']];
+    expect(replayed).toEqual([202, transfer.id, 'true']);
+    // one wallet in two spellings is one wallet
+    const same = await postTransfer(app, { fromWalletId: from.id, toWalletId: from.id.toUpperCase(), amount: 1 });
+    expectProblem(same, 422, 'SAME_WALLET');
+    // and every read takes the upper case too
+    expect((await getTransfer(app, transfer.id.toUpperCase())).id).toBe(transfer.id);
+    expect(await getWallet(app, from.id.toUpperCase())).toMatchObject({ id: from.id, balance: 800 });
+  });
+
   it('refuses a finance decision on a transfer that is not parked at once, even while no worker runs its saga', async () => {
     const idle = await appWithoutWorker();
     try {
