@@ -110,7 +110,7 @@ export default defineConfig(
     },
   },
   {
-    // Layer rule (c): activities/ are thin Temporal adapters over domain/ (DESIGN §2): they pass the
+    // Layer rule (c): activities/ are thin Temporal adapters over domain/ (docs/architecture.md §2): they pass the
     // worker's Store to domain/ functions and never write SQL themselves.
     files: ['activities/**/*.ts'],
     rules: {

@@ -3,7 +3,7 @@ import { heartbeat } from '@temporalio/activity';
 import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
 import { pageResult, type Discrepancy, type PageResult } from '../domain/reconciliation/results';
 import { decidedTransfersPage, decisionAuditKeys, openTransfersPage, workflowIdsWithRows } from '../domain/reconciliation/transfer-pages';
-import { changeTransferState, type TransferEntity } from '../domain/transfers/records';
+import { changeTransferState, type TransferRecord } from '../domain/transfers/records';
 import { sagaStart } from '../domain/transfers/saga-start';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
 import type { transferWorkflow } from '../workflows/transfer';
@@ -25,7 +25,7 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
   }
 
   /** A row whose workflow is missing or closed: what is wrong and, when it can be, the repair. */
-  async function checkTransfer(t: TransferEntity): Promise<Discrepancy | null> {
+  async function checkTransfer(t: TransferRecord): Promise<Discrepancy | null> {
     const ids = { transferId: t.id, workflowId: t.workflowId };
     const described = await describe(t.workflowId);
     if (!described) {

@@ -13,7 +13,7 @@ import {
 import { ApiError } from './errors';
 
 /**
- * HTTP idempotency (DESIGN §5): the record that binds (caller, Idempotency-Key) to one request hash
+ * HTTP idempotency (docs/architecture.md §5): the record that binds (caller, Idempotency-Key) to one request hash
  * and one resource. Postgres holds it (source of truth); Redis caches it (fast path, losable).
  * No response bodies are stored: replays re-render the resource, so they cannot drift from it.
  */

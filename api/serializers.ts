@@ -1,6 +1,6 @@
 import type { Deposit } from '../domain/deposits';
 import type { LedgerLineView } from '../domain/history';
-import { availableOf, type WalletEntity } from '../domain/wallets';
+import { availableOf, type WalletRecord } from '../domain/wallets';
 
 /**
  * Domain values → response objects. Amounts stay bigint and dates stay Date: the response schemas
@@ -8,7 +8,7 @@ import { availableOf, type WalletEntity } from '../domain/wallets';
  * JSON.stringify or Number, which would throw on bigint or lose precision above 2^53.
  */
 
-export function serializeWallet(w: WalletEntity) {
+export function serializeWallet(w: WalletRecord) {
   return {
     id: w.id,
     ownerId: w.ownerId,

@@ -86,7 +86,7 @@ const ConfigSchema = Type.Object({
    */
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 30_000 }),
 
-  // ---- operations: logs, metrics, tracing (README "Operating")
+  // ---- operations: logs, metrics, tracing (docs/operations.md)
   /** json: one JSON object per line; pretty: pino-pretty; auto: pretty only when stdout is a TTY. */
   LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),
   /** Worker: port of its HTTP server on HOST (/metrics, /health/live, /health/ready); 0 picks a free port. */
@@ -114,7 +114,7 @@ const ConfigSchema = Type.Object({
   /** The Retry-After (seconds) of a shed request's 503. */
   UNDER_PRESSURE_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10 }),
 
-  // ---- authentication (bearer JWT, README "Security")
+  // ---- authentication (bearer JWT, docs/security.md)
   /**
    * HS256 shared secret (at least 32 characters). Required unless JWT_PUBLIC_KEY or JWT_JWKS_URL is
    * set; in development and test it defaults to DEV_ONLY_JWT_SECRET, which production refuses.

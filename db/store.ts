@@ -20,7 +20,7 @@ export interface Store {
   readonly sql: Sql;
   /**
    * Runs `work` in one READ COMMITTED transaction and commits it; a throw rolls it back. Balance
-   * changes rely on conditional updates, which are safe at this level (DESIGN §3), so no SERIALIZABLE
+   * changes rely on conditional updates, which are safe at this level (docs/architecture.md §3), so no SERIALIZABLE
    * retry loop is needed. The `Sql` it passes is bound to the transaction: use it, never `sql`, inside.
    */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;

@@ -1,7 +1,7 @@
 import type { Store } from '../db/store';
 
 /**
- * The idempotency records of the HTTP API (DESIGN §5): one row binds (caller, Idempotency-Key) to one
+ * The idempotency records of the HTTP API (docs/architecture.md §5): one row binds (caller, Idempotency-Key) to one
  * request hash and one resource. Postgres is the source of truth; the API caches them in Redis.
  * Each statement runs on its own, outside any transaction (as the API's claim and release always did).
  */

@@ -8,7 +8,7 @@ const SYSTEM_WALLET_NAMESPACE = 'b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e';
 /**
  * The transfer id is a pure function of (caller, Idempotency-Key): a retried or crashed request
  * always maps to the same transfer row and the same workflow id, so it can never start a second
- * transfer (DESIGN §5). The NUL separator keeps ("ab","c") and ("a","bc") apart.
+ * transfer (docs/architecture.md §5). The NUL separator keeps ("ab","c") and ("a","bc") apart.
  */
 export function transferIdFor(callerId: string, idempotencyKey: string): string {
   return uuidv5(`${callerId}\u0000${idempotencyKey}`, TRANSFER_NAMESPACE);

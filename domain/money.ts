@@ -2,7 +2,7 @@ import { minorUnitExponent } from './currencies';
 import { DomainError } from './errors';
 
 /**
- * Money is an integer count of the currency's minor unit, a `bigint` in TypeScript (DESIGN §3).
+ * Money is an integer count of the currency's minor unit, a `bigint` in TypeScript (docs/architecture.md §3).
  * Pure functions only: the workflow sandbox imports this file too.
  */
 

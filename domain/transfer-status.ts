@@ -1,4 +1,4 @@
-/** Transfer lifecycle (DESIGN §4). Mirrored in the transfers row, the TransferStatus search attribute and a query. */
+/** Transfer lifecycle (docs/architecture.md §4). Mirrored in the transfers row, the TransferStatus search attribute and a query. */
 export const TRANSFER_STATUSES = [
   'PENDING',
   'RESERVED',

@@ -9,7 +9,7 @@ export type WalletStatus = 'active' | 'frozen' | 'closed';
 export type WalletKind = 'customer' | 'system';
 
 /** The wallet row as the API reads it (table wallets); amounts in minor units. */
-export interface WalletEntity {
+export interface WalletRecord {
   id: string;
   ownerId: string;
   kind: WalletKind;
@@ -26,7 +26,7 @@ export interface NewWallet {
   currency: string;
 }
 
-export async function createWallet(store: Store, input: NewWallet): Promise<WalletEntity> {
+export async function createWallet(store: Store, input: NewWallet): Promise<WalletRecord> {
   const id = randomUUID();
   await store.sql(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'customer', $3)`, [
     id,
@@ -37,8 +37,8 @@ export async function createWallet(store: Store, input: NewWallet): Promise<Wall
 }
 
 /** Customer wallets only: system accounts are not addressable through the API. */
-export async function findWallet(store: Store, id: string): Promise<WalletEntity | null> {
-  const { rows } = await store.sql<WalletEntityRow>(
+export async function findWallet(store: Store, id: string): Promise<WalletRecord | null> {
+  const { rows } = await store.sql<WalletRow>(
     `SELECT id, owner_id, kind, currency, status, balance::text AS balance, held::text AS held, created_at, updated_at
        FROM wallets WHERE id = $1 AND kind = 'customer'`,
     [id],
@@ -58,7 +58,7 @@ export async function findWallet(store: Store, id: string): Promise<WalletEntity
   };
 }
 
-interface WalletEntityRow {
+interface WalletRow {
   id: string;
   owner_id: string;
   kind: WalletKind;
@@ -70,7 +70,7 @@ interface WalletEntityRow {
   updated_at: Date;
 }
 
-export async function getWallet(store: Store, id: string): Promise<WalletEntity> {
+export async function getWallet(store: Store, id: string): Promise<WalletRecord> {
   const wallet = await findWallet(store, id);
   if (!wallet) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
   return wallet;
@@ -85,7 +85,7 @@ export async function ownsAnyWallet(store: Store, callerId: string, walletIds: s
   return rows.length > 0;
 }
 
-export function availableOf(wallet: Pick<WalletEntity, 'balance' | 'held'>): bigint {
+export function availableOf(wallet: Pick<WalletRecord, 'balance' | 'held'>): bigint {
   return wallet.balance - wallet.held;
 }
 
@@ -132,7 +132,7 @@ export async function ensureSystemWallet(sql: Sql, currency: string): Promise<st
   return id;
 }
 
-interface WalletRow {
+interface WalletStateRow {
   id: string;
   kind: string;
   currency: string;
@@ -146,7 +146,7 @@ interface WalletRow {
  * Called only after the update failed, so the happy path costs one statement.
  */
 export async function explainWalletRefusal(sql: Sql, walletId: string, currency: string, amount: bigint) {
-  const { rows } = await sql<WalletRow>(`SELECT id, kind, currency, status, balance, held FROM wallets WHERE id = $1`, [
+  const { rows } = await sql<WalletStateRow>(`SELECT id, kind, currency, status, balance, held FROM wallets WHERE id = $1`, [
     walletId,
   ]);
   const w = rows[0];

@@ -73,7 +73,7 @@ export function findTemporalTestServer(): string | undefined {
 }
 
 /**
- * How `npm start` and the tests run `temporal server start-dev` (README "Benchmarks"):
+ * How `npm start` and the tests run `temporal server start-dev` (docs/benchmarks.md):
  * - SQLite in WAL mode, fsynced at checkpoints rather than at every commit: the dev server spent most
  *   of a bench in fsyncs. A crash of the machine may lose the last commits; the file stays consistent.
  *   A dev stack can afford that (in memory, as in the tests, the pragmas change nothing);

@@ -21,7 +21,7 @@ step build npm run --silent build
 step typecheck npx tsc -p tsconfig.json --noEmit
 step infra bash scripts/check-infra.sh
 step jest npx jest "$@"
-# the bank test under faults (README "Reliability"): a short seeded run; skipped when jest was given
+# the bank test under faults (docs/reliability.md): a short seeded run; skipped when jest was given
 # arguments (a focused run). CHAOS_ARGS overrides its size and seed.
 if [ $# -eq 0 ]; then
   # shellcheck disable=SC2086

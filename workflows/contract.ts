@@ -104,7 +104,7 @@ export const INVALID_DECISION = 'INVALID_DECISION';
 
 // ------------------------------------------------------------------------------ search attributes
 
-// Custom search attributes (DESIGN §4) so ops can find transfers in the Temporal UI,
+// Custom search attributes (docs/architecture.md §4) so ops can find transfers in the Temporal UI,
 // e.g. `TransferStatus = "NEEDS_ATTENTION" AND Currency = "EUR"`.
 export const TransferStatusKey = defineSearchAttributeKey('TransferStatus', SearchAttributeType.KEYWORD);
 export const FromWalletIdKey = defineSearchAttributeKey('FromWalletId', SearchAttributeType.KEYWORD);

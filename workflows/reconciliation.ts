@@ -4,7 +4,7 @@ import type { PageInput } from '../activities/reconciliation';
 import type { PageResult, RunSummary } from '../domain/reconciliation/results';
 import type { ReconciliationInput, ReconciliationProgress, ReconciliationResult } from './contract';
 
-/** The checks of one run, in order, each paged by its activity (README "Reconciliation"). */
+/** The checks of one run, in order, each paged by its activity (docs/architecture.md §7.3). */
 export const RECONCILIATION_CHECKS = [
   ['wallets', 'reconcileWallets'],
   ['journalEntries', 'reconcileJournalEntries'],

@@ -4,7 +4,7 @@ import { HOLD_CAPTURED } from '../domain/transfers/refusals';
 import type { SagaSettings } from './contract';
 
 /**
- * Saga v2's activity option sets. Every activity of the saga is a local activity (DESIGN §4): it runs
+ * Saga v2's activity option sets. Every activity of the saga is a local activity (docs/architecture.md §4): it runs
  * inside the workflow task, so a happy transfer costs one workflow task and no activity task.
  */
 

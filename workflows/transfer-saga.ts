@@ -42,7 +42,7 @@ import { newTransferView, snapshotOf } from './transfer-view';
 export { COMPENSATE_FROM_THE_BOOKS_PATCH, DURABLE_DECISION_PATCH } from './patches';
 
 /**
- * Saga v2 (DESIGN §4): reserve → accounting → ledger → notify, each a local activity.
+ * Saga v2 (docs/architecture.md §4): reserve → accounting → ledger → notify, each a local activity.
  *
  * Cheap on the engine: the four steps and every bookkeeping write run as local activities inside the
  * workflow task that started the saga; each step writes its own status in its own transaction, notify

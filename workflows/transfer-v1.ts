@@ -45,7 +45,7 @@ const cancelSignal = defineSignal<[FinanceDecision]>('cancel');
  * sequence. The one addition: finance decisions arrive as the same validated Updates as in v2 (new
  * history events only, so recorded v1 histories are unaffected), audited by the workflow.
  *
- * One money transfer as a saga (DESIGN §4): reserve → accounting → ledger → notify.
+ * One money transfer as a saga (docs/architecture.md §4): reserve → accounting → ledger → notify.
  * Each compensation is registered before its step runs and they run in reverse order, outside
  * cancellation. A business refusal ends the saga at once; a step whose retry budget is spent
  * parks the transfer (NEEDS_ATTENTION) until finance retries or cancels it, or the deadline passes.

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Store } from '../../db/store';
 import { DomainError } from '../../domain/errors';
-import type { TransferEntity } from '../../domain/transfers/records';
-import { ownsAnyWallet, type WalletEntity } from '../../domain/wallets';
+import type { TransferRecord } from '../../domain/transfers/records';
+import { ownsAnyWallet, type WalletRecord } from '../../domain/wallets';
 import type { Role } from './roles';
 
 /**
@@ -29,18 +29,18 @@ export function transferNotFound(id: string): DomainError {
   return new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
 }
 
-export function canSeeWallet(request: FastifyRequest, wallet: Pick<WalletEntity, 'ownerId'>): boolean {
+export function canSeeWallet(request: FastifyRequest, wallet: Pick<WalletRecord, 'ownerId'>): boolean {
   return isStaff(request) || wallet.ownerId === request.callerId;
 }
 
 /** The wallet if the caller may see it; else the same 404 as for a wallet that does not exist. */
-export function visibleWallet<W extends Pick<WalletEntity, 'id' | 'ownerId'>>(request: FastifyRequest, wallet: W): W {
+export function visibleWallet<W extends Pick<WalletRecord, 'id' | 'ownerId'>>(request: FastifyRequest, wallet: W): W {
   if (!canSeeWallet(request, wallet)) throw walletNotFound(wallet.id);
   return wallet;
 }
 
 /** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */
-export async function visibleTransfer(db: Store, request: FastifyRequest, transfer: TransferEntity): Promise<TransferEntity> {
+export async function visibleTransfer(db: Store, request: FastifyRequest, transfer: TransferRecord): Promise<TransferRecord> {
   if (isStaff(request)) return transfer;
   if (await ownsAnyWallet(db, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
   throw transferNotFound(transfer.id);

@@ -45,7 +45,7 @@ interface Claims {
 }
 
 /**
- * Bearer-JWT authentication (README "Security"). Verification: HS256 with JWT_SECRET, or a public key
+ * Bearer-JWT authentication (docs/security.md). Verification: HS256 with JWT_SECRET, or a public key
  * (JWT_PUBLIC_KEY), or the identity provider's JWKS (JWT_JWKS_URL); `exp` is required, `iss`/`aud` are
  * checked when configured. Claims: `sub` (the caller) and `roles` (customer, ops, finance, admin).
  *

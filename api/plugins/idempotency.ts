@@ -53,7 +53,7 @@ export const ReplayedHeader = {
   description: 'present on a replay: this answer is the result of an earlier request with the same Idempotency-Key',
 };
 
-/** Idempotent POSTs (DESIGN §5); used by deposits now and transfers later. */
+/** Idempotent POSTs (docs/architecture.md §5); used by deposits now and transfers later. */
 export default fp(
   async (app) => {
     const store = new IdempotencyStore(app.db, app.redis, app.config.IDEMPOTENCY_TTL_SECONDS, app.log);

@@ -43,7 +43,7 @@ function rateClassOf(request: FastifyRequest): RateLimitClass | undefined {
 }
 
 /**
- * Rate limits per caller (the token's sub) and per route class (README "Security"), counted in
+ * Rate limits per caller (the token's sub) and per route class (docs/security.md), counted in
  * Redis so every API instance shares them. Only /v1 routes (the ones with `config.access`) are
  * limited; authentication runs first, so the key is the verified caller. A refused request gets 429
  * with Retry-After and the RateLimit-Limit/-Remaining/-Reset headers.

@@ -42,7 +42,7 @@ export function consoleCsp(production: boolean): string {
 }
 
 /**
- * GET /console: the finance console (README "Finance: retrying or cancelling a stuck transfer"), plain
+ * GET /console: the finance console (docs/finance.md "The finance console"), plain
  * HTML, CSS and ES modules served as they are (no bundler). The page calls the /v1 API with the
  * caller's bearer token like any client; these files are public, the data behind them is not.
  */

@@ -21,7 +21,7 @@ const RUN_ID = '0d9e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6';
 export const DiscrepancyKindSchema = StringEnum(DISCREPANCY_KINDS, {
   $id: 'DiscrepancyKind',
   title: 'DiscrepancyKind',
-  description: 'what disagrees (README "Reconciliation and retention" lists each kind and what to do)',
+  description: 'what disagrees (docs/runbooks.md#walletreconciliationdiscrepancies lists each kind and what to do)',
 });
 
 const Counts = (description: string) => Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description });

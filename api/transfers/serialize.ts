@@ -1,11 +1,11 @@
-import type { TransferEntity } from '../../domain/transfers/records';
+import type { TransferRecord } from '../../domain/transfers/records';
 
 /**
  * A transfer as the API shows it: amounts stay bigint (written as JSON integers by the schema).
  * `parked` (NEEDS_ATTENTION only): the row's last change is the parking, and the saga cancels the
  * transfer `parkDeadlineSeconds` later (TRANSFER_PARK_DEADLINE_SECONDS, fixed by the API at start).
  */
-export function serializeTransfer(t: TransferEntity, parkDeadlineSeconds: number) {
+export function serializeTransfer(t: TransferRecord, parkDeadlineSeconds: number) {
   return {
     id: t.id,
     status: t.status,

@@ -10,7 +10,7 @@ import type { Config } from '../../config';
 import { TransferRefused } from '../../domain/errors';
 import { ApiError, grpcStatusOf } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
-import { getTransfer, recordTransfer, type NewTransfer, type TransferEntity } from '../../domain/transfers/records';
+import { getTransfer, recordTransfer, type NewTransfer, type TransferRecord } from '../../domain/transfers/records';
 import { isRefusalCode } from '../../domain/transfers/refusals';
 import { isSettled } from '../../domain/transfer-status';
 import { answerUpdateId, transferAnswerUpdate, type AnswerStage } from '../../workflows/contract';
@@ -30,7 +30,7 @@ export interface TransferDeps {
 }
 
 /**
- * Exactly one saga per transfer (DESIGN §4–5): the transfer id derives from (caller, key) and the row
+ * Exactly one saga per transfer (docs/architecture.md §4–5): the transfer id derives from (caller, key) and the row
  * is written first. While the row is PENDING the saga's answer is asked for with update-with-start on
  * `transfer-<id>`: USE_EXISTING joins a running saga, REJECT_DUPLICATE never runs a finished one
  * again, and the update's fixed id makes concurrent twins share one update. So a request that crashed
@@ -63,7 +63,7 @@ export async function startTransfer(deps: TransferDeps, cmd: StartTransferComman
  * (LIMIT_EXCEEDED, a receiver frozen meanwhile). Cancellations by finance, a deadline or the Temporal
  * UI are outcomes of an accepted transfer, not refusals.
  */
-export function assertNotRefused(t: TransferEntity): void {
+export function assertNotRefused(t: TransferRecord): void {
   if ((t.status === 'REJECTED' || t.status === 'CANCELLED') && isRefusalCode(t.failureCode)) {
     throw new TransferRefused(t.failureCode, t.failureReason ?? 'the transfer was refused', t.id);
   }
@@ -73,7 +73,7 @@ export function assertNotRefused(t: TransferEntity): void {
  * Waits for the saga's answer, at most `waitSeconds`. Not having it in time is not an error: the saga
  * runs on (e.g. every worker is down), and the caller gets the transfer as it is.
  */
-async function askTheSaga(deps: TransferDeps, t: TransferEntity, stage: AnswerStage, waitSeconds: number) {
+async function askTheSaga(deps: TransferDeps, t: TransferRecord, stage: AnswerStage, waitSeconds: number) {
   const startWorkflowOperation = new WithStartWorkflowOperation(transferWorkflow, sagaStart(deps.config, t));
   try {
     await deps.temporal.withDeadline(Date.now() + waitSeconds * 1000, () =>
@@ -108,7 +108,7 @@ function isUpdateAbandoned(err: unknown): boolean {
  * would leave it PENDING for good. Unknown → 503, so the client retries with the same key (which
  * starts it or joins it).
  */
-async function assertSagaExists(deps: TransferDeps, t: TransferEntity): Promise<void> {
+async function assertSagaExists(deps: TransferDeps, t: TransferRecord): Promise<void> {
   try {
     await deps.temporal.withDeadline(Date.now() + SAGA_EXISTS_CHECK_MS, () => deps.temporal.workflow.getHandle(t.workflowId).describe());
   } catch {

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The ledger schema (DESIGN §3). Hand-written SQL so every constraint is visible in review:
+ * The ledger schema (docs/architecture.md §3). Hand-written SQL so every constraint is visible in review:
  * money is bigint minor units, balances are guarded by CHECKs, ledger tables are append-only
  * (enforced by triggers) and every journal entry must balance to zero per currency
  * (a deferred constraint trigger checked at commit).

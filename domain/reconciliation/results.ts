@@ -3,7 +3,7 @@
  * Pure (no database, no Node APIs): the reconciliation workflow imports it into the workflow sandbox.
  */
 
-/** What a reconciliation run can find (README "Reconciliation"); the `kind` label of reconciliation_discrepancies. */
+/** What a reconciliation run can find (docs/architecture.md §7.3); the `kind` label of reconciliation_discrepancies. */
 export const DISCREPANCY_KINDS = [
   // ledger invariants
   'wallet_balance_mismatch',

@@ -1,5 +1,5 @@
 import type { Store } from '../../db/store';
-import { toTransfer, TRANSFER_COLUMNS, type TransferEntity, type TransferRow } from '../transfers/records';
+import { toTransfer, TRANSFER_COLUMNS, type TransferRecord, type TransferRow } from '../transfers/records';
 
 /**
  * A row younger than this is not judged against Temporal: the API writes the row, then starts the
@@ -8,7 +8,7 @@ import { toTransfer, TRANSFER_COLUMNS, type TransferEntity, type TransferRow } f
 export const RECONCILIATION_GRACE_SECONDS = 60;
 
 /** Transfers not terminal in the database, older than the grace period, after `afterSeq` (keyset on seq). */
-export async function openTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferEntity[]> {
+export async function openTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferRecord[]> {
   const { rows } = await store.sql<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers t
       WHERE t.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
@@ -21,7 +21,7 @@ export async function openTransfersPage(store: Store, afterSeq: string | null, l
 }
 
 /** Transfers that were parked at some point or carry decision audit rows: the ones finance decided on. */
-export async function decidedTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferEntity[]> {
+export async function decidedTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferRecord[]> {
   const { rows } = await store.sql<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers t
       WHERE (t.failed_step IS NOT NULL OR EXISTS (SELECT 1 FROM audit_log a WHERE a.target_id = t.id

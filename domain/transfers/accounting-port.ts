@@ -1,7 +1,7 @@
 import type { TransferDetails } from './transfer';
 
 /**
- * The accounting system boundary (DESIGN §4). The built-in book (accounting-book.ts) implements it
+ * The accounting system boundary (docs/architecture.md §4). The built-in book (accounting-book.ts) implements it
  * on Postgres; an external general ledger can replace it. Implementations must be idempotent by
  * transfer id, throw DomainError('LIMIT_EXCEEDED') for a refused booking, and throw anything else
  * for "unavailable" (the saga retries those, then parks the transfer).

@@ -5,7 +5,7 @@ import { TERMINAL_STATUSES, type StepStates, type TransferStatus } from '../tran
 import type { TransferStateChange } from './transfer';
 
 /** The transfer row as the API and the reconciliation read it (table transfers). */
-export interface TransferEntity {
+export interface TransferRecord {
   id: string;
   /** insertion order: the keyset of every transfer listing */
   seq: bigint;
@@ -57,7 +57,7 @@ export interface TransferRow {
   finished_at: Date | null;
 }
 
-export function toTransfer(r: TransferRow): TransferEntity {
+export function toTransfer(r: TransferRow): TransferRecord {
   return {
     id: r.id,
     seq: BigInt(r.seq),
@@ -100,7 +100,7 @@ export interface NewTransfer {
  * (caller, Idempotency-Key), so a retried request finds its own row: same request hash → the
  * same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
  */
-export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ transfer: TransferEntity; created: boolean }> {
+export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ transfer: TransferRecord; created: boolean }> {
   if (t.fromWalletId === t.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
   const { sql } = store;
   const { rows: wallets } = await sql<{ id: string }>(
@@ -136,12 +136,12 @@ export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ tr
   return { transfer, created: inserted.rowCount === 1 };
 }
 
-export async function findTransfer(store: Store, id: string): Promise<TransferEntity | null> {
+export async function findTransfer(store: Store, id: string): Promise<TransferRecord | null> {
   const { rows } = await store.sql<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE t.id = $1`, [id]);
   return rows[0] ? toTransfer(rows[0]) : null;
 }
 
-export async function getTransfer(store: Store, id: string): Promise<TransferEntity> {
+export async function getTransfer(store: Store, id: string): Promise<TransferRecord> {
   const t = await findTransfer(store, id);
   if (!t) throw new DomainError('TRANSFER_NOT_FOUND', `transfer ${id} not found`);
   return t;
@@ -220,7 +220,7 @@ export interface TransferFilter {
   afterSeq?: bigint | null;
 }
 
-export async function listTransfers(store: Store, f: TransferFilter): Promise<TransferEntity[]> {
+export async function listTransfers(store: Store, f: TransferFilter): Promise<TransferRecord[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   const param = (value: unknown) => `$${params.push(value)}`;

@@ -1,5 +1,5 @@
 import type { Config } from '../../config';
-import type { TransferEntity } from './records';
+import type { TransferRecord } from './records';
 import { formatAmount } from '../money';
 import {
   AmountMinorKey,
@@ -26,7 +26,7 @@ export function sagaSettings(config: Config): SagaSettings {
  * details ops read in the Temporal UI. One builder for the API (update-with-start) and reconciliation
  * (starting the saga of a row whose start was lost), so both start exactly the same workflow.
  */
-export function sagaStart(config: Config, t: TransferEntity) {
+export function sagaStart(config: Config, t: TransferRecord) {
   const input: TransferWorkflowInput = {
     transfer: {
       transferId: t.id,

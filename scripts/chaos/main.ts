@@ -17,7 +17,7 @@ import { Bank, openBank, resendUnanswered, runTransfers } from './workload';
  * `npm run chaos -- [--transfers N] [--concurrency C] [--seconds S] [--seed X]`: a bank test in the
  * manner of Jepsen's. It starts a stack of its own (Postgres, Redis, a Temporal dev server, the API,
  * 3 workers), opens customer wallets in two currencies funded by deposits, sends N random transfers
- * spread over S seconds while faults are injected (README "Reliability"), heals everything, waits
+ * spread over S seconds while faults are injected (docs/reliability.md), heals everything, waits
  * for every transfer to finish and checks the books against the client's own record.
  * Exit code 0 only if every check passes. Settings of the saga under test are short so that parking,
  * finance decisions and deadlines all happen within a run.

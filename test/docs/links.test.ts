@@ -116,10 +116,10 @@ describe('architecture sections cited in code', () => {
         e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|sh)$/.test(e.name) ? [path.join(dir, e.name)] : [],
       );
   const architecture = anchors(read('docs/architecture.md'));
-  /** "DESIGN §4", "docs/architecture.md §4.2", a range "§4–5" */
+  /** "docs/architecture.md §4", "docs/architecture.md §4.2", a range "§4–5" */
   const CITATION = /(?:DESIGN|docs\/architecture\.md) §(\d+(?:\.\d+)?)(?:[–-](\d+(?:\.\d+)?))?/g;
 
-  it('every "DESIGN §n" or "docs/architecture.md §n" names a section with its anchor', () => {
+  it('every "docs/architecture.md §n" or "docs/architecture.md §n" names a section with its anchor', () => {
     const missing: string[] = [];
     let cited = 0;
     for (const file of SOURCE_DIRS.flatMap(sources)) {

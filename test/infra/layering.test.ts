@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 /**
- * The layer rules of eslint.config.mjs (README "How it is built"), proved on snippets: each rule fires
+ * The layer rules of eslint.config.mjs (docs/architecture.md §2.2), proved on snippets: each rule fires
  * on a violating import and stays quiet on an allowed one, and the real tree lints clean.
  *
  * ESLint's Node API runs in a child process: it loads eslint.config.mjs with a dynamic import(), which
@@ -110,7 +110,7 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
       ],
       allowed: [
         `import type { Store } from '../../db/store';`,
-        `import { getWallet, type WalletEntity } from '../../domain/wallets';`,
+        `import { getWallet, type WalletRecord } from '../../domain/wallets';`,
         `import { claimIdempotencyRecord } from '../../domain/idempotency';`,
         `import { pgErrorCode } from '../../db/pg-errors';`,
       ],

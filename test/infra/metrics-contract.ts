@@ -2,7 +2,7 @@
  * The metric-name contract between the code (which exports the metrics) and the operations files
  * (infra/prometheus/alerts.yml, infra/grafana/dashboards/wallet.json), which may only use these
  * names. Mirrors the list in infra/README.md ("Metrics"). A metric renamed in code must be renamed
- * here, in the README and in the rules/dashboard, or test/infra/observability.test.ts fails.
+ * here, in infra/README.md and in the rules/dashboard, or test/infra/observability.test.ts fails.
  */
 export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 

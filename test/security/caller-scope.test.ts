@@ -5,7 +5,7 @@ import { uniqueTaskQueue } from '../support/env';
 import { createWalletAs, transferAs } from './fixtures';
 import { query } from '../support/sql';
 
-/** Idempotency keys belong to the caller who sent them (DESIGN §5): the same key from two callers names two resources. */
+/** Idempotency keys belong to the caller who sent them (docs/architecture.md §5): the same key from two callers names two resources. */
 describe('idempotency keys are scoped per caller', () => {
   let app: FastifyInstance;
 

@@ -9,7 +9,7 @@ import { TcpProxy } from '../support/tcp-proxy';
 import { createWalletAs, transferAs } from './fixtures';
 import { query } from '../support/sql';
 
-/** Rate limits per caller and route class, in Redis, and in memory while Redis does not answer (README "Security"). */
+/** Rate limits per caller and route class, in Redis, and in memory while Redis does not answer (docs/security.md). */
 describe('rate limits', () => {
   describe('with small limits', () => {
     let app: FastifyInstance;
