@@ -43,7 +43,6 @@ const SQL_TEXT = ['Literal', 'TemplateElement'].map(
 export default defineConfig(
   globalIgnores(['dist/', '.tools/', '.data/', 'node_modules/', 'coverage/']),
   js.configs.recommended,
-  // the non-type-checked set: fast, and `tsc --noEmit` does the type checking
   tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
@@ -170,6 +169,27 @@ export default defineConfig(
           patterns: [{ regex: DB_INTERNALS, message: 'scripts/ never write SQL: call a domain/ function with a Store (db/store.ts createStore).' }],
         },
       ],
+    },
+  },
+  {
+    // Type-aware rules for the TypeScript sources: the bug classes of promise-heavy code — a forgotten
+    // `await` on a workflow API, an activity or a transaction; an async callback where a sync one is
+    // expected; a thrown or rejected non-Error; a return from try without await, which skips its catch
+    // and finally. Temporal's own samples lint for the same.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/only-throw-error': 'error',
+      '@typescript-eslint/prefer-promise-reject-errors': 'error',
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      '@typescript-eslint/no-for-in-array': 'error',
+      '@typescript-eslint/no-implied-eval': 'error',
+      '@typescript-eslint/no-base-to-string': 'error',
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
     },
   },
   {

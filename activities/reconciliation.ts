@@ -1,5 +1,5 @@
 import { checkBookingPage, checkTotals } from '../domain/reconciliation/accounting-checks';
-import type { DiscrepancyKind, PageResult, RunSummary } from '../domain/reconciliation/results';
+import type { PageResult, RunSummary } from '../domain/reconciliation/results';
 import { checkJournalEntryPage, checkWalletPage } from '../domain/reconciliation/ledger-checks';
 import { beginRun, failRun, finishRun, type NewRun } from '../domain/reconciliation/runs';
 import type { ActivityDeps } from './deps';
@@ -40,7 +40,7 @@ export function reconciliationActivities({ db }: ActivityDeps) {
     async finishReconciliation({ runId, summary, totals }: FinishInput): Promise<RunSummary> {
       const found = checkTotals(totals);
       const counts = { ...summary.discrepancyCounts };
-      for (const d of found) counts[d.kind as DiscrepancyKind] = (counts[d.kind as DiscrepancyKind] ?? 0) + 1;
+      for (const d of found) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
       const final = { ...summary, discrepancyCounts: counts };
       await finishRun(db, runId, final, found);
       return final;

@@ -49,7 +49,7 @@ export function cpuMsPer(before: CpuSnapshot, after: CpuSnapshot, completed: num
   if (completed === 0) return out;
   for (const role of CPU_ROLES) {
     if (after[role] === undefined) continue;
-    out[role] = (Math.max(0, after[role]! - (before[role] ?? 0)) * 1000) / completed;
+    out[role] = (Math.max(0, after[role] - (before[role] ?? 0)) * 1000) / completed;
   }
   return out;
 }

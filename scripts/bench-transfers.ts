@@ -161,7 +161,7 @@ function cpuTable(rows: Row[]): string {
     `|---|${CPU_ROLES.map(() => '---').join('|')}|---|`,
   ];
   for (const { what, loaded } of rows) {
-    const cells = CPU_ROLES.map((r) => (loaded.cpuMs[r] === undefined ? '—' : loaded.cpuMs[r]!.toFixed(1)));
+    const cells = CPU_ROLES.map((r) => (loaded.cpuMs[r] === undefined ? '—' : loaded.cpuMs[r].toFixed(1)));
     const total = CPU_ROLES.reduce((sum, r) => sum + (loaded.cpuMs[r] ?? 0), 0);
     lines.push(`| ${what} | ${cells.join(' | ')} | ${total.toFixed(1)} |`);
   }

@@ -145,8 +145,8 @@ describe('npm start (the dev stack)', () => {
       output += chunk.toString();
       if (/^\[dev-stack\] ready: /m.test(output)) onReady();
     };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const stack: Stack = {
       child,

@@ -53,7 +53,10 @@ export type RequestOptions<P extends Path, M extends Method> = Optional<'params'
   };
 
 /** `/v1/wallets/{id}` with `{ id }` filled in, each value URL-encoded. */
-function expand(path: string, params: Record<string, unknown> | undefined): string {
+/** Path and query values are scalars in the document: strings, numbers, booleans. */
+type Scalar = string | number | boolean | bigint;
+
+function expand(path: string, params: Record<string, Scalar | undefined> | undefined): string {
   return path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     const value = params?.[name];
     if (value === undefined) throw new Error(`${path}: no value for {${name}}`);
@@ -73,9 +76,9 @@ export function apiClient(baseUrl: string, defaults: { headers?: Record<string, 
   return {
     async call(method, path, opts) {
       const { params, body, query, headers, signal } = opts as {
-        params?: Record<string, unknown>;
+        params?: Record<string, Scalar | undefined>;
         body?: unknown;
-        query?: Record<string, unknown>;
+        query?: Record<string, Scalar | undefined>;
         headers?: Record<string, string | undefined>;
         signal?: AbortSignal;
       };

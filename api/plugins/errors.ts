@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
-import type { ConnectionError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { ConnectionError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildProblem, PROBLEM_CONTENT_TYPE, problemFromError, type Problem, type ProblemCode } from '../errors';
 import { ProblemSchema } from '../schemas/common';
 
@@ -26,7 +26,7 @@ export function sendProblem(reply: FastifyReply, problem: Problem) {
  */
 function allowedMethods(app: FastifyInstance, url: string): string[] {
   return app.supportedMethods.filter((method) => {
-    const route = app.findRoute({ method: method as HTTPMethods, url }) as { searchParams?: unknown } | null;
+    const route = app.findRoute({ method: method, url }) as { searchParams?: unknown } | null;
     return route !== null && route.searchParams !== undefined;
   });
 }
@@ -107,9 +107,10 @@ function handleError(error: unknown, request: FastifyRequest, reply: FastifyRepl
  * are raised while routing, before any hook runs, so this answer adds what the hooks give every other
  * one: the X-Request-Id and the security headers (and no-store: it is an error).
  */
-export function replyToFrameworkError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+export function replyToFrameworkError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   reply.headers({ ...request.server.securityHeaders, 'x-request-id': request.id, 'cache-control': 'no-store' });
-  return replyWithProblem(error, request, reply);
+  // Fastify calls this hook for its effect; the reply it sends is not awaited by anyone
+  void replyWithProblem(error, request, reply);
 }
 
 /** `METHOD SP request-target SP HTTP/x.y` (RFC 9112 request line; method = RFC 9110 token). */

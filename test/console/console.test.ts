@@ -48,11 +48,7 @@ describe('finance console in a browser', () => {
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    const [, , launched] = await Promise.all([
-      database.create(),
-      null,
-      launchChromium(),
-    ]);
+    const [, launched] = await Promise.all([database.create(), launchChromium()]);
     browser = launched;
     worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
     app = await startApp(env);

@@ -88,7 +88,7 @@ describe('reconciliation', () => {
   }
 
   async function count(table: string): Promise<number> {
-    const [row] = (await query(db, `SELECT count(*)::int AS n FROM ${table}`)) as Array<{ n: number }>;
+    const [row] = await query<{ n: number }>(db, `SELECT count(*)::int AS n FROM ${table}`);
     return row!.n;
   }
 
@@ -205,9 +205,9 @@ describe('reconciliation', () => {
       for await (const _ of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs += 1;
       return runs > 1 ? runs : undefined;
     }, 10_000, 'the continued-as-new runs');
-    const [stored] = (await query(db, `SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
+    const [stored] = await query<{ n: number; wallets: string }>(db, `SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
       workflowId,
-    ])) as Array<{ n: number; wallets: string }>;
+    ]);
     expect(stored).toEqual({ n: 1, wallets: String(large.checked.wallets) }); // one run row for all its Temporal runs
   });
 
@@ -285,7 +285,7 @@ describe('reconciliation', () => {
     // the repaired transfer runs its saga to the end
     const result = await temporal.workflow.getHandle(workflowIdFor(lostId)).result();
     expect(result).toMatchObject({ status: 'COMPLETED' });
-    const [row] = (await query(db, `SELECT status FROM transfers WHERE id = $1`, [lostId])) as Array<{ status: string }>;
+    const [row] = await query<{ status: string }>(db, `SELECT status FROM transfers WHERE id = $1`, [lostId]);
     expect(row!.status).toBe('COMPLETED');
 
     // the gauges show the kinds the alert fires on (the API caches them for up to 5 s)

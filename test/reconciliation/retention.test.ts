@@ -42,9 +42,9 @@ describe('idempotency retention', () => {
   };
 
   async function records(callerId: string): Promise<string[]> {
-    const rows = (await query(app.db, `SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId])) as Array<{
+    const rows = await query<{
       key: string;
-    }>;
+    }>(app.db, `SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId]);
     return rows.map((r) => r.key);
   }
 
@@ -99,9 +99,9 @@ describe('idempotency retention', () => {
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
 
     expect(await getWallet(app, A.id)).toMatchObject({ balance: 10_000 - 100 - 200, held: 0 });
-    const [entries] = (await query(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id])) as Array<{
+    const [entries] = await query<{
       n: number;
-    }>;
+    }>(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id]);
     expect(entries!.n).toBe(1);
   });
 });

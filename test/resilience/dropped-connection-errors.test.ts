@@ -51,6 +51,8 @@ describe('dropped database connections', () => {
     const { problem, expected } = problemFromError(err, '/v1/x');
     expect({ status: problem.status, code: problem.code, expected }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', expected: false });
     expect(problem.detail).toBe('a dependency is unavailable; retry later'); // never the driver's message
+    // the driver's error as it arrives, whatever its type
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return asActivity(() => Promise.reject(err)).then(
       () => {
         throw new Error('asActivity swallowed the error');

@@ -53,14 +53,14 @@ export function spawnLogging(entry: string, env: NodeJS.ProcessEnv): LoggingProc
   const waiters = new Set<() => void>();
   for (const stream of ['stdout', 'stderr'] as const) {
     let pending = '';
-    child[stream]!.on('data', (chunk: Buffer) => {
+    child[stream].on('data', (chunk: Buffer) => {
       pending += chunk.toString();
       const parts = pending.split('\n');
       pending = parts.pop() ?? '';
       for (const text of parts) if (text.trim() !== '') lines.push({ stream, text, json: parse(text) });
       for (const wake of waiters) wake();
     });
-    child[stream]!.on('end', () => {
+    child[stream].on('end', () => {
       if (pending.trim() !== '') lines.push({ stream, text: pending, json: parse(pending) });
       pending = '';
     });

@@ -207,7 +207,7 @@ const CASES: FuzzCase[] = [
     headers: fc.record(
       { 'idempotency-key': idempotencyKeys, prefer: fc.option(fc.oneof(fc.constantFrom('wait=0', 'wait=31', 'wait=-1', 'wait=1.5'), headerText(20)), { nil: undefined }) },
       { requiredKeys: [] },
-    ) as fc.Arbitrary<Record<string, string | undefined>>,
+    ),
   },
   { method: 'GET', route: '/v1/transfers/:id', id: transferIds, favour: ['alice', 'ops'] },
   {
@@ -321,7 +321,7 @@ describe('fuzzing every route', () => {
           headers: {
             ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
             ...(authorization === undefined ? {} : { authorization }),
-          } as Record<string, string>,
+          },
         };
         if (body?.kind === 'json') {
           request.payload = JSON.stringify(resolveBody(body.value, ctx)) ?? 'null';

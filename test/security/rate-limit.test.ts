@@ -246,7 +246,7 @@ describe('rate limits', () => {
     function incr(store: FallbackRateLimitStore, key: string): Promise<{ current: number; ttl: number; ms: number }> {
       const started = Date.now();
       return new Promise((resolve, reject) =>
-        store.incr(key, (err, res) => (err || !res ? reject(err) : resolve({ ...res, ms: Date.now() - started })), WINDOW, 3),
+        store.incr(key, (err, res) => (err || !res ? reject(err ?? new Error('no answer from the store')) : resolve({ ...res, ms: Date.now() - started })), WINDOW, 3),
       );
     }
 

@@ -29,7 +29,7 @@ export function spawnWorker(config: Config, workerId: string, env: NodeJS.Proces
   });
   let output = '';
   const identity = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       for (const line of output.split('\n')) {
         if (line.includes('"worker started"')) resolve(JSON.parse(line).identity);
@@ -38,7 +38,7 @@ export function spawnWorker(config: Config, workerId: string, env: NodeJS.Proces
     child.once('exit', (code) => reject(new Error(`worker ${workerId} exited (${code}) before starting:\n${output}`)));
   });
   identity.catch(() => undefined); // observed by whoever awaits it
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, identity, exited, output: () => output };
 }

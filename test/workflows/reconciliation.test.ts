@@ -21,7 +21,7 @@ let walletsBroken = true;
 /** when set, the wallets page waits for it (a slow page) and tells `entered` */
 let walletsGate: { entered: () => void; release: Promise<void> } | null = null;
 
-const emptyPage = async (): Promise<PageResult> => ({ checked: 0, found: {}, repaired: 0, next: null }) as PageResult;
+const emptyPage = async (): Promise<PageResult> => ({ checked: 0, found: {}, repaired: 0, next: null });
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
