@@ -16,6 +16,7 @@ step() {
 }
 
 bash scripts/ensure-deps.sh
+step format npx prettier --check .
 step lint npx eslint .
 step build npm run --silent build
 step typecheck npx tsc -p tsconfig.json --noEmit
