@@ -76,7 +76,8 @@ export default defineConfig(
             {
               regex: '^\\.\\./activities(?:/[^/]+)?$',
               allowTypeImports: true,
-              message: 'workflows/ may import the activities as types only (`import type`): their code runs in the worker, never in the sandbox.',
+              message:
+                'workflows/ may import the activities as types only (`import type`): their code runs in the worker, never in the sandbox.',
             },
           ],
         },
@@ -93,8 +94,15 @@ export default defineConfig(
         'error',
         {
           paths: [
-            { name: 'typeorm', message: 'api/ and observability/ never use TypeORM: statements belong in domain/, which takes the Store.' },
-            { name: 'pg', message: 'api/ and observability/ never talk to Postgres directly: call a domain/ function.' },
+            {
+              name: 'typeorm',
+              message:
+                'api/ and observability/ never use TypeORM: statements belong in domain/, which takes the Store.',
+            },
+            {
+              name: 'pg',
+              message: 'api/ and observability/ never talk to Postgres directly: call a domain/ function.',
+            },
           ],
           patterns: [
             {
@@ -102,7 +110,11 @@ export default defineConfig(
               message:
                 'api/ and observability/ never write SQL nor open connections: call a domain/ function with the Store (domain/ also exports the row types).',
             },
-            { regex: DB_STORE, allowTypeImports: true, message: 'api/ and observability/ name the Store as a type only: api/plugins/db.ts creates it.' },
+            {
+              regex: DB_STORE,
+              allowTypeImports: true,
+              message: 'api/ and observability/ name the Store as a type only: api/plugins/db.ts creates it.',
+            },
           ],
         },
       ],
@@ -118,15 +130,31 @@ export default defineConfig(
         {
           paths: [
             { name: 'typeorm', message: 'activities/ never use TypeORM: call a domain/ function with the Store.' },
-            { name: 'pg', message: 'activities/ never talk to Postgres directly: call a domain/ function with the Store.' },
+            {
+              name: 'pg',
+              message: 'activities/ never talk to Postgres directly: call a domain/ function with the Store.',
+            },
           ],
           patterns: [
-            { regex: DB_INTERNALS, message: 'activities/ never write SQL: put the statement in a domain/ function that takes the Store.' },
-            { regex: DB_STORE, allowTypeImports: true, message: 'activities/ name the Store as a type only: worker/deps.ts creates it.' },
+            {
+              regex: DB_INTERNALS,
+              message: 'activities/ never write SQL: put the statement in a domain/ function that takes the Store.',
+            },
+            {
+              regex: DB_STORE,
+              allowTypeImports: true,
+              message: 'activities/ name the Store as a type only: worker/deps.ts creates it.',
+            },
           ],
         },
       ],
-      'no-restricted-syntax': ['error', ...SQL_TEXT.map((selector) => ({ selector, message: 'activities/ never write SQL: move the statement into domain/.' }))],
+      'no-restricted-syntax': [
+        'error',
+        ...SQL_TEXT.map((selector) => ({
+          selector,
+          message: 'activities/ never write SQL: move the statement into domain/.',
+        })),
+      ],
     },
   },
   {
@@ -138,13 +166,31 @@ export default defineConfig(
         'error',
         {
           paths: [
-            { name: 'typeorm', message: 'domain/ runs its statements on the Store it is given (db/store.ts), never through TypeORM.' },
-            { name: 'pg', message: 'domain/ runs its statements on the Store it is given (db/store.ts), never on a pg client of its own.' },
+            {
+              name: 'typeorm',
+              message: 'domain/ runs its statements on the Store it is given (db/store.ts), never through TypeORM.',
+            },
+            {
+              name: 'pg',
+              message:
+                'domain/ runs its statements on the Store it is given (db/store.ts), never on a pg client of its own.',
+            },
           ],
           patterns: [
-            { regex: '(?:^|/)db/(?:data-source|migrate|migrations|entities)(?:/.*)?$', message: 'domain/ runs its statements on the Store it is given.' },
-            { regex: DB_STORE, allowTypeImports: true, message: 'domain/ takes the Store as a parameter (type only): the processes create it.' },
-            { regex: '(?:^|/)db/sql$', allowTypeImports: true, message: 'domain/ takes the Sql as a parameter (type only).' },
+            {
+              regex: '(?:^|/)db/(?:data-source|migrate|migrations|entities)(?:/.*)?$',
+              message: 'domain/ runs its statements on the Store it is given.',
+            },
+            {
+              regex: DB_STORE,
+              allowTypeImports: true,
+              message: 'domain/ takes the Store as a parameter (type only): the processes create it.',
+            },
+            {
+              regex: '(?:^|/)db/sql$',
+              allowTypeImports: true,
+              message: 'domain/ takes the Sql as a parameter (type only).',
+            },
           ],
         },
       ],
@@ -157,16 +203,35 @@ export default defineConfig(
     // and the chaos run's cluster.ts (creates its database), main.ts and checker.ts (the outside
     // auditor, which must not trust the domain code it audits).
     files: ['scripts/**/*.ts'],
-    ignores: ['scripts/migrate.ts', 'scripts/bench-postgres.ts', 'scripts/chaos/cluster.ts', 'scripts/chaos/main.ts', 'scripts/chaos/checker.ts'],
+    ignores: [
+      'scripts/migrate.ts',
+      'scripts/bench-postgres.ts',
+      'scripts/chaos/cluster.ts',
+      'scripts/chaos/main.ts',
+      'scripts/chaos/checker.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: [
-            { name: 'typeorm', message: 'scripts/ never use TypeORM: call a domain/ function with a Store (or db/migrate.ts for the schema).' },
-            { name: 'pg', message: 'scripts/ never talk to Postgres directly: call a domain/ function with a Store (eslint.config.mjs lists the exceptions).' },
+            {
+              name: 'typeorm',
+              message:
+                'scripts/ never use TypeORM: call a domain/ function with a Store (or db/migrate.ts for the schema).',
+            },
+            {
+              name: 'pg',
+              message:
+                'scripts/ never talk to Postgres directly: call a domain/ function with a Store (eslint.config.mjs lists the exceptions).',
+            },
           ],
-          patterns: [{ regex: DB_INTERNALS, message: 'scripts/ never write SQL: call a domain/ function with a Store (db/store.ts createStore).' }],
+          patterns: [
+            {
+              regex: DB_INTERNALS,
+              message: 'scripts/ never write SQL: call a domain/ function with a Store (db/store.ts createStore).',
+            },
+          ],
         },
       ],
     },

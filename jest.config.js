@@ -16,7 +16,10 @@ module.exports = {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: { isolatedModules: true } }],
     // ESM-only dependencies (cookie via app.inject, content-disposition via @fastify/swagger-ui)
     // that jest's CommonJS runtime cannot require: transpiled to CommonJS like our own code.
-    '^.+/node_modules/(content-disposition|cookie)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }],
+    '^.+/node_modules/(content-disposition|cookie)/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, isolatedModules: true } },
+    ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(content-disposition|cookie)/)'],
   // One Postgres database, one Temporal dev server and one workflow bundle per run (see test/global-setup.ts).

@@ -40,5 +40,7 @@ export function activitiesFor(deps: ActivityDeps): Activities {
 /** What the transfer saga calls (stubbed by the time-skipping tests): everything but the scheduled jobs'. */
 export type TransferSagaActivities = Omit<
   Activities,
-  keyof ReturnType<typeof reconciliationActivities> | keyof ReturnType<typeof reconcileTemporalActivities> | keyof ReturnType<typeof retentionActivities>
+  | keyof ReturnType<typeof reconciliationActivities>
+  | keyof ReturnType<typeof reconcileTemporalActivities>
+  | keyof ReturnType<typeof retentionActivities>
 >;

@@ -1,8 +1,17 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { heartbeat } from '@temporalio/activity';
 import { storeDiscrepancies } from '../domain/reconciliation/discrepancy';
 import { pageResult, type Discrepancy, type PageResult } from '../domain/reconciliation/results';
-import { decidedTransfersPage, decisionAuditKeys, openTransfersPage, workflowIdsWithRows } from '../domain/reconciliation/transfer-pages';
+import {
+  decidedTransfersPage,
+  decisionAuditKeys,
+  openTransfersPage,
+  workflowIdsWithRows,
+} from '../domain/reconciliation/transfer-pages';
 import { changeTransferState, type TransferRecord } from '../domain/transfers/records';
 import { sagaStart } from '../domain/transfers/saga-start';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
@@ -35,14 +44,24 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
-      return { kind: 'transfer_without_workflow', subject: t.id, ids, detail: `${t.status} with no workflow`, repaired: 'saga started under its workflow id' };
+      return {
+        kind: 'transfer_without_workflow',
+        subject: t.id,
+        ids,
+        detail: `${t.status} with no workflow`,
+        repaired: 'saga started under its workflow id',
+      };
     }
     if (described.status.name === 'RUNNING') return null;
     const closed = { ...ids, runId: described.runId };
     if (described.status.name === 'COMPLETED') {
       const view = (await temporal.workflow.getHandle(t.workflowId, described.runId).result()) as TransferView;
       if (TERMINAL_STATUSES.includes(view.status)) {
-        const applied = await changeTransferState(db, { transferId: t.id, status: view.status, ...(view.failure ? { failure: view.failure } : {}) });
+        const applied = await changeTransferState(db, {
+          transferId: t.id,
+          status: view.status,
+          ...(view.failure ? { failure: view.failure } : {}),
+        });
         if (!applied) return null; // the saga's own write landed meanwhile
         return {
           kind: 'transfer_workflow_closed',
@@ -53,7 +72,12 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         };
       }
     }
-    return { kind: 'transfer_workflow_closed', subject: t.id, ids: closed, detail: `row ${t.status}, workflow ${described.status.name}` };
+    return {
+      kind: 'transfer_workflow_closed',
+      subject: t.id,
+      ids: closed,
+      detail: `row ${t.status}, workflow ${described.status.name}`,
+    };
   }
 
   return {
@@ -78,13 +102,25 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         pageSize: limit,
         nextPageToken: after ? Buffer.from(after, 'base64') : undefined,
       });
-      const executions = (res.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', runId: e.execution?.runId ?? '' }));
-      const known = await workflowIdsWithRows(db, executions.map((e) => e.workflowId));
+      const executions = (res.executions ?? []).map((e) => ({
+        workflowId: e.execution?.workflowId ?? '',
+        runId: e.execution?.runId ?? '',
+      }));
+      const known = await workflowIdsWithRows(
+        db,
+        executions.map((e) => e.workflowId),
+      );
       const found: Discrepancy[] = executions
         .filter((e) => !known.has(e.workflowId))
-        .map((e) => ({ kind: 'workflow_without_transfer', subject: e.workflowId, ids: e, detail: 'a transfer workflow without its transfers row' }));
+        .map((e) => ({
+          kind: 'workflow_without_transfer',
+          subject: e.workflowId,
+          ids: e,
+          detail: 'a transfer workflow without its transfers row',
+        }));
       await storeDiscrepancies(db, runId, found);
-      const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64') : null;
+      const token =
+        res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64') : null;
       return pageResult(found, executions.length, token);
     },
 
@@ -96,7 +132,9 @@ export function reconcileTemporalActivities({ db, temporal, config }: ActivityDe
         const described = await describe(t.workflowId);
         if (!described || !['RUNNING', 'COMPLETED'].includes(described.status.name)) continue; // reported by the check above
         const handle = temporal.workflow.getHandle(t.workflowId, described.runId);
-        const view = (described.status.name === 'RUNNING' ? await handle.query('status') : await handle.result()) as TransferView;
+        const view = (
+          described.status.name === 'RUNNING' ? await handle.query('status') : await handle.result()
+        ) as TransferView;
         const rows = await decisionAuditKeys(db, t.id);
         const audited = new Set(rows.map((r) => r.key));
         const decided = new Set<string>();

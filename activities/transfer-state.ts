@@ -15,7 +15,9 @@ function counted(status: string): status is CountedTransferStatus {
  */
 export function countTransition(metrics: WorkerMetrics, applied: AppliedStateChange | null): void {
   if (applied && applied.status !== applied.previousStatus && counted(applied.status)) {
-    const duration = applied.finishedAt ? (applied.finishedAt.getTime() - applied.createdAt.getTime()) / 1000 : undefined;
+    const duration = applied.finishedAt
+      ? (applied.finishedAt.getTime() - applied.createdAt.getTime()) / 1000
+      : undefined;
     metrics.transferReached(applied.status, duration);
   }
 }

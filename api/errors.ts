@@ -196,7 +196,10 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
 
   if (error instanceof TransferRefused) {
     const problem = buildProblem(error.code, error.message, { ...extra, transferId: error.transferId });
-    return { problem: { ...problem, title: `Transfer refused: ${problem.title.toLowerCase()}`, status: 422 }, expected: true };
+    return {
+      problem: { ...problem, title: `Transfer refused: ${problem.title.toLowerCase()}`, status: 422 },
+      expected: true,
+    };
   }
   if (error instanceof DomainError) return { problem: buildProblem(error.code, error.message, extra), expected: true };
   if (error instanceof ApiError) {
@@ -212,7 +215,10 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
 
   const pgCode = pgErrorCode(error);
   if (pgCode && PG_INPUT_CLASSES.includes(pgCode.slice(0, 2))) {
-    return { problem: buildProblem('INVALID_INPUT', 'a value in the request is not acceptable', extra), expected: true };
+    return {
+      problem: buildProblem('INVALID_INPUT', 'a value in the request is not acceptable', extra),
+      expected: true,
+    };
   }
   if (
     (pgCode && PG_TRANSIENT_CLASSES.includes(pgCode.slice(0, 2))) ||
@@ -220,7 +226,10 @@ export function problemFromError(error: unknown, instance?: string): { problem: 
     (typeof err.code === 'string' && NODE_NETWORK_CODES.has(err.code)) ||
     isConnectionLost(error)
   ) {
-    return { problem: buildProblem('SERVICE_UNAVAILABLE', 'a dependency is unavailable; retry later', extra), expected: false };
+    return {
+      problem: buildProblem('SERVICE_UNAVAILABLE', 'a dependency is unavailable; retry later', extra),
+      expected: false,
+    };
   }
 
   // Other framework 4xx (bad content length, URI too long, …): their messages describe the request only.

@@ -23,7 +23,8 @@ const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 
 /** Validates the raw `Idempotency-Key` header value; returns the key. */
 export function parseIdempotencyKey(raw: string | string[] | undefined): string {
-  if (raw === undefined) throw new ApiError('IDEMPOTENCY_KEY_MISSING', 'this request requires an Idempotency-Key header');
+  if (raw === undefined)
+    throw new ApiError('IDEMPOTENCY_KEY_MISSING', 'this request requires an Idempotency-Key header');
   if (Array.isArray(raw)) throw new ApiError('IDEMPOTENCY_KEY_INVALID', 'send exactly one Idempotency-Key header');
   if (!KEY_PATTERN.test(raw) || raw.trim() === '') {
     throw new ApiError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
@@ -42,7 +43,9 @@ export function canonicalJson(value: unknown): string {
 
 /** sha-256 over method, route URL with its params, and the canonical body. */
 export function requestHash(req: { method: string; url: string; body: unknown }): string {
-  return createHash('sha256').update(`${req.method}\n${req.url}\n${canonicalJson(req.body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${req.method}\n${req.url}\n${canonicalJson(req.body)}`)
+    .digest('hex');
 }
 
 function redisKey({ callerId, key }: IdempotencyScope): string {

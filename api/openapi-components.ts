@@ -21,7 +21,8 @@ interface Document {
   components?: { responses?: Record<string, unknown>; parameters?: Record<string, unknown> } & Record<string, unknown>;
 }
 
-const operationsOf = (doc: Document): Operation[] => Object.values(doc.paths ?? {}).flatMap((methods) => Object.values(methods));
+const operationsOf = (doc: Document): Operation[] =>
+  Object.values(doc.paths ?? {}).flatMap((methods) => Object.values(methods));
 
 const IN_SUFFIX: Record<string, string> = { path: 'Path', query: 'Query', header: 'Header' };
 
@@ -103,7 +104,8 @@ const mediaOf = (doc: Document): Media[] =>
 export function shareExamples<T extends object>(document: T, named: Record<string, unknown>): T {
   const doc = document as Document;
   const canonical = Object.entries(named).map(([name, value]) => [name, JSON.parse(JSON.stringify(value))] as const);
-  const nameOf = (example: unknown) => canonical.find(([, value]) => isDeepStrictEqual(JSON.parse(JSON.stringify(example)), value))?.[0];
+  const nameOf = (example: unknown) =>
+    canonical.find(([, value]) => isDeepStrictEqual(JSON.parse(JSON.stringify(example)), value))?.[0];
   const uses = new Map<string, Media[]>();
   for (const media of mediaOf(doc)) {
     const name = media.example === undefined ? undefined : nameOf(media.example);

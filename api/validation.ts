@@ -8,7 +8,10 @@ import { uuidLowerCaser } from './uuid-case';
 // refused instead of silently removed (removeAdditional: false): a query string with a misspelt or
 // unexpected key is a 400, like an unknown body field. Its .d.ts types the returned compile function
 // like Ajv's compile(schema); at runtime it takes Fastify's route definition.
-const ajvCompile = AjvCompiler()({}, { customOptions: { removeAdditional: false } }) as unknown as FastifySchemaCompiler<TSchema>;
+const ajvCompile = AjvCompiler()(
+  {},
+  { customOptions: { removeAdditional: false } },
+) as unknown as FastifySchemaCompiler<TSchema>;
 
 /**
  * Request validation, per part of the request:

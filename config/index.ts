@@ -189,7 +189,9 @@ export class ConfigError extends Error {}
  */
 export function assertApiAuthConfig(cfg: Config): void {
   if (cfg.JWT_SECRET === undefined && cfg.JWT_PUBLIC_KEY === undefined && cfg.JWT_JWKS_URL === undefined) {
-    throw new ConfigError('Invalid configuration: the API needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to verify tokens');
+    throw new ConfigError(
+      'Invalid configuration: the API needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to verify tokens',
+    );
   }
 }
 
@@ -216,10 +218,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // the public development secret only where nothing real is at stake
   if (!production && !verifiesWithKey && cfg.JWT_SECRET === undefined) cfg.JWT_SECRET = DEV_ONLY_JWT_SECRET;
   if (production && cfg.WORKER_BENCH_BASELINE) {
-    throw new ConfigError('Invalid configuration: WORKER_BENCH_BASELINE registers benchmark code; it is for development and test only');
+    throw new ConfigError(
+      'Invalid configuration: WORKER_BENCH_BASELINE registers benchmark code; it is for development and test only',
+    );
   }
   if (production && cfg.JWT_SECRET === DEV_ONLY_JWT_SECRET) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET is the public development secret; set a secret of your own');
+    throw new ConfigError(
+      'Invalid configuration: JWT_SECRET is the public development secret; set a secret of your own',
+    );
   }
   // load shedding is a production guard: a busy development or CI machine lags by seconds and would shed
   // the tests' own requests, so there an unset event-loop limit means off
@@ -227,7 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const rateLimits = Object.fromEntries(
     Object.entries(RATE_LIMIT_SETTINGS).map(([cls, key]) => [
       cls,
-      (cfg[key] as number | undefined) ?? (production ? PRODUCTION_RATE_LIMITS[cls as RateLimitClass] : RATE_LIMIT_DEV_DEFAULT),
+      (cfg[key] as number | undefined) ??
+        (production ? PRODUCTION_RATE_LIMITS[cls as RateLimitClass] : RATE_LIMIT_DEV_DEFAULT),
     ]),
   ) as Record<RateLimitClass, number>;
   return {

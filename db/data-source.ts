@@ -6,7 +6,12 @@ import { AuditLog1700000100000 } from './migrations/1700000100000-AuditLog';
 import { AuditDecisionKey1700000200000 } from './migrations/1700000200000-AuditDecisionKey';
 import { Reconciliation1700000300000 } from './migrations/1700000300000-Reconciliation';
 
-export const migrations = [InitialSchema1700000000000, AuditLog1700000100000, AuditDecisionKey1700000200000, Reconciliation1700000300000];
+export const migrations = [
+  InitialSchema1700000000000,
+  AuditLog1700000100000,
+  AuditDecisionKey1700000200000,
+  Reconciliation1700000300000,
+];
 
 export interface DataSourceOptions {
   url: string;

@@ -87,20 +87,18 @@ export async function listAudit(
       LIMIT $3`,
     [opts.targetId ?? null, opts.afterId, opts.limit + 1],
   );
-  const items = rows.slice(0, opts.limit).map(
-    (r): AuditRecord => ({
-      id: r.id,
-      actor: r.actor,
-      roles: r.roles,
-      action: r.action,
-      targetType: r.target_type,
-      targetId: r.target_id,
-      reason: r.reason,
-      requestId: r.request_id,
-      details: r.details,
-      createdAt: r.created_at,
-    }),
-  );
+  const items = rows.slice(0, opts.limit).map((r): AuditRecord => ({
+    id: r.id,
+    actor: r.actor,
+    roles: r.roles,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    reason: r.reason,
+    requestId: r.request_id,
+    details: r.details,
+    createdAt: r.created_at,
+  }));
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last.id) : null };
 }

@@ -40,7 +40,8 @@ export async function deposit(store: Store, req: DepositRequest): Promise<Deposi
       req.walletId,
     ]);
     const wallet = rows[0];
-    if (!wallet || wallet.kind !== 'customer') throw new DomainError('WALLET_NOT_FOUND', `wallet ${req.walletId} not found`);
+    if (!wallet || wallet.kind !== 'customer')
+      throw new DomainError('WALLET_NOT_FOUND', `wallet ${req.walletId} not found`);
     const systemId = await ensureSystemWallet(sql, wallet.currency);
     const result = await postEntry(sql, {
       entryId: req.depositId,

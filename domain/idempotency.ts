@@ -57,17 +57,23 @@ export async function claimIdempotencyRecord(
     );
     const row = rows[0];
     if (row) {
-      return { inserted: false, stored: { requestHash: row.request_hash, resourceType: row.resource_type, resourceId: row.resource_id } };
+      return {
+        inserted: false,
+        stored: { requestHash: row.request_hash, resourceType: row.resource_type, resourceId: row.resource_id },
+      };
     }
   }
   throw new Error('idempotency record kept disappearing while being claimed');
 }
 
 /** Deletes the claim of (caller, key) if it is still this request's (same hash). */
-export async function releaseIdempotencyRecord(store: Store, scope: IdempotencyScope, requestHash: string): Promise<void> {
-  await store.sql(`DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`, [
-    scope.callerId,
-    scope.key,
-    requestHash,
-  ]);
+export async function releaseIdempotencyRecord(
+  store: Store,
+  scope: IdempotencyScope,
+  requestHash: string,
+): Promise<void> {
+  await store.sql(
+    `DELETE FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2 AND request_hash = $3`,
+    [scope.callerId, scope.key, requestHash],
+  );
 }

@@ -62,12 +62,21 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
   const inserted = await sql(
     `INSERT INTO journal_entries (id, kind, reference, transfer_id, currency, description)
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
-    [posting.entryId, posting.kind, posting.reference, posting.transferId ?? null, posting.currency, posting.description ?? null],
+    [
+      posting.entryId,
+      posting.kind,
+      posting.reference,
+      posting.transferId ?? null,
+      posting.currency,
+      posting.description ?? null,
+    ],
   );
   if (inserted.rowCount === 0) {
     // Any unique conflict (id or reference) means a twin posted first; ids derive from the reference,
     // so both name the same event. (A targeted ON CONFLICT would still raise on the other index.)
-    const { rows } = await sql<{ id: string }>(`SELECT id FROM journal_entries WHERE reference = $1`, [posting.reference]);
+    const { rows } = await sql<{ id: string }>(`SELECT id FROM journal_entries WHERE reference = $1`, [
+      posting.reference,
+    ]);
     if (!rows[0]) throw new Error(`journal entry ${posting.entryId} conflicts with another event's entry`);
     return { entryId: rows[0].id, created: false };
   }
@@ -87,6 +96,9 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
     params.push(line.walletId, signed.toString(), updated.rows[0]!.balance);
   }
   // the lines in one statement, in wallet-id order (their ids keep that order)
-  await sql(`INSERT INTO ledger_lines (entry_id, wallet_id, amount, currency, balance_after) VALUES ${values.join(', ')}`, params);
+  await sql(
+    `INSERT INTO ledger_lines (entry_id, wallet_id, amount, currency, balance_after) VALUES ${values.join(', ')}`,
+    params,
+  );
   return { entryId: posting.entryId, created: true };
 }

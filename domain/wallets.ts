@@ -125,10 +125,11 @@ export async function setWalletStatus(
 /** Creates the per-currency system account on first use; concurrent callers converge on one row. */
 export async function ensureSystemWallet(sql: Sql, currency: string): Promise<string> {
   const id = systemWalletId(currency);
-  await sql(
-    `INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'system', $3) ON CONFLICT DO NOTHING`,
-    [id, `external:${currency}`, currency],
-  );
+  await sql(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'system', $3) ON CONFLICT DO NOTHING`, [
+    id,
+    `external:${currency}`,
+    currency,
+  ]);
   return id;
 }
 
@@ -146,9 +147,10 @@ interface WalletStateRow {
  * Called only after the update failed, so the happy path costs one statement.
  */
 export async function explainWalletRefusal(sql: Sql, walletId: string, currency: string, amount: bigint) {
-  const { rows } = await sql<WalletStateRow>(`SELECT id, kind, currency, status, balance, held FROM wallets WHERE id = $1`, [
-    walletId,
-  ]);
+  const { rows } = await sql<WalletStateRow>(
+    `SELECT id, kind, currency, status, balance, held FROM wallets WHERE id = $1`,
+    [walletId],
+  );
   const w = rows[0];
   if (!w) return new DomainError('WALLET_NOT_FOUND', `wallet ${walletId} not found`, { walletId });
   if (w.currency !== currency) {
@@ -156,7 +158,8 @@ export async function explainWalletRefusal(sql: Sql, walletId: string, currency:
       walletId,
     });
   }
-  if (w.status !== 'active') return new DomainError('WALLET_NOT_ACTIVE', `wallet ${walletId} is ${w.status}`, { walletId });
+  if (w.status !== 'active')
+    return new DomainError('WALLET_NOT_ACTIVE', `wallet ${walletId} is ${w.status}`, { walletId });
   const available = BigInt(w.balance) - BigInt(w.held);
   if (available < amount) {
     return new DomainError('INSUFFICIENT_FUNDS', `wallet ${walletId} has insufficient available funds`, { walletId });

@@ -36,7 +36,10 @@ export class StartupAborted extends Error {
 }
 
 /** The wait after failed attempt `attempt` (1-based): initial·2^(attempt−1), capped, ±20 % jitter, never above the cap. */
-export function backoffDelayMs(attempt: number, opts: { initialDelayMs?: number; maxDelayMs: number; random?: () => number }): number {
+export function backoffDelayMs(
+  attempt: number,
+  opts: { initialDelayMs?: number; maxDelayMs: number; random?: () => number },
+): number {
   const initial = opts.initialDelayMs ?? 500;
   const base = Math.min(opts.maxDelayMs, initial * 2 ** Math.min(attempt - 1, 30));
   const jittered = base * (0.8 + 0.4 * (opts.random ?? Math.random)());

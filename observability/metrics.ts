@@ -213,7 +213,8 @@ export function createWorkerMetrics(opts: { db?: () => Store | undefined } = {})
     /** A transfer row moved into `status` (counted once: only by the write that changed it). */
     transferReached(status: CountedTransferStatus, durationSeconds?: number): void {
       transfers.inc({ status });
-      if (durationSeconds !== undefined && status !== 'NEEDS_ATTENTION') transferDuration.observe({ status }, durationSeconds);
+      if (durationSeconds !== undefined && status !== 'NEEDS_ATTENTION')
+        transferDuration.observe({ status }, durationSeconds);
     },
     /** A transfer posted to the ledger now (not found posted already). */
     transferPosted(currency: string, amountMinor: bigint): void {

@@ -13,7 +13,10 @@ const QUERY_TIMEOUT_MS = 2000;
  * instance shows the same values, and they survive worker restarts. Read at scrape time, cached for
  * `cacheMs`; a failed read keeps the last values (a scrape never fails because Postgres is slow).
  */
-export function reconciliationGauges(registry: Registry, opts: { db: () => Store | undefined; cacheMs: number; onError?: (err: unknown) => void }) {
+export function reconciliationGauges(
+  registry: Registry,
+  opts: { db: () => Store | undefined; cacheMs: number; onError?: (err: unknown) => void },
+) {
   let cached: { at: number; value: Latest } | undefined;
   let inFlight: Promise<Latest | undefined> | undefined;
   async function latest(): Promise<Latest | undefined> {

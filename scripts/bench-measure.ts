@@ -46,7 +46,9 @@ export async function measure(runs: number, concurrency: number, attempt: Attemp
     while (next < runs) {
       next++;
       const t0 = performance.now();
-      const outcome = await attempt().catch((err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 80));
+      const outcome = await attempt().catch((err: unknown) =>
+        (err instanceof Error ? err.message : String(err)).slice(0, 80),
+      );
       if (outcome === 'completed') latencies.push(performance.now() - t0);
       else other[outcome] = (other[outcome] ?? 0) + 1;
     }
@@ -79,7 +81,9 @@ export async function measureRow(
   opts: { runs: number; aloneRuns: number; concurrency: number },
   attempt: Attempt,
 ): Promise<Row> {
-  process.stderr.write(`[bench] ${what}: warm-up, ${opts.aloneRuns} alone, ${opts.runs} at concurrency ${opts.concurrency}\n`);
+  process.stderr.write(
+    `[bench] ${what}: warm-up, ${opts.aloneRuns} alone, ${opts.runs} at concurrency ${opts.concurrency}\n`,
+  );
   await measure(opts.concurrency, opts.concurrency, attempt);
   const alone = await measure(opts.aloneRuns, 1, attempt);
   const loaded = await measure(opts.runs, opts.concurrency, attempt);

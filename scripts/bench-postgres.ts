@@ -55,7 +55,16 @@ export async function postgresCeiling(opts: {
       const from = senders[n++ % senders.length]!;
       const amount = 100;
       // in id order, as the ledger locks them: two transfers between the same wallets never deadlock
-      const moves: Array<[string, number]> = from < receiver ? [[from, -amount], [receiver, amount]] : [[receiver, amount], [from, -amount]];
+      const moves: Array<[string, number]> =
+        from < receiver
+          ? [
+              [from, -amount],
+              [receiver, amount],
+            ]
+          : [
+              [receiver, amount],
+              [from, -amount],
+            ];
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -72,7 +81,10 @@ export async function postgresCeiling(opts: {
           after.set(id, r.rows[0]!.balance);
         }
         const entry = randomUUID();
-        await client.query(`INSERT INTO "${schema}".journal_entries (id, reference) VALUES ($1, $2)`, [entry, `transfer:${entry}`]);
+        await client.query(`INSERT INTO "${schema}".journal_entries (id, reference) VALUES ($1, $2)`, [
+          entry,
+          `transfer:${entry}`,
+        ]);
         await client.query(
           `INSERT INTO "${schema}".ledger_lines (entry_id, wallet_id, amount, balance_after) VALUES ($1, $2, $3, $4), ($1, $5, $6, $7)`,
           [entry, from, -amount, after.get(from), receiver, amount, after.get(receiver)],

@@ -54,7 +54,8 @@ async function call<P extends Path, M extends MethodOf<P>, S extends Answer<P, M
   request: RequestOptions<P, M>,
 ): Promise<Extract<Answer<P, M>, { status: S }>['body']> {
   const answer = await opts.client.call(method, path, request);
-  if (answer.status !== expected) throw new Error(`${method} ${path} → ${String(answer.status)} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== expected)
+    throw new Error(`${method} ${path} → ${String(answer.status)} ${JSON.stringify(answer.body)}`);
   return (answer as Extract<Answer<P, M>, { status: S }>).body;
 }
 
@@ -101,7 +102,11 @@ async function projectTransfers(opts: Options): Promise<Row> {
     if (answer.status !== 200 && answer.status !== 202) return `HTTP ${answer.status}`;
     return answer.body.status === 'COMPLETED' ? 'completed' : answer.body.status;
   };
-  return measureRow('this project: POST /v1/transfers', { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, transfer);
+  return measureRow(
+    'this project: POST /v1/transfers',
+    { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency },
+    transfer,
+  );
 }
 
 /** The bare workflows' rows, on the stack's own task queue (its workers run with WORKER_BENCH_BASELINE=true: scripts/dev-stack.ts). */
@@ -128,7 +133,13 @@ async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
             workflowExecutionTimeout: '1 minute',
           })
           .then(() => 'completed');
-      rows.push(await measureRow(what, { runs: opts.baselineRuns, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency }, start));
+      rows.push(
+        await measureRow(
+          what,
+          { runs: opts.baselineRuns, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency },
+          start,
+        ),
+      );
     }
     return rows;
   } finally {
@@ -136,7 +147,8 @@ async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
   }
 }
 
-const ms = (v: number) => (Number.isNaN(v) ? '—' : v < 1000 ? `${v.toFixed(v < 10 ? 1 : 0)} ms` : `${(v / 1000).toFixed(2)} s`);
+const ms = (v: number) =>
+  Number.isNaN(v) ? '—' : v < 1000 ? `${v.toFixed(v < 10 ? 1 : 0)} ms` : `${(v / 1000).toFixed(2)} s`;
 
 function table(rows: Row[], concurrency: number): string {
   const lines = [
@@ -144,7 +156,9 @@ function table(rows: Row[], concurrency: number): string {
     '|---|---|---|---|---|---|',
   ];
   for (const { what, loaded, alone } of rows) {
-    const other = Object.entries({ ...loaded.other, ...alone.other }).map(([k, v]) => `, ${v} ${k}`).join('');
+    const other = Object.entries({ ...loaded.other, ...alone.other })
+      .map(([k, v]) => `, ${v} ${k}`)
+      .join('');
     lines.push(
       `| ${what} | ${loaded.completedPerSecond.toFixed(1)} | ${ms(alone.p50Ms)} | ${ms(loaded.p50Ms)} | ${ms(loaded.p99Ms)} | ` +
         `${loaded.completed}/${loaded.runs} + ${alone.completed}/${alone.runs} alone${other} |`,
@@ -155,7 +169,8 @@ function table(rows: Row[], concurrency: number): string {
 
 /** Where each row's time goes: CPU ms per completed call in the loaded run, by part of the stack. */
 function cpuTable(rows: Row[]): string {
-  if (!rows.some((r) => Object.keys(r.loaded.cpuMs).length > 0)) return '(CPU per call: needs /proc, not available here)';
+  if (!rows.some((r) => Object.keys(r.loaded.cpuMs).length > 0))
+    return '(CPU per call: needs /proc, not available here)';
   const lines = [
     `| CPU ms per completed call (loaded run) | ${CPU_ROLES.join(' | ')} | total |`,
     `|---|${CPU_ROLES.map(() => '---').join('|')}|---|`,

@@ -35,7 +35,9 @@ if (require.main === module) {
   const started = Date.now();
   // the production bundle, and the dev stack's for `npm run bench` (WORKER_BENCH_BASELINE)
   const dist = path.join(repoRoot(), 'dist');
-  Promise.all([false, true].map((bench) => buildWorkflowBundle(path.join(dist, bundleFileName(bench)), { bench }))).then(
+  Promise.all(
+    [false, true].map((bench) => buildWorkflowBundle(path.join(dist, bundleFileName(bench)), { bench })),
+  ).then(
     (files) => {
       for (const file of files) {
         const kib = Math.round(fs.statSync(file).size / 1024);

@@ -43,7 +43,8 @@ function portSetting(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name} must be a port number (1-65535), got ${raw}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${name} must be a port number (1-65535), got ${raw}`);
   return port;
 }
 
@@ -115,7 +116,9 @@ function start(name: string, command: string, args: string[], env: NodeJS.Proces
     const budget = opts.restart;
     const next = budget?.take();
     if (!budget || !next) {
-      const spent = budget ? ` (restarted ${budget.maxRestarts} times in ${budget.windowMs / 60_000} minutes already)` : '';
+      const spent = budget
+        ? ` (restarted ${budget.maxRestarts} times in ${budget.windowMs / 60_000} minutes already)`
+        : '';
       loud(`${name} exited unexpectedly (${how})${spent}: stopping the whole stack`);
       void shutdown(1);
       return;
@@ -231,10 +234,12 @@ function temporalHealthy(cli: string): Promise<boolean> {
 
 async function main(): Promise<void> {
   const cli = findTemporalCli();
-  if (!cli) throw new Error('no Temporal CLI found: run `bash scripts/ensure-deps.sh` (installs it into .tools/temporal)');
+  if (!cli)
+    throw new Error('no Temporal CLI found: run `bash scripts/ensure-deps.sh` (installs it into .tools/temporal)');
 
   const workers = Number(process.env.WORKERS ?? 2);
-  if (!Number.isInteger(workers) || workers < 0) throw new Error(`WORKERS must be a non-negative integer, got ${process.env.WORKERS}`);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new Error(`WORKERS must be a non-negative integer, got ${process.env.WORKERS}`);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -261,10 +266,13 @@ async function main(): Promise<void> {
     ['Temporal', TEMPORAL_PORT],
     ['Temporal UI', TEMPORAL_UI_PORT],
     ['API', config.PORT],
-    ...workerPorts.flatMap((p, i) => [
-      [`worker-${i + 1} metrics`, p.metrics],
-      [`worker-${i + 1} Temporal SDK metrics`, p.temporal],
-    ] as const),
+    ...workerPorts.flatMap(
+      (p, i) =>
+        [
+          [`worker-${i + 1} metrics`, p.metrics],
+          [`worker-${i + 1} Temporal SDK metrics`, p.temporal],
+        ] as const,
+    ),
   ] as const) {
     if (await portInUse(port)) {
       throw new Error(`port ${port} (${what}) is already in use on ${HOST}: is another dev stack running?`);
@@ -298,27 +306,41 @@ async function main(): Promise<void> {
   if (!(await waitUntil('Temporal dev server', 60, () => temporalHealthy(cli)))) return shutdown(1);
   log(`Temporal dev server is up on ${HOST}:${TEMPORAL_PORT}`);
 
-  const migrate = start('migrate', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'migrate.js')], env, { oneShot: true });
+  const migrate = start('migrate', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'migrate.js')], env, {
+    oneShot: true,
+  });
   const { code } = await migrate.exited;
   if (stopping) return;
   if (code !== 0) return; // reported and stopping already
 
   // the reconciliation and retention Schedules, created or updated to this configuration (idempotent)
-  const schedules = start('schedules', process.execPath, [path.join(ROOT, 'dist', 'scripts', 'ensure-schedules.js')], env, {
-    oneShot: true,
-  });
+  const schedules = start(
+    'schedules',
+    process.execPath,
+    [path.join(ROOT, 'dist', 'scripts', 'ensure-schedules.js')],
+    env,
+    {
+      oneShot: true,
+    },
+  );
   if ((await schedules.exited).code !== 0 || stopping) return;
 
   start('api', process.execPath, [path.join(ROOT, 'dist', 'api', 'main.js')], env);
   for (let n = 1; n <= workers; n++) {
-    start(`worker-${n}`, process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-      ...env,
-      WORKER_ID: String(n),
-      // `npm run bench` runs its bare workflows on these very workers (a production config refuses it)
-      WORKER_BENCH_BASELINE: process.env.WORKER_BENCH_BASELINE ?? String(config.NODE_ENV !== 'production'),
-      WORKER_METRICS_PORT: String(workerPorts[n - 1]!.metrics),
-      TEMPORAL_METRICS_PORT: String(workerPorts[n - 1]!.temporal),
-    }, { restart: new RestartBudget(), ready: () => httpOk(`${workerUrl(n)}/health/ready`) });
+    start(
+      `worker-${n}`,
+      process.execPath,
+      [path.join(ROOT, 'dist', 'worker', 'main.js')],
+      {
+        ...env,
+        WORKER_ID: String(n),
+        // `npm run bench` runs its bare workflows on these very workers (a production config refuses it)
+        WORKER_BENCH_BASELINE: process.env.WORKER_BENCH_BASELINE ?? String(config.NODE_ENV !== 'production'),
+        WORKER_METRICS_PORT: String(workerPorts[n - 1]!.metrics),
+        TEMPORAL_METRICS_PORT: String(workerPorts[n - 1]!.temporal),
+      },
+      { restart: new RestartBudget(), ready: () => httpOk(`${workerUrl(n)}/health/ready`) },
+    );
   }
 
   if (!(await waitUntil('API', 60, () => httpOk(`${apiUrl}/health/ready`)))) return shutdown(1);
@@ -330,7 +352,10 @@ async function main(): Promise<void> {
     ['API docs', `${apiUrl}/docs  (OpenAPI: ${apiUrl}/openapi.json)`],
     ['Console', `${apiUrl}/console/  (sign in: npm run -s token -- --sub fiona --role finance --console)`],
     ['API metrics', `${apiUrl}/metrics`],
-    ['Temporal UI', `http://${HOST}:${TEMPORAL_UI_PORT}  (gRPC ${HOST}:${TEMPORAL_PORT}, namespace ${config.TEMPORAL_NAMESPACE})`],
+    [
+      'Temporal UI',
+      `http://${HOST}:${TEMPORAL_UI_PORT}  (gRPC ${HOST}:${TEMPORAL_PORT}, namespace ${config.TEMPORAL_NAMESPACE})`,
+    ],
     ...Array.from({ length: workers }, (_, i): [string, string] => [
       `worker-${i + 1}`,
       `${workerUrl(i + 1)}/metrics  ${workerUrl(i + 1)}/health/ready`,

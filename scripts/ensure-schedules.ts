@@ -1,4 +1,10 @@
-import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import type { reconciliationWorkflow } from '../workflows/reconciliation';
 
@@ -21,7 +27,9 @@ export function scheduleDefinitions(config: Config): ScheduleOptions[] {
         workflowType: 'reconciliationWorkflow',
         workflowId: 'reconciliation',
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        args: [{ trigger: 'schedule', pageSize: config.RECONCILIATION_PAGE_SIZE }] satisfies Parameters<typeof reconciliationWorkflow>,
+        args: [{ trigger: 'schedule', pageSize: config.RECONCILIATION_PAGE_SIZE }] satisfies Parameters<
+          typeof reconciliationWorkflow
+        >,
         staticSummary: 'Reconciliation: ledger invariants, accounting book, transfers vs workflows, audit vs decisions',
         staticDetails: 'Results: GET /v1/reconciliation/runs (finance, ops). docs/architecture.md §7.2–7.3.',
       },
@@ -30,7 +38,9 @@ export function scheduleDefinitions(config: Config): ScheduleOptions[] {
         results: 'GET /v1/reconciliation/runs; metric reconciliation_discrepancies{kind}',
         runbook: 'docs/runbooks.md#walletreconciliationdiscrepancies',
       },
-      state: { note: `every ${config.RECONCILIATION_INTERVAL_SECONDS}s (RECONCILIATION_INTERVAL_SECONDS), ensured by scripts/ensure-schedules` },
+      state: {
+        note: `every ${config.RECONCILIATION_INTERVAL_SECONDS}s (RECONCILIATION_INTERVAL_SECONDS), ensured by scripts/ensure-schedules`,
+      },
       ...common,
     },
     {
@@ -47,7 +57,9 @@ export function scheduleDefinitions(config: Config): ScheduleOptions[] {
       memo: {
         description: `Deletes expired idempotency records in batches of ${config.RETENTION_BATCH_SIZE} (at most ${config.RETENTION_MAX_BATCHES} per run)`,
       },
-      state: { note: `every ${config.RETENTION_INTERVAL_SECONDS}s (RETENTION_INTERVAL_SECONDS), ensured by scripts/ensure-schedules` },
+      state: {
+        note: `every ${config.RETENTION_INTERVAL_SECONDS}s (RETENTION_INTERVAL_SECONDS), ensured by scripts/ensure-schedules`,
+      },
       ...common,
     },
   ];
@@ -57,7 +69,10 @@ export function scheduleDefinitions(config: Config): ScheduleOptions[] {
  * Creates the Schedules, or updates them to this configuration when they exist: idempotent, so
  * `npm start`, the compose stack and every deploy run it. Returns what it did per schedule.
  */
-export async function ensureSchedules(client: Client, config: Config): Promise<Array<{ scheduleId: string; action: 'created' | 'updated' }>> {
+export async function ensureSchedules(
+  client: Client,
+  config: Config,
+): Promise<Array<{ scheduleId: string; action: 'created' | 'updated' }>> {
   const done: Array<{ scheduleId: string; action: 'created' | 'updated' }> = [];
   for (const def of scheduleDefinitions(config)) {
     try {

@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   }
   fs.writeFileSync(DOCUMENT_FILE, text);
   fs.writeFileSync(CLIENT_TYPES_FILE, await clientTypesOf(text));
-  for (const file of [DOCUMENT_FILE, CLIENT_TYPES_FILE]) process.stdout.write(`wrote ${path.relative(process.cwd(), file) || file}\n`);
+  for (const file of [DOCUMENT_FILE, CLIENT_TYPES_FILE])
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file) || file}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -45,7 +45,10 @@ function main(): void {
     return;
   }
   if (!values.sub) fail('--sub is required');
-  const roles = (values.role ?? []).flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean);
+  const roles = (values.role ?? [])
+    .flatMap((r) => r.split(','))
+    .map((r) => r.trim())
+    .filter(Boolean);
   if (roles.length === 0) fail('at least one --role is required');
   const unknown = roles.filter((r) => !isRole(r));
   if (unknown.length > 0) fail(`unknown role(s): ${unknown.join(', ')}`);
@@ -78,7 +81,8 @@ function main(): void {
   }
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const base = (values.url ?? `http://${host}:${config.PORT}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(base)) fail(`--url must be the API's http(s) address, e.g. http://127.0.0.1:3000 (got ${base})`);
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(base))
+    fail(`--url must be the API's http(s) address, e.g. http://127.0.0.1:3000 (got ${base})`);
   if (!roles.some((r) => r === 'ops' || r === 'finance' || r === 'admin')) {
     process.stderr.write('note: the console is for ops, finance and admin; with these roles it shows a refusal\n');
   }

@@ -32,7 +32,9 @@ describe('bench baselines', () => {
 
   it('production refuses the setting, and leaves it off by default', () => {
     expect(loadConfig({ NODE_ENV: 'production' }).WORKER_BENCH_BASELINE).toBe(false);
-    expect(() => loadConfig({ NODE_ENV: 'production', WORKER_BENCH_BASELINE: 'true' })).toThrow(/WORKER_BENCH_BASELINE/);
+    expect(() => loadConfig({ NODE_ENV: 'production', WORKER_BENCH_BASELINE: 'true' })).toThrow(
+      /WORKER_BENCH_BASELINE/,
+    );
   });
 
   it('a worker with the setting off (production) registers no bench workflow', async () => {
@@ -69,14 +71,22 @@ describe('bench baselines', () => {
         (await pg.query<{ n: string }>('SELECT count(*) AS n FROM wallets WHERE balance = 1000000000000')).rows[0]!.n;
       expect(await benchWallets()).toBe('0');
 
-      const row = await postgresCeiling({ databaseUrl: config.DATABASE_URL, runs: 12, aloneRuns: 3, senders: 2, connections: 3 });
+      const row = await postgresCeiling({
+        databaseUrl: config.DATABASE_URL,
+        runs: 12,
+        aloneRuns: 3,
+        senders: 2,
+        connections: 3,
+      });
 
       expect({ loaded: row.loaded.completed, alone: row.alone.completed, other: row.loaded.other }).toEqual({
         loaded: 12,
         alone: 3,
         other: {},
       });
-      const { rows } = await pg.query(`SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'bench\\_%'`);
+      const { rows } = await pg.query(
+        `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'bench\\_%'`,
+      );
       expect(rows).toEqual([]);
       expect(await benchWallets()).toBe('0');
     } finally {

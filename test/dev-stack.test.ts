@@ -7,7 +7,17 @@ import { Client, Connection } from '@temporalio/client';
 import { dropDatabase } from '../scripts/migrate';
 import { closedPort } from './api/helpers';
 import { RECONCILIATION_SCHEDULE_ID, RETENTION_SCHEDULE_ID } from '../scripts/ensure-schedules';
-import { customer, FINANCE, fund, httpDriver, openWallet, parseMetrics, transfer, valueOf, type ApiDriver } from './observability/helpers';
+import {
+  customer,
+  FINANCE,
+  fund,
+  httpDriver,
+  openWallet,
+  parseMetrics,
+  transfer,
+  valueOf,
+  type ApiDriver,
+} from './observability/helpers';
 import { testConfig } from './support/env';
 import { eventually } from './support/wallets';
 
@@ -34,11 +44,15 @@ async function scheduleIds(port: number, everyMs = 300_000): Promise<string[]> {
   const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
   try {
     const client = new Client({ connection, namespace: 'default' });
-    const found = await eventually(async () => {
-      const ids: string[] = [];
-      for await (const s of client.schedule.list()) ids.push(s.scheduleId);
-      return ids.includes(RECONCILIATION_SCHEDULE_ID) && ids.includes(RETENTION_SCHEDULE_ID) ? ids.sort() : undefined;
-    }, 10_000, 'the two schedules');
+    const found = await eventually(
+      async () => {
+        const ids: string[] = [];
+        for await (const s of client.schedule.list()) ids.push(s.scheduleId);
+        return ids.includes(RECONCILIATION_SCHEDULE_ID) && ids.includes(RETENTION_SCHEDULE_ID) ? ids.sort() : undefined;
+      },
+      10_000,
+      'the two schedules',
+    );
     const reconciliation = await client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
     expect(reconciliation.spec.intervals).toMatchObject([{ every: everyMs }]);
     expect(reconciliation.policies.overlap).toBe('SKIP');
@@ -52,13 +66,22 @@ async function scheduleIds(port: number, everyMs = 300_000): Promise<string[]> {
 
 /** A manual reconciliation run through the API, to the end: the stack's own (clean) books. */
 async function reconcile(api: ApiDriver): Promise<unknown> {
-  const started = await api.request('POST', '/v1/reconciliation/runs', { caller: FINANCE, body: { reason: 'dev stack test' } });
+  const started = await api.request('POST', '/v1/reconciliation/runs', {
+    caller: FINANCE,
+    body: { reason: 'dev stack test' },
+  });
   expect(started.status).toBe(202);
   const { id } = started.json() as { id: string };
-  return eventually(async () => {
-    const run = (await api.request('GET', `/v1/reconciliation/runs/${id}`, { caller: FINANCE })).json() as { status: string };
-    return run.status === 'succeeded' ? run : undefined;
-  }, 30_000, 'the reconciliation run');
+  return eventually(
+    async () => {
+      const run = (await api.request('GET', `/v1/reconciliation/runs/${id}`, { caller: FINANCE })).json() as {
+        status: string;
+      };
+      return run.status === 'succeeded' ? run : undefined;
+    },
+    30_000,
+    'the reconciliation run',
+  );
 }
 
 function processesWith(marker: string): number[] {
@@ -115,10 +138,22 @@ describe('npm start (the dev stack)', () => {
   let ports: { api: number; temporal: number; ui: number; workers: number };
 
   beforeAll(async () => {
-    ports = { api: await closedPort(), temporal: await closedPort(), ui: await closedPort(), workers: await freePortRange(4) };
+    ports = {
+      api: await closedPort(),
+      temporal: await closedPort(),
+      ui: await closedPort(),
+      workers: await freePortRange(4),
+    };
     env = { ...process.env };
     // settings of this jest run that must not leak into the stack (it brings its own Temporal and bundle)
-    for (const key of ['NODE_ENV', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'WORKER_BUNDLE_PATH', 'WORKFLOW_BUNDLE_PATH', 'TEMPORAL_METRICS_PORT']) {
+    for (const key of [
+      'NODE_ENV',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_TASK_QUEUE',
+      'WORKER_BUNDLE_PATH',
+      'WORKFLOW_BUNDLE_PATH',
+      'TEMPORAL_METRICS_PORT',
+    ]) {
       delete env[key];
     }
     Object.assign(env, {
@@ -137,7 +172,11 @@ describe('npm start (the dev stack)', () => {
   });
 
   function startStack(): Stack {
-    const child = spawn('bash', [path.join(ROOT, 'scripts', 'dev-stack.sh')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [path.join(ROOT, 'scripts', 'dev-stack.sh')], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let onReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (onReady = resolve));
@@ -217,7 +256,8 @@ describe('npm start (the dev stack)', () => {
       expect(out).toContain(url);
     }
     // each process's lines carry its name
-    for (const name of ['temporal', 'migrate', 'schedules', 'api', 'worker-1', 'worker-2']) expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
+    for (const name of ['temporal', 'migrate', 'schedules', 'api', 'worker-1', 'worker-2'])
+      expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
 
     const api = httpDriver(apiUrl);
     const alice = customer();
@@ -226,7 +266,10 @@ describe('npm start (the dev stack)', () => {
     await fund(api, from, 10_000);
     const done = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 2_500 }, { waitSeconds: 10 });
     expect(done.status).toBe('COMPLETED');
-    const sender = (await api.request('GET', `/v1/wallets/${from}`, { caller: alice })).json() as { balance: number; held: number };
+    const sender = (await api.request('GET', `/v1/wallets/${from}`, { caller: alice })).json() as {
+      balance: number;
+      held: number;
+    };
     expect(sender).toMatchObject({ balance: 7_500, held: 0 });
 
     // the Schedules exist, and a reconciliation run can be started through the API
@@ -239,24 +282,37 @@ describe('npm start (the dev stack)', () => {
 
     // the Temporal UI answers, and one of the workers counted the transfer
     expect((await fetch(`http://127.0.0.1:${ports.ui}`)).status).toBe(200);
-    await eventually(async () => {
-      let completed = 0;
-      for (const port of [ports.workers, ports.workers + 2]) {
-        const m = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-        completed += valueOf(m.samples, 'transfers_total', { status: 'COMPLETED' }) ?? 0;
-      }
-      return completed === 1 ? true : undefined;
-    }, 10_000, 'a worker to count the completed transfer');
+    await eventually(
+      async () => {
+        let completed = 0;
+        for (const port of [ports.workers, ports.workers + 2]) {
+          const m = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+          completed += valueOf(m.samples, 'transfers_total', { status: 'COMPLETED' }) ?? 0;
+        }
+        return completed === 1 ? true : undefined;
+      },
+      10_000,
+      'a worker to count the completed transfer',
+    );
 
     // ------------------------------------------------------------------ a worker that dies is restarted
     const [workerPid] = processesWith(marker).filter((pid) => {
       const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      return environ.includes('WORKER_ID=1') && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/worker/main.js');
+      return (
+        environ.includes('WORKER_ID=1') &&
+        fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/worker/main.js')
+      );
     });
     expect(workerPid).toBeDefined();
     process.kill(workerPid!, 'SIGKILL'); // as a crash would: no drain, no "worker stopped"
-    await eventually(async () => (/\[dev-stack\] worker-1 restarted and ready$/m.test(stack.output()) ? true : undefined), 60_000, 'worker-1 to be restarted');
-    expect(stack.output()).toContain('worker-1 exited unexpectedly (signal SIGKILL): restarting it in 1s (restart 1 of at most 5 in 10 minutes)');
+    await eventually(
+      async () => (/\[dev-stack\] worker-1 restarted and ready$/m.test(stack.output()) ? true : undefined),
+      60_000,
+      'worker-1 to be restarted',
+    );
+    expect(stack.output()).toContain(
+      'worker-1 exited unexpectedly (signal SIGKILL): restarting it in 1s (restart 1 of at most 5 in 10 minutes)',
+    );
     expect((await fetch(`http://127.0.0.1:${ports.workers}/health/ready`)).status).toBe(200);
     const again1 = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 500 }, { waitSeconds: 10 });
     expect(again1.status).toBe('COMPLETED');
@@ -270,18 +326,28 @@ describe('npm start (the dev stack)', () => {
     env.RECONCILIATION_INTERVAL_SECONDS = '600';
     const again = startStack();
     await again.ready;
-    expect(again.output()).toMatch(new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: updated`, 'm'));
-    expect(await scheduleIds(ports.temporal, 600_000)).toEqual([RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort());
+    expect(again.output()).toMatch(
+      new RegExp(`^\\[schedules\\] +schedule ${RECONCILIATION_SCHEDULE_ID}: updated`, 'm'),
+    );
+    expect(await scheduleIds(ports.temporal, 600_000)).toEqual(
+      [RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID].sort(),
+    );
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection, namespace: 'default' });
-      const found = await eventually(async () => {
-        const ids: string[] = [];
-        for await (const wf of client.workflow.list({ query: `TransferStatus = "COMPLETED" AND WorkflowId = "${done.workflowId}"` })) {
-          ids.push(wf.workflowId);
-        }
-        return ids.length ? ids : undefined;
-      }, 10_000, 'the earlier workflow in the restarted server');
+      const found = await eventually(
+        async () => {
+          const ids: string[] = [];
+          for await (const wf of client.workflow.list({
+            query: `TransferStatus = "COMPLETED" AND WorkflowId = "${done.workflowId}"`,
+          })) {
+            ids.push(wf.workflowId);
+          }
+          return ids.length ? ids : undefined;
+        },
+        10_000,
+        'the earlier workflow in the restarted server',
+      );
       expect(found).toEqual([done.workflowId]);
     } finally {
       await connection.close();

@@ -194,7 +194,9 @@ export default async function globalSetup(): Promise<void> {
     const databaseUrl = base.toString();
     await ensureDatabase(databaseUrl);
     state.databaseUrl = databaseUrl;
-    const applied = await timed(`database ${state.databaseName} created and migrated`, () => runMigrations(databaseUrl));
+    const applied = await timed(`database ${state.databaseName} created and migrated`, () =>
+      runMigrations(databaseUrl),
+    );
     if (applied.length === 0) throw new Error('no migrations were applied to the fresh test database');
 
     // (b) Temporal dev server
@@ -243,7 +245,9 @@ export default async function globalSetup(): Promise<void> {
     );
   } catch (err) {
     // jest does not run globalTeardown when globalSetup throws: clean up here
-    await cleanupTestRun(state).catch((cleanupErr: unknown) => console.error('[global-setup] cleanup failed:', cleanupErr));
+    await cleanupTestRun(state).catch((cleanupErr: unknown) =>
+      console.error('[global-setup] cleanup failed:', cleanupErr),
+    );
     globalThis.__walletTestRun = undefined;
     throw err;
   }

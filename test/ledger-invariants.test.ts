@@ -52,7 +52,10 @@ describe('ledger invariants', () => {
     expect(violations).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ invariant: 'wallet balance equals the sum of its ledger lines', subject: wallet.id }),
-        expect.objectContaining({ invariant: 'the latest balance_after of a wallet equals its balance', subject: wallet.id }),
+        expect.objectContaining({
+          invariant: 'the latest balance_after of a wallet equals its balance',
+          subject: wallet.id,
+        }),
       ]),
     );
     // rolled back: the books are sound again

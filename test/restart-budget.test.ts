@@ -1,7 +1,7 @@
 import { RestartBudget } from '../scripts/restart-budget';
 
-describe('the dev stack\'s worker restart budget', () => {
-  it('backs off 1 s, 2 s, 4 s … and refuses once the window\'s restarts are spent', () => {
+describe("the dev stack's worker restart budget", () => {
+  it("backs off 1 s, 2 s, 4 s … and refuses once the window's restarts are spent", () => {
     const budget = new RestartBudget(4, 60_000, 1000, 5000);
     expect([0, 10, 20, 30].map((t) => budget.take(t))).toEqual([
       { delayMs: 1000, restart: 1 },

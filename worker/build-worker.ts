@@ -21,7 +21,14 @@ export interface TransferWorkerOptions {
  * One worker on the shared task queue. Any number of these, in any number of processes, may poll
  * the same queue: Temporal hands each task to exactly one of them.
  */
-export function buildTransferWorker({ connection, config, activities, workflows, identity, tracing = TRACING_OFF }: TransferWorkerOptions) {
+export function buildTransferWorker({
+  connection,
+  config,
+  activities,
+  workflows,
+  identity,
+  tracing = TRACING_OFF,
+}: TransferWorkerOptions) {
   return Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -34,7 +41,9 @@ export function buildTransferWorker({ connection, config, activities, workflows,
       ...(workflows.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
     },
     sinks: workflowSinks(tracing),
-    identity: identity ?? `${process.env.WORKER_ID ? `worker-${process.env.WORKER_ID}` : 'worker'}@${os.hostname()}:${process.pid}`,
+    identity:
+      identity ??
+      `${process.env.WORKER_ID ? `worker-${process.env.WORKER_ID}` : 'worker'}@${os.hostname()}:${process.pid}`,
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     // on SIGTERM: stop polling, let in-flight activities finish for this long, then cancel them

@@ -29,7 +29,8 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
   });
   let up = true;
   redis.on('error', (err: Error) => {
-    if (up) logger.warn({ dependency: 'redis', err: errorSummary(err) }, 'redis unavailable; notifications wait for it');
+    if (up)
+      logger.warn({ dependency: 'redis', err: errorSummary(err) }, 'redis unavailable; notifications wait for it');
     up = false;
   });
   redis.on('ready', () => {
@@ -37,7 +38,10 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     up = true;
   });
   // lazy: connects on first use, so a worker starting while Temporal is down does not fail here
-  const temporal = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }),
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
   return {
     db,
     redis,

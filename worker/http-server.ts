@@ -68,7 +68,9 @@ export function workerReadiness(deps: {
     const [temporal, postgres] = await Promise.all([
       probe(async () => {
         if (!connection) throw new Error('not connected yet');
-        const res = await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => connection.healthService.check({}));
+        const res = await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () =>
+          connection.healthService.check({}),
+        );
         if (res.status !== SERVING) throw new Error(`health status ${String(res.status)}`);
       }),
       probe(async () => {
@@ -108,7 +110,10 @@ export async function startWorkerHttpServer(opts: WorkerHttpServerOptions): Prom
       : reply.code(405).type('text/plain').send('method not allowed\n'),
   );
   app.setErrorHandler((err, _request, reply) =>
-    reply.code(500).type('text/plain').send(`${err instanceof Error ? err.message : String(err)}\n`),
+    reply
+      .code(500)
+      .type('text/plain')
+      .send(`${err instanceof Error ? err.message : String(err)}\n`),
   );
 
   app.get('/metrics', async (_request, reply) => {

@@ -43,7 +43,8 @@ export function activityInterceptors(tracing: Tracing): ActivityInterceptorsFact
       return {
         // like the workflow (workflows/interceptors.ts): only activities of a traced transfer are traced
         inbound: {
-          execute: (input, next) => (input.headers[TRACE_HEADER] === undefined ? next(input) : otelInbound.execute(input, next)),
+          execute: (input, next) =>
+            input.headers[TRACE_HEADER] === undefined ? next(input) : otelInbound.execute(input, next),
         },
         outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
       };

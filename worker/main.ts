@@ -100,11 +100,14 @@ async function main() {
     const retry = { logger, maxDelayMs: config.DEPENDENCY_RETRY_MAX_SECONDS * 1000, signal: stop.signal };
     await Promise.all([
       connectWithRetry(() => deps.db.connect(), { ...retry, dependency: 'postgres' }),
-      connectWithRetry(() => connectTemporal(config), { ...retry, dependency: 'temporal' }).then((c) => (connection = c)),
+      connectWithRetry(() => connectTemporal(config), { ...retry, dependency: 'temporal' }).then(
+        (c) => (connection = c),
+      ),
     ]);
 
     if (stop.signal.aborted) return;
-    const bundlePath = config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '..', bundleFileName(config.WORKER_BENCH_BASELINE));
+    const bundlePath =
+      config.WORKER_BUNDLE_PATH ?? path.resolve(__dirname, '..', bundleFileName(config.WORKER_BENCH_BASELINE));
     // Temporal may go away again between the check above and the registration: retried like the
     // connection (a failed attempt may leave its idle workflow threads behind: a rare, bounded cost)
     worker = await connectWithRetry(

@@ -112,7 +112,13 @@ export const ToWalletIdKey = defineSearchAttributeKey('ToWalletId', SearchAttrib
 export const AmountMinorKey = defineSearchAttributeKey('AmountMinor', SearchAttributeType.INT);
 export const CurrencyKey = defineSearchAttributeKey('Currency', SearchAttributeType.KEYWORD);
 
-export const transferSearchAttributes = [TransferStatusKey, FromWalletIdKey, ToWalletIdKey, AmountMinorKey, CurrencyKey];
+export const transferSearchAttributes = [
+  TransferStatusKey,
+  FromWalletIdKey,
+  ToWalletIdKey,
+  AmountMinorKey,
+  CurrencyKey,
+];
 
 // ------------------------------------------------------------------------- reconciliation payloads
 

@@ -79,7 +79,10 @@ export const interceptors = (): WorkflowInterceptors => {
     scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>) {
       return otel ? otel.outbound.scheduleActivity!(input, next) : next(input);
     },
-    scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>) {
+    scheduleLocalActivity(
+      input: LocalActivityInput,
+      next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
+    ) {
       return otel ? otel.outbound.scheduleLocalActivity!(input, next) : next(input);
     },
     startChildWorkflowExecution(

@@ -1,4 +1,13 @@
-import { CancellationScope, ContinueAsNew, continueAsNew, isCancellation, log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PageInput } from '../activities/reconciliation';
 import type { PageResult, RunSummary } from '../domain/reconciliation/results';
@@ -60,7 +69,11 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
 async function runChecks(input: ReconciliationInput, p: ReconciliationProgress): Promise<ReconciliationResult> {
   while (p.check < RECONCILIATION_CHECKS.length) {
     const [name, activity] = RECONCILIATION_CHECKS[p.check]!;
-    const page: PageResult = await acts[activity]({ runId: p.runId, after: p.after, limit: input.pageSize } satisfies PageInput);
+    const page: PageResult = await acts[activity]({
+      runId: p.runId,
+      after: p.after,
+      limit: input.pageSize,
+    } satisfies PageInput);
     fold(p, name, page);
     if (page.next === null) {
       p.check += 1;
@@ -69,7 +82,10 @@ async function runChecks(input: ReconciliationInput, p: ReconciliationProgress):
       p.after = page.next;
     }
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE)) {
+    if (
+      info.continueAsNewSuggested ||
+      info.historyLength > (input.maxHistoryEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE)
+    ) {
       await continueAsNew<typeof reconciliationWorkflow>({ ...input, progress: p });
     }
   }

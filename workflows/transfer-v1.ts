@@ -90,7 +90,9 @@ export async function transferSagaV1({ transfer, settings }: TransferWorkflowInp
     });
     onDecision(kind)(decision);
     // a cancel of the workflow must not fail the caller's update: it gets the transfer as it ends
-    await CancellationScope.nonCancellable(() => condition(() => pending === undefined || TERMINAL_STATUSES.includes(view.status)));
+    await CancellationScope.nonCancellable(() =>
+      condition(() => pending === undefined || TERMINAL_STATUSES.includes(view.status)),
+    );
     deciding = false;
     return view;
   };
@@ -172,7 +174,11 @@ export async function transferSagaV1({ transfer, settings }: TransferWorkflowInp
     pending = undefined;
     view.parked = null;
     if (!decided || !taken) {
-      return { kind: 'cancel' as const, code: 'PARK_DEADLINE_EXCEEDED', reason: `not resolved within ${settings.parkDeadlineSeconds}s` };
+      return {
+        kind: 'cancel' as const,
+        code: 'PARK_DEADLINE_EXCEEDED',
+        reason: `not resolved within ${settings.parkDeadlineSeconds}s`,
+      };
     }
     if (taken.kind === 'cancel') {
       return {
@@ -283,4 +289,3 @@ function businessFailure(err: unknown): { code: string; reason: string } | undef
   }
   return undefined;
 }
-

@@ -56,13 +56,16 @@ export class JwksKeySource {
       key = await this.keySet({ kid: header.kid, alg: header.alg ?? '' });
     } catch (err) {
       if (NO_KEY_ERRORS.some((type) => err instanceof type)) {
-        throw new UnknownSigningKeyError(`no signing key ${header.kid ?? '(without kid)'} for ${header.alg ?? '(no alg)'} in the key set`);
+        throw new UnknownSigningKeyError(
+          `no signing key ${header.kid ?? '(without kid)'} for ${header.alg ?? '(no alg)'} in the key set`,
+        );
       }
       // the endpoint did not answer in time, answered an error or something that is not a key set
       throw new JwksUnavailableError(`JWKS ${this.url} unavailable: ${(err as Error).message}`, { cause: err });
     }
     // jose's Node build yields KeyObjects for asymmetric keys; a JWKS never serves a usable secret
-    if (!(key instanceof KeyObject) || key.type !== 'public') throw new UnknownSigningKeyError('the key set offers no public key for this token');
+    if (!(key instanceof KeyObject) || key.type !== 'public')
+      throw new UnknownSigningKeyError('the key set offers no public key for this token');
     let pem = this.pems.get(key);
     if (pem === undefined) {
       pem = key.export({ format: 'pem', type: 'spki' }).toString();

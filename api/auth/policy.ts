@@ -40,7 +40,11 @@ export function visibleWallet<W extends Pick<WalletRecord, 'id' | 'ownerId'>>(re
 }
 
 /** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */
-export async function visibleTransfer(db: Store, request: FastifyRequest, transfer: TransferRecord): Promise<TransferRecord> {
+export async function visibleTransfer(
+  db: Store,
+  request: FastifyRequest,
+  transfer: TransferRecord,
+): Promise<TransferRecord> {
   if (isStaff(request)) return transfer;
   if (await ownsAnyWallet(db, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
   throw transferNotFound(transfer.id);

@@ -35,7 +35,9 @@ type Responses<P extends Path, M extends Method> = Operation<P, M>['responses'];
 type BodyOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
 
 /** The body of the `status` answer of `method path`. */
-export type ResponseBody<P extends Path, M extends Method, S extends keyof Responses<P, M>> = BodyOf<Responses<P, M>[S]>;
+export type ResponseBody<P extends Path, M extends Method, S extends keyof Responses<P, M>> = BodyOf<
+  Responses<P, M>[S]
+>;
 
 /** Any documented answer of `method path`, told apart by its status: `if (a.status === 201) a.body.id`. */
 export type Answer<P extends Path, M extends Method> = {
@@ -48,7 +50,8 @@ export type RequestOptions<P extends Path, M extends Method> = Optional<'params'
   Optional<'body', RequestBody<P, M>> & {
     query?: QueryParams<P, M>;
     /** the documented headers (a required one must be given), plus any other (authorization, …) */
-    headers?: ([HeaderParams<P, M>] extends [never] ? unknown : HeaderParams<P, M>) & Record<string, string | undefined>;
+    headers?: ([HeaderParams<P, M>] extends [never] ? unknown : HeaderParams<P, M>) &
+      Record<string, string | undefined>;
     signal?: AbortSignal;
   };
 
@@ -83,7 +86,9 @@ export function apiClient(baseUrl: string, defaults: { headers?: Record<string, 
         signal?: AbortSignal;
       };
       const search = new URLSearchParams(
-        Object.entries(query ?? {}).flatMap(([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]])),
+        Object.entries(query ?? {}).flatMap(([k, v]): Array<[string, string]> =>
+          v === undefined ? [] : [[k, String(v)]],
+        ),
       ).toString();
       const sent: Record<string, string> = { ...defaults.headers };
       for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) sent[k] = v;

@@ -35,7 +35,10 @@ const CONTROL_CHARS = /[\u0000-\u001F\u007F]/;
 
 /** RFC 6750 §3: a 401 names the scheme; `error="invalid_token"` when a token was sent but refused. */
 function unauthenticated(reply: FastifyReply, detail: string, tokenSent: boolean): ApiError {
-  reply.header('www-authenticate', tokenSent ? 'Bearer realm="wallet", error="invalid_token"' : 'Bearer realm="wallet"');
+  reply.header(
+    'www-authenticate',
+    tokenSent ? 'Bearer realm="wallet", error="invalid_token"' : 'Bearer realm="wallet"',
+  );
   return new ApiError('UNAUTHENTICATED', detail);
 }
 
@@ -84,7 +87,9 @@ export default fp(
     app.addHook('onRoute', (route) => {
       const url = route.url ?? '';
       if (url.startsWith('/v1') && !route.config?.access) {
-        throw new Error(`route ${route.method} ${url} declares no config.access: every /v1 route needs an explicit policy`);
+        throw new Error(
+          `route ${route.method} ${url} declares no config.access: every /v1 route needs an explicit policy`,
+        );
       }
     });
 
@@ -105,7 +110,9 @@ export default fp(
         }
         const code = (err as { code?: string }).code;
         const detail =
-          code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' ? 'the token has expired' : 'the token is malformed, wrongly signed or not valid here';
+          code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+            ? 'the token has expired'
+            : 'the token is malformed, wrongly signed or not valid here';
         throw unauthenticated(reply, detail, true);
       }
       const { sub, roles } = claims;
@@ -126,7 +133,8 @@ export default fp(
       const access = request.routeOptions.config?.access;
       if (access) return authenticate(request, reply, access.roles);
       // /metrics (api/plugins/metrics.ts) is public unless METRICS_PUBLIC=false: then staff only
-      if (!cfg.METRICS_PUBLIC && request.routeOptions.url === '/metrics') return authenticate(request, reply, STAFF_ROLES);
+      if (!cfg.METRICS_PUBLIC && request.routeOptions.url === '/metrics')
+        return authenticate(request, reply, STAFF_ROLES);
     });
   },
   { name: 'caller-identity', fastify: '5.x', decorators: { fastify: ['config'] } },

@@ -37,7 +37,12 @@ function allowedMethods(app: FastifyInstance, url: string): string[] {
  * reply.callNotFound(): a wildcard route such as GET /docs/static/* asked for a missing file) is 404
  * NOT_FOUND, never a 405 saying the path does not serve the method it serves.
  */
-function noRouteProblem(app: FastifyInstance, method: string, url: string, path: string): { problem: Problem; allow?: string } {
+function noRouteProblem(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  path: string,
+): { problem: Problem; allow?: string } {
   const allowed = allowedMethods(app, url);
   if (allowed.length === 0) {
     return { problem: buildProblem('ROUTE_NOT_FOUND', `no route ${method} ${path}`, { instance: path }) };
@@ -46,7 +51,12 @@ function noRouteProblem(app: FastifyInstance, method: string, url: string, path:
     return { problem: buildProblem('NOT_FOUND', `nothing is at ${path}`, { instance: path }) };
   }
   const allow = allowed.join(', ');
-  return { problem: buildProblem('METHOD_NOT_ALLOWED', `${path} does not serve ${method}; it serves ${allow}`, { instance: path }), allow };
+  return {
+    problem: buildProblem('METHOD_NOT_ALLOWED', `${path} does not serve ${method}; it serves ${allow}`, {
+      instance: path,
+    }),
+    allow,
+  };
 }
 
 function answerNoRoute(request: FastifyRequest, reply: FastifyReply) {
@@ -98,7 +108,8 @@ function handleError(error: unknown, request: FastifyRequest, reply: FastifyRepl
     request.log.info({ code: problem.code, status: problem.status }, 'client aborted the request');
     return sendProblem(reply, problem);
   }
-  if (request.is404 && isBodyOrRoutingRefusal((error as { code?: unknown } | null)?.code)) return answerNoRoute(request, reply);
+  if (request.is404 && isBodyOrRoutingRefusal((error as { code?: unknown } | null)?.code))
+    return answerNoRoute(request, reply);
   return replyWithProblem(error, request, reply);
 }
 
@@ -171,7 +182,10 @@ export function clientErrorHandler(genReqId: () => string) {
     if (socket.writable && !inFlight?.headersSent) {
       const requestId = genReqId();
       const { problem, allow } = clientErrorProblem(this, error);
-      this.log.info({ reqId: requestId, code: problem.code, status: problem.status, parserError: error.code }, 'request refused');
+      this.log.info(
+        { reqId: requestId, code: problem.code, status: problem.status, parserError: error.code },
+        'request refused',
+      );
       const body = JSON.stringify({ ...problem, requestId });
       const headers: Record<string, string> = {
         ...this.securityHeaders,

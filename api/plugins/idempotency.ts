@@ -68,11 +68,9 @@ export default fp(
     };
     app.decorate('requireIdempotencyKey', requireIdempotencyKey);
 
-    app.decorate('idempotent', async function idempotent<T>(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      op: IdempotentOperation<T>,
-    ): Promise<T> {
+    app.decorate('idempotent', async function idempotent<
+      T,
+    >(request: FastifyRequest, reply: FastifyReply, op: IdempotentOperation<T>): Promise<T> {
       if (!request.idempotencyKey) throw new Error(`route ${request.routeOptions.url} lacks requireIdempotencyKey`);
       const scope = { callerId: request.callerId, key: request.idempotencyKey };
       const record: IdempotencyRecord = {
@@ -97,5 +95,10 @@ export default fp(
       return outcome.result;
     });
   },
-  { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'redis', 'caller-identity'], decorators: { fastify: ['config'] } },
+  {
+    name: 'idempotency',
+    fastify: '5.x',
+    dependencies: ['db', 'redis', 'caller-identity'],
+    decorators: { fastify: ['config'] },
+  },
 );

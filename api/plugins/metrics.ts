@@ -27,7 +27,11 @@ export default fp(
   async (app) => {
     const metrics = createApiMetrics({
       db: () => app.db,
-      onCollectError: (err) => app.log.warn({ err }, 'a database-backed gauge (transfers_needs_attention, reconciliation_*) could not be read'),
+      onCollectError: (err) =>
+        app.log.warn(
+          { err },
+          'a database-backed gauge (transfers_needs_attention, reconciliation_*) could not be read',
+        ),
     });
     app.decorate('metrics', metrics);
 
@@ -52,7 +56,10 @@ export default fp(
     });
 
     app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
-      return reply.type(METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(await renderMetrics(metrics.registry));
+      return reply
+        .type(METRICS_CONTENT_TYPE)
+        .header('cache-control', 'no-store')
+        .send(await renderMetrics(metrics.registry));
     });
   },
   { name: 'metrics', fastify: '5.x', dependencies: ['db'] },

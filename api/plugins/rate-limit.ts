@@ -110,5 +110,10 @@ export default fp(
         ),
     });
   },
-  { name: 'rate-limit', fastify: '5.x', dependencies: ['redis', 'caller-identity'], decorators: { fastify: ['config'] } },
+  {
+    name: 'rate-limit',
+    fastify: '5.x',
+    dependencies: ['redis', 'caller-identity'],
+    decorators: { fastify: ['config'] },
+  },
 );

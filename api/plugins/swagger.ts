@@ -17,7 +17,9 @@ export default fp(
     addComponentSchemas(app); // Wallet, Transfer, …: what the routes' responses refer to
     await app.register(swagger, {
       // shared schemas (app.addSchema: Problem, Wallet, …) appear under components.schemas by their $id
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      },
       // the problem answers (the same for a status on every route), and the parameters and example answers
       // several routes declare alike: once each, under components.responses, .parameters and .examples
       transformObject: (doc) =>

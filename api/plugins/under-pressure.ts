@@ -38,7 +38,9 @@ export default fp(
           lastLogged = Date.now();
           request.log.warn({ pressure: type, value }, 'under pressure: shedding requests with 503');
         }
-        const problem = buildProblem('SERVICE_UNAVAILABLE', 'the server is overloaded; retry later', { instance: pathOf(request) });
+        const problem = buildProblem('SERVICE_UNAVAILABLE', 'the server is overloaded; retry later', {
+          instance: pathOf(request),
+        });
         void sendProblem(reply.header('retry-after', retryAfter), problem);
       },
     });

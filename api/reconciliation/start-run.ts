@@ -41,9 +41,11 @@ export async function startReconciliationRun(
   } catch {
     // Best effort: should this write fail too, the row stays `running` with no workflow behind it.
     // If Temporal did start it after all (an answer lost), the run finishes and says so.
-    await failUnstartedRun(deps.db, runId, 'the workflow could not be started (Temporal unavailable); nothing was checked').catch(
-      () => undefined,
-    );
+    await failUnstartedRun(
+      deps.db,
+      runId,
+      'the workflow could not be started (Temporal unavailable); nothing was checked',
+    ).catch(() => undefined);
     throw new ApiError(
       'SERVICE_UNAVAILABLE',
       `the reconciliation run could not be started (recorded as failed: /v1/reconciliation/runs/${runId}); retry later`,

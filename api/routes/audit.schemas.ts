@@ -1,7 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from '../../domain/audit';
 import { AUDIT_EXAMPLE } from '../schemas/examples';
-import { jsonResponse, Nullable, Page, pageQuery, problemResponses, Ref, StringEnum, Timestamp, Uuid, UuidRef } from '../schemas/common';
+import {
+  jsonResponse,
+  Nullable,
+  Page,
+  pageQuery,
+  problemResponses,
+  Ref,
+  StringEnum,
+  Timestamp,
+  Uuid,
+  UuidRef,
+} from '../schemas/common';
 
 export const AuditEntrySchema = Type.Object(
   {
@@ -13,7 +24,10 @@ export const AuditEntrySchema = Type.Object(
     targetId: UuidRef,
     reason: Nullable(Type.String()),
     requestId: Type.String({ description: 'X-Request-Id of the request that acted: find its log lines with it' }),
-    details: Type.Object({}, { additionalProperties: true, description: 'action-specific facts (amount, previous status, …)' }),
+    details: Type.Object(
+      {},
+      { additionalProperties: true, description: 'action-specific facts (amount, previous status, …)' },
+    ),
     createdAt: Timestamp,
   },
   { $id: 'AuditEntry', title: 'AuditEntry' },

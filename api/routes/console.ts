@@ -16,7 +16,8 @@ export function consoleAssetsDir(from = __dirname): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, ASSETS);
     if (fs.existsSync(path.join(candidate, 'index.html'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`the finance console's files (${ASSETS}/index.html) are not above ${from}`);
+    if (path.dirname(dir) === dir)
+      throw new Error(`the finance console's files (${ASSETS}/index.html) are not above ${from}`);
   }
 }
 

@@ -46,7 +46,9 @@ export function depositSchemas(maxAmountMinor: bigint) {
       body: Type.Object(
         {
           amount: AmountInput(maxAmountMinor),
-          reference: Type.Optional(PlainText({ maxLength: 140, description: "the caller's reference, stored as given" })),
+          reference: Type.Optional(
+            PlainText({ maxLength: 140, description: "the caller's reference, stored as given" }),
+          ),
         },
         { additionalProperties: false, examples: [{ amount: 50000, reference: 'PSP settlement 2025-01-15 #884' }] },
       ),

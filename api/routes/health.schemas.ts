@@ -17,7 +17,10 @@ export const livenessSchema = {
   tags: ['health'],
   security: [],
   response: {
-    200: { description: 'The process serves requests', content: { 'application/json': { schema: Ref(LivenessSchema), example: { status: 'ok' } } } },
+    200: {
+      description: 'The process serves requests',
+      content: { 'application/json': { schema: Ref(LivenessSchema), example: { status: 'ok' } } },
+    },
   },
 };
 
@@ -40,7 +43,10 @@ export const readinessSchema = {
       content: {
         'application/json': {
           schema: Ref(ReadinessSchema),
-          example: { status: 'unavailable', checks: { postgres: 'ok', redis: 'unreachable: connection reconnecting', temporal: 'ok' } },
+          example: {
+            status: 'unavailable',
+            checks: { postgres: 'ok', redis: 'unreachable: connection reconnecting', temporal: 'ok' },
+          },
         },
       },
     },

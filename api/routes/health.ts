@@ -27,39 +27,31 @@ async function probe(name: string, check: () => Promise<unknown>): Promise<[stri
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Liveness: the process serves requests. Deliberately checks no dependency, so an outage of
   // Postgres does not get every API pod restarted.
-  app.get(
-    '/health/live',
-    { schema: livenessSchema },
-    async () => ({ status: 'ok' as const }),
-  );
+  app.get('/health/live', { schema: livenessSchema }, async () => ({ status: 'ok' as const }));
 
   // Readiness: the dependencies answer, so the load balancer may send traffic here.
-  app.get(
-    '/health/ready',
-    { schema: readinessSchema },
-    async (_request, reply) => {
-      const temporal = app.temporal.connection;
-      const results = await Promise.all([
-        probe('postgres', async () => {
-          // Postgres down since start-up (api/plugins/db.ts is still trying to reach it): 'not connected yet'
-          await app.db.ping(CHECK_TIMEOUT_MS);
-        }),
-        probe('redis', () => {
-          // not connected: say so, rather than ioredis's "Stream isn't writeable…"
-          if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
-          return app.redis.ping(); // bounded by the client's commandTimeout (api/plugins/redis.ts, 1 s)
-        }),
-        probe('temporal', () =>
-          temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
-            temporal.workflowService.describeNamespace({ namespace: app.config.TEMPORAL_NAMESPACE }),
-          ),
+  app.get('/health/ready', { schema: readinessSchema }, async (_request, reply) => {
+    const temporal = app.temporal.connection;
+    const results = await Promise.all([
+      probe('postgres', async () => {
+        // Postgres down since start-up (api/plugins/db.ts is still trying to reach it): 'not connected yet'
+        await app.db.ping(CHECK_TIMEOUT_MS);
+      }),
+      probe('redis', () => {
+        // not connected: say so, rather than ioredis's "Stream isn't writeable…"
+        if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
+        return app.redis.ping(); // bounded by the client's commandTimeout (api/plugins/redis.ts, 1 s)
+      }),
+      probe('temporal', () =>
+        temporal.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+          temporal.workflowService.describeNamespace({ namespace: app.config.TEMPORAL_NAMESPACE }),
         ),
-      ]);
-      const checks = Object.fromEntries(results) as { postgres: string; redis: string; temporal: string };
-      const ok = results.every(([, result]) => result === 'ok');
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
-    },
-  );
+      ),
+    ]);
+    const checks = Object.fromEntries(results) as { postgres: string; redis: string; temporal: string };
+    const ok = results.every(([, result]) => result === 'ok');
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+  });
 };
 
 export default healthRoutes;

@@ -19,13 +19,18 @@ export const CallerSchema = Type.Object(
 
 export const meSchema = {
   summary: 'The caller: its subject and roles, as the API reads the token',
-  description: 'Any valid token. What the finance console uses to show what the caller may do; the routes decide on their own.',
+  description:
+    'Any valid token. What the finance console uses to show what the caller may do; the routes decide on their own.',
   tags: ['auth'],
   security: [{ bearerAuth: [] }],
   querystring: NoQuery,
   response: {
     200: jsonResponse(Ref(CallerSchema), 'The caller', {
-      example: { sub: 'fiona', roles: ['finance'], temporalUiWorkflowsUrl: 'http://127.0.0.1:8233/namespaces/default/workflows' },
+      example: {
+        sub: 'fiona',
+        roles: ['finance'],
+        temporalUiWorkflowsUrl: 'http://127.0.0.1:8233/namespaces/default/workflows',
+      },
     }),
     ...problemResponses(401, 429),
   },

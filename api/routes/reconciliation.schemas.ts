@@ -34,7 +34,9 @@ export const ReconciliationRunSchema = Type.Object(
     requestedBy: Nullable(Type.String({ description: 'who asked for a manual run' })),
     status: StringEnum(['running', 'succeeded', 'failed']),
     failure: Nullable(Type.String({ description: 'why a failed run stopped' })),
-    checked: Counts('rows checked, by check (wallets, journalEntries, transfers, openTransfers, transferWorkflows, decidedTransfers)'),
+    checked: Counts(
+      'rows checked, by check (wallets, journalEntries, transfers, openTransfers, transferWorkflows, decidedTransfers)',
+    ),
     discrepancyCounts: Counts('discrepancies found, by kind'),
     discrepancies: Type.Integer({ minimum: 0, description: 'all discrepancies found' }),
     repaired: Type.Integer({ minimum: 0, description: 'discrepancies the run repaired' }),
@@ -70,7 +72,14 @@ const RUN_EXAMPLE = {
   requestedBy: null,
   status: 'succeeded',
   failure: null,
-  checked: { wallets: 1200, journalEntries: 5400, transfers: 4100, openTransfers: 3, transferWorkflows: 4100, decidedTransfers: 12 },
+  checked: {
+    wallets: 1200,
+    journalEntries: 5400,
+    transfers: 4100,
+    openTransfers: 3,
+    transferWorkflows: 4100,
+    decidedTransfers: 12,
+  },
   discrepancyCounts: {},
   discrepancies: 0,
   repaired: 0,
@@ -123,27 +132,26 @@ export const reconciliationSchemas = {
     params: RunIdParams,
     querystring: NoQuery,
     response: {
-      200: jsonResponse(
-        Ref(ReconciliationRunDetailSchema),
-        'The run',
-        {
-          example: {
-            ...RUN_EXAMPLE,
-            discrepancyCounts: { transfer_without_workflow: 1 },
-            discrepancies: 1,
-            repaired: 1,
-            found: [
-              {
-                kind: 'transfer_without_workflow',
-                subject: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
-                ids: { transferId: '7c9e6679-7425-40de-944b-e07fc1f90ae7', workflowId: 'transfer-7c9e6679-7425-40de-944b-e07fc1f90ae7' },
-                detail: 'PENDING with no workflow',
-                repaired: 'saga started under its workflow id',
+      200: jsonResponse(Ref(ReconciliationRunDetailSchema), 'The run', {
+        example: {
+          ...RUN_EXAMPLE,
+          discrepancyCounts: { transfer_without_workflow: 1 },
+          discrepancies: 1,
+          repaired: 1,
+          found: [
+            {
+              kind: 'transfer_without_workflow',
+              subject: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+              ids: {
+                transferId: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+                workflowId: 'transfer-7c9e6679-7425-40de-944b-e07fc1f90ae7',
               },
-            ],
-          },
+              detail: 'PENDING with no workflow',
+              repaired: 'saga started under its workflow id',
+            },
+          ],
         },
-      ),
+      }),
       ...problemResponses(400, 401, 403, 404, 414, 429),
     },
   },

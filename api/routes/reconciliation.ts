@@ -11,7 +11,10 @@ import { reconciliationSchemas as schemas } from './reconciliation.schemas';
 const reconciliationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = { db: app.db, temporal: app.temporal, config: app.config };
 
-  const start = { schema: schemas.start, config: { access: { roles: ['finance', 'admin'], rateLimit: 'privileged' } } } as const;
+  const start = {
+    schema: schemas.start,
+    config: { access: { roles: ['finance', 'admin'], rateLimit: 'privileged' } },
+  } as const;
   app.post('/v1/reconciliation/runs', start, async (request, reply) => {
     const run = await startReconciliationRun(deps, auditActor(request), request.body.reason);
     return reply.code(202).header('location', `/v1/reconciliation/runs/${run.id}`).send(run);

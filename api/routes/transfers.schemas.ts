@@ -30,7 +30,8 @@ export const StepStateSchema = StringEnum(['pending', 'running', 'done', 'failed
 export const TransferStatusSchema = StringEnum(TRANSFER_STATUSES, {
   $id: 'TransferStatus',
   title: 'TransferStatus',
-  description: 'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED',
+  description:
+    'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED',
 });
 
 export const TransferSchema = Type.Object(
@@ -42,14 +43,15 @@ export const TransferSchema = Type.Object(
     amount: MinorUnits('minor units'),
     currency: Type.String(),
     description: Nullable(Type.String()),
-    steps: Type.Object(
-      Object.fromEntries(SAGA_STEPS.map((s) => [s, Type.Optional(Ref(StepStateSchema))])),
-      { description: 'state of each saga step: reserve, accounting, ledger, notify' },
-    ),
+    steps: Type.Object(Object.fromEntries(SAGA_STEPS.map((s) => [s, Type.Optional(Ref(StepStateSchema))])), {
+      description: 'state of each saga step: reserve, accounting, ledger, notify',
+    }),
     failure: Nullable(
       Type.Object({
         step: Nullable(Type.String()),
-        code: Type.String({ description: 'stable code, e.g. INSUFFICIENT_FUNDS, LIMIT_EXCEEDED, STEP_RETRIES_EXHAUSTED' }),
+        code: Type.String({
+          description: 'stable code, e.g. INSUFFICIENT_FUNDS, LIMIT_EXCEEDED, STEP_RETRIES_EXHAUSTED',
+        }),
         reason: Type.String(),
       }),
     ),
@@ -61,10 +63,14 @@ export const TransferSchema = Type.Object(
           deadline: Type.Unsafe<Date>({
             type: 'string',
             format: 'date-time',
-            description: 'when the saga cancels the transfer if nobody decides (parked since + TRANSFER_PARK_DEADLINE_SECONDS)',
+            description:
+              'when the saga cancels the transfer if nobody decides (parked since + TRANSFER_PARK_DEADLINE_SECONDS)',
           }),
         },
-        { description: 'while NEEDS_ATTENTION: what is stuck, since when, and until when finance may decide; null otherwise' },
+        {
+          description:
+            'while NEEDS_ATTENTION: what is stuck, since when, and until when finance may decide; null otherwise',
+        },
       ),
     ),
     workflowId: Type.String({ description: 'open it in the Temporal UI: /namespaces/<ns>/workflows/<workflowId>' }),
@@ -109,9 +115,9 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'to the caller: the same key and body return the same transfer (its current state) with ' +
         '`Idempotent-Replayed: true`, also while it runs; another body is refused (422). Two callers using the ' +
         'same key get two different transfers.\n\n' +
-        'The answer carries the saga\'s reserve decision: the transfer once the hold is placed (RESERVED or later), ' +
-        'or 422 with the refusal\'s code (INSUFFICIENT_FUNDS, CURRENCY_MISMATCH, WALLET_NOT_ACTIVE, LIMIT_EXCEEDED, ' +
-        '…) and the refused transfer\'s id in `transferId`; a replay answers the same. If the saga cannot answer in ' +
+        "The answer carries the saga's reserve decision: the transfer once the hold is placed (RESERVED or later), " +
+        "or 422 with the refusal's code (INSUFFICIENT_FUNDS, CURRENCY_MISMATCH, WALLET_NOT_ACTIVE, LIMIT_EXCEEDED, " +
+        "…) and the refused transfer's id in `transferId`; a replay answers the same. If the saga cannot answer in " +
         'time (e.g. no worker is running) the answer is 202 with the transfer still PENDING; it runs when a worker ' +
         'returns. With `Prefer: wait=N` the answer waits (on the workflow) up to N seconds for the transfer to settle.',
       tags: ['transfers'],
@@ -129,18 +135,39 @@ export function transferSchemas(maxAmountMinor: bigint) {
         },
         {
           additionalProperties: false,
-          examples: [{ fromWalletId: IDS.WALLET_ID, toWalletId: IDS.OTHER_WALLET_ID, amount: 2500, currency: 'EUR', description: 'rent' }],
+          examples: [
+            {
+              fromWalletId: IDS.WALLET_ID,
+              toWalletId: IDS.OTHER_WALLET_ID,
+              amount: 2500,
+              currency: 'EUR',
+              description: 'rent',
+            },
+          ],
         },
       ),
       response: {
-        200: jsonResponse(Ref(TransferSchema), 'With Prefer: wait=N, the transfer settled (finished or parked) in time', {
-          example: TRANSFER_EXAMPLE,
-          headers: TransferHeaders,
-        }),
-        202: jsonResponse(Ref(TransferSchema), 'The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on', {
-          example: { ...TRANSFER_EXAMPLE, status: 'POSTED', steps: { reserve: 'done', accounting: 'done', ledger: 'done' }, finishedAt: null },
-          headers: TransferHeaders,
-        }),
+        200: jsonResponse(
+          Ref(TransferSchema),
+          'With Prefer: wait=N, the transfer settled (finished or parked) in time',
+          {
+            example: TRANSFER_EXAMPLE,
+            headers: TransferHeaders,
+          },
+        ),
+        202: jsonResponse(
+          Ref(TransferSchema),
+          'The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on',
+          {
+            example: {
+              ...TRANSFER_EXAMPLE,
+              status: 'POSTED',
+              steps: { reserve: 'done', accounting: 'done', ledger: 'done' },
+              finishedAt: null,
+            },
+            headers: TransferHeaders,
+          },
+        ),
         ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429),
       },
     },
@@ -169,10 +196,10 @@ export function transferSchemas(maxAmountMinor: bigint) {
         // inline, not Ref(): query strings are checked by an Ajv that holds no shared schemas (api/validation.ts)
         status: Type.Optional(StringEnum(TRANSFER_STATUSES, { description: 'only transfers in this status' })),
         walletId: Type.Optional(Uuid),
-        currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] })),
-        failedStep: Type.Optional(
-          StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' }),
+        currency: Type.Optional(
+          Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] }),
         ),
+        failedStep: Type.Optional(StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' })),
       }),
       response: {
         200: jsonResponse(Ref(TransferPageSchema), 'One page of transfers', {
@@ -189,10 +216,12 @@ export function transferSchemas(maxAmountMinor: bigint) {
       description:
         'Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being ' +
         'applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied ' +
-        (action === 'retry' ? '(the failed step runs again with a fresh budget)' : '(holds released, bookings reversed)') +
+        (action === 'retry'
+          ? '(the failed step runs again with a fresh budget)'
+          : '(holds released, bookings reversed)') +
         ' and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying ' +
         'it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). ' +
-        'Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision\'s ' +
+        "Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision's " +
         'outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).',
       tags: ['finance'],
       security: bearer,

@@ -20,7 +20,8 @@ import { transferSchemas } from './transfers.schemas';
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = transferSchemas(app.config.maxAmountMinor);
   const deps = { db: app.db, temporal: app.temporal, config: app.config };
-  const serialize = (t: Parameters<typeof serializeTransfer>[0]) => serializeTransfer(t, app.config.TRANSFER_PARK_DEADLINE_SECONDS);
+  const serialize = (t: Parameters<typeof serializeTransfer>[0]) =>
+    serializeTransfer(t, app.config.TRANSFER_PARK_DEADLINE_SECONDS);
 
   const create = {
     schema: schemas.create,
@@ -30,7 +31,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/v1/transfers', create, async (request, reply) => {
     const body = request.body;
     const amount = parseAmount(body.amount, app.config.maxAmountMinor);
-    if (body.fromWalletId === body.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
+    if (body.fromWalletId === body.toWalletId)
+      throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
     // Money moves only out of the caller's own wallets; anyone else's answers exactly like a missing one.
     // The destination may be anyone's (that is how you pay someone) but must exist (checked when recorded).
     if (!(await ownsAnyWallet(app.db, request.callerId, [body.fromWalletId]))) throw walletNotFound(body.fromWalletId);
@@ -59,7 +61,10 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
     // from here on (and in "request completed") this request's log lines name the transfer and its saga
     request.log = reply.log = request.log.child({ transferId: transfer.id, workflowId: transfer.workflowId });
-    request.log.info({ status: transfer.status, replayed: reply.getHeader('idempotent-replayed') === 'true' }, 'transfer answered');
+    request.log.info(
+      { status: transfer.status, replayed: reply.getHeader('idempotent-replayed') === 'true' },
+      'transfer answered',
+    );
     if (waitSeconds > 0) reply.header('preference-applied', `wait=${waitSeconds}`);
     reply.header('location', `/v1/transfers/${transfer.id}`);
     // The saga's answer: refused (422 with the code), or the transfer once the hold is placed. A replay
@@ -115,7 +120,14 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         resourceType: 'transfer',
         resourceId: request.params.id,
         run: async () => {
-          const decided = await decideParkedTransfer(deps, request.params.id, action, request.body.reason, auditActor(request), updateId);
+          const decided = await decideParkedTransfer(
+            deps,
+            request.params.id,
+            action,
+            request.body.reason,
+            auditActor(request),
+            updateId,
+          );
           return { created: !decided.replayed, result: decided };
         },
       });

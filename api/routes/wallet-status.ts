@@ -18,7 +18,10 @@ const walletStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       { schema: walletStatusSchema(action), config: { access: { roles: ['admin'], rateLimit: 'privileged' } } },
       async (request) =>
         serializeWallet(
-          await setWalletStatus(app.db, request.params.id, status, { ...auditActor(request), reason: request.body.reason }),
+          await setWalletStatus(app.db, request.params.id, status, {
+            ...auditActor(request),
+            reason: request.body.reason,
+          }),
         ),
     );
   }

@@ -122,7 +122,12 @@ export const walletStatusSchema = (action: 'freeze' | 'unfreeze') => ({
   querystring: NoQuery,
   body: Type.Object(
     { reason: Reason('why; recorded in the audit trail') },
-    { additionalProperties: false, examples: [{ reason: action === 'freeze' ? 'suspected account takeover (CASE-311)' : 'identity re-verified (CASE-311)' }] },
+    {
+      additionalProperties: false,
+      examples: [
+        { reason: action === 'freeze' ? 'suspected account takeover (CASE-311)' : 'identity re-verified (CASE-311)' },
+      ],
+    },
   ),
   response: {
     200: jsonResponse(Ref(WalletSchema), 'The wallet with its new status', {

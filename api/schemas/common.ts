@@ -1,4 +1,11 @@
-import { FormatRegistry, Type, type SchemaOptions, type Static, type TSchema, type TProperties } from '@sinclair/typebox';
+import {
+  FormatRegistry,
+  Type,
+  type SchemaOptions,
+  type Static,
+  type TSchema,
+  type TProperties,
+} from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
 import { CURSOR_PATTERN } from '../../domain/history';
 import { buildProblem, type ProblemCode } from '../errors';
@@ -11,7 +18,8 @@ const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 const uuidRegExp = new RegExp(UUID_PATTERN);
 if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => uuidRegExp.test(value));
 
-export const UuidWithExample = (example: string) => Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: [example] });
+export const UuidWithExample = (example: string) =>
+  Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: [example] });
 export const Uuid = UuidWithExample('3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60');
 
 /**
@@ -72,7 +80,12 @@ export const PlainText = (opts: { minLength?: number; maxLength: number; descrip
  * The pattern's three classes are disjoint in order, so it matches in linear time.
  */
 export const Reason = (description: string) =>
-  Type.String({ minLength: 1, maxLength: 500, pattern: `^[${SPACE}]*[^${SPACE}${CONTROL}][^${CONTROL}]*$`, description });
+  Type.String({
+    minLength: 1,
+    maxLength: 500,
+    pattern: `^[${SPACE}]*[^${SPACE}${CONTROL}][^${CONTROL}]*$`,
+    description,
+  });
 
 /** A route that takes no query string: any parameter is refused (400), like an unknown one on the others. */
 export const NoQuery = Type.Object({}, { additionalProperties: false });
@@ -118,7 +131,9 @@ export function pageQuery<F extends TProperties>(filters: F) {
     {
       ...filters,
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
-      cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page (opaque)' })),
+      cursor: Type.Optional(
+        Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page (opaque)' }),
+      ),
     },
     { additionalProperties: false },
   );
@@ -144,7 +159,10 @@ export const ProblemSchema = Type.Object(
     requestId: Type.Optional(Type.String({ description: 'the X-Request-Id of this request: quote it to support' })),
     errors: Type.Optional(Type.Array(FieldErrorSchema)),
     transferId: Type.Optional(
-      Type.String({ format: 'uuid', description: 'POST /v1/transfers refused by the saga (422): the refused transfer' }),
+      Type.String({
+        format: 'uuid',
+        description: 'POST /v1/transfers refused by the saga (422): the refused transfer',
+      }),
     ),
   },
   { $id: 'Problem', title: 'Problem' },
@@ -160,7 +178,12 @@ const PROBLEM_MEDIA_TYPE = 'application/problem+json';
  * response (components.responses: api/openapi-components.ts).
  */
 const PROBLEM_KINDS: Record<number, { name: string; description: string; code: ProblemCode; detail: string }> = {
-  400: { name: 'BadRequest', description: 'Invalid request', code: 'VALIDATION_FAILED', detail: 'body/amount must be >= 1' },
+  400: {
+    name: 'BadRequest',
+    description: 'Invalid request',
+    code: 'VALIDATION_FAILED',
+    detail: 'body/amount must be >= 1',
+  },
   401: {
     name: 'Unauthorized',
     description: 'Missing, expired, malformed or wrongly signed bearer token, or one without roles',
@@ -179,10 +202,30 @@ const PROBLEM_KINDS: Record<number, { name: string; description: string; code: P
     code: 'WALLET_NOT_FOUND',
     detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 not found',
   },
-  409: { name: 'Conflict', description: 'Conflict with the current state', code: 'WALLET_NOT_ACTIVE', detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 is frozen' },
-  413: { name: 'PayloadTooLarge', description: 'Payload too large', code: 'PAYLOAD_TOO_LARGE', detail: 'the request body is too large' },
-  414: { name: 'UriTooLong', description: 'A path parameter is far longer than any id (answered before authentication)', code: 'URI_TOO_LONG', detail: "'/v1/wallets/aaaa…' is too long" },
-  415: { name: 'UnsupportedMediaType', description: 'Unsupported media type', code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' },
+  409: {
+    name: 'Conflict',
+    description: 'Conflict with the current state',
+    code: 'WALLET_NOT_ACTIVE',
+    detail: 'wallet 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 is frozen',
+  },
+  413: {
+    name: 'PayloadTooLarge',
+    description: 'Payload too large',
+    code: 'PAYLOAD_TOO_LARGE',
+    detail: 'the request body is too large',
+  },
+  414: {
+    name: 'UriTooLong',
+    description: 'A path parameter is far longer than any id (answered before authentication)',
+    code: 'URI_TOO_LONG',
+    detail: "'/v1/wallets/aaaa…' is too long",
+  },
+  415: {
+    name: 'UnsupportedMediaType',
+    description: 'Unsupported media type',
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    detail: 'send the body as application/json',
+  },
   422: {
     name: 'Unprocessable',
     description: 'Request understood but refused',
@@ -195,8 +238,18 @@ const PROBLEM_KINDS: Record<number, { name: string; description: string; code: P
     code: 'RATE_LIMITED',
     detail: 'rate limit of 100 transfer requests per window exceeded; retry in 12 minutes',
   },
-  500: { name: 'InternalError', description: 'Unexpected error (the body never carries internals)', code: 'INTERNAL', detail: 'an unexpected error occurred' },
-  503: { name: 'ServiceUnavailable', description: 'A dependency is unavailable', code: 'SERVICE_UNAVAILABLE', detail: 'a dependency is unavailable; retry later' },
+  500: {
+    name: 'InternalError',
+    description: 'Unexpected error (the body never carries internals)',
+    code: 'INTERNAL',
+    detail: 'an unexpected error occurred',
+  },
+  503: {
+    name: 'ServiceUnavailable',
+    description: 'A dependency is unavailable',
+    code: 'SERVICE_UNAVAILABLE',
+    detail: 'a dependency is unavailable; retry later',
+  },
 };
 
 /** The name of a problem status's shared response (components.responses), undefined for an unknown status. */
@@ -215,7 +268,9 @@ export const RATE_LIMIT_HEADERS = {
 };
 
 const RESPONSE_HEADERS: Partial<Record<number, Record<string, object>>> = {
-  401: { 'www-authenticate': { type: 'string', description: 'Bearer realm="wallet"[, error="invalid_token"] (RFC 6750)' } },
+  401: {
+    'www-authenticate': { type: 'string', description: 'Bearer realm="wallet"[, error="invalid_token"] (RFC 6750)' },
+  },
   429: RATE_LIMIT_HEADERS,
 };
 

@@ -52,15 +52,23 @@ export async function decideParkedTransfer(
   if (transfer.status !== 'NEEDS_ATTENTION') {
     const earlier = await earlierOutcome(deps.temporal, handle, updateId, deadline);
     if (earlier) return { outcome: earlier, replayed: true, transfer: await getTransfer(deps.db, transferId) };
-    throw new DomainError('TRANSFER_NOT_PARKED', `the transfer is not waiting for a decision: it is ${transfer.status}`, {
-      status: transfer.status,
-    });
+    throw new DomainError(
+      'TRANSFER_NOT_PARKED',
+      `the transfer is not waiting for a decision: it is ${transfer.status}`,
+      {
+        status: transfer.status,
+      },
+    );
   }
   const decision = { actor: who.actor, reason, roles: [...who.roles], requestId: who.requestId };
   let outcome: DecisionOutcome;
   try {
     const update = await deps.temporal.withDeadline(deadline, () =>
-      handle.startUpdate(kind === 'retry' ? retryUpdate : cancelUpdate, { args: [decision], waitForStage: 'ACCEPTED', updateId }),
+      handle.startUpdate(kind === 'retry' ? retryUpdate : cancelUpdate, {
+        args: [decision],
+        waitForStage: 'ACCEPTED',
+        updateId,
+      }),
     );
     outcome = await deps.temporal
       .withDeadline(deadline, () => update.result())
@@ -112,7 +120,9 @@ function isUpdateNotFound(err: unknown): boolean {
 
 function isRefusal(err: unknown): boolean {
   return (
-    err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === TRANSFER_NOT_PARKED
+    err instanceof WorkflowUpdateFailedError &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === TRANSFER_NOT_PARKED
   );
 }
 

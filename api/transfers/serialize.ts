@@ -18,7 +18,11 @@ export function serializeTransfer(t: TransferRecord, parkDeadlineSeconds: number
     failure: t.failureCode ? { step: t.failedStep, code: t.failureCode, reason: t.failureReason ?? '' } : null,
     parked:
       t.status === 'NEEDS_ATTENTION'
-        ? { step: t.failedStep, since: t.updatedAt, deadline: new Date(t.updatedAt.getTime() + parkDeadlineSeconds * 1000) }
+        ? {
+            step: t.failedStep,
+            since: t.updatedAt,
+            deadline: new Date(t.updatedAt.getTime() + parkDeadlineSeconds * 1000),
+          }
         : null,
     workflowId: t.workflowId,
     runId: t.runId,

@@ -110,9 +110,14 @@ function isUpdateAbandoned(err: unknown): boolean {
  */
 async function assertSagaExists(deps: TransferDeps, t: TransferRecord): Promise<void> {
   try {
-    await deps.temporal.withDeadline(Date.now() + SAGA_EXISTS_CHECK_MS, () => deps.temporal.workflow.getHandle(t.workflowId).describe());
+    await deps.temporal.withDeadline(Date.now() + SAGA_EXISTS_CHECK_MS, () =>
+      deps.temporal.workflow.getHandle(t.workflowId).describe(),
+    );
   } catch {
-    throw new ApiError('SERVICE_UNAVAILABLE', 'the transfer is recorded but its saga could not be confirmed; retry with the same Idempotency-Key');
+    throw new ApiError(
+      'SERVICE_UNAVAILABLE',
+      'the transfer is recorded but its saga could not be confirmed; retry with the same Idempotency-Key',
+    );
   }
 }
 

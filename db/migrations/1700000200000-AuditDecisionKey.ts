@@ -10,7 +10,9 @@ export class AuditDecisionKey1700000200000 implements MigrationInterface {
 
   public async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE audit_log ADD COLUMN idempotency_key text`);
-    await q.query(`CREATE UNIQUE INDEX audit_log_idempotency_key_uq ON audit_log (idempotency_key) WHERE idempotency_key IS NOT NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX audit_log_idempotency_key_uq ON audit_log (idempotency_key) WHERE idempotency_key IS NOT NULL`,
+    );
   }
 
   public async down(q: QueryRunner): Promise<void> {

@@ -27,7 +27,9 @@ export class Reconciliation1700000300000 implements MigrationInterface {
         started_at         timestamptz NOT NULL DEFAULT now(),
         finished_at        timestamptz
       )`);
-    await q.query(`CREATE INDEX reconciliation_runs_finished_idx ON reconciliation_runs (finished_at) WHERE status = 'succeeded'`);
+    await q.query(
+      `CREATE INDEX reconciliation_runs_finished_idx ON reconciliation_runs (finished_at) WHERE status = 'succeeded'`,
+    );
     await q.query(`
       CREATE TABLE reconciliation_discrepancies (
         id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -50,13 +52,17 @@ export class Reconciliation1700000300000 implements MigrationInterface {
 
   public async down(q: QueryRunner): Promise<void> {
     // the audit rows of manual runs cannot be deleted (append-only): the wider constraints stay if any exist
-    const { 0: row } = (await q.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'reconciliation.run'`)) as Array<{ n: number }>;
+    const { 0: row } = (await q.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'reconciliation.run'`,
+    )) as Array<{ n: number }>;
     if (row && row.n === 0) {
       await q.query(`ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check`);
       await q.query(`ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN ('transfer.retry',
         'transfer.cancel', 'wallet.freeze', 'wallet.unfreeze', 'wallet.deposit'))`);
       await q.query(`ALTER TABLE audit_log DROP CONSTRAINT audit_log_target_type_check`);
-      await q.query(`ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check CHECK (target_type IN ('wallet', 'transfer'))`);
+      await q.query(
+        `ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check CHECK (target_type IN ('wallet', 'transfer'))`,
+      );
     }
     await q.query(`DROP TABLE reconciliation_discrepancies`);
     await q.query(`DROP TABLE reconciliation_runs`);

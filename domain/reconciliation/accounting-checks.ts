@@ -22,7 +22,12 @@ interface TransferBookRow {
  * completed transfers), `booked` (accounting, the same transfers) — equal per currency at the end — and
  * `accounting` (every accounting line) — 0 per currency at the end.
  */
-export async function checkBookingPage(store: Store, runId: string, afterSeq: string | null, limit: number): Promise<PageResult> {
+export async function checkBookingPage(
+  store: Store,
+  runId: string,
+  afterSeq: string | null,
+  limit: number,
+): Promise<PageResult> {
   const { rows } = await store.sql<TransferBookRow>(
     `SELECT t.id::text AS id, t.seq::text AS seq, t.status, t.currency, b.status AS booking_status,
             b.amount::text AS booked_amount,
@@ -57,12 +62,22 @@ export async function checkBookingPage(store: Store, runId: string, afterSeq: st
       add(`posted:${t.currency}`, t.posted);
       add(`booked:${t.currency}`, t.booking_status === 'booked' ? t.booked_amount : '0');
     } else if ((t.status === 'CANCELLED' || t.status === 'REJECTED') && t.booking_status === 'booked') {
-      found.push({ kind: 'booking_not_reversed', subject: t.id, ids, detail: `${t.status} but its booking is still booked` });
+      found.push({
+        kind: 'booking_not_reversed',
+        subject: t.id,
+        ids,
+        detail: `${t.status} but its booking is still booked`,
+      });
     }
     for (const [currency, sum] of Object.entries(t.accounting_sums)) add(`accounting:${currency}`, sum);
   }
   await storeDiscrepancies(store, runId, found);
-  return pageResult(found, rows.length, rows.length === limit ? rows[rows.length - 1]!.seq : null, stringTotals(totals));
+  return pageResult(
+    found,
+    rows.length,
+    rows.length === limit ? rows[rows.length - 1]!.seq : null,
+    stringTotals(totals),
+  );
 }
 
 /** The end-of-run checks over the stitched sums: Σ lines = 0, Σ accounting = 0, posted = booked, per currency. */
@@ -72,7 +87,12 @@ export function checkTotals(totals: Record<string, string>): Discrepancy[] {
   const get = (key: string) => BigInt(totals[key] ?? '0');
   for (const c of [...currencies].sort()) {
     if (get(`lines:${c}`) !== 0n) {
-      found.push({ kind: 'ledger_currency_unbalanced', subject: c, ids: { currency: c }, detail: `ledger lines sum to ${get(`lines:${c}`)}` });
+      found.push({
+        kind: 'ledger_currency_unbalanced',
+        subject: c,
+        ids: { currency: c },
+        detail: `ledger lines sum to ${get(`lines:${c}`)}`,
+      });
     }
     if (get(`accounting:${c}`) !== 0n) {
       found.push({

@@ -18,7 +18,12 @@ interface WalletRow {
 }
 
 /** Wallets after `after` (by id): balance = Σ lines, latest balance_after = balance, held = Σ active holds. */
-export async function checkWalletPage(store: Store, runId: string, after: string | null, limit: number): Promise<PageResult> {
+export async function checkWalletPage(
+  store: Store,
+  runId: string,
+  after: string | null,
+  limit: number,
+): Promise<PageResult> {
   const { rows } = await store.sql<WalletRow>(
     `SELECT w.id::text AS id, w.balance::text AS balance, w.held::text AS held,
             coalesce((SELECT sum(l.amount) FROM ledger_lines l WHERE l.wallet_id = w.id), 0)::text AS lines_total,
@@ -34,13 +39,28 @@ export async function checkWalletPage(store: Store, runId: string, after: string
   for (const w of rows) {
     const ids = { walletId: w.id };
     if (w.balance !== w.lines_total) {
-      found.push({ kind: 'wallet_balance_mismatch', subject: w.id, ids, detail: `balance ${w.balance} <> sum of lines ${w.lines_total}` });
+      found.push({
+        kind: 'wallet_balance_mismatch',
+        subject: w.id,
+        ids,
+        detail: `balance ${w.balance} <> sum of lines ${w.lines_total}`,
+      });
     }
     if (w.last_after !== null && w.last_after !== w.balance) {
-      found.push({ kind: 'wallet_balance_after_mismatch', subject: w.id, ids, detail: `balance ${w.balance} <> latest balance_after ${w.last_after}` });
+      found.push({
+        kind: 'wallet_balance_after_mismatch',
+        subject: w.id,
+        ids,
+        detail: `balance ${w.balance} <> latest balance_after ${w.last_after}`,
+      });
     }
     if (w.held !== w.holds_total) {
-      found.push({ kind: 'wallet_held_mismatch', subject: w.id, ids, detail: `held ${w.held} <> sum of active holds ${w.holds_total}` });
+      found.push({
+        kind: 'wallet_held_mismatch',
+        subject: w.id,
+        ids,
+        detail: `held ${w.held} <> sum of active holds ${w.holds_total}`,
+      });
     }
   }
   await storeDiscrepancies(store, runId, found);
@@ -58,7 +78,12 @@ interface EntryRow {
  * Journal entries after `after` (by id): each has ≥ 2 lines balancing per currency. Returns the page's
  * per-currency Σ of lines; the workflow adds the pages up, and the total must be 0 per currency.
  */
-export async function checkJournalEntryPage(store: Store, runId: string, after: string | null, limit: number): Promise<PageResult> {
+export async function checkJournalEntryPage(
+  store: Store,
+  runId: string,
+  after: string | null,
+  limit: number,
+): Promise<PageResult> {
   const { rows } = await store.sql<EntryRow>(
     `WITH page AS (SELECT e.id FROM journal_entries e WHERE $1::uuid IS NULL OR e.id > $1::uuid ORDER BY e.id LIMIT $2)
      SELECT p.id::text AS id,

@@ -59,7 +59,12 @@ export interface RunSummary {
 }
 
 /** Folds a page's discrepancies into its result. */
-export function pageResult(list: Discrepancy[], checked: number, next: string | null, totals?: Record<string, string>): PageResult {
+export function pageResult(
+  list: Discrepancy[],
+  checked: number,
+  next: string | null,
+  totals?: Record<string, string>,
+): PageResult {
   const found: PageResult['found'] = {};
   for (const d of list) found[d.kind] = (found[d.kind] ?? 0) + 1;
   return { checked, found, repaired: list.filter((d) => d.repaired).length, next, ...(totals ? { totals } : {}) };

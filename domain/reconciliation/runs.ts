@@ -54,7 +54,9 @@ export async function beginManualRun(store: Store, run: NewRun, who: AuditActor,
       reason,
       details: { workflowId: run.workflowId },
     });
-    const { rows } = await sql<{ started_at: Date }>(`SELECT started_at FROM reconciliation_runs WHERE id = $1`, [run.id]);
+    const { rows } = await sql<{ started_at: Date }>(`SELECT started_at FROM reconciliation_runs WHERE id = $1`, [
+      run.id,
+    ]);
     return rows[0]!.started_at;
   });
 }
@@ -128,7 +130,10 @@ function toRun(r: RunRow): ReconciliationRun {
 }
 
 /** Runs, newest first, keyset on seq. */
-export async function listRuns(store: Store, opts: { limit: number; afterSeq: string | null }): Promise<Page<ReconciliationRun>> {
+export async function listRuns(
+  store: Store,
+  opts: { limit: number; afterSeq: string | null },
+): Promise<Page<ReconciliationRun>> {
   const { rows } = await store.sql<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE $1::bigint IS NULL OR seq < $1::bigint ORDER BY seq DESC LIMIT $2`,
     [opts.afterSeq, opts.limit + 1],
@@ -141,11 +146,20 @@ export async function listRuns(store: Store, opts: { limit: number; afterSeq: st
 /** At most this many discrepancies are listed with a run (the counts are always complete). */
 export const LISTED_DISCREPANCIES = 1000;
 
-export async function findRun(store: Store, id: string): Promise<(ReconciliationRun & { found: Discrepancy[] }) | null> {
+export async function findRun(
+  store: Store,
+  id: string,
+): Promise<(ReconciliationRun & { found: Discrepancy[] }) | null> {
   const { sql } = store;
   const { rows } = await sql<RunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = $1`, [id]);
   if (!rows[0]) return null;
-  const { rows: found } = await sql<{ kind: DiscrepancyKind; subject: string; ids: Record<string, string>; detail: string; repaired: string | null }>(
+  const { rows: found } = await sql<{
+    kind: DiscrepancyKind;
+    subject: string;
+    ids: Record<string, string>;
+    detail: string;
+    repaired: string | null;
+  }>(
     `SELECT kind, subject, ids, detail, repaired FROM reconciliation_discrepancies WHERE run_id = $1 ORDER BY id LIMIT $2`,
     [id, LISTED_DISCREPANCIES],
   );

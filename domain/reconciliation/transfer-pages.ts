@@ -8,7 +8,11 @@ import { toTransfer, TRANSFER_COLUMNS, type TransferRecord, type TransferRow } f
 export const RECONCILIATION_GRACE_SECONDS = 60;
 
 /** Transfers not terminal in the database, older than the grace period, after `afterSeq` (keyset on seq). */
-export async function openTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferRecord[]> {
+export async function openTransfersPage(
+  store: Store,
+  afterSeq: string | null,
+  limit: number,
+): Promise<TransferRecord[]> {
   const { rows } = await store.sql<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers t
       WHERE t.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
@@ -21,7 +25,11 @@ export async function openTransfersPage(store: Store, afterSeq: string | null, l
 }
 
 /** Transfers that were parked at some point or carry decision audit rows: the ones finance decided on. */
-export async function decidedTransfersPage(store: Store, afterSeq: string | null, limit: number): Promise<TransferRecord[]> {
+export async function decidedTransfersPage(
+  store: Store,
+  afterSeq: string | null,
+  limit: number,
+): Promise<TransferRecord[]> {
   const { rows } = await store.sql<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers t
       WHERE (t.failed_step IS NOT NULL OR EXISTS (SELECT 1 FROM audit_log a WHERE a.target_id = t.id
@@ -37,7 +45,10 @@ export async function decidedTransfersPage(store: Store, afterSeq: string | null
  * The decision audit rows of a transfer (their keys, `<workflowId>/<updateId>`); `settled` is false for a
  * row younger than the grace period, whose decision the saga may be applying right now.
  */
-export async function decisionAuditKeys(store: Store, transferId: string): Promise<Array<{ key: string; settled: boolean }>> {
+export async function decisionAuditKeys(
+  store: Store,
+  transferId: string,
+): Promise<Array<{ key: string; settled: boolean }>> {
   const { rows } = await store.sql<{ key: string; settled: boolean }>(
     `SELECT idempotency_key AS key, created_at < now() - make_interval(secs => $2) AS settled FROM audit_log
       WHERE target_id = $1 AND action IN ('transfer.retry', 'transfer.cancel') AND idempotency_key IS NOT NULL`,

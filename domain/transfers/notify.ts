@@ -65,12 +65,26 @@ export async function notifyParties(
     // one round trip for both parties; marked published only once Redis took them all
     const pipeline = redis.pipeline();
     for (const n of rows) {
-      pipeline.xadd(NOTIFICATION_STREAM, 'MAXLEN', '~', '100000', '*', 'id', n.id, 'kind', n.kind,
-        'recipientId', n.recipient_id, 'payload', JSON.stringify(n.payload));
+      pipeline.xadd(
+        NOTIFICATION_STREAM,
+        'MAXLEN',
+        '~',
+        '100000',
+        '*',
+        'id',
+        n.id,
+        'kind',
+        n.kind,
+        'recipientId',
+        n.recipient_id,
+        'payload',
+        JSON.stringify(n.payload),
+      );
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([err]) => err);
-    if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error('notification stream did not take every message');
+    if (failed || results.length !== rows.length)
+      throw failed?.[0] ?? new Error('notification stream did not take every message');
     await sql(`UPDATE notifications SET published_at = now() WHERE id = ANY($1::uuid[])`, [rows.map((n) => n.id)]);
   }
   return { published: rows.length, completed };

@@ -13,7 +13,13 @@ import type { TransferDetails } from './transfer';
 export async function postTransfer(store: Store, t: TransferDetails): Promise<'posted' | 'already-posted'> {
   return store.transaction(async (sql) => {
     const posted = () =>
-      applyStateChange(sql, { transferId: t.transferId, status: 'POSTED', expectedStatus: 'ACCOUNTED', step: 'ledger', stepState: 'done' });
+      applyStateChange(sql, {
+        transferId: t.transferId,
+        status: 'POSTED',
+        expectedStatus: 'ACCOUNTED',
+        step: 'ledger',
+        stepState: 'done',
+      });
     const captured = await sql(
       `UPDATE holds SET status = 'captured', updated_at = now() WHERE transfer_id = $1 AND status = 'active'`,
       [t.transferId],

@@ -100,7 +100,10 @@ export interface NewTransfer {
  * (caller, Idempotency-Key), so a retried request finds its own row: same request hash → the
  * same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
  */
-export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ transfer: TransferRecord; created: boolean }> {
+export async function recordTransfer(
+  store: Store,
+  t: NewTransfer,
+): Promise<{ transfer: TransferRecord; created: boolean }> {
   if (t.fromWalletId === t.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
   const { sql } = store;
   const { rows: wallets } = await sql<{ id: string }>(
@@ -108,7 +111,8 @@ export async function recordTransfer(store: Store, t: NewTransfer): Promise<{ tr
     [[t.fromWalletId, t.toWalletId]],
   );
   for (const id of [t.fromWalletId, t.toWalletId]) {
-    if (!wallets.some((w) => w.id === id)) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`, { walletId: id });
+    if (!wallets.some((w) => w.id === id))
+      throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`, { walletId: id });
   }
   const inserted = await sql(
     `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount,
@@ -168,7 +172,12 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
   const terminal = change.status !== undefined && TERMINAL_STATUSES.includes(change.status);
   // One statement: the CTE locks the row as the UPDATE would (so no concurrent write slips in between)
   // and yields its status before this write, which PG 15's RETURNING cannot (no RETURNING old.*).
-  const { rows } = await sql<{ previous_status: TransferStatus; status: TransferStatus; created_at: Date; finished_at: Date | null }>(
+  const { rows } = await sql<{
+    previous_status: TransferStatus;
+    status: TransferStatus;
+    created_at: Date;
+    finished_at: Date | null;
+  }>(
     `WITH before AS (SELECT id, status FROM transfers WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE transfers t
         SET status = coalesce($2, t.status),
@@ -199,7 +208,12 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
   );
   const row = rows[0];
   if (!row) return null;
-  return { previousStatus: row.previous_status, status: row.status, createdAt: row.created_at, finishedAt: row.finished_at };
+  return {
+    previousStatus: row.previous_status,
+    status: row.status,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
 }
 
 /** `applyStateChange` on its own (the saga's activities): one statement, atomic without a transaction around it. */

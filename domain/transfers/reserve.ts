@@ -75,7 +75,10 @@ export async function releaseFunds(store: Store, t: TransferDetails): Promise<'r
     if (!hold) {
       const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
       if (rows[0]?.status === 'captured') {
-        throw new DomainError('HOLD_CAPTURED', `the hold of transfer ${t.transferId} was captured: the ledger posted it`);
+        throw new DomainError(
+          'HOLD_CAPTURED',
+          `the hold of transfer ${t.transferId} was captured: the ledger posted it`,
+        );
       }
       return 'noop';
     }

@@ -96,7 +96,6 @@ function once<T>(read: () => Promise<T>): () => Promise<T> {
   return () => (result ??= read());
 }
 
-
 /**
  * Amounts are JSON integers (bigint in the service): JSON.parse would round those above 2^53, so
  * the amount fields are read as strings. A quote inside a JSON string is escaped (\"), so the
@@ -132,7 +131,10 @@ async function getJson(input: CheckInput, path: string): Promise<unknown> {
     if (attempt > 1) await sleep(250 * 2 ** (attempt - 2));
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${input.staffToken}` }, signal: AbortSignal.timeout(15_000) });
+      res = await fetch(url, {
+        headers: { authorization: `Bearer ${input.staffToken}` },
+        signal: AbortSignal.timeout(15_000),
+      });
     } catch (err) {
       failure = (err as Error).message;
       continue;
@@ -188,9 +190,13 @@ async function readApiWallets(input: CheckInput): Promise<Map<string, ApiWallet>
 }
 
 async function readDbTransfers(sql: Sql): Promise<DbTransfer[]> {
-  const { rows } = await sql<{ id: string; caller_id: string; idempotency_key: string; status: string; workflow_id: string }>(
-    `SELECT id::text, caller_id, idempotency_key, status, workflow_id FROM transfers ORDER BY seq`,
-  );
+  const { rows } = await sql<{
+    id: string;
+    caller_id: string;
+    idempotency_key: string;
+    status: string;
+    workflow_id: string;
+  }>(`SELECT id::text, caller_id, idempotency_key, status, workflow_id FROM transfers ORDER BY seq`);
   return rows.map((r) => ({
     id: r.id,
     callerId: r.caller_id,
@@ -225,7 +231,8 @@ function addTo(totals: Map<string, bigint>, key: string, amount: bigint): void {
 function answeredTransfers(record: ChaosRecord): Map<string, TransferRequestRecord> {
   const answered = new Map<string, TransferRequestRecord>();
   for (const request of record.transfers) {
-    for (const a of request.answers) if (a.transferId !== null && !answered.has(a.transferId)) answered.set(a.transferId, request);
+    for (const a of request.answers)
+      if (a.transferId !== null && !answered.has(a.transferId)) answered.set(a.transferId, request);
   }
   return answered;
 }
@@ -238,7 +245,9 @@ async function checkTotals(c: Context): Promise<CheckResult> {
   const deposited = new Map<string, bigint>();
   for (const d of c.input.record.deposits) {
     if (d.depositId === null) {
-      violations.push(`deposit ${d.idempotencyKey} of ${d.amount} ${d.currency} to wallet ${d.walletId} was never acknowledged`);
+      violations.push(
+        `deposit ${d.idempotencyKey} of ${d.amount} ${d.currency} to wallet ${d.walletId} was never acknowledged`,
+      );
     } else {
       addTo(deposited, d.currency, d.amount);
     }
@@ -251,7 +260,9 @@ async function checkTotals(c: Context): Promise<CheckResult> {
     const balances = held.get(currency) ?? 0n;
     const deposits = deposited.get(currency) ?? 0n;
     if (balances !== deposits) {
-      violations.push(`${currency}: customer balances total ${balances} <> acknowledged deposits ${deposits} (${balances - deposits > 0n ? '+' : ''}${balances - deposits})`);
+      violations.push(
+        `${currency}: customer balances total ${balances} <> acknowledged deposits ${deposits} (${balances - deposits > 0n ? '+' : ''}${balances - deposits})`,
+      );
     }
   }
   return { checked: currencies.size, violations };
@@ -290,7 +301,8 @@ async function checkBalancesAgainstRecord(c: Context): Promise<CheckResult> {
   for (const [walletId, want] of expected) {
     const w = wallets.get(walletId);
     if (!w) violations.push(`wallet ${walletId} is moved by the record but is not one of its wallets`);
-    else if (w.balance !== want) violations.push(`wallet ${walletId}: balance ${w.balance} <> ${want} by the client's record`);
+    else if (w.balance !== want)
+      violations.push(`wallet ${walletId}: balance ${w.balance} <> ${want} by the client's record`);
   }
   return { checked: expected.size, violations };
 }
@@ -313,7 +325,8 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
     const key = keyOf(r.callerId, r.idempotencyKey);
     requested.add(key);
     const rows = rowsByKey.get(key) ?? [];
-    if (rows.length > 1) violations.push(`key ${showKey(r)}: ${rows.length} transfers rows (${rows.map((x) => x.id).join(', ')})`);
+    if (rows.length > 1)
+      violations.push(`key ${showKey(r)}: ${rows.length} transfers rows (${rows.map((x) => x.id).join(', ')})`);
     if (r.answers.length === 0) violations.push(`key ${showKey(r)}: no definite answer`);
     const ids = [...new Set(r.answers.flatMap((a) => (a.transferId === null ? [] : [a.transferId])))];
     if (ids.length > 1) violations.push(`key ${showKey(r)}: answered with ${ids.length} ids (${ids.join(', ')})`);
@@ -330,13 +343,17 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
       const t = apiTransfers.get(id);
       if (!t) violations.push(`key ${showKey(r)}: answered transfer ${id} is not in the API's list`);
       else if (t.fromWalletId !== r.fromWalletId || t.toWalletId !== r.toWalletId || t.amount !== r.amount) {
-        violations.push(`transfer ${id}: ${t.fromWalletId}->${t.toWalletId} ${t.amount}, requested ${r.fromWalletId}->${r.toWalletId} ${r.amount}`);
+        violations.push(
+          `transfer ${id}: ${t.fromWalletId}->${t.toWalletId} ${t.amount}, requested ${r.fromWalletId}->${r.toWalletId} ${r.amount}`,
+        );
       }
     }
     const reused = r.reusedKeyAnswer;
     if (reused) {
       if (reused.status !== 422 || reused.code !== 'IDEMPOTENCY_KEY_REUSED') {
-        violations.push(`key ${showKey(r)} reused with another body: answered ${reused.status} ${reused.code ?? ''}, not 422 IDEMPOTENCY_KEY_REUSED`);
+        violations.push(
+          `key ${showKey(r)} reused with another body: answered ${reused.status} ${reused.code ?? ''}, not 422 IDEMPOTENCY_KEY_REUSED`,
+        );
       }
       if (reused.transferId !== null && reused.transferId !== id) {
         violations.push(`key ${showKey(r)} reused with another body: answered another transfer ${reused.transferId}`);
@@ -364,10 +381,12 @@ async function checkAllTerminal(c: Context): Promise<CheckResult> {
   for (const row of dbRows) {
     const t = apiTransfers.get(row.id);
     if (!t) violations.push(`transfer ${row.id} (${row.status}) is in the database but not in the API's list`);
-    else if (t.status !== row.status) violations.push(`transfer ${row.id}: API says ${t.status}, database ${row.status}`);
+    else if (t.status !== row.status)
+      violations.push(`transfer ${row.id}: API says ${t.status}, database ${row.status}`);
   }
   const inDb = new Set(dbRows.map((r) => r.id));
-  for (const id of apiTransfers.keys()) if (!inDb.has(id)) violations.push(`transfer ${id} is listed by the API but has no row`);
+  for (const id of apiTransfers.keys())
+    if (!inDb.has(id)) violations.push(`transfer ${id} is listed by the API but has no row`);
   return { checked: apiTransfers.size, violations };
 }
 
@@ -451,7 +470,10 @@ function decisionsFromHistory(history: Awaited<ReturnType<WorkflowHandle['fetchH
  * included: read without a worker. Otherwise its `status` query (a worker replays it), and if no
  * worker answers, its history.
  */
-async function workflowDecisions(client: Client, workflowId: string): Promise<{ via: string; decisions: AppliedDecision[] }> {
+async function workflowDecisions(
+  client: Client,
+  workflowId: string,
+): Promise<{ via: string; decisions: AppliedDecision[] }> {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
   if (description.status.name === 'COMPLETED') {
@@ -472,7 +494,12 @@ async function workflowDecisions(client: Client, workflowId: string): Promise<{ 
  */
 async function checkDecisions(c: Context): Promise<CheckResult> {
   const { record, temporal: client } = c.input;
-  const { rows: audit } = await c.sql<{ target_id: string; action: string; idempotency_key: string | null; update_id: string | null }>(
+  const { rows: audit } = await c.sql<{
+    target_id: string;
+    action: string;
+    idempotency_key: string | null;
+    update_id: string | null;
+  }>(
     `SELECT target_id::text, action, idempotency_key, details->>'updateId' AS update_id
        FROM audit_log WHERE action IN ('transfer.retry', 'transfer.cancel') ORDER BY id`,
   );
@@ -480,7 +507,11 @@ async function checkDecisions(c: Context): Promise<CheckResult> {
   for (const row of audit) auditOf.set(row.target_id, [...(auditOf.get(row.target_id) ?? []), row]);
   const workflowIdOf = new Map((await c.dbTransfers()).map((t) => [t.id, t.workflowId]));
   const transferIds = [
-    ...new Set([...auditOf.keys(), ...record.decisions.map((d) => d.transferId), ...record.temporalCancels.map((d) => d.transferId)]),
+    ...new Set([
+      ...auditOf.keys(),
+      ...record.decisions.map((d) => d.transferId),
+      ...record.temporalCancels.map((d) => d.transferId),
+    ]),
   ];
   const finalStatus = await c.apiTransfers().then(
     (m) => (id: string) => m.get(id)?.status ?? 'unknown',
@@ -492,14 +523,18 @@ async function checkDecisions(c: Context): Promise<CheckResult> {
     const rows = auditOf.get(transferId) ?? [];
     for (const r of rows) {
       if (r.idempotency_key === null || r.update_id === null || !r.idempotency_key.endsWith(`/${r.update_id}`)) {
-        violations.push(`transfer ${transferId}: audit row ${r.action} key ${r.idempotency_key ?? 'none'} does not name its update ${r.update_id ?? 'none'}`);
+        violations.push(
+          `transfer ${transferId}: audit row ${r.action} key ${r.idempotency_key ?? 'none'} does not name its update ${r.update_id ?? 'none'}`,
+        );
       }
     }
     // every decision the API said it applied or accepted has its row
     for (const d of record.decisions) {
       if (d.transferId !== transferId || (d.status !== 200 && d.status !== 202)) continue;
       if (!rows.some((r) => r.action === `transfer.${d.kind}`)) {
-        violations.push(`transfer ${transferId}: ${d.kind} answered ${d.status} but has no audit row (transfer ${finalStatus(transferId)})`);
+        violations.push(
+          `transfer ${transferId}: ${d.kind} answered ${d.status} but has no audit row (transfer ${finalStatus(transferId)})`,
+        );
       }
     }
     // a refused (409) decision adds no row: at most one row per decision that was not refused
@@ -508,21 +543,32 @@ async function checkDecisions(c: Context): Promise<CheckResult> {
       const notRefused = sent.filter((d) => d.status !== 409).length;
       const written = rows.filter((r) => r.action === `transfer.${kind}`).length;
       if (written > notRefused) {
-        violations.push(`transfer ${transferId}: ${written} ${kind} audit rows, ${notRefused} ${kind} decisions not refused (${sent.length - notRefused} refused)`);
+        violations.push(
+          `transfer ${transferId}: ${written} ${kind} audit rows, ${notRefused} ${kind} decisions not refused (${sent.length - notRefused} refused)`,
+        );
       }
     }
     const workflowId = workflowIdOf.get(transferId);
-    if (workflowId === undefined) return [...violations, `transfer ${transferId}: no transfers row, so no workflow to ask`];
+    if (workflowId === undefined)
+      return [...violations, `transfer ${transferId}: no transfers row, so no workflow to ask`];
     let applied: { via: string; decisions: AppliedDecision[] };
     try {
       applied = await workflowDecisions(client, workflowId);
     } catch (err) {
       return [...violations, `transfer ${transferId}: cannot read workflow ${workflowId}: ${(err as Error).message}`];
     }
-    const inWorkflow = new Set(applied.decisions.map((d) => `transfer.${d.kind} ${workflowId}/${d.updateId ?? '(no update id)'}`));
+    const inWorkflow = new Set(
+      applied.decisions.map((d) => `transfer.${d.kind} ${workflowId}/${d.updateId ?? '(no update id)'}`),
+    );
     const inAudit = new Set(rows.map((r) => `${r.action} ${r.idempotency_key ?? '(no key)'}`));
-    for (const k of inWorkflow) if (!inAudit.has(k)) violations.push(`transfer ${transferId}: workflow applied ${k} (${applied.via}) but no audit row`);
-    for (const k of inAudit) if (!inWorkflow.has(k)) violations.push(`transfer ${transferId}: audit row ${k} but the workflow applied no such decision (${applied.via})`);
+    for (const k of inWorkflow)
+      if (!inAudit.has(k))
+        violations.push(`transfer ${transferId}: workflow applied ${k} (${applied.via}) but no audit row`);
+    for (const k of inAudit)
+      if (!inWorkflow.has(k))
+        violations.push(
+          `transfer ${transferId}: audit row ${k} but the workflow applied no such decision (${applied.via})`,
+        );
     return violations;
   });
   return { checked: transferIds.length, violations: perTransfer.flat() };
@@ -612,11 +658,9 @@ export function formatCheckTable(rows: CheckRow[]): string {
     ['check', 'checked', 'violations'],
     ...rows.map((r): [string, string, string] => [r.name, String(r.checked), String(r.violations.length)]),
   ];
-  const [nameWidth, checkedWidth, violationsWidth] = [0, 1, 2].map((i) => Math.max(...table.map((cells) => cells[i]?.length ?? 0))) as [
-    number,
-    number,
-    number,
-  ];
+  const [nameWidth, checkedWidth, violationsWidth] = [0, 1, 2].map((i) =>
+    Math.max(...table.map((cells) => cells[i]?.length ?? 0)),
+  ) as [number, number, number];
   const line = ([name, checked, violations]: [string, string, string]) =>
     `${name.padEnd(nameWidth)}  ${checked.padStart(checkedWidth)}  ${violations.padStart(violationsWidth)}`;
   const out = table.map(line);

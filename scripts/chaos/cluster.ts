@@ -52,7 +52,9 @@ function postgresProgram(name: string): string {
     const candidate = path.join(debian, v, 'bin', name);
     if (fs.existsSync(candidate)) return candidate;
   }
-  throw new Error(`${name} not found (on PATH or in ${debian}/*/bin): install the PostgreSQL server (apt-get install postgresql)`);
+  throw new Error(
+    `${name} not found (on PATH or in ${debian}/*/bin): install the PostgreSQL server (apt-get install postgresql)`,
+  );
 }
 
 /** The names of the processes a chaos run owns and can kill one by one. */
@@ -154,7 +156,9 @@ export class ChaosCluster {
 
   private async pgCommand(command: string, args: string[]): Promise<void> {
     const program = postgresProgram(command);
-    const [file, argv] = this.asPostgresUser ? ['runuser', ['-u', 'postgres', '--', program, ...args]] : [program, args];
+    const [file, argv] = this.asPostgresUser
+      ? ['runuser', ['-u', 'postgres', '--', program, ...args]]
+      : [program, args];
     await run(file, argv, { timeout: 60_000 });
   }
 
@@ -172,7 +176,18 @@ export class ChaosCluster {
       '-c fsync=off',
       '-c max_connections=200',
     ].join(' ');
-    await this.pgCommand('pg_ctl', ['-D', this.pgData, '-o', options, '-l', this.logPath('postgres'), '-w', '-t', '60', 'start']);
+    await this.pgCommand('pg_ctl', [
+      '-D',
+      this.pgData,
+      '-o',
+      options,
+      '-l',
+      this.logPath('postgres'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
   }
 
   /** The fault: an immediate stop (no checkpoint, every connection dropped), as a crash would. */
@@ -233,7 +248,18 @@ export class ChaosCluster {
       if (name === 'redis') {
         return spawnIt(
           'redis-server',
-          ['--port', String(this.ports.redis), '--bind', HOST, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+          [
+            '--port',
+            String(this.ports.redis),
+            '--bind',
+            HOST,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--loglevel',
+            'warning',
+          ],
           process.env,
         );
       }
@@ -259,13 +285,21 @@ export class ChaosCluster {
         );
       }
       if (name === 'api') {
-        return spawnIt(process.execPath, [path.join(this.root, 'dist', 'api', 'main.js')], this.processEnv({ PORT: String(this.ports.api) }));
+        return spawnIt(
+          process.execPath,
+          [path.join(this.root, 'dist', 'api', 'main.js')],
+          this.processEnv({ PORT: String(this.ports.api) }),
+        );
       }
       const n = Number(name.slice('worker-'.length));
       return spawnIt(
         process.execPath,
         [path.join(this.root, 'dist', 'worker', 'main.js')],
-        this.processEnv({ WORKER_ID: String(n), WORKER_METRICS_PORT: String(this.ports.workers[n - 1]), TEMPORAL_METRICS_PORT: '0' }),
+        this.processEnv({
+          WORKER_ID: String(n),
+          WORKER_METRICS_PORT: String(this.ports.workers[n - 1]),
+          TEMPORAL_METRICS_PORT: '0',
+        }),
       );
     } finally {
       fs.closeSync(out); // the child holds its own copy
@@ -286,7 +320,9 @@ export class ChaosCluster {
     }
     if (name === 'temporal') {
       return async () => {
-        const { stdout } = await run(this.cli, ['operator', 'cluster', 'health', '--address', this.temporalAddress], { timeout: 5000 });
+        const { stdout } = await run(this.cli, ['operator', 'cluster', 'health', '--address', this.temporalAddress], {
+          timeout: 5000,
+        });
         return /SERVING/i.test(stdout);
       };
     }
@@ -309,10 +345,12 @@ export class ChaosCluster {
     );
     this.procs.set(name, owned);
     await until(name, waitSeconds, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} (see ${this.logPath(name)})`);
+      if (child.exitCode !== null)
+        throw new Error(`${name} exited with code ${child.exitCode} (see ${this.logPath(name)})`);
       return this.readiness(name)();
     }).catch((err: unknown) => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; its log: ${this.logPath(name)}`);
+      if (child.exitCode !== null)
+        throw new Error(`${name} exited with code ${child.exitCode}; its log: ${this.logPath(name)}`);
       throw err;
     });
   }
@@ -337,7 +375,9 @@ export class ChaosCluster {
 
   /** Stops everything (SIGTERM, then SIGKILL after a grace) and removes the run's folder unless kept. */
   async stop({ keepDir }: { keepDir: boolean }): Promise<void> {
-    const live = [...this.procs.values()].filter((p) => p.child && p.child.exitCode === null && p.child.signalCode === null);
+    const live = [...this.procs.values()].filter(
+      (p) => p.child && p.child.exitCode === null && p.child.signalCode === null,
+    );
     for (const p of this.procs.values()) p.expectedExit = true;
     for (const p of live) {
       try {

@@ -6,7 +6,6 @@ import type { Random } from './random';
 import type { FaultEvent, FaultKind } from './record';
 import type { Bank } from './workload';
 
-
 /**
  * The accounting book refuses every new booking (reversals still work, so compensations can run):
  * a trigger on the run's own database, dropped to heal. Nothing in the service knows about it.
@@ -95,14 +94,18 @@ export class FaultInjector {
   }
   private healed(event: FaultEvent, note = ''): void {
     event.healedAt = Date.now();
-    this.settings.log(`healed ${event.kind} after ${((event.healedAt - event.startedAt) / 1000).toFixed(1)}s${note ? ` (${note})` : ''}`);
+    this.settings.log(
+      `healed ${event.kind} after ${((event.healedAt - event.startedAt) / 1000).toFixed(1)}s${note ? ` (${note})` : ''}`,
+    );
   }
 
   private async every(r: Random, [min, max]: [number, number], step: (r: Random) => Promise<void>): Promise<void> {
     while (!this.stopping) {
       await sleep(r.int(min, max));
       if (this.stopping) return;
-      await step(r).catch((err: unknown) => this.settings.log(`fault loop error: ${err instanceof Error ? err.message : String(err)}`));
+      await step(r).catch((err: unknown) =>
+        this.settings.log(`fault loop error: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
   }
 
@@ -227,8 +230,18 @@ export class FaultInjector {
         idempotencyKey: `chaos-${kind}-${id}`, // one decision per transfer
         route: `POST /v1/transfers/:id/${kind}`,
       });
-      this.bank.record.decisions.push({ transferId: id, kind, at, status: a.status, code: typeof a.body?.code === 'string' ? a.body.code : null });
-      this.begin('finance-decisions', `${kind} ${id} → ${a.status}${typeof a.body?.code === 'string' ? ` ${a.body.code}` : ''}`, true);
+      this.bank.record.decisions.push({
+        transferId: id,
+        kind,
+        at,
+        status: a.status,
+        code: typeof a.body?.code === 'string' ? a.body.code : null,
+      });
+      this.begin(
+        'finance-decisions',
+        `${kind} ${id} → ${a.status}${typeof a.body?.code === 'string' ? ` ${a.body.code}` : ''}`,
+        true,
+      );
     }
   }
 
@@ -261,7 +274,10 @@ export class FaultInjector {
         }),
       ]);
       if (['COMPLETED', 'REJECTED', 'CANCELLED'].includes(view.status)) return; // finished meanwhile
-      step = view.status === 'NEEDS_ATTENTION' ? 'parked' : (Object.entries(view.steps).find(([, s]) => s === 'running')?.[0] ?? view.status);
+      step =
+        view.status === 'NEEDS_ATTENTION'
+          ? 'parked'
+          : (Object.entries(view.steps).find(([, s]) => s === 'running')?.[0] ?? view.status);
     } catch {
       // no answer in time: a workflow task is busy, typically a step's attempt still running; the
       // search attribute it was listed by says which step

@@ -45,7 +45,10 @@ const transfers = positive('transfers', args.transfers);
 const concurrency = positive('concurrency', args.concurrency);
 const seconds = positive('seconds', args.seconds);
 const seed = args.seed === undefined ? Math.floor(Math.random() * 1e9) : positive('seed', args.seed);
-const customers = args.customers === undefined ? Math.max(8, Math.min(40, Math.round(transfers / 25))) : positive('customers', args.customers);
+const customers =
+  args.customers === undefined
+    ? Math.max(8, Math.min(40, Math.round(transfers / 25)))
+    : positive('customers', args.customers);
 const workers = positive('workers', args.workers);
 
 /** The saga under test, with budgets short enough for a run of a minute to park, decide and expire. */
@@ -60,7 +63,9 @@ const SETTLE_SECONDS = 120;
 
 const t0 = Date.now();
 const log = (msg: string): void => {
-  process.stdout.write(`[chaos ${new Date().toISOString().slice(11, 23)} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+  process.stdout.write(
+    `[chaos ${new Date().toISOString().slice(11, 23)} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`,
+  );
 };
 
 async function waitForTerminal(databaseUrl: string): Promise<number> {
@@ -70,7 +75,9 @@ async function waitForTerminal(databaseUrl: string): Promise<number> {
     const pg = new PgClient({ connectionString: databaseUrl });
     try {
       await pg.connect();
-      const { rows } = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM transfers WHERE status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')`);
+      const { rows } = await pg.query<{ n: string }>(
+        `SELECT count(*) AS n FROM transfers WHERE status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')`,
+      );
       open = Number(rows[0]!.n);
     } catch {
       open = -1;
@@ -84,24 +91,38 @@ async function waitForTerminal(databaseUrl: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  log(`seed ${seed}: ${transfers} transfers over ${seconds}s, concurrency ${concurrency}, ${customers} customers, ${workers} workers`);
-  log(`saga under test: ${Object.entries(SAGA).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  log(
+    `seed ${seed}: ${transfers} transfers over ${seconds}s, concurrency ${concurrency}, ${customers} customers, ${workers} workers`,
+  );
+  log(
+    `saga under test: ${Object.entries(SAGA)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   const rng = new Random(seed);
   const cluster = new ChaosCluster({
     workers,
-    env: { ...Object.fromEntries(Object.entries(SAGA).map(([k, v]) => [k, String(v)])), WORKER_SHUTDOWN_GRACE_SECONDS: '2', DB_POOL_MAX: '10' },
+    env: {
+      ...Object.fromEntries(Object.entries(SAGA).map(([k, v]) => [k, String(v)])),
+      WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+      DB_POOL_MAX: '10',
+    },
     log,
   });
   const onExit = () => {
     cluster.killAllNow();
-    spawnSync(process.getuid?.() === 0 ? 'runuser' : 'pg_ctl', [
-      ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', 'pg_ctl'] : []),
-      '-D',
-      `${cluster.dir}/pg`,
-      '-m',
-      'immediate',
-      'stop',
-    ], { stdio: 'ignore' });
+    spawnSync(
+      process.getuid?.() === 0 ? 'runuser' : 'pg_ctl',
+      [
+        ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', 'pg_ctl'] : []),
+        '-D',
+        `${cluster.dir}/pg`,
+        '-m',
+        'immediate',
+        'stop',
+      ],
+      { stdio: 'ignore' },
+    );
   };
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
@@ -175,7 +196,8 @@ async function main(): Promise<number> {
       name: 'no process exited on its own (only the faults kill)',
       checked: 3 + workers,
       violations: cluster.unexpectedExits.map(
-        (e) => `${e.name} exited (${e.signal ?? `code ${e.code}`}) at ${new Date(e.at).toISOString()}: see ${cluster.logPath(e.name)}`,
+        (e) =>
+          `${e.name} exited (${e.signal ?? `code ${e.code}`}) at ${new Date(e.at).toISOString()}: see ${cluster.logPath(e.name)}`,
       ),
     });
     const errors = errorsByWindow(record);
@@ -190,9 +212,17 @@ async function main(): Promise<number> {
               (extract(epoch FROM finished_at) * 1000)::bigint::text AS finished FROM transfers`,
     );
     const out: string[] = [''];
-    out.push(`== chaos run, seed ${seed}: ${transfers} transfers, ${customers} customers × ${record.wallets.length / customers} currencies, ${workers} workers`);
+    out.push(
+      `== chaos run, seed ${seed}: ${transfers} transfers, ${customers} customers × ${record.wallets.length / customers} currencies, ${workers} workers`,
+    );
     out.push('', faultTable(record.faults));
-    out.push('', table(['transfers by final state', 'count'], countBy([...finalStatuses.values()], (s) => s)));
+    out.push(
+      '',
+      table(
+        ['transfers by final state', 'count'],
+        countBy([...finalStatuses.values()], (s) => s),
+      ),
+    );
     out.push(
       '',
       table(
@@ -203,14 +233,33 @@ async function main(): Promise<number> {
         ),
       ),
     );
-    out.push('', table(['finance decision → answer', 'count'], countBy(record.decisions, (d) => `${d.kind} → ${d.status}${d.code ? ` ${d.code}` : ''}`)));
-    out.push('', table(['cancelled through Temporal in', 'count'], countBy(record.temporalCancels.filter((c) => c.ok), (c) => c.step ?? 'unknown')));
+    out.push(
+      '',
+      table(
+        ['finance decision → answer', 'count'],
+        countBy(record.decisions, (d) => `${d.kind} → ${d.status}${d.code ? ` ${d.code}` : ''}`),
+      ),
+    );
+    out.push(
+      '',
+      table(
+        ['cancelled through Temporal in', 'count'],
+        countBy(
+          record.temporalCancels.filter((c) => c.ok),
+          (c) => c.step ?? 'unknown',
+        ),
+      ),
+    );
     out.push('', errorsTable(errors));
     out.push(
       '',
       speedTable(
         record,
-        timed.map((t) => ({ status: t.status, createdAt: Number(t.created), finishedAt: t.finished === null ? null : Number(t.finished) })),
+        timed.map((t) => ({
+          status: t.status,
+          createdAt: Number(t.created),
+          finishedAt: t.finished === null ? null : Number(t.finished),
+        })),
       ),
     );
     out.push('', formatCheckTable(rows));
@@ -222,7 +271,9 @@ async function main(): Promise<number> {
 
   const violations = rows.reduce((n, r) => n + r.violations.length, 0);
   const failed = violations > 0;
-  log(`${failed ? `FAILED: ${violations} violation(s)` : 'passed: 0 violations'} in ${((Date.now() - t0) / 1000).toFixed(0)}s (seed ${seed})`);
+  log(
+    `${failed ? `FAILED: ${violations} violation(s)` : 'passed: 0 violations'} in ${((Date.now() - t0) / 1000).toFixed(0)}s (seed ${seed})`,
+  );
   await cluster.stop({ keepDir: failed || args.keep });
   process.removeListener('exit', onExit);
   if (failed || args.keep) log(`logs and data kept in ${cluster.dir}`);

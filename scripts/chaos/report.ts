@@ -21,7 +21,14 @@ export function faultTable(events: FaultEvent[]): string {
 }
 
 /** The faults that take a process or dependency away: a 5xx during one (or just after) is expected. */
-const OUTAGE_KINDS: readonly FaultKind[] = ['worker-kill', 'temporal-kill', 'postgres-stop', 'redis-kill', 'api-kill', 'accounting-outage'];
+const OUTAGE_KINDS: readonly FaultKind[] = [
+  'worker-kill',
+  'temporal-kill',
+  'postgres-stop',
+  'redis-kill',
+  'api-kill',
+  'accounting-outage',
+];
 
 /** Which fault windows (start → heal + grace) a moment falls in; 'none' when no fault was active. */
 function windowsAt(events: FaultEvent[], at: number): FaultKind[] | ['none'] {
@@ -53,12 +60,20 @@ export function errorsByWindow(record: ChaosRecord): ErrorsByWindow {
       counts.set(w, c);
     }
   }
-  return { rows: [...counts.entries()].map(([window, c]) => ({ window, ...c })).sort((a, b) => a.window.localeCompare(b.window)), outsideAnyWindow };
+  return {
+    rows: [...counts.entries()]
+      .map(([window, c]) => ({ window, ...c }))
+      .sort((a, b) => a.window.localeCompare(b.window)),
+    outsideAnyWindow,
+  };
 }
 
 export function errorsTable(e: ErrorsByWindow): string {
   if (e.rows.length === 0) return '(no 5xx and no network error)';
-  return table(['fault window', '5xx', 'no answer'], e.rows.map((r) => [r.window, r.status5xx, r.network]));
+  return table(
+    ['fault window', '5xx', 'no answer'],
+    e.rows.map((r) => [r.window, r.status5xx, r.network]),
+  );
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -77,9 +92,14 @@ export function speedTable(record: ChaosRecord, transfers: TimedTransfer[]): str
   const { from, to } = record.faultPhase;
   const seconds = (to - from) / 1000;
   const inPhase = transfers.filter((t) => t.createdAt >= from && t.createdAt <= to && t.finishedAt !== null);
-  const completed = transfers.filter((t) => t.status === 'COMPLETED' && t.finishedAt !== null && t.finishedAt >= from && t.finishedAt <= to);
+  const completed = transfers.filter(
+    (t) => t.status === 'COMPLETED' && t.finishedAt !== null && t.finishedAt >= from && t.finishedAt <= to,
+  );
   const times = inPhase.map((t) => (t.finishedAt! - t.createdAt) / 1000).sort((a, b) => a - b);
-  const completedTimes = inPhase.filter((t) => t.status === 'COMPLETED').map((t) => (t.finishedAt! - t.createdAt) / 1000).sort((a, b) => a - b);
+  const completedTimes = inPhase
+    .filter((t) => t.status === 'COMPLETED')
+    .map((t) => (t.finishedAt! - t.createdAt) / 1000)
+    .sort((a, b) => a - b);
   return table(
     ['during the faults', 'value'],
     [

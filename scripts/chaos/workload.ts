@@ -94,9 +94,18 @@ export async function openBank(bank: Bank, rng: Random, customers: number): Prom
 
 /** A deposit, re-sent with its key until the API acknowledges it (or parked for the final re-send). */
 export async function deposit(bank: Bank, wallet: WalletRecord, amount: bigint, deadline: number): Promise<void> {
-  const rec = { walletId: wallet.id, currency: wallet.currency, amount, idempotencyKey: `dep-${crypto.randomUUID()}`, depositId: null as string | null };
+  const rec = {
+    walletId: wallet.id,
+    currency: wallet.currency,
+    amount,
+    idempotencyKey: `dep-${crypto.randomUUID()}`,
+    depositId: null as string | null,
+  };
   bank.record.deposits.push(rec);
-  const body: RequestBody<'/v1/wallets/{id}/deposits', 'post'> = { amount: Number(amount), reference: rec.idempotencyKey };
+  const body: RequestBody<'/v1/wallets/{id}/deposits', 'post'> = {
+    amount: Number(amount),
+    reference: rec.idempotencyKey,
+  };
   const attempt = async (until: number): Promise<boolean> => {
     const a = await bank.http.sendUntilDefinite('POST', `/v1/wallets/${wallet.id}/deposits`, {
       token: bank.finance,
@@ -107,7 +116,8 @@ export async function deposit(bank: Bank, wallet: WalletRecord, amount: bigint, 
     });
     if (!a) return false;
     const made = a.body as ResponseBody<'/v1/wallets/{id}/deposits', 'post', 201> | null;
-    if (a.status !== 201 || typeof made?.id !== 'string') throw new Error(`deposit refused: ${a.status} ${JSON.stringify(a.body)}`);
+    if (a.status !== 201 || typeof made?.id !== 'string')
+      throw new Error(`deposit refused: ${a.status} ${JSON.stringify(a.body)}`);
     rec.depositId = made.id;
     return true;
   };
@@ -126,7 +136,12 @@ export interface WorkloadOptions {
  * across currencies, some to frozen wallets; each with its own Idempotency-Key, re-sent with the same
  * key on a network error, a timeout or a 5xx; some sent twice at once; some keys reused with another body.
  */
-export async function runTransfers(bank: Bank, rng: Random, opts: WorkloadOptions, progress: (sent: number) => void): Promise<void> {
+export async function runTransfers(
+  bank: Bank,
+  rng: Random,
+  opts: WorkloadOptions,
+  progress: (sent: number) => void,
+): Promise<void> {
   const started = Date.now();
   const intervalMs = (opts.seconds * 1000) / opts.transfers;
   let next = 0;

@@ -47,35 +47,71 @@ describe('bad input', () => {
     });
 
     const json = (payload: string) => ({ payload, headers: { 'content-type': 'application/json' } });
-    const cases: Array<[string, Partial<InjectOptions> & { key?: string | null; walletId?: string }, number, string]> = [
-      ['a float amount', { payload: { amount: 12.5 } }, 400, 'VALIDATION_FAILED'],
-      ['a negative amount', { payload: { amount: -5 } }, 400, 'VALIDATION_FAILED'],
-      ['a zero amount', { payload: { amount: 0 } }, 400, 'VALIDATION_FAILED'],
-      ['a string amount', { payload: { amount: '100' } }, 400, 'VALIDATION_FAILED'],
-      ['a null amount', { payload: { amount: null } }, 400, 'VALIDATION_FAILED'],
-      ['an amount of 2^63', json('{"amount":9223372036854775808}'), 400, 'VALIDATION_FAILED'],
-      ['an amount above MAX_AMOUNT_MINOR', { payload: { amount: 100000000001 } }, 400, 'VALIDATION_FAILED'],
-      ['no amount', { payload: { reference: 'x' } }, 400, 'VALIDATION_FAILED'],
-      ['an extra field', { payload: { amount: 100, currency: 'EUR' } }, 400, 'VALIDATION_FAILED'],
-      ['a reference of 141 characters', { payload: { amount: 100, reference: 'r'.repeat(141) } }, 400, 'VALIDATION_FAILED'],
-      ['a reference with a NUL character', { payload: { amount: 100, reference: 'a\u0000b' } }, 400, 'VALIDATION_FAILED'],
-      ['a JSON array body', json('[{"amount":100}]'), 400, 'VALIDATION_FAILED'],
-      ['an empty JSON body', json(''), 400, 'MALFORMED_JSON'],
-      ['malformed JSON', json('{"amount": 100'), 400, 'MALFORMED_JSON'],
-      ['a __proto__ key', json('{"amount":100,"__proto__":{"x":1}}'), 400, 'MALFORMED_JSON'],
-      ['no body at all', {}, 400, 'VALIDATION_FAILED'],
-      ['a text/plain body', { payload: '{"amount":100}', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-      ['a body over the size limit', { payload: { amount: 100, reference: 'x'.repeat(20_000) } }, 413, 'PAYLOAD_TOO_LARGE'],
-      ['no Idempotency-Key', { payload: { amount: 100 }, key: null }, 400, 'IDEMPOTENCY_KEY_MISSING'],
-      ['an empty Idempotency-Key', { payload: { amount: 100 }, key: '' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
-      ['a blank Idempotency-Key', { payload: { amount: 100 }, key: '   ' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
-      ['an Idempotency-Key of 256 characters', { payload: { amount: 100 }, key: 'k'.repeat(256) }, 400, 'IDEMPOTENCY_KEY_INVALID'],
-      ['a non-ASCII Idempotency-Key', { payload: { amount: 100 }, key: 'caf\u00e9' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
-      ['an Idempotency-Key with a tab', { payload: { amount: 100 }, key: 'a\tb' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
-      ['a malformed wallet id', { payload: { amount: 100 }, walletId: 'not-a-uuid' }, 400, 'VALIDATION_FAILED'],
-      ['a urn: wallet id', { payload: { amount: 100 }, walletId: `urn:uuid:00000000-0000-4000-8000-000000000000` }, 400, 'VALIDATION_FAILED'],
-      ['an unknown wallet', { payload: { amount: 100 }, walletId: '00000000-0000-4000-8000-00000000abcd' }, 404, 'WALLET_NOT_FOUND'],
-    ];
+    const cases: Array<[string, Partial<InjectOptions> & { key?: string | null; walletId?: string }, number, string]> =
+      [
+        ['a float amount', { payload: { amount: 12.5 } }, 400, 'VALIDATION_FAILED'],
+        ['a negative amount', { payload: { amount: -5 } }, 400, 'VALIDATION_FAILED'],
+        ['a zero amount', { payload: { amount: 0 } }, 400, 'VALIDATION_FAILED'],
+        ['a string amount', { payload: { amount: '100' } }, 400, 'VALIDATION_FAILED'],
+        ['a null amount', { payload: { amount: null } }, 400, 'VALIDATION_FAILED'],
+        ['an amount of 2^63', json('{"amount":9223372036854775808}'), 400, 'VALIDATION_FAILED'],
+        ['an amount above MAX_AMOUNT_MINOR', { payload: { amount: 100000000001 } }, 400, 'VALIDATION_FAILED'],
+        ['no amount', { payload: { reference: 'x' } }, 400, 'VALIDATION_FAILED'],
+        ['an extra field', { payload: { amount: 100, currency: 'EUR' } }, 400, 'VALIDATION_FAILED'],
+        [
+          'a reference of 141 characters',
+          { payload: { amount: 100, reference: 'r'.repeat(141) } },
+          400,
+          'VALIDATION_FAILED',
+        ],
+        [
+          'a reference with a NUL character',
+          { payload: { amount: 100, reference: 'a\u0000b' } },
+          400,
+          'VALIDATION_FAILED',
+        ],
+        ['a JSON array body', json('[{"amount":100}]'), 400, 'VALIDATION_FAILED'],
+        ['an empty JSON body', json(''), 400, 'MALFORMED_JSON'],
+        ['malformed JSON', json('{"amount": 100'), 400, 'MALFORMED_JSON'],
+        ['a __proto__ key', json('{"amount":100,"__proto__":{"x":1}}'), 400, 'MALFORMED_JSON'],
+        ['no body at all', {}, 400, 'VALIDATION_FAILED'],
+        [
+          'a text/plain body',
+          { payload: '{"amount":100}', headers: { 'content-type': 'text/plain' } },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          'a body over the size limit',
+          { payload: { amount: 100, reference: 'x'.repeat(20_000) } },
+          413,
+          'PAYLOAD_TOO_LARGE',
+        ],
+        ['no Idempotency-Key', { payload: { amount: 100 }, key: null }, 400, 'IDEMPOTENCY_KEY_MISSING'],
+        ['an empty Idempotency-Key', { payload: { amount: 100 }, key: '' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+        ['a blank Idempotency-Key', { payload: { amount: 100 }, key: '   ' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+        [
+          'an Idempotency-Key of 256 characters',
+          { payload: { amount: 100 }, key: 'k'.repeat(256) },
+          400,
+          'IDEMPOTENCY_KEY_INVALID',
+        ],
+        ['a non-ASCII Idempotency-Key', { payload: { amount: 100 }, key: 'caf\u00e9' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+        ['an Idempotency-Key with a tab', { payload: { amount: 100 }, key: 'a\tb' }, 400, 'IDEMPOTENCY_KEY_INVALID'],
+        ['a malformed wallet id', { payload: { amount: 100 }, walletId: 'not-a-uuid' }, 400, 'VALIDATION_FAILED'],
+        [
+          'a urn: wallet id',
+          { payload: { amount: 100 }, walletId: `urn:uuid:00000000-0000-4000-8000-000000000000` },
+          400,
+          'VALIDATION_FAILED',
+        ],
+        [
+          'an unknown wallet',
+          { payload: { amount: 100 }, walletId: '00000000-0000-4000-8000-00000000abcd' },
+          404,
+          'WALLET_NOT_FOUND',
+        ],
+      ];
 
     it.each(cases)('refuses %s', async (_name, { key, walletId, ...request }, status, code) => {
       const before = await getWallet(app, wallet.id);
@@ -136,9 +172,11 @@ describe('bad input', () => {
 
   describe('POST /v1/wallets', () => {
     async function walletsOf(ownerId: string): Promise<number> {
-      const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`, [
-        ownerId,
-      ]);
+      const rows: Array<{ n: number }> = await query(
+        app.db,
+        `SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`,
+        [ownerId],
+      );
       return rows[0]!.n;
     }
 
@@ -148,11 +186,26 @@ describe('bad input', () => {
       ['a numeric currency', (ownerId) => ({ payload: { ownerId, currency: 978 } }), 400, 'VALIDATION_FAILED'],
       ['no currency', (ownerId) => ({ payload: { ownerId } }), 400, 'VALIDATION_FAILED'],
       ['an empty owner', () => ({ payload: { ownerId: '', currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
-      ['an owner with a NUL character', (ownerId) => ({ payload: { ownerId: `${ownerId}\u0000`, currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
+      [
+        'an owner with a NUL character',
+        (ownerId) => ({ payload: { ownerId: `${ownerId}\u0000`, currency: 'EUR' } }),
+        400,
+        'VALIDATION_FAILED',
+      ],
       ['a numeric owner', () => ({ payload: { ownerId: 42, currency: 'EUR' } }), 400, 'VALIDATION_FAILED'],
-      ['an extra field', (ownerId) => ({ payload: { ownerId, currency: 'EUR', balance: 100 } }), 400, 'VALIDATION_FAILED'],
+      [
+        'an extra field',
+        (ownerId) => ({ payload: { ownerId, currency: 'EUR', balance: 100 } }),
+        400,
+        'VALIDATION_FAILED',
+      ],
       ['an empty object', () => ({ payload: {} }), 400, 'VALIDATION_FAILED'],
-      ['an empty JSON body', () => ({ payload: '', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON'],
+      [
+        'an empty JSON body',
+        () => ({ payload: '', headers: { 'content-type': 'application/json' } }),
+        400,
+        'MALFORMED_JSON',
+      ],
       [
         'malformed JSON',
         (ownerId) => ({ payload: `{"ownerId":"${ownerId}",`, headers: { 'content-type': 'application/json' } }),
@@ -161,7 +214,10 @@ describe('bad input', () => {
       ],
       [
         'a text/plain body',
-        (ownerId) => ({ payload: JSON.stringify({ ownerId, currency: 'EUR' }), headers: { 'content-type': 'text/plain' } }),
+        (ownerId) => ({
+          payload: JSON.stringify({ ownerId, currency: 'EUR' }),
+          headers: { 'content-type': 'text/plain' },
+        }),
         415,
         'UNSUPPORTED_MEDIA_TYPE',
       ],
@@ -185,7 +241,11 @@ describe('bad input', () => {
     it.each([['not-a-uuid'], ['123'], ['00000000-0000-4000-8000-00000000000g'], ["'; DROP TABLE wallets; --"]])(
       'refuses the malformed id %p',
       async (id) => {
-        const res = await app.inject({ method: 'GET', url: `/v1/wallets/${encodeURIComponent(id)}`, headers: authHeaders(ADMIN) });
+        const res = await app.inject({
+          method: 'GET',
+          url: `/v1/wallets/${encodeURIComponent(id)}`,
+          headers: authHeaders(ADMIN),
+        });
         expectProblem(res, 400, 'VALIDATION_FAILED');
       },
     );
@@ -212,7 +272,12 @@ describe('bad input', () => {
     ];
 
     it.each(cases)('refuses %s', async (_name, query, code) => {
-      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query, headers: authHeaders(ADMIN) });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/wallets/${wallet.id}/transactions`,
+        query,
+        headers: authHeaders(ADMIN),
+      });
       expectProblem(res, 400, code);
     });
 
@@ -229,7 +294,11 @@ describe('bad input', () => {
     });
 
     it('refuses a malformed wallet id', async () => {
-      const res = await app.inject({ method: 'GET', url: '/v1/wallets/nope/transactions', headers: authHeaders(ADMIN) });
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/wallets/nope/transactions',
+        headers: authHeaders(ADMIN),
+      });
       expectProblem(res, 400, 'VALIDATION_FAILED');
     });
   });

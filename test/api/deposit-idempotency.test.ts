@@ -14,9 +14,11 @@ import {
 import { query } from '../support/sql';
 
 async function journalEntryCountForKey(app: FastifyInstance, depositId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE id = $1`, [
-    depositId,
-  ]);
+  const rows: Array<{ n: number }> = await query(
+    app.db,
+    `SELECT count(*)::int AS n FROM journal_entries WHERE id = $1`,
+    [depositId],
+  );
   return rows[0]!.n;
 }
 
@@ -108,7 +110,8 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const key = uniqueKey();
     await postDeposit(app, wallet.id, { amount: 100 }, key);
 
-    const rows: Array<{ ttl: number; resource_type: string }> = await query(app.db,
+    const rows: Array<{ ttl: number; resource_type: string }> = await query(
+      app.db,
       `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl, resource_type
          FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
       [key, FINANCE.sub],
@@ -142,7 +145,10 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const first = await postDeposit(app, wallet.id, { amount: 100 }, key);
     expect(first.statusCode).toBe(201);
     // what an expiry clean-up would do
-    await query(app.db, `DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [key, FINANCE.sub]);
+    await query(app.db, `DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [
+      key,
+      FINANCE.sub,
+    ]);
     await app.redis.del(`idem:${FINANCE.sub}:${key}`);
 
     // the deposit id derives from the key, so it names the old deposit: refuse, never replay it

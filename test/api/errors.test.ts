@@ -24,7 +24,11 @@ describe('error mapping (api/errors.ts)', () => {
   }
 
   it('turns Postgres input errors (invalid uuid, out of range, NUL byte) into 400, never 500', async () => {
-    for (const sql of [`SELECT 'nope'::uuid`, `SELECT 9223372036854775808::bigint`, `SELECT convert_from('\\x00', 'UTF8')`]) {
+    for (const sql of [
+      `SELECT 'nope'::uuid`,
+      `SELECT 9223372036854775808::bigint`,
+      `SELECT convert_from('\\x00', 'UTF8')`,
+    ]) {
       const { problem, expected } = problemFromError(await pgError(sql), '/x');
       expect({ sql, status: problem.status, code: problem.code, expected }).toEqual({
         sql,
@@ -71,13 +75,18 @@ describe('error mapping (api/errors.ts)', () => {
   });
 
   it('maps a lost database connection to 503', () => {
-    const { problem } = problemFromError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    const { problem } = problemFromError(
+      Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    );
     expect(problem).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
     expect(problem.detail).not.toContain('10.0.0.1');
   });
 
   it('keeps HTTP-layer codes', () => {
-    expect(problemFromError(new ApiError('INVALID_CURSOR', 'bad')).problem).toMatchObject({ status: 400, code: 'INVALID_CURSOR' });
+    expect(problemFromError(new ApiError('INVALID_CURSOR', 'bad')).problem).toMatchObject({
+      status: 400,
+      code: 'INVALID_CURSOR',
+    });
   });
 
   it('answers an undecodable URL with a problem', async () => {

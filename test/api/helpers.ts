@@ -42,7 +42,11 @@ export function uniqueKey(prefix = 'key'): string {
 }
 
 /** A wallet of the customer `ownerId` (a fresh one by default), created by that customer through the API. */
-export async function createWallet(app: FastifyInstance, currency = 'EUR', ownerId = uniqueKey('owner')): Promise<WalletJson> {
+export async function createWallet(
+  app: FastifyInstance,
+  currency = 'EUR',
+  ownerId = uniqueKey('owner'),
+): Promise<WalletJson> {
   const res = await app.inject({
     method: 'POST',
     url: '/v1/wallets',
@@ -76,12 +80,17 @@ export function postDeposit(
 
 /** Ledger lines booked on a wallet: the "nothing was written" probe. */
 export async function lineCount(ds: Store, walletId: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(ds, `SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`, [walletId]);
+  const rows: Array<{ n: number }> = await query(
+    ds,
+    `SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`,
+    [walletId],
+  );
   return rows[0]!.n;
 }
 
 export async function idempotencyRecordCount(ds: Store, key: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(ds,
+  const rows: Array<{ n: number }> = await query(
+    ds,
     `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
     [key],
   );
@@ -90,7 +99,14 @@ export async function idempotencyRecordCount(ds: Store, key: string): Promise<nu
 
 /** Asserts an RFC 9457 problem with the given status and stable code; returns its body. */
 export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
-  const body = res.json<{ type: string; title: string; status: number; code: string; detail: string; errors?: unknown[] }>();
+  const body = res.json<{
+    type: string;
+    title: string;
+    status: number;
+    code: string;
+    detail: string;
+    errors?: unknown[];
+  }>();
   expect({ status: res.statusCode, code: body.code }).toEqual({ status, code });
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(body.status).toBe(status);

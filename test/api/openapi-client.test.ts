@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { apiClient, type Answer, type RequestBody, type RequestOptions, type ResponseBody, type Schemas } from '../../api/client';
+import {
+  apiClient,
+  type Answer,
+  type RequestBody,
+  type RequestOptions,
+  type ResponseBody,
+  type Schemas,
+} from '../../api/client';
 import { authHeaders } from '../support/auth';
 import { customer, startApp, uniqueKey } from './helpers';
 
@@ -19,7 +26,10 @@ const CLI = path.join(ROOT, 'node_modules/openapi-typescript/bin/cli.js');
  */
 describe('the generated API client types', () => {
   it('are what openapi-typescript generates from the committed openapi.json (run `npm run openapi`)', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'openapi.json'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'openapi.json'], {
+      cwd: ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     expect(fs.readFileSync(path.join(ROOT, 'api/client/schema.d.ts'), 'utf8')).toBe(stdout);
   });
 
@@ -40,7 +50,8 @@ describe('the generated API client types', () => {
     const noId: RequestOptions<'/v1/wallets/{id}', 'get'> = { headers: {} };
 
     const status = (t: ResponseBody<'/v1/transfers/{id}', 'get', 200>): Schemas['TransferStatus'] => t.status;
-    const code = (a: Answer<'/v1/transfers', 'post'>) => (a.status === 422 ? a.body.code : a.status === 202 ? a.body.id : null);
+    const code = (a: Answer<'/v1/transfers', 'post'>) =>
+      a.status === 422 ? a.body.code : a.status === 202 ? a.body.id : null;
     // @ts-expect-error a status the operation does not answer with
     const undocumented: ResponseBody<'/v1/transfers/{id}', 'get', 201> = { id: 'x' };
 
@@ -67,9 +78,15 @@ describe('the generated API client types', () => {
 
       const read = await client.call('get', '/v1/wallets/{id}', { params: { id: created.body.id } });
       expect(read).toMatchObject({ status: 200, body: { id: created.body.id } });
-      const page = await client.call('get', '/v1/wallets/{id}/transactions', { params: { id: created.body.id }, query: { limit: 5 } });
+      const page = await client.call('get', '/v1/wallets/{id}/transactions', {
+        params: { id: created.body.id },
+        query: { limit: 5 },
+      });
       expect(page).toMatchObject({ status: 200, body: { items: [], nextCursor: null } });
-      const refused = await client.call('get', '/v1/wallets/{id}/transactions', { params: { id: created.body.id }, query: { limit: 500 } });
+      const refused = await client.call('get', '/v1/wallets/{id}/transactions', {
+        params: { id: created.body.id },
+        query: { limit: 500 },
+      });
       expect(refused).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     });
   });

@@ -27,7 +27,9 @@ describe('OpenAPI document', () => {
   });
 
   const operations = () =>
-    Object.entries(doc.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ key: `${m.toUpperCase()} ${p}`, path: p, method: m, op })));
+    Object.entries(doc.paths).flatMap(([p, methods]) =>
+      Object.entries(methods).map(([m, op]) => ({ key: `${m.toUpperCase()} ${p}`, path: p, method: m, op })),
+    );
 
   it('is committed as openapi.json, identical to what the app serves (run `npm run openapi` after changing a route)', () => {
     expect(fs.existsSync(COMMITTED)).toBe(true);
@@ -65,7 +67,11 @@ describe('OpenAPI document', () => {
     for (const { key, op } of operations()) {
       for (const [status, response] of Object.entries(op.responses)) {
         for (const media of Object.values(response.content ?? {})) {
-          expect([key, status, media.schema]).toEqual([key, status, { $ref: expect.stringMatching(/^#\/components\/schemas\/\w+$/) }]);
+          expect([key, status, media.schema]).toEqual([
+            key,
+            status,
+            { $ref: expect.stringMatching(/^#\/components\/schemas\/\w+$/) },
+          ]);
         }
       }
     }
@@ -74,7 +80,10 @@ describe('OpenAPI document', () => {
     for (const op of rawOps) {
       for (const [status, response] of Object.entries(op.responses)) {
         if (Number(status) >= 400 && op !== raw.paths['/health/ready']?.get) {
-          expect([status, response]).toEqual([status, { $ref: expect.stringMatching(/^#\/components\/responses\/\w+$/) }]);
+          expect([status, response]).toEqual([
+            status,
+            { $ref: expect.stringMatching(/^#\/components\/responses\/\w+$/) },
+          ]);
         }
       }
     }
@@ -88,7 +97,10 @@ describe('OpenAPI document', () => {
       if (node === null || typeof node !== 'object') return;
       for (const keyword of ['anyOf', 'oneOf']) {
         const branches = (node as Record<string, unknown>)[keyword];
-        if (Array.isArray(branches) && branches.some((b: { enum?: unknown[]; const?: unknown }) => b.enum?.length === 1 || 'const' in b)) {
+        if (
+          Array.isArray(branches) &&
+          branches.some((b: { enum?: unknown[]; const?: unknown }) => b.enum?.length === 1 || 'const' in b)
+        ) {
           oneValueBranches.push(where);
         }
       }
@@ -96,18 +108,30 @@ describe('OpenAPI document', () => {
     };
     walk(raw, '#');
     expect(oneValueBranches).toEqual([]);
-    expect(raw.components.schemas.TransferStatus).toMatchObject({ type: 'string', enum: expect.arrayContaining(['PENDING', 'COMPLETED']) });
+    expect(raw.components.schemas.TransferStatus).toMatchObject({
+      type: 'string',
+      enum: expect.arrayContaining(['PENDING', 'COMPLETED']),
+    });
   });
 
   it('holds no server-specific values', () => {
     expect(doc.servers).toBeUndefined();
-    for (const value of [app.config.DATABASE_URL, app.config.REDIS_URL, app.config.TEMPORAL_ADDRESS, app.config.JWT_SECRET!]) {
+    for (const value of [
+      app.config.DATABASE_URL,
+      app.config.REDIS_URL,
+      app.config.TEMPORAL_ADDRESS,
+      app.config.JWT_SECRET!,
+    ]) {
       expect(served).not.toContain(value);
     }
   });
 
   it('declares the bearer JWT scheme; every /v1 operation requires it, the probes are public', () => {
-    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
     for (const { key, path: p, op } of operations()) {
       expect([key, op.security]).toEqual([key, p.startsWith('/v1/') ? [{ bearerAuth: [] }] : []]);
     }
@@ -117,23 +141,41 @@ describe('OpenAPI document', () => {
     for (const { key, path: p, op } of operations().filter((o) => o.path.startsWith('/v1/'))) {
       const statuses = Object.keys(op.responses);
       expect([key, statuses]).toEqual([key, expect.arrayContaining(['401', '429', '500', '503'])]);
-      if (op.parameters?.length || op.requestBody) expect([key, statuses]).toEqual([key, expect.arrayContaining(['400'])]);
+      if (op.parameters?.length || op.requestBody)
+        expect([key, statuses]).toEqual([key, expect.arrayContaining(['400'])]);
       if (p.includes('{id}')) expect([key, statuses]).toEqual([key, expect.arrayContaining(['404'])]);
       expect(op.responses['429']!.headers).toEqual(
-        expect.objectContaining({ 'retry-after': expect.anything(), 'ratelimit-limit': expect.anything(), 'ratelimit-remaining': expect.anything() }),
+        expect.objectContaining({
+          'retry-after': expect.anything(),
+          'ratelimit-limit': expect.anything(),
+          'ratelimit-remaining': expect.anything(),
+        }),
       );
       expect(op.responses['401']!.headers).toHaveProperty('www-authenticate');
       for (const [status, response] of Object.entries(op.responses)) {
-        expect([key, status, typeof response.description, response.description === 'Default Response']).toEqual([key, status, 'string', false]);
+        expect([key, status, typeof response.description, response.description === 'Default Response']).toEqual([
+          key,
+          status,
+          'string',
+          false,
+        ]);
         const media = Object.entries(response.content ?? {});
         expect([key, status, media.length]).toEqual([key, status, 1]);
         const [type, m] = media[0]!;
-        expect([key, status, type]).toEqual([key, status, Number(status) >= 400 ? 'application/problem+json' : 'application/json']);
+        expect([key, status, type]).toEqual([
+          key,
+          status,
+          Number(status) >= 400 ? 'application/problem+json' : 'application/json',
+        ]);
         expect([key, status, exampleOf(m) === undefined]).toEqual([key, status, false]);
       }
       if (op.requestBody) {
         const body = op.requestBody.content['application/json']!;
-        expect([key, exampleOf(body) === undefined, (body.schema as { additionalProperties?: boolean }).additionalProperties]).toEqual([key, false, false]);
+        expect([
+          key,
+          exampleOf(body) === undefined,
+          (body.schema as { additionalProperties?: boolean }).additionalProperties,
+        ]).toEqual([key, false, false]);
       }
       expect([key, Boolean(op.summary)]).toEqual([key, true]);
     }
@@ -143,7 +185,11 @@ describe('OpenAPI document', () => {
     for (const { key, op } of operations().filter((o) => !o.path.startsWith('/v1/'))) {
       for (const [status, response] of Object.entries(op.responses)) {
         const media = Object.values(response.content ?? {});
-        expect([key, status, media.length > 0 && media.every((m) => exampleOf(m) !== undefined)]).toEqual([key, status, true]);
+        expect([key, status, media.length > 0 && media.every((m) => exampleOf(m) !== undefined)]).toEqual([
+          key,
+          status,
+          true,
+        ]);
       }
     }
   });
@@ -151,10 +197,15 @@ describe('OpenAPI document', () => {
   it('requires the Idempotency-Key header on the POSTs that move money', () => {
     const header = (key: string) => {
       const [method, p] = key.split(' ') as [string, string];
-      return doc.paths[p]![method.toLowerCase()]!.parameters?.find((x) => x.in === 'header' && x.name === 'idempotency-key');
+      return doc.paths[p]![method.toLowerCase()]!.parameters?.find(
+        (x) => x.in === 'header' && x.name === 'idempotency-key',
+      );
     };
     for (const key of ['POST /v1/wallets/{id}/deposits', 'POST /v1/transfers']) {
-      expect([key, header(key)]).toEqual([key, expect.objectContaining({ required: true, schema: expect.objectContaining({ maxLength: 255 }) })]);
+      expect([key, header(key)]).toEqual([
+        key,
+        expect.objectContaining({ required: true, schema: expect.objectContaining({ maxLength: 255 }) }),
+      ]);
     }
   });
 
@@ -163,7 +214,9 @@ describe('OpenAPI document', () => {
     let checked = 0;
     for (const { key, op } of operations()) {
       const media = [
-        ...Object.entries(op.responses).flatMap(([status, r]) => Object.values(r.content ?? {}).map((m) => [status, m] as const)),
+        ...Object.entries(op.responses).flatMap(([status, r]) =>
+          Object.values(r.content ?? {}).map((m) => [status, m] as const),
+        ),
         ...Object.values(op.requestBody?.content ?? {}).map((m) => ['request', m] as const),
       ];
       for (const [where, m] of media) {
@@ -173,14 +226,19 @@ describe('OpenAPI document', () => {
         checked += 1;
       }
       for (const p of op.parameters ?? []) {
-        if (p.example !== undefined) expect([key, p.name, validator.check(p.schema, p.example)]).toEqual([key, p.name, []]);
+        if (p.example !== undefined)
+          expect([key, p.name, validator.check(p.schema, p.example)]).toEqual([key, p.name, []]);
       }
     }
     expect(checked).toBeGreaterThan(100);
   });
 
   it('lists every route the app serves, and only those', () => {
-    expect(operations().map((o) => o.key).sort()).toEqual(
+    expect(
+      operations()
+        .map((o) => o.key)
+        .sort(),
+    ).toEqual(
       [
         'GET /health/live',
         'GET /health/ready',

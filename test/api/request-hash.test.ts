@@ -19,7 +19,9 @@ function legacyCanonicalJson(value: unknown): string {
 }
 
 function legacyRequestHash(req: { method: string; url: string; body: unknown }): string {
-  return createHash('sha256').update(`${req.method}\n${req.url}\n${legacyCanonicalJson(req.body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${req.method}\n${req.url}\n${legacyCanonicalJson(req.body)}`)
+    .digest('hex');
 }
 
 /** What Fastify hands the handler: the body as JSON.parse reads it off the wire. */
@@ -31,10 +33,16 @@ const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCh
 describe('request hash (canonical JSON, RFC 8785 via canonicalize)', () => {
   it.each([
     ['a deposit', '{"amount":100,"reference":"inv-1"}'],
-    ['a transfer', '{"toWalletId":"3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60","fromWalletId":"0f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60","amount":1250,"description":"rent"}'],
+    [
+      'a transfer',
+      '{"toWalletId":"3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60","fromWalletId":"0f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60","amount":1250,"description":"rent"}',
+    ],
     ['an empty object', '{}'],
     ['nested objects and arrays', '{"b":{"d":[1,{"z":null,"a":true}],"c":false},"a":[]}'],
-    ['numbers', '{"a":100,"b":1e21,"c":-0,"d":0.1,"e":1.5e-7,"f":9007199254740991,"g":-1e-7,"h":1E+2,"i":123456789012345680000}'],
+    [
+      'numbers',
+      '{"a":100,"b":1e21,"c":-0,"d":0.1,"e":1.5e-7,"f":9007199254740991,"g":-1e-7,"h":1E+2,"i":123456789012345680000}',
+    ],
     ['unicode keys and values', '{"é":"ü","z":"日本","😀":"\\ud83d\\ude00","\\uffff":"x","a\\u0000b":"\\u001f"}'],
     ['escapes', '{"q":"\\"quoted\\" \\\\ / \\b\\f\\n\\r\\t","\\u2028":"\\u2029"}'],
     ['lone surrogates', '{"reference":"\\ud800","\\udfff":"a\\udc00b"}'],
@@ -80,7 +88,9 @@ describe('request hash (canonical JSON, RFC 8785 via canonicalize)', () => {
       fc.constant(null),
     );
     const body = fc.letrec<{ obj: Record<string, unknown> }>((tie) => ({
-      obj: fc.dictionary(fc.string({ unit: anyCodeUnit }), fc.oneof({ depthSize: 'small' }, scalar, tie('obj')), { maxKeys: 8 }),
+      obj: fc.dictionary(fc.string({ unit: anyCodeUnit }), fc.oneof({ depthSize: 'small' }, scalar, tie('obj')), {
+        maxKeys: 8,
+      }),
     })).obj;
     fc.assert(
       fc.property(body, (value) => {

@@ -19,7 +19,11 @@ describe('request schema edge cases', () => {
   });
 
   const auditRows = async (targetId: string): Promise<number> => {
-    const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [targetId]);
+    const rows: Array<{ n: number }> = await query(
+      app.db,
+      `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`,
+      [targetId],
+    );
     return rows[0]!.n;
   };
 
@@ -56,7 +60,9 @@ describe('request schema edge cases', () => {
 
     it('leaves the same routes working without one', async () => {
       const wallet = await createWallet(app);
-      expect((await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) })).statusCode).toBe(200);
+      expect(
+        (await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) })).statusCode,
+      ).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/v1/me', headers: authHeaders(ADMIN) })).statusCode).toBe(200);
     });
   });
@@ -73,28 +79,53 @@ describe('request schema edge cases', () => {
 
     it.each(blankOrHidden)('of %s is refused for a freeze, and nothing is audited', async (_name, reason) => {
       const wallet = await createWallet(app);
-      const res = await app.inject({ method: 'POST', url: `/v1/wallets/${wallet.id}/freeze`, headers: authHeaders(ADMIN), payload: { reason } });
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${wallet.id}/freeze`,
+        headers: authHeaders(ADMIN),
+        payload: { reason },
+      });
       expectProblem(res, 400, 'VALIDATION_FAILED');
       expect((await getWallet(app, wallet.id)).status).toBe('active');
       expect(await auditRows(wallet.id)).toBe(0);
     });
 
-    it.each(blankOrHidden)('of %s is refused for a reconciliation run and a finance decision', async (_name, reason) => {
-      const run = await app.inject({ method: 'POST', url: '/v1/reconciliation/runs', headers: authHeaders(FINANCE), payload: { reason } });
-      expectProblem(run, 400, 'VALIDATION_FAILED');
-      for (const action of ['retry', 'cancel']) {
-        const id = randomUUID(); // validation comes first: an unknown transfer would be a 404
-        const res = await app.inject({ method: 'POST', url: `/v1/transfers/${id}/${action}`, headers: authHeaders(FINANCE), payload: { reason } });
-        expectProblem(res, 400, 'VALIDATION_FAILED');
-      }
-    });
+    it.each(blankOrHidden)(
+      'of %s is refused for a reconciliation run and a finance decision',
+      async (_name, reason) => {
+        const run = await app.inject({
+          method: 'POST',
+          url: '/v1/reconciliation/runs',
+          headers: authHeaders(FINANCE),
+          payload: { reason },
+        });
+        expectProblem(run, 400, 'VALIDATION_FAILED');
+        for (const action of ['retry', 'cancel']) {
+          const id = randomUUID(); // validation comes first: an unknown transfer would be a 404
+          const res = await app.inject({
+            method: 'POST',
+            url: `/v1/transfers/${id}/${action}`,
+            headers: authHeaders(FINANCE),
+            payload: { reason },
+          });
+          expectProblem(res, 400, 'VALIDATION_FAILED');
+        }
+      },
+    );
 
     it('with spaces around its words is accepted and audited as given', async () => {
       const wallet = await createWallet(app);
       const reason = '  identity re-verified (CASE-311) ';
-      const res = await app.inject({ method: 'POST', url: `/v1/wallets/${wallet.id}/freeze`, headers: authHeaders(ADMIN), payload: { reason } });
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${wallet.id}/freeze`,
+        headers: authHeaders(ADMIN),
+        payload: { reason },
+      });
       expect(res.statusCode).toBe(200);
-      const rows: Array<{ reason: string }> = await query(app.db, `SELECT reason FROM audit_log WHERE target_id = $1`, [wallet.id]);
+      const rows: Array<{ reason: string }> = await query(app.db, `SELECT reason FROM audit_log WHERE target_id = $1`, [
+        wallet.id,
+      ]);
       expect(rows).toEqual([{ reason }]);
     });
   });

@@ -26,7 +26,11 @@ const MAX_EXAMPLES = '10';
 
 const exec = promisify(execFile);
 
-async function schemathesis(baseUrl: string, role: string, caller: TestCaller): Promise<{ code: number; output: string }> {
+async function schemathesis(
+  baseUrl: string,
+  role: string,
+  caller: TestCaller,
+): Promise<{ code: number; output: string }> {
   const args = [
     'run',
     `${baseUrl}/openapi.json`,
@@ -54,7 +58,10 @@ async function schemathesis(baseUrl: string, role: string, caller: TestCaller): 
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, output: `${e.stdout ?? ''}${e.stderr ?? ''}\n${e.message}` };
+    return {
+      code: typeof e.code === 'number' ? e.code : -1,
+      output: `${e.stdout ?? ''}${e.stderr ?? ''}\n${e.message}`,
+    };
   }
 }
 
@@ -89,9 +96,13 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
     ['ops', OPS],
     ['finance', FINANCE],
     ['admin', ADMIN],
-  ])('finds no failure for a %s token', async (role, caller) => {
-    const { code, output } = await schemathesis(baseUrl, role, caller);
-    if (code !== 0) throw new Error(`schemathesis exited ${code} for the ${role} token:\n${output}`);
-    expect(output).toMatch(/Test cases:\s*\n\s*\d+ generated/);
-  }, 300_000);
+  ])(
+    'finds no failure for a %s token',
+    async (role, caller) => {
+      const { code, output } = await schemathesis(baseUrl, role, caller);
+      if (code !== 0) throw new Error(`schemathesis exited ${code} for the ${role} token:\n${output}`);
+      expect(output).toMatch(/Test cases:\s*\n\s*\d+ generated/);
+    },
+    300_000,
+  );
 });

@@ -61,7 +61,12 @@ describe('GET /v1/wallets/:id/transactions', () => {
     let cursor: string | null = null;
     do {
       const query: Record<string, string> = { limit: '3', ...(cursor ? { cursor } : {}) };
-      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, query, headers: staff });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/wallets/${wallet.id}/transactions`,
+        query,
+        headers: staff,
+      });
       expect(res.statusCode).toBe(200);
       const page = res.json<Page>();
       seen.push(...page.items);

@@ -21,7 +21,10 @@ describe('load shedding (@fastify/under-pressure)', () => {
     expect(production.UNDER_PRESSURE_MAX_HEAP_USED_BYTES).toBe(0);
     expect(production.UNDER_PRESSURE_MAX_RSS_BYTES).toBe(0);
     expect(loadConfig({ NODE_ENV: 'development' }).UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS).toBe(0);
-    expect(loadConfig({ NODE_ENV: 'development', UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '250' }).UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS).toBe(250);
+    expect(
+      loadConfig({ NODE_ENV: 'development', UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '250' })
+        .UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
+    ).toBe(250);
     expect(testConfig().UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS).toBe(0);
   });
 
@@ -42,8 +45,16 @@ describe('load shedding (@fastify/under-pressure)', () => {
     });
 
     it('answers every API route 503 SERVICE_UNAVAILABLE as a problem, with Retry-After', async () => {
-      const res = await app.inject({ method: 'GET', url: '/v1/wallets?limit=1', headers: { authorization: bearer(ADMIN) } });
-      const body = expectProblem(res, 503, 'SERVICE_UNAVAILABLE') as { detail: string; instance?: string; requestId?: string };
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/wallets?limit=1',
+        headers: { authorization: bearer(ADMIN) },
+      });
+      const body = expectProblem(res, 503, 'SERVICE_UNAVAILABLE') as {
+        detail: string;
+        instance?: string;
+        requestId?: string;
+      };
       expect(res.headers['retry-after']).toBe('7');
       expect(body.detail).toMatch(/overloaded/);
       expect(body.instance).toBe('/v1/wallets');
@@ -73,7 +84,10 @@ describe('load shedding (@fastify/under-pressure)', () => {
     // The sampler compares the mean event-loop delay since its last sample with the limit; one long
     // block is one long delay among the short ones before it. So: block for a second, let the overdue
     // sampler run, ask; again until the answer is the 503 (a few rounds at most), on any machine.
-    const app = await startApp({ UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '300', UNDER_PRESSURE_SAMPLE_INTERVAL_MS: '100' });
+    const app = await startApp({
+      UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '300',
+      UNDER_PRESSURE_SAMPLE_INTERVAL_MS: '100',
+    });
     const ready = () => app.inject({ method: 'GET', url: '/health/ready' });
     try {
       await until(app, false);

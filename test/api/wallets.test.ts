@@ -17,7 +17,12 @@ describe('wallets', () => {
   it('creates a wallet with zero balances and reads it back', async () => {
     const ownerId = uniqueKey('owner');
     const owner = authHeaders(customer(ownerId));
-    const created = await app.inject({ method: 'POST', url: '/v1/wallets', headers: owner, payload: { ownerId, currency: 'JPY' } });
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/wallets',
+      headers: owner,
+      payload: { ownerId, currency: 'JPY' },
+    });
 
     expect(created.statusCode).toBe(201);
     const wallet = created.json<WalletJson>();
@@ -55,7 +60,11 @@ describe('wallets', () => {
 
     expect(res.payload).toContain(`"balance":${huge}`);
     expect(res.payload).toContain(`"available":${huge}`);
-    const lines = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}/transactions`, headers: authHeaders(ADMIN) });
+    const lines = await app.inject({
+      method: 'GET',
+      url: `/v1/wallets/${wallet.id}/transactions`,
+      headers: authHeaders(ADMIN),
+    });
     expect(lines.payload).toContain(`"amount":${huge},`);
     expect(lines.payload).toContain(`"balanceAfter":${huge},`);
   });

@@ -8,8 +8,20 @@ import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
 import { createStore } from '../../db/store';
 import { runMigrations } from '../../db/migrate';
-import { CHECK_NAMES, formatCheckTable, runChecks, type CheckInput, type CheckOutcome } from '../../scripts/chaos/checker';
-import { emptyRecord, type ChaosRecord, type TransferAnswer, type TransferIntent, type TransferRequestRecord } from '../../scripts/chaos/record';
+import {
+  CHECK_NAMES,
+  formatCheckTable,
+  runChecks,
+  type CheckInput,
+  type CheckOutcome,
+} from '../../scripts/chaos/checker';
+import {
+  emptyRecord,
+  type ChaosRecord,
+  type TransferAnswer,
+  type TransferIntent,
+  type TransferRequestRecord,
+} from '../../scripts/chaos/record';
 import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { callers, tokenFor } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
@@ -77,10 +89,21 @@ describe('chaos checker', () => {
   const record: ChaosRecord = emptyRecord(1);
   const ids = { completed: '', rejected: '', cancelled: '' };
 
-  async function call(method: string, route: string, url: string, token: string, body?: object, headers: Record<string, string> = {}) {
+  async function call(
+    method: string,
+    route: string,
+    url: string,
+    token: string,
+    body?: object,
+    headers: Record<string, string> = {},
+  ) {
     const res = await fetch(`${apiUrl}${url}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
     record.http.push({ at: Date.now(), method, route, status: res.status });
@@ -103,9 +126,16 @@ describe('chaos checker', () => {
 
   async function deposit(walletId: string, currency: string, amount: bigint): Promise<void> {
     const idempotencyKey = `dep-${randomUUID()}`;
-    const res = await call('POST', '/v1/wallets/:id/deposits', `/v1/wallets/${walletId}/deposits`, financeToken, { amount: Number(amount) }, {
-      'idempotency-key': idempotencyKey,
-    });
+    const res = await call(
+      'POST',
+      '/v1/wallets/:id/deposits',
+      `/v1/wallets/${walletId}/deposits`,
+      financeToken,
+      { amount: Number(amount) },
+      {
+        'idempotency-key': idempotencyKey,
+      },
+    );
     expect(res.status).toBe(201);
     record.deposits.push({ walletId, currency, amount, idempotencyKey, depositId: String(res.body.id) });
   }
@@ -127,10 +157,17 @@ describe('chaos checker', () => {
     };
     record.transfers.push(r);
     const send = (amount: bigint) =>
-      call('POST', '/v1/transfers', '/v1/transfers', tokenFor(callers.customer(caller)), { ...body, amount: Number(amount) }, {
-        'idempotency-key': r.idempotencyKey,
-        prefer: 'wait=10',
-      });
+      call(
+        'POST',
+        '/v1/transfers',
+        '/v1/transfers',
+        tokenFor(callers.customer(caller)),
+        { ...body, amount: Number(amount) },
+        {
+          'idempotency-key': r.idempotencyKey,
+          prefer: 'wait=10',
+        },
+      );
     const answers = await Promise.all(r.duplicated ? [send(body.amount), send(body.amount)] : [send(body.amount)]);
     r.answers.push(...answers.map(answerOf));
     if (opts.reuseKey) r.reusedKeyAnswer = answerOf(await send(body.amount + 1n));
@@ -138,17 +175,32 @@ describe('chaos checker', () => {
   }
 
   async function decide(transferId: string, kind: 'retry' | 'cancel'): Promise<number> {
-    const res = await call('POST', `/v1/transfers/:id/${kind}`, `/v1/transfers/${transferId}/${kind}`, financeToken, { reason: 'checker test' }, {
-      'idempotency-key': `checker-${kind}-${transferId}`,
+    const res = await call(
+      'POST',
+      `/v1/transfers/:id/${kind}`,
+      `/v1/transfers/${transferId}/${kind}`,
+      financeToken,
+      { reason: 'checker test' },
+      {
+        'idempotency-key': `checker-${kind}-${transferId}`,
+      },
+    );
+    record.decisions.push({
+      transferId,
+      kind,
+      at: Date.now(),
+      status: res.status,
+      code: typeof res.body.code === 'string' ? res.body.code : null,
     });
-    record.decisions.push({ transferId, kind, at: Date.now(), status: res.status, code: typeof res.body.code === 'string' ? res.body.code : null });
     return res.status;
   }
 
   async function settled(transferId: string): Promise<string> {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const res = await fetch(`${apiUrl}/v1/transfers/${transferId}`, { headers: { authorization: `Bearer ${staffToken}` } });
+      const res = await fetch(`${apiUrl}/v1/transfers/${transferId}`, {
+        headers: { authorization: `Bearer ${staffToken}` },
+      });
       const { status } = (await res.json()) as { status: string };
       if (['COMPLETED', 'REJECTED', 'CANCELLED'].includes(status)) return status;
       if (Date.now() > deadline) throw new Error(`transfer ${transferId} still ${status}`);
@@ -170,7 +222,9 @@ describe('chaos checker', () => {
     created = await ensureDatabase(databaseUrl);
     if (!created) throw new Error(`database ${databaseName} already exists`);
     await runMigrations(databaseUrl);
-    worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
     app = await buildApp({ config: testConfig(env), logger: false });
     apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
     db = createStore({ url: databaseUrl, poolMax: 4, applicationName: 'chaos-checker-test' });
@@ -179,8 +233,16 @@ describe('chaos checker', () => {
 
     // the world: three customers, two currencies; one transfer completed (sent twice, its key reused),
     // one refused, one parked by an accounting outage and cancelled by finance (a late retry refused)
-    const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => `${n}-${randomUUID()}`) as [string, string, string];
-    const [aliceEur, bobEur, carolUsd] = [await openWallet(alice, 'EUR'), await openWallet(bob, 'EUR'), await openWallet(carol, 'USD')];
+    const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => `${n}-${randomUUID()}`) as [
+      string,
+      string,
+      string,
+    ];
+    const [aliceEur, bobEur, carolUsd] = [
+      await openWallet(alice, 'EUR'),
+      await openWallet(bob, 'EUR'),
+      await openWallet(carol, 'USD'),
+    ];
     await deposit(aliceEur, 'EUR', 1_000n);
     await deposit(carolUsd, 'USD', 500n);
 
@@ -196,9 +258,16 @@ describe('chaos checker', () => {
     expect([completed.reusedKeyAnswer?.status, rejected.answers[0]?.code]).toEqual([422, 'INSUFFICIENT_FUNDS']);
     expect(await decide(ids.cancelled, 'cancel')).toBe(200);
     expect(await decide(ids.cancelled, 'retry')).toBe(409);
-    expect(await Promise.all([ids.completed, ids.rejected, ids.cancelled].map(settled))).toEqual(['COMPLETED', 'REJECTED', 'CANCELLED']);
+    expect(await Promise.all([ids.completed, ids.rejected, ids.cancelled].map(settled))).toEqual([
+      'COMPLETED',
+      'REJECTED',
+      'CANCELLED',
+    ]);
 
-    fs.writeFileSync(logFiles[0]!.path, '{"level":30,"msg":"server listening"}\n{"level":30,"msg":"request completed"}\n');
+    fs.writeFileSync(
+      logFiles[0]!.path,
+      '{"level":30,"msg":"server listening"}\n{"level":30,"msg":"request completed"}\n',
+    );
     fs.writeFileSync(logFiles[1]!.path, '{"level":30,"msg":"worker started"}\n\n');
   }, 60_000);
 
@@ -329,7 +398,9 @@ describe('chaos checker', () => {
     const outcome = await runChecks(input({ apiUrl: 'http://127.0.0.1:9/' }));
     expect(failingRows(outcome)).toEqual([ROW.totals, ROW.bounds, ROW.balancesByRecord, ROW.idempotency, ROW.terminal]);
     for (const name of failingRows(outcome)) {
-      expect(outcome.rows.find((r) => r.name === name)?.violations).toEqual([expect.stringMatching(/^the check could not run: GET \/v1\//)]);
+      expect(outcome.rows.find((r) => r.name === name)?.violations).toEqual([
+        expect.stringMatching(/^the check could not run: GET \/v1\//),
+      ]);
     }
     expect(outcome.finalStatuses.size).toBe(0);
   });

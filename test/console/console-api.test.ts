@@ -73,16 +73,28 @@ describe('finance console: the API side', () => {
     });
 
     it('serves only the console’s own files: nothing else, no directory listing, no way out of the folder', async () => {
-      for (const url of ['/console/nope.mjs', '/console/%2e%2e/package.json', '/console/..%2fpackage.json', '/console/.env', '/console/public/']) {
+      for (const url of [
+        '/console/nope.mjs',
+        '/console/%2e%2e/package.json',
+        '/console/..%2fpackage.json',
+        '/console/.env',
+        '/console/public/',
+      ]) {
         const res = await app.inject({ method: 'GET', url });
-        expect([url, res.statusCode >= 400 && res.statusCode < 500, res.payload.includes('"dependencies"')]).toEqual([url, true, false]);
+        expect([url, res.statusCode >= 400 && res.statusCode < 500, res.payload.includes('"dependencies"')]).toEqual([
+          url,
+          true,
+          false,
+        ]);
       }
     });
 
     it('holds no inline script or style, no event-handler attribute, and no third-party asset', () => {
       const dir = consoleAssetsDir();
       const files = fs.readdirSync(dir);
-      expect(files).toEqual(expect.arrayContaining(['index.html', 'app.mjs', 'api.mjs', 'dom.mjs', 'format.mjs', 'console.css']));
+      expect(files).toEqual(
+        expect.arrayContaining(['index.html', 'app.mjs', 'api.mjs', 'dom.mjs', 'format.mjs', 'console.css']),
+      );
       const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // every script is a file
       expect(html).not.toMatch(/<style\b/);
@@ -94,7 +106,10 @@ describe('finance console: the API side', () => {
         const urls = (text.match(/https?:\/\/[^\s"')]+/g) ?? []).filter((u) => u !== 'http://www.w3.org/2000/svg');
         expect([file, urls]).toEqual([file, []]);
         if (file.endsWith('.mjs')) {
-          expect([file, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|localStorage\./.test(text)]).toEqual([file, false]);
+          expect([file, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|localStorage\./.test(text)]).toEqual([
+            file,
+            false,
+          ]);
         }
       }
     });
@@ -106,7 +121,10 @@ describe('finance console: the API side', () => {
     const token = async (...args: string[]) => {
       const env = { ...process.env, NODE_ENV: 'development' as const, HOST: '0.0.0.0', PORT: '3000' };
       try {
-        const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], { encoding: 'utf8', env });
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], {
+          encoding: 'utf8',
+          env,
+        });
         return { status: 0, stdout, stderr };
       } catch (err) {
         const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -122,7 +140,15 @@ describe('finance console: the API side', () => {
       const me = await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${match![1]}` } });
       expect(me.json()).toMatchObject({ sub: 'fiona', roles: ['finance'] });
 
-      const elsewhere = await token('--sub', 'carla', '--role', 'customer', '--console', '--url', 'https://wallet.example/');
+      const elsewhere = await token(
+        '--sub',
+        'carla',
+        '--role',
+        'customer',
+        '--console',
+        '--url',
+        'https://wallet.example/',
+      );
       expect(elsewhere.stdout).toMatch(/^https:\/\/wallet\.example\/console\/#token=/);
       expect(elsewhere.stderr).toContain('the console is for ops, finance and admin');
       expect((await token('--sub', 'fiona', '--role', 'finance', '--url', 'https://wallet.example')).status).toBe(2);
@@ -148,7 +174,11 @@ describe('finance console: the API side', () => {
         roles: ['finance'],
         temporalUiWorkflowsUrl: 'http://temporal-ui.example:8233/namespaces/default/workflows',
       });
-      const several = await app.inject({ method: 'GET', url: '/v1/me', headers: authHeaders({ sub: 'ops-and-admin', roles: ['ops', 'admin'] }) });
+      const several = await app.inject({
+        method: 'GET',
+        url: '/v1/me',
+        headers: authHeaders({ sub: 'ops-and-admin', roles: ['ops', 'admin'] }),
+      });
       expect(several.json()).toMatchObject({ sub: 'ops-and-admin', roles: ['ops', 'admin'] });
     });
 
@@ -165,7 +195,13 @@ describe('finance console: the API side', () => {
     const ids: Record<string, string> = {};
 
     /** A transfer row as the saga leaves it when `step` spent its budget (no saga: only the row). */
-    async function parkedRow(from: string, to: string, currency: string, step: 'reserve' | 'accounting' | 'ledger', reason: string) {
+    async function parkedRow(
+      from: string,
+      to: string,
+      currency: string,
+      step: 'reserve' | 'accounting' | 'ledger',
+      reason: string,
+    ) {
       const key = uniqueKey('parked');
       const id = transferIdFor('console-test', key);
       await recordTransfer(app.db, {
@@ -204,7 +240,12 @@ describe('finance console: the API side', () => {
     });
 
     const list = async (query: Record<string, string>) => {
-      const res = await app.inject({ method: 'GET', url: '/v1/transfers', query: { status: 'NEEDS_ATTENTION', ...query }, headers: authHeaders(OPS) });
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/transfers',
+        query: { status: 'NEEDS_ATTENTION', ...query },
+        headers: authHeaders(OPS),
+      });
       expect(res.statusCode).toBe(200);
       return res.json<{ items: TransferJson[] }>().items.map((t) => t.id);
     };
@@ -218,14 +259,20 @@ describe('finance console: the API side', () => {
     });
 
     it('refuses a malformed filter (400) instead of ignoring it', async () => {
-      for (const query of [{ currency: 'eur' }, { currency: 'EURO' }, { failedStep: 'nope' }] as Array<Record<string, string>>) {
+      for (const query of [{ currency: 'eur' }, { currency: 'EURO' }, { failedStep: 'nope' }] as Array<
+        Record<string, string>
+      >) {
         const res = await app.inject({ method: 'GET', url: '/v1/transfers', query, headers: authHeaders(OPS) });
         expect([query, res.statusCode]).toEqual([query, 400]);
       }
     });
 
     it('says what is parked, since when and until when (the deadline: since + TRANSFER_PARK_DEADLINE_SECONDS)', async () => {
-      const res = await app.inject({ method: 'GET', url: `/v1/transfers/${ids.eurAccounting}`, headers: authHeaders(ADMIN) });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/transfers/${ids.eurAccounting}`,
+        headers: authHeaders(ADMIN),
+      });
       expect(res.statusCode).toBe(200);
       const t = res.json<TransferJson>();
       expect(t).toMatchObject({
@@ -238,7 +285,11 @@ describe('finance console: the API side', () => {
 
     it('shows `parked: null` once the transfer is no longer parked', async () => {
       await applyStateChange(app.db.sql, { transferId: ids.usdAccounting!, status: 'COMPENSATING' });
-      const res = await app.inject({ method: 'GET', url: `/v1/transfers/${ids.usdAccounting}`, headers: authHeaders(ADMIN) });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/transfers/${ids.usdAccounting}`,
+        headers: authHeaders(ADMIN),
+      });
       expect(res.json<TransferJson>()).toMatchObject({ status: 'COMPENSATING', parked: null });
       expect(await list({ currency: 'USD' })).toEqual([]);
     });

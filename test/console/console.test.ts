@@ -50,7 +50,9 @@ describe('finance console in a browser', () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     const [, launched] = await Promise.all([database.create(), launchChromium()]);
     browser = launched;
-    worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
     app = await startApp(env);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -75,7 +77,13 @@ describe('finance console in a browser', () => {
   /** A transfer parked by an accounting outage (the outage goes on until the test heals it). */
   async function parkedTransfer(amount: number): Promise<string> {
     accounting.available = false;
-    const res = await transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount }, uniqueKey('park'), { prefer: 'wait=30' });
+    const res = await transferAs(
+      app,
+      alice,
+      { fromWalletId: wallets.A, toWalletId: wallets.B, amount },
+      uniqueKey('park'),
+      { prefer: 'wait=30' },
+    );
     expect([res.statusCode, res.json<{ status: string }>().status]).toEqual([200, 'NEEDS_ATTENTION']);
     return res.json<{ id: string }>().id;
   }
@@ -98,7 +106,12 @@ describe('finance console in a browser', () => {
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();
   const decisionsOf = async (transferId: string) => {
-    const res = await app.inject({ method: 'GET', url: '/v1/audit', query: { target: transferId }, headers: authHeaders(FINANCE) });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/audit',
+      query: { target: transferId },
+      headers: authHeaders(FINANCE),
+    });
     return res.json<{ items: Array<{ action: string; actor: string; reason: string }> }>().items;
   };
 
@@ -129,13 +142,19 @@ describe('finance console in a browser', () => {
     await row.waitFor();
     expect(page.url()).toBe(`${base}/console/#/parked?currency=EUR&step=accounting`);
     // every field has a label
-    expect(await page.evaluate(`[...document.querySelectorAll('input, select, textarea')].every((el) => el.labels.length > 0)`)).toBe(true);
+    expect(
+      await page.evaluate(
+        `[...document.querySelectorAll('input, select, textarea')].every((el) => el.labels.length > 0)`,
+      ),
+    ).toBe(true);
     await shot(page, 'parked-transfers');
 
     await row.locator('a').click();
     await page.locator('#transfer-status', { hasText: 'NEEDS_ATTENTION' }).waitFor();
     expect(await text(page, '#failure')).toContain('accounting system unavailable');
-    expect(await page.getAttribute('#temporal-link', 'href')).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/transfer-${id}`);
+    expect(await page.getAttribute('#temporal-link', 'href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/transfer-${id}`,
+    );
     await shot(page, 'transfer-parked');
 
     accounting.available = true;
@@ -171,7 +190,9 @@ describe('finance console in a browser', () => {
     expect(keys).toEqual([expect.stringMatching(/^console-[0-9a-f]{32}$/)]);
     expect(await page.locator('#retry').count()).toBe(0);
     expect(await text(page, '#audit')).toContain('accounting restored (INC-42)');
-    expect((await decisionsOf(id)).map((a) => [a.action, a.actor, a.reason])).toEqual([['transfer.retry', 'fiona', 'accounting restored (INC-42)']]);
+    expect((await decisionsOf(id)).map((a) => [a.action, a.actor, a.reason])).toEqual([
+      ['transfer.retry', 'fiona', 'accounting restored (INC-42)'],
+    ]);
     await shot(page, 'transfer-completed');
   });
 
@@ -243,12 +264,18 @@ describe('finance console in a browser', () => {
       sent.push(route.request().headers()['idempotency-key']);
       const answer = await route.fetch();
       if (lost++ > 0) return route.fulfill({ response: answer });
-      return route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ code: 'SERVICE_UNAVAILABLE', detail: 'lost' }) });
+      return route.fulfill({
+        status: 503,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ code: 'SERVICE_UNAVAILABLE', detail: 'lost' }),
+      });
     });
     await page.click('#cancel');
     await page.fill('#confirm-reason', 'answer lost on the way');
     await page.click('#confirm-ok');
-    await page.locator('#outcome', { hasText: 'Cancel applied: the transfer is now CANCELLED' }).waitFor({ timeout: 20_000 });
+    await page
+      .locator('#outcome', { hasText: 'Cancel applied: the transfer is now CANCELLED' })
+      .waitFor({ timeout: 20_000 });
     expect(sent).toHaveLength(2);
     expect(sent[1]).toBe(sent[0]);
     expect((await decisionsOf(id)).map((a) => a.action)).toEqual(['transfer.cancel']);
@@ -329,7 +356,9 @@ describe('finance console in a browser', () => {
     await page.waitForURL(/#\/reconciliation\/[0-9a-f-]{36}$/);
     const runId = page.url().split('/').pop()!;
     await page.locator('#run-status', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
-    const run = (await app.inject({ method: 'GET', url: `/v1/reconciliation/runs/${runId}`, headers: authHeaders(FINANCE) })).json<{
+    const run = (
+      await app.inject({ method: 'GET', url: `/v1/reconciliation/runs/${runId}`, headers: authHeaders(FINANCE) })
+    ).json<{
       discrepancies: number;
       requestedBy: string;
     }>();

@@ -91,9 +91,13 @@ describe('docker-compose.yml', () => {
       });
       expect(services[name]?.healthcheck?.test.join(' ')).toContain('/health/ready');
     }
-    expect(services.temporal?.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
-    for (const name of ['postgres', 'redis', 'temporal', 'prometheus', 'grafana']) expect(services[name]?.healthcheck).toBeDefined();
-    for (const name of ['migrate', 'schedules', 'temporal-schema', 'temporal-admin-tools']) expect(services[name]?.restart).toBe('no');
+    expect(services.temporal?.depends_on).toEqual({
+      'temporal-schema': { condition: 'service_completed_successfully' },
+    });
+    for (const name of ['postgres', 'redis', 'temporal', 'prometheus', 'grafana'])
+      expect(services[name]?.healthcheck).toBeDefined();
+    for (const name of ['migrate', 'schedules', 'temporal-schema', 'temporal-admin-tools'])
+      expect(services[name]?.restart).toBe('no');
   });
 
   it('runs 3 workers that get more time to stop than their activities get to finish', () => {
@@ -107,7 +111,10 @@ describe('docker-compose.yml', () => {
   it('registers exactly the search attributes the workflows use', () => {
     const script = String(services['temporal-admin-tools']?.command);
     const list = /for sa in ([^;]+); do/.exec(script)?.[1]?.trim().split(/\s+/) ?? [];
-    const registered = list.map((s) => s.split(':')).map(([name, type]) => `${name}:${type!.toUpperCase()}`).sort();
+    const registered = list
+      .map((s) => s.split(':'))
+      .map(([name, type]) => `${name}:${type!.toUpperCase()}`)
+      .sort();
     const used = transferSearchAttributes.map((k) => `${k.name}:${String(k.type).toUpperCase()}`).sort();
     expect(registered).toEqual(used);
   });
@@ -116,11 +123,17 @@ describe('docker-compose.yml', () => {
     for (const [name, svc] of Object.entries(services)) {
       for (const volume of svc.volumes ?? []) {
         const [source] = volume.split(':');
-        if (source?.startsWith('./')) expect({ service: name, exists: fs.existsSync(path.join(ROOT, source)) }).toEqual({ service: name, exists: true });
+        if (source?.startsWith('./'))
+          expect({ service: name, exists: fs.existsSync(path.join(ROOT, source)) }).toEqual({
+            service: name,
+            exists: true,
+          });
       }
     }
     const dynamicConfig = String(services.temporal?.environment?.DYNAMIC_CONFIG_FILE_PATH);
-    expect(services.temporal?.volumes).toContain('./infra/temporal/dynamicconfig:/etc/temporal/config/dynamicconfig:ro');
+    expect(services.temporal?.volumes).toContain(
+      './infra/temporal/dynamicconfig:/etc/temporal/config/dynamicconfig:ro',
+    );
     expect(dynamicConfig.startsWith('/etc/temporal/config/dynamicconfig/')).toBe(true);
     expect(fs.existsSync(path.join(ROOT, 'infra/temporal/dynamicconfig', path.basename(dynamicConfig)))).toBe(true);
   });
@@ -128,7 +141,10 @@ describe('docker-compose.yml', () => {
 
 // ------------------------------------------------------------------ Temporal dynamic config
 describe('infra/temporal/dynamicconfig/development.yaml', () => {
-  const dynamicConfig = parse(read('infra/temporal/dynamicconfig/development.yaml')) as Record<string, { value: unknown }[]>;
+  const dynamicConfig = parse(read('infra/temporal/dynamicconfig/development.yaml')) as Record<
+    string,
+    { value: unknown }[]
+  >;
 
   it('is a map of key -> list of { value, constraints }', () => {
     for (const [key, entries] of Object.entries(dynamicConfig)) {
@@ -190,7 +206,12 @@ const podLabels = (o: K8sObject): Record<string, string> =>
 describe('infra/k8s', () => {
   const configMap = find('ConfigMap', 'wallet-transfers-config');
   const secret = find('Secret', 'wallet-transfers-secrets');
-  const workloads = [find('Deployment', 'wallet-api'), find('Deployment', 'wallet-worker'), find('Job', 'wallet-migrate'), find('Job', 'wallet-schedules')];
+  const workloads = [
+    find('Deployment', 'wallet-api'),
+    find('Deployment', 'wallet-worker'),
+    find('Job', 'wallet-migrate'),
+    find('Job', 'wallet-schedules'),
+  ];
 
   it('puts everything in one namespace and keeps the example Secret out of kustomize', () => {
     expect(kustomization.resources).not.toContain('secret.example.yaml');
@@ -205,24 +226,36 @@ describe('infra/k8s', () => {
     expect(() => assertApiAuthConfig(cfg)).not.toThrow();
   });
 
-  it.each(workloads.map((w) => [w.metadata.name, w] as const))('%s: config by reference, non-root, read-only, resources', (_name, w) => {
-    const spec = podSpec(w);
-    expect(spec.securityContext?.runAsNonRoot).toBe(true);
-    for (const c of spec.containers) {
-      expect(c.envFrom).toEqual([
-        { configMapRef: { name: configMap.metadata.name } },
-        { secretRef: { name: secret.metadata.name } },
-      ]);
-      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true });
-      expect(c.resources?.requests?.cpu).toBeTruthy();
-      expect(c.resources?.limits?.memory).toBeTruthy();
-      expect(c.command?.[0]).toBe('node');
-      expect(fs.existsSync(path.join(ROOT, c.command![1]!.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
-    }
-  });
+  it.each(workloads.map((w) => [w.metadata.name, w] as const))(
+    '%s: config by reference, non-root, read-only, resources',
+    (_name, w) => {
+      const spec = podSpec(w);
+      expect(spec.securityContext?.runAsNonRoot).toBe(true);
+      for (const c of spec.containers) {
+        expect(c.envFrom).toEqual([
+          { configMapRef: { name: configMap.metadata.name } },
+          { secretRef: { name: secret.metadata.name } },
+        ]);
+        expect(c.securityContext).toMatchObject({
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          runAsNonRoot: true,
+        });
+        expect(c.resources?.requests?.cpu).toBeTruthy();
+        expect(c.resources?.limits?.memory).toBeTruthy();
+        expect(c.command?.[0]).toBe('node');
+        expect(fs.existsSync(path.join(ROOT, c.command![1]!.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(
+          true,
+        );
+      }
+    },
+  );
 
   it('probes the API and the workers on their health endpoints, on declared ports', () => {
-    const expected = { 'wallet-api': ['http', 3000], 'wallet-worker': ['metrics', Number(configMap.data?.WORKER_METRICS_PORT)] } as const;
+    const expected = {
+      'wallet-api': ['http', 3000],
+      'wallet-worker': ['metrics', Number(configMap.data?.WORKER_METRICS_PORT)],
+    } as const;
     for (const [name, [portName, port]] of Object.entries(expected)) {
       const c = podSpec(find('Deployment', name)).containers[0]!;
       expect(c.ports).toContainEqual(expect.objectContaining({ name: portName, containerPort: port }));
@@ -238,7 +271,8 @@ describe('infra/k8s', () => {
   });
 
   it('points the Service, HPAs and PDBs at the right pods', () => {
-    const selectorOf = (o: K8sObject) => (o.spec as { selector: { matchLabels?: Record<string, string> } & Record<string, string> }).selector;
+    const selectorOf = (o: K8sObject) =>
+      (o.spec as { selector: { matchLabels?: Record<string, string> } & Record<string, string> }).selector;
     for (const name of ['wallet-api', 'wallet-worker']) {
       const deployment = find('Deployment', name);
       expect(selectorOf(deployment).matchLabels).toEqual(expect.objectContaining({ 'app.kubernetes.io/name': name }));
@@ -251,7 +285,9 @@ describe('infra/k8s', () => {
       expect(deployment.spec).not.toHaveProperty('replicas');
     }
     const service = find('Service', 'wallet-api');
-    expect(podLabels(find('Deployment', 'wallet-api'))).toMatchObject((service.spec as { selector: Record<string, string> }).selector);
+    expect(podLabels(find('Deployment', 'wallet-api'))).toMatchObject(
+      (service.spec as { selector: Record<string, string> }).selector,
+    );
   });
 });
 

@@ -56,10 +56,14 @@ process.stdout.write(JSON.stringify(out));
 `;
 
 async function lint(snippets: Snippet[]): Promise<LintOutcome[]> {
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LINT_SNIPPETS, JSON.stringify(snippets)], {
-    cwd: ROOT,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    ['--input-type=module', '-e', LINT_SNIPPETS, JSON.stringify(snippets)],
+    {
+      cwd: ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return JSON.parse(stdout) as LintOutcome[];
 }
 
@@ -132,11 +136,21 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
       ],
     });
     await expectRule('observability/x.ts', {
-      refused: [`import type { Sql } from '../db/sql';`, `import { createStore } from '../db/store';`, `import { DataSource } from 'typeorm';`],
-      allowed: [`import type { Store } from '../db/store';`, `import { countNeedsAttention } from '../domain/transfers/records';`],
+      refused: [
+        `import type { Sql } from '../db/sql';`,
+        `import { createStore } from '../db/store';`,
+        `import { DataSource } from 'typeorm';`,
+      ],
+      allowed: [
+        `import type { Store } from '../db/store';`,
+        `import { countNeedsAttention } from '../domain/transfers/records';`,
+      ],
     });
     // the db plugin creates the Store: the one file of api/ that does
-    await expectRule('api/plugins/db.ts', { refused: [], allowed: [`import { createStore, type Store } from '../../db/store';`] });
+    await expectRule('api/plugins/db.ts', {
+      refused: [],
+      allowed: [`import { createStore, type Store } from '../../db/store';`],
+    });
   });
 
   it('(c) activities/ never write SQL nor reach Postgres but through domain/ functions given the Store', async () => {
@@ -156,21 +170,34 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
       ],
     });
     const sqlText = await lint([
-      { filePath: 'activities/x.ts', code: 'export const q = `SELECT workflow_id FROM transfers WHERE workflow_id = ANY($1)`;' },
+      {
+        filePath: 'activities/x.ts',
+        code: 'export const q = `SELECT workflow_id FROM transfers WHERE workflow_id = ANY($1)`;',
+      },
       { filePath: 'activities/x.ts', code: `export const q = 'UPDATE transfers SET status = $2 WHERE id = $1';` },
       // a Temporal visibility query is not SQL
-      { filePath: 'activities/x.ts', code: "export const q = `WorkflowType = 'transferWorkflow' AND TaskQueue = 'q'`;" },
+      {
+        filePath: 'activities/x.ts',
+        code: "export const q = `WorkflowType = 'transferWorkflow' AND TaskQueue = 'q'`;",
+      },
     ]);
     expect(sqlText.map((o) => o.restricted.length > 0 || o.syntax.length > 0)).toEqual([true, true, false]);
   });
 
   it('(d) scripts/ go through domain/, but for the listed bootstrapping and outside-auditor scripts', async () => {
-    const refused = [`import { Pool } from 'pg';`, `import { createDataSource } from '../db/data-source';`, `import type { Sql } from '../db/sql';`];
+    const refused = [
+      `import { Pool } from 'pg';`,
+      `import { createDataSource } from '../db/data-source';`,
+      `import type { Sql } from '../db/sql';`,
+    ];
     await expectRule('scripts/x.ts', {
       refused,
       allowed: [`import { createStore } from '../db/store';`, `import { deposit } from '../domain/deposits';`],
     });
-    await expectRule('scripts/migrate.ts', { refused: [], allowed: [`import { Client } from 'pg';`, `import { runMigrations } from '../db/migrate';`] });
+    await expectRule('scripts/migrate.ts', {
+      refused: [],
+      allowed: [`import { Client } from 'pg';`, `import { runMigrations } from '../db/migrate';`],
+    });
     await expectRule('scripts/bench-postgres.ts', { refused: [], allowed: [`import { Pool } from 'pg';`] });
   });
 
@@ -182,7 +209,11 @@ describe('layer rules (eslint.config.mjs: no-restricted-imports)', () => {
         `import { createStore } from '../db/store';`,
         `import { createDataSource } from '../db/data-source';`,
       ],
-      allowed: [`import type { Store } from '../db/store';`, `import type { Sql } from '../db/sql';`, `import { pgErrorCode } from '../db/pg-errors';`],
+      allowed: [
+        `import type { Store } from '../db/store';`,
+        `import type { Sql } from '../db/sql';`,
+        `import { pgErrorCode } from '../db/pg-errors';`,
+      ],
     });
   });
 

@@ -77,12 +77,21 @@ export const PROCESS_METRICS: Readonly<Record<string, MetricSpec>> = {
  * docs' "SDK metrics reference" lists the same names without the prefix.
  */
 export const TEMPORAL_SDK_METRICS: Readonly<Record<string, MetricSpec>> = {
-  temporal_activity_execution_failed: { kind: 'counter', labels: ['activity_type', 'workflow_type', 'task_queue', 'namespace'] },
+  temporal_activity_execution_failed: {
+    kind: 'counter',
+    labels: ['activity_type', 'workflow_type', 'task_queue', 'namespace'],
+  },
   temporal_activity_execution_latency: { kind: 'histogram', labels: ['activity_type', 'task_queue', 'namespace'] },
   temporal_activity_schedule_to_start_latency: { kind: 'histogram', labels: ['task_queue', 'namespace'] },
-  temporal_activity_succeed_endtoend_latency: { kind: 'histogram', labels: ['activity_type', 'task_queue', 'namespace'] },
+  temporal_activity_succeed_endtoend_latency: {
+    kind: 'histogram',
+    labels: ['activity_type', 'task_queue', 'namespace'],
+  },
   temporal_activity_task_received: { kind: 'counter' },
-  temporal_local_activity_execution_latency: { kind: 'histogram', labels: ['activity_type', 'task_queue', 'namespace'] },
+  temporal_local_activity_execution_latency: {
+    kind: 'histogram',
+    labels: ['activity_type', 'task_queue', 'namespace'],
+  },
   temporal_local_activity_total: { kind: 'counter', labels: ['activity_type', 'task_queue', 'namespace'] },
   temporal_workflow_task_schedule_to_start_latency: { kind: 'histogram', labels: ['task_queue', 'namespace'] },
   temporal_workflow_task_execution_latency: { kind: 'histogram' },
@@ -127,8 +136,22 @@ export function queryableSeriesNames(contract: Readonly<Record<string, MetricSpe
 }
 
 const NON_METRIC_WORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool',
-  'and', 'or', 'unless', 'inf', 'nan', 'start', 'end', 'atan2',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'offset',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'inf',
+  'nan',
+  'start',
+  'end',
+  'atan2',
 ]);
 
 /**

@@ -82,11 +82,9 @@ describe('PromQL metric-name extraction', () => {
         'histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket{route!~"/health/.*|foo(bar)"}[$__rate_interval])))',
       ),
     ).toEqual(['http_request_duration_seconds_bucket']);
-    expect(metricNames('sum(rate(a_total[1d] offset 10m)) > 3 * sum(increase(b[10m])) and on(job) c == bool 1e3')).toEqual([
-      'a_total',
-      'b',
-      'c',
-    ]);
+    expect(
+      metricNames('sum(rate(a_total[1d] offset 10m)) > 3 * sum(increase(b[10m])) and on(job) c == bool 1e3'),
+    ).toEqual(['a_total', 'b', 'c']);
     expect(metricNames('absent(up{job="wallet-worker"} == 1)')).toEqual(['up']);
     expect(metricNames('max without (instance) (x) / ignoring (status) group_left (le) y')).toEqual(['x', 'y']);
   });
@@ -163,9 +161,9 @@ describe('Grafana dashboard infra/grafana/dashboards/wallet.json', () => {
 });
 
 describe('Prometheus alert rules infra/prometheus/alerts.yml', () => {
-  const rules = (parse(read('infra/prometheus/alerts.yml')) as { groups: { name: string; rules: Rule[] }[] }).groups.flatMap(
-    (g) => g.rules,
-  );
+  const rules = (
+    parse(read('infra/prometheus/alerts.yml')) as { groups: { name: string; rules: Rule[] }[] }
+  ).groups.flatMap((g) => g.rules);
   const alerts = rules.filter((r): r is Rule & { alert: string } => typeof r.alert === 'string');
 
   it('defines exactly the alerts the runbook documents, each once', () => {
@@ -192,7 +190,9 @@ describe('Prometheus alert rules infra/prometheus/alerts.yml', () => {
   it('watches the worker job that prometheus.yml scrapes, and the latency histograms in seconds', () => {
     const byName = (n: string) => alerts.find((a) => a.alert === n)!.expr;
     expect(byName('WalletWorkerDown')).toContain('up{job="wallet-worker"} == 0');
-    expect(byName('TemporalActivityScheduleToStartLatencyHigh')).toContain('temporal_activity_schedule_to_start_latency_bucket');
+    expect(byName('TemporalActivityScheduleToStartLatencyHigh')).toContain(
+      'temporal_activity_schedule_to_start_latency_bucket',
+    );
     expect(byName('TemporalWorkerTaskSlotsExhausted')).toContain('temporal_worker_task_slots_available');
   });
 });
@@ -220,6 +220,7 @@ describe('Prometheus config infra/prometheus/prometheus.yml', () => {
   });
 
   it('every contract metric has a known kind', () => {
-    for (const spec of Object.values(METRIC_CONTRACT)) expect(['counter', 'gauge', 'histogram', 'summary']).toContain(spec.kind);
+    for (const spec of Object.values(METRIC_CONTRACT))
+      expect(['counter', 'gauge', 'histogram', 'summary']).toContain(spec.kind);
   });
 });

@@ -13,15 +13,26 @@ const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf
 
 describe('worker restarts', () => {
   it('compose restarts a worker that exits, whatever its exit code', () => {
-    const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { restart?: string }> };
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+      services: Record<string, { restart?: string }>;
+    };
     // `on-failure` would not restart a worker that exited 0 on its own; `unless-stopped` and `always` do
     expect(['unless-stopped', 'always']).toContain(compose.services.worker?.restart);
   });
 
   it('Kubernetes restarts the worker container when it exits or stops answering its liveness probe', () => {
-    const docs = parseAllDocuments(read('infra/k8s/worker-deployment.yaml')).map((d) => d.toJS() as Record<string, unknown>);
+    const docs = parseAllDocuments(read('infra/k8s/worker-deployment.yaml')).map(
+      (d) => d.toJS() as Record<string, unknown>,
+    );
     const deployment = docs.find((d) => d.kind === 'Deployment') as {
-      spec: { template: { spec: { restartPolicy?: string; containers: Array<{ name: string; livenessProbe?: { httpGet?: { path: string } } }> } } };
+      spec: {
+        template: {
+          spec: {
+            restartPolicy?: string;
+            containers: Array<{ name: string; livenessProbe?: { httpGet?: { path: string } } }>;
+          };
+        };
+      };
     };
     const pod = deployment.spec.template.spec;
     expect(pod.restartPolicy ?? 'Always').toBe('Always');

@@ -7,7 +7,11 @@ import { authHeaders, type TestCaller } from '../support/auth';
  * customer opens wallets and transfers, finance funds a wallet. Each test uses callers of its own.
  */
 export interface ApiDriver {
-  request(method: string, url: string, opts?: { caller?: TestCaller; body?: unknown; headers?: Record<string, string> }): Promise<{
+  request(
+    method: string,
+    url: string,
+    opts?: { caller?: TestCaller; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{
     status: number;
     headers: Record<string, string>;
     json: () => unknown;
@@ -65,7 +69,11 @@ export function customer(): TestCaller {
 }
 export const FINANCE: TestCaller = { sub: 'finance-observability', roles: ['finance'] };
 
-async function expectStatus<T>(res: Awaited<ReturnType<ApiDriver['request']>>, expected: number[], what: string): Promise<T> {
+async function expectStatus<T>(
+  res: Awaited<ReturnType<ApiDriver['request']>>,
+  expected: number[],
+  what: string,
+): Promise<T> {
   if (!expected.includes(res.status)) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.json())}`);
   return res.json() as T;
 }
@@ -97,7 +105,11 @@ export async function transfer(
     headers: { 'idempotency-key': opts.key ?? `tr-${randomUUID()}`, prefer: `wait=${opts.waitSeconds ?? 10}` },
   });
   const json = await expectStatus<TransferJson>(res, [200, 201, 202], 'transfer');
-  return { ...json, replayed: res.headers['idempotent-replayed'] === 'true', requestId: res.headers['x-request-id'] ?? '' };
+  return {
+    ...json,
+    replayed: res.headers['idempotent-replayed'] === 'true',
+    requestId: res.headers['x-request-id'] ?? '',
+  };
 }
 
 /** One sample of the Prometheus text format. */
@@ -126,6 +138,8 @@ export function parseMetrics(text: string): { samples: Sample[]; types: Map<stri
 
 /** The sum of the samples named `name` whose labels include `labels`. */
 export function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const matching = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
 }

@@ -21,7 +21,8 @@ describe('API logs', () => {
     const stream = new Writable({
       write(chunk: Buffer, _enc, done) {
         raw += chunk.toString();
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString().split('\n').filter(Boolean))
+          lines.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     });
@@ -41,13 +42,19 @@ describe('API logs', () => {
     const t = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 10 }, { waitSeconds: 0 });
 
     const ofRequest = lines.filter((l) => l.reqId === t.requestId);
-    expect(ofRequest.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'transfer answered', 'request completed']));
+    expect(ofRequest.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['incoming request', 'transfer answered', 'request completed']),
+    );
     for (const line of ofRequest) expect(line.service).toBe('wallet-api');
     const accepted = ofRequest.find((l) => l.msg === 'transfer answered');
     expect(accepted).toMatchObject({ transferId: t.id, workflowId: t.workflowId });
-    expect(ofRequest.find((l) => l.msg === 'request completed')).toMatchObject({ transferId: t.id, workflowId: t.workflowId });
+    expect(ofRequest.find((l) => l.msg === 'request completed')).toMatchObject({
+      transferId: t.id,
+      workflowId: t.workflowId,
+    });
     // lines with a request carry its id, always
-    for (const line of lines.filter((l) => l.req !== undefined || l.res !== undefined)) expect(line.reqId).toEqual(expect.any(String));
+    for (const line of lines.filter((l) => l.req !== undefined || l.res !== undefined))
+      expect(line.reqId).toEqual(expect.any(String));
   });
 
   it('never writes a token or a secret', async () => {
@@ -69,7 +76,8 @@ describe('API logs', () => {
       user: { password: REDACTED, token: REDACTED, apiKey: REDACTED },
       config: { DATABASE_URL: REDACTED, JWT_SECRET: REDACTED },
     });
-    for (const secret of [token.slice(7), 'hunter2', 'tok-123', 's3cret', 'session=abc']) expect(raw).not.toContain(secret);
+    for (const secret of [token.slice(7), 'hunter2', 'tok-123', 's3cret', 'session=abc'])
+      expect(raw).not.toContain(secret);
   });
 
   it('is pretty only for a terminal, unless told', () => {
@@ -79,6 +87,8 @@ describe('API logs', () => {
     expect(prettyLogs('json', { isTTY: true })).toBe(false);
     expect(prettyLogs('pretty', { isTTY: false })).toBe(true);
     expect(loggerOptions({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, 'x').transport).toBeUndefined();
-    expect(loggerOptions({ LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' }, 'x').transport).toMatchObject({ target: require.resolve('pino-pretty') });
+    expect(loggerOptions({ LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' }, 'x').transport).toMatchObject({
+      target: require.resolve('pino-pretty'),
+    });
   });
 });

@@ -54,7 +54,9 @@ function spawnWorker(config: Config, ports: { metrics: number; temporal: number 
   return { child, output: () => output, exited };
 }
 
-async function scrape(url: string): Promise<{ text: string; samples: Sample[]; types: Map<string, string>; contentType: string }> {
+async function scrape(
+  url: string,
+): Promise<{ text: string; samples: Sample[]; types: Map<string, string>; contentType: string }> {
   const res = await fetch(url);
   expect(res.status).toBe(200);
   const text = await res.text();
@@ -92,7 +94,8 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     worker = spawnWorker(config, ports);
     await eventually(
       async () => {
-        if (worker.child.exitCode !== null) throw new Error(`worker exited (${worker.child.exitCode}):\n${worker.output()}`);
+        if (worker.child.exitCode !== null)
+          throw new Error(`worker exited (${worker.child.exitCode}):\n${worker.output()}`);
         const res = await fetch(`${workerUrl}/health/ready`).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
@@ -135,7 +138,8 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     // a parked transfer of our own wallets, for the gauge (which counts the whole table)
     const parkedId = randomUUID();
     parked.push(parkedId);
-    await query(ds,
+    await query(
+      ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency,
                               workflow_id, status)
        VALUES ($1, $2, $3, 'x', $4, $5, 1, 'EUR', $6, 'NEEDS_ATTENTION')`,
@@ -150,10 +154,19 @@ describe('Prometheus metrics of the API and of a worker process', () => {
 
     const transfersPost = { route: '/v1/transfers', method: 'POST', status_code: '200' };
     expect(valueOf(a.samples, 'http_request_duration_seconds_count', transfersPost)).toBeGreaterThanOrEqual(2);
-    expect(valueOf(a.samples, 'http_request_duration_seconds_bucket', { ...transfersPost, le: '+Inf' })).toBeGreaterThanOrEqual(2);
+    expect(
+      valueOf(a.samples, 'http_request_duration_seconds_bucket', { ...transfersPost, le: '+Inf' }),
+    ).toBeGreaterThanOrEqual(2);
     expect(valueOf(a.samples, 'http_request_duration_seconds_sum', transfersPost)).toBeGreaterThan(0);
-    expect(valueOf(a.samples, 'http_request_duration_seconds_count', { route: '/v1/wallets/:id/deposits', status_code: '201' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(a.samples, 'http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(1);
+    expect(
+      valueOf(a.samples, 'http_request_duration_seconds_count', {
+        route: '/v1/wallets/:id/deposits',
+        status_code: '201',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      valueOf(a.samples, 'http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' }),
+    ).toBeGreaterThanOrEqual(1);
     // route patterns only, never a raw URL (a wallet or transfer id in a label is unbounded cardinality)
     const routes = new Set(a.samples.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route));
     for (const route of routes) expect(route).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
@@ -185,10 +198,16 @@ describe('Prometheus metrics of the API and of a worker process', () => {
       args: [1],
     });
     // the saga's last step (COMPLETED written) may still be reporting when the API answered
-    const w = await eventually(async () => {
-      const m = await scrape(`${workerUrl}/metrics`);
-      return (valueOf(m.samples, 'temporal_workflow_completed', { workflow_type: 'transferWorkflow' }) ?? 0) >= 2 ? m : undefined;
-    }, 15_000, 'both transfer workflows to be reported complete by the worker');
+    const w = await eventually(
+      async () => {
+        const m = await scrape(`${workerUrl}/metrics`);
+        return (valueOf(m.samples, 'temporal_workflow_completed', { workflow_type: 'transferWorkflow' }) ?? 0) >= 2
+          ? m
+          : undefined;
+      },
+      15_000,
+      'both transfer workflows to be reported complete by the worker',
+    );
     expect(w.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
 
     expect(valueOf(w.samples, 'transfers_total', { status: 'COMPLETED' })).toBeGreaterThanOrEqual(1);
@@ -217,27 +236,40 @@ describe('Prometheus metrics of the API and of a worker process', () => {
 
     // Temporal's own metrics, appended by the worker, under the names the alerts use
     const queue = { task_queue: config.TEMPORAL_TASK_QUEUE };
-    expect(valueOf(w.samples, 'temporal_workflow_completed', { ...queue, workflow_type: 'transferWorkflow' })).toBeGreaterThanOrEqual(2);
+    expect(
+      valueOf(w.samples, 'temporal_workflow_completed', { ...queue, workflow_type: 'transferWorkflow' }),
+    ).toBeGreaterThanOrEqual(2);
     expect(valueOf(w.samples, 'temporal_workflow_task_schedule_to_start_latency_count', queue)).toBeGreaterThan(0);
     // every saga step runs as a local activity
     for (const step of ['reserve', 'accounting', 'ledger', 'notify']) {
-      expect(valueOf(w.samples, 'temporal_local_activity_execution_latency_count', { ...queue, activity_type: step })).toBeGreaterThan(0);
+      expect(
+        valueOf(w.samples, 'temporal_local_activity_execution_latency_count', { ...queue, activity_type: step }),
+      ).toBeGreaterThan(0);
     }
-    expect(valueOf(w.samples, 'temporal_worker_task_slots_available', { ...queue, worker_type: 'ActivityWorker' })).toBeGreaterThan(0);
+    expect(
+      valueOf(w.samples, 'temporal_worker_task_slots_available', { ...queue, worker_type: 'ActivityWorker' }),
+    ).toBeGreaterThan(0);
     expect(valueOf(w.samples, 'temporal_num_pollers', queue)).toBeDefined();
 
     // every name either process exposes is in the contract, and every business metric is exposed by one of them
     const family = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
-    const exposed = new Set([...a.samples, ...w.samples].map((s) => (METRIC_CONTRACT[s.name] ? s.name : family(s.name))));
+    const exposed = new Set(
+      [...a.samples, ...w.samples].map((s) => (METRIC_CONTRACT[s.name] ? s.name : family(s.name))),
+    );
     const unknown = [...exposed].filter((n) => !METRIC_CONTRACT[n] && !n.startsWith('temporal_'));
     expect(unknown).toEqual([]);
     expect(Object.keys(APP_METRICS).filter((n) => !exposed.has(n))).toEqual(
       // only when something happens: a 429, a failed rate-limit check
       ['rate_limited_total', 'rate_limit_store_errors_total'].filter((n) => !exposed.has(n)),
     );
-    const temporalUsed = ['temporal_activity_schedule_to_start_latency', 'temporal_workflow_task_schedule_to_start_latency',
-      'temporal_activity_execution_latency', 'temporal_local_activity_execution_latency', 'temporal_worker_task_slots_available',
-      'temporal_workflow_completed'];
+    const temporalUsed = [
+      'temporal_activity_schedule_to_start_latency',
+      'temporal_workflow_task_schedule_to_start_latency',
+      'temporal_activity_execution_latency',
+      'temporal_local_activity_execution_latency',
+      'temporal_worker_task_slots_available',
+      'temporal_workflow_completed',
+    ];
     for (const name of temporalUsed) {
       expect(TEMPORAL_SDK_METRICS[name]).toBeDefined();
       expect(exposed.has(name)).toBe(true);
@@ -254,7 +286,9 @@ describe('Prometheus metrics of the API and of a worker process', () => {
       expect((await api.request('GET', `/v1/wallets/${wallet}`, { caller: owner })).status).toBe(429);
       const m = parseMetrics((await limited.inject({ method: 'GET', url: '/metrics' })).body);
       expect(valueOf(m.samples, 'rate_limited_total', { route: '/v1/wallets/:id' })).toBe(1);
-      expect(valueOf(m.samples, 'http_request_duration_seconds_count', { route: '/v1/wallets/:id', status_code: '429' })).toBe(1);
+      expect(
+        valueOf(m.samples, 'http_request_duration_seconds_count', { route: '/v1/wallets/:id', status_code: '429' }),
+      ).toBe(1);
       expectContractLabels(m.samples, m.types, 'rate_limited_total');
     } finally {
       await limited.close();
@@ -294,30 +328,42 @@ describe('worker readiness', () => {
       healthService: { check: async () => (status instanceof Error ? Promise.reject(status) : { status }) },
     }) as unknown as NativeConnection;
   // the check is the Store's ping (db/store.ts)
-  const db = (up: boolean) => ({ ping: async () => (up ? undefined : Promise.reject(new Error('connection refused'))) }) as unknown as Store;
+  const db = (up: boolean) =>
+    ({ ping: async () => (up ? undefined : Promise.reject(new Error('connection refused'))) }) as unknown as Store;
   const worker = (state: string) => ({ getState: () => state }) as unknown as Worker;
 
   it('is ready only while polling with Temporal and Postgres answering', async () => {
-    expect(await workerReadiness({ worker: () => worker('RUNNING'), connection: connection(1), db: db(true) })()).toEqual({
+    expect(
+      await workerReadiness({ worker: () => worker('RUNNING'), connection: connection(1), db: db(true) })(),
+    ).toEqual({
       status: 'ok',
       checks: { worker: 'ok', temporal: 'ok', postgres: 'ok' },
     });
-    expect(await workerReadiness({ worker: () => undefined, connection: connection(1), db: db(true) })()).toMatchObject({
-      status: 'unavailable',
-      checks: { worker: 'not polling: STARTING' },
-    });
-    expect(await workerReadiness({ worker: () => worker('DRAINING'), connection: connection(1), db: db(true) })()).toMatchObject({
+    expect(await workerReadiness({ worker: () => undefined, connection: connection(1), db: db(true) })()).toMatchObject(
+      {
+        status: 'unavailable',
+        checks: { worker: 'not polling: STARTING' },
+      },
+    );
+    expect(
+      await workerReadiness({ worker: () => worker('DRAINING'), connection: connection(1), db: db(true) })(),
+    ).toMatchObject({
       status: 'unavailable',
       checks: { worker: 'not polling: DRAINING' },
     });
     expect(
-      await workerReadiness({ worker: () => worker('RUNNING'), connection: connection(new Error('14 UNAVAILABLE')), db: db(false) })(),
+      await workerReadiness({
+        worker: () => worker('RUNNING'),
+        connection: connection(new Error('14 UNAVAILABLE')),
+        db: db(false),
+      })(),
     ).toEqual({
       status: 'unavailable',
       checks: { worker: 'ok', temporal: 'unreachable: 14 UNAVAILABLE', postgres: 'unreachable: connection refused' },
     });
-    expect((await workerReadiness({ worker: () => worker('RUNNING'), connection: connection(2), db: db(true) })()).checks.temporal).toMatch(
-      /^unreachable: health status 2/,
-    );
+    expect(
+      (await workerReadiness({ worker: () => worker('RUNNING'), connection: connection(2), db: db(true) })()).checks
+        .temporal,
+    ).toMatch(/^unreachable: health status 2/);
   });
 });

@@ -81,15 +81,25 @@ describe('tracing', () => {
       const done = await transfer(api, alice, { fromWalletId: from, toWalletId: to, amount: 700 });
       expect(done.status).toBe('COMPLETED');
       // the workflow's spans arrive through the worker's sink once its last task completed
-      const spans = await eventually(async () => {
-        const all = exporter.getFinishedSpans();
-        return named(all, 'RunWorkflow:transferWorkflow').length > 0 && named(all, 'RunActivity:notify').length > 0 ? all : undefined;
-      }, 15_000, 'the workflow span');
+      const spans = await eventually(
+        async () => {
+          const all = exporter.getFinishedSpans();
+          return named(all, 'RunWorkflow:transferWorkflow').length > 0 && named(all, 'RunActivity:notify').length > 0
+            ? all
+            : undefined;
+        },
+        15_000,
+        'the workflow span',
+      );
 
       const [http] = named(spans, 'POST /v1/transfers');
       expect(http).toBeDefined();
       expect(http!.kind).toBe(SpanKind.SERVER);
-      expect(http!.attributes).toMatchObject({ 'http.route': '/v1/transfers', 'http.response.status_code': 200, 'wallet.request_id': done.requestId });
+      expect(http!.attributes).toMatchObject({
+        'http.route': '/v1/transfers',
+        'http.response.status_code': 200,
+        'wallet.request_id': done.requestId,
+      });
       const traceId = http!.spanContext().traceId;
 
       // the API starts the saga with update-with-start (its early answer)
@@ -101,7 +111,11 @@ describe('tracing', () => {
       for (const activity of ['reserve', 'accounting', 'ledger', 'notify']) {
         const starts = named(spans, `StartActivity:${activity}`);
         const runs = named(spans, `RunActivity:${activity}`);
-        expect({ activity, starts: starts.length > 0, runs: runs.length > 0 }).toEqual({ activity, starts: true, runs: true });
+        expect({ activity, starts: starts.length > 0, runs: runs.length > 0 }).toEqual({
+          activity,
+          starts: true,
+          runs: true,
+        });
         for (const s of starts) expect(s.parentSpanId).toBe(run!.spanContext().spanId);
         // each attempt continues the workflow's trace under the span that scheduled it
         for (const r of runs) {
@@ -115,19 +129,33 @@ describe('tracing', () => {
 
       // and the traced history replays deterministically on the same bundle
       const history = await app.temporal.workflow.getHandle(done.workflowId).fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), sinks: workflowSinks(TRACING_OFF) }, history, done.workflowId);
+      await Worker.runReplayHistory(
+        { workflowBundle: await workflowBundle(), sinks: workflowSinks(TRACING_OFF) },
+        history,
+        done.workflowId,
+      );
     });
 
     it('leaves a transfer started without a trace context untraced, on a tracing worker too', async () => {
       const from = await openWallet(injectDriver(app), customer());
       await fund(injectDriver(app), from, 1_000);
       const to = await openWallet(injectDriver(app), customer());
-      await eventually(async () => (named(exporter.getFinishedSpans(), 'RunWorkflow:transferWorkflow').length ? true : undefined));
+      await eventually(async () =>
+        named(exporter.getFinishedSpans(), 'RunWorkflow:transferWorkflow').length ? true : undefined,
+      );
       exporter.reset();
 
       const { transfer: t } = await startTransfer(
         { db: ds, temporal: plainClient, config },
-        { callerId: 'untraced', idempotencyKey: randomUUID(), requestHash: 'h', fromWalletId: from, toWalletId: to, amount: 100n, currency: 'EUR' },
+        {
+          callerId: 'untraced',
+          idempotencyKey: randomUUID(),
+          requestHash: 'h',
+          fromWalletId: from,
+          toWalletId: to,
+          amount: 100n,
+          currency: 'EUR',
+        },
         { waitSeconds: 0 },
       );
       await plainClient.workflow.getHandle(t.workflowId).result();

@@ -27,7 +27,8 @@ describe('counting transfer transitions', () => {
     const from = await makeWallet(ds, { balance: 100n });
     const to = await makeWallet(ds);
     const id = randomUUID();
-    await query(ds,
+    await query(
+      ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
        VALUES ($1, 'counting', $2, 'h', $3, $4, 10, 'EUR', $5)`,
       [id, `key-${id}`, from.id, to.id, `transfer-${id}`],
@@ -56,7 +57,14 @@ describe('counting transfer transitions', () => {
     expect(valueOf(samples, 'transfers_total', { status: 'COMPLETED' })).toBe(0);
     expect(valueOf(samples, 'transfer_duration_seconds_count', { status: 'CANCELLED' })).toBe(1);
     expect(valueOf(samples, 'transfer_duration_seconds_count', { status: 'NEEDS_ATTENTION' })).toBeUndefined();
-    const [row] = await query(ds, `SELECT extract(epoch FROM finished_at - created_at)::float8 AS s FROM transfers WHERE id = $1`, [transferId]);
-    expect(valueOf(samples, 'transfer_duration_seconds_sum', { status: 'CANCELLED' })).toBeCloseTo((row as { s: number }).s, 2); // Date: milliseconds
+    const [row] = await query(
+      ds,
+      `SELECT extract(epoch FROM finished_at - created_at)::float8 AS s FROM transfers WHERE id = $1`,
+      [transferId],
+    );
+    expect(valueOf(samples, 'transfer_duration_seconds_sum', { status: 'CANCELLED' })).toBeCloseTo(
+      (row as { s: number }).s,
+      2,
+    ); // Date: milliseconds
   });
 });

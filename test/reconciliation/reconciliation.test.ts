@@ -61,7 +61,13 @@ describe('reconciliation', () => {
   }
 
   async function completedTransfer(amount: number): Promise<string> {
-    const res = await transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount }, uniqueKey('tr'), { prefer: 'wait=30' });
+    const res = await transferAs(
+      app,
+      alice,
+      { fromWalletId: wallets.A, toWalletId: wallets.B, amount },
+      uniqueKey('tr'),
+      { prefer: 'wait=30' },
+    );
     expect([res.statusCode, res.json<{ status: string }>().status]).toEqual([200, 'COMPLETED']);
     return res.json<{ id: string }>().id;
   }
@@ -96,7 +102,9 @@ describe('reconciliation', () => {
     await database.create();
     db = createStore({ url: databaseUrl, poolMax: 3, applicationName: 'wallet-test-recon' });
     await db.connect();
-    worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
     app = await startApp(env);
     temporal = await connectTemporalClient();
     wallets.A = (await createWalletAs(app, alice)).id;
@@ -118,32 +126,60 @@ describe('reconciliation', () => {
   it('reports zero discrepancies on a busy ledger: completed, refused, parked, retried and cancelled transfers, some still running', async () => {
     // completed in two currencies, refused for insufficient funds, concurrently
     const results = await Promise.all([
-      ...Array.from({ length: 12 }, (_, i) => transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 100 + i })),
+      ...Array.from({ length: 12 }, (_, i) =>
+        transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 100 + i }),
+      ),
       // USD: two complete, two are refused for insufficient funds (an outcome, not a discrepancy)
       ...Array.from({ length: 4 }, () =>
-        transferAs(app, alice, { fromWalletId: wallets.U, toWalletId: wallets.V, amount: 20_000, currency: 'USD' } as never, uniqueKey('usd')),
+        transferAs(
+          app,
+          alice,
+          { fromWalletId: wallets.U, toWalletId: wallets.V, amount: 20_000, currency: 'USD' } as never,
+          uniqueKey('usd'),
+        ),
       ),
     ]);
     expect(results.every((r) => [202, 422].includes(r.statusCode))).toBe(true);
 
     // two parked by an accounting outage: finance retries one and cancels the other (audited decisions)
     accounting.available = false;
-    const parked = await Promise.all([1, 2].map(() => transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 500 }, uniqueKey('park'), { prefer: 'wait=30' })));
+    const parked = await Promise.all(
+      [1, 2].map(() =>
+        transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 500 }, uniqueKey('park'), {
+          prefer: 'wait=30',
+        }),
+      ),
+    );
     expect(parked.map((r) => r.json<{ status: string }>().status)).toEqual(['NEEDS_ATTENTION', 'NEEDS_ATTENTION']);
     accounting.available = true;
     const [retryId, cancelId] = parked.map((r) => r.json<{ id: string }>().id);
     const decide = (id: string, action: string) =>
-      app.inject({ method: 'POST', url: `/v1/transfers/${id}/${action}`, headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') }, payload: { reason: 'reconciliation test' } });
+      app.inject({
+        method: 'POST',
+        url: `/v1/transfers/${id}/${action}`,
+        headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
+        payload: { reason: 'reconciliation test' },
+      });
     expect((await decide(retryId!, 'retry')).statusCode).toBe(200);
     expect((await decide(cancelId!, 'cancel')).statusCode).toBe(200);
 
     // busy while it runs: transfers keep coming
-    const during = Promise.all(Array.from({ length: 6 }, () => transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 7 })));
+    const during = Promise.all(
+      Array.from({ length: 6 }, () =>
+        transferAs(app, alice, { fromWalletId: wallets.A, toWalletId: wallets.B, amount: 7 }),
+      ),
+    );
     const run = await runThroughApi();
     await during;
 
     expect(run.found).toEqual([]);
-    expect(run).toMatchObject({ trigger: 'manual', requestedBy: FINANCE.sub, discrepancies: 0, discrepancyCounts: {}, repaired: 0 });
+    expect(run).toMatchObject({
+      trigger: 'manual',
+      requestedBy: FINANCE.sub,
+      discrepancies: 0,
+      discrepancyCounts: {},
+      repaired: 0,
+    });
     expect(run.checked.wallets).toBeGreaterThanOrEqual(6); // 4 customer wallets + external:EUR, external:USD
     expect(run.checked.journalEntries).toBeGreaterThanOrEqual(14);
     expect(run.checked.transfers).toBeGreaterThanOrEqual(18);
@@ -155,7 +191,11 @@ describe('reconciliation', () => {
     expect(audit.json<{ items: Array<{ action: string; actor: string; reason: string }> }>().items).toEqual([
       expect.objectContaining({ action: 'reconciliation.run', actor: FINANCE.sub, reason: 'test run' }),
     ]);
-    const list = await app.inject({ method: 'GET', url: '/v1/reconciliation/runs?limit=1', headers: authHeaders(ADMIN) });
+    const list = await app.inject({
+      method: 'GET',
+      url: '/v1/reconciliation/runs?limit=1',
+      headers: authHeaders(ADMIN),
+    });
     expect(list.json<{ items: RunJson[] }>().items[0]).toMatchObject({ id: run.id, status: 'succeeded' });
 
     // the API's gauges read the latest run
@@ -200,14 +240,20 @@ describe('reconciliation', () => {
     expect(continued.checked).toEqual(large.checked);
     expect(continued.discrepancyCounts).toEqual({});
     // visibility is eventually consistent: wait for the closed runs to be listed
-    await eventually(async () => {
-      let runs = 0;
-      for await (const _ of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs += 1;
-      return runs > 1 ? runs : undefined;
-    }, 10_000, 'the continued-as-new runs');
-    const [stored] = await query<{ n: number; wallets: string }>(db, `SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`, [
-      workflowId,
-    ]);
+    await eventually(
+      async () => {
+        let runs = 0;
+        for await (const _ of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs += 1;
+        return runs > 1 ? runs : undefined;
+      },
+      10_000,
+      'the continued-as-new runs',
+    );
+    const [stored] = await query<{ n: number; wallets: string }>(
+      db,
+      `SELECT count(*)::int AS n, max(checked->>'wallets') AS wallets FROM reconciliation_runs WHERE workflow_id = $1`,
+      [workflowId],
+    );
     expect(stored).toEqual({ n: 1, wallets: String(large.checked.wallets) }); // one run row for all its Temporal runs
   });
 
@@ -240,7 +286,8 @@ describe('reconciliation', () => {
     // an audit row for a decision the saga never applied
     const undecided = await completedTransfer(50);
     const forgedKey = `${workflowIdFor(undecided)}/forged-update`;
-    await query(db,
+    await query(
+      db,
       `INSERT INTO audit_log (actor, roles, action, target_type, target_id, reason, request_id, idempotency_key, created_at)
        VALUES ('mallory', '{finance}', 'transfer.retry', 'transfer', $1, 'never applied', 'req-x', $2, now() - interval '5 minutes')`,
       [undecided, forgedKey],
@@ -252,12 +299,21 @@ describe('reconciliation', () => {
     await recordHistory(run.workflowId, 'maintenance/reconciliation-repairs');
 
     const byKind = (kind: string) => run.found.filter((d) => d.kind === kind);
-    expect(byKind('wallet_balance_mismatch')).toEqual([expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } })]);
-    expect(byKind('wallet_balance_after_mismatch')).toEqual([expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } })]);
-    expect(byKind('booking_missing')).toEqual([expect.objectContaining({ subject: unbooked, ids: { transferId: unbooked } })]);
+    expect(byKind('wallet_balance_mismatch')).toEqual([
+      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } }),
+    ]);
+    expect(byKind('wallet_balance_after_mismatch')).toEqual([
+      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } }),
+    ]);
+    expect(byKind('booking_missing')).toEqual([
+      expect.objectContaining({ subject: unbooked, ids: { transferId: unbooked } }),
+    ]);
     expect(byKind('accounting_ledger_totals_mismatch')).toEqual([expect.objectContaining({ subject: 'EUR' })]);
     expect(byKind('workflow_without_transfer')).toEqual([
-      expect.objectContaining({ subject: workflowIdFor(rowless), ids: expect.objectContaining({ workflowId: workflowIdFor(rowless) }) }),
+      expect.objectContaining({
+        subject: workflowIdFor(rowless),
+        ids: expect.objectContaining({ workflowId: workflowIdFor(rowless) }),
+      }),
     ]);
     expect(byKind('transfer_without_workflow')).toEqual([
       expect.objectContaining({
@@ -267,7 +323,10 @@ describe('reconciliation', () => {
       }),
     ]);
     expect(byKind('audit_without_decision')).toEqual([
-      expect.objectContaining({ subject: forgedKey, ids: { transferId: undecided, workflowId: workflowIdFor(undecided), updateId: 'forged-update' } }),
+      expect.objectContaining({
+        subject: forgedKey,
+        ids: { transferId: undecided, workflowId: workflowIdFor(undecided), updateId: 'forged-update' },
+      }),
     ]);
     expect(Object.keys(run.discrepancyCounts).sort()).toEqual(
       [

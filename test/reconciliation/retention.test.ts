@@ -17,7 +17,11 @@ import { query } from '../support/sql';
  * deletes records past their expiry, and only this file expires any.
  */
 describe('idempotency retention', () => {
-  const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('retention'), RETENTION_BATCH_SIZE: '3', RETENTION_MAX_BATCHES: '2' };
+  const env = {
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('retention'),
+    RETENTION_BATCH_SIZE: '3',
+    RETENTION_MAX_BATCHES: '2',
+  };
   let app: FastifyInstance;
   let worker: RunningWorker;
   let temporal: Client;
@@ -36,7 +40,10 @@ describe('idempotency retention', () => {
   /** One retention run; `record`: also saved as a replay fixture (RECORD_HISTORIES=1). */
   const purge = async (record?: string) => {
     const workflowId = `retention-${randomUUID()}`;
-    const result = await temporal.workflow.execute(idempotencyRetentionWorkflow, { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId });
+    const result = await temporal.workflow.execute(idempotencyRetentionWorkflow, {
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowId,
+    });
     if (record) await recordHistory(workflowId, record);
     return result;
   };
@@ -64,22 +71,26 @@ describe('idempotency retention', () => {
     const body = { fromWalletId: A.id, toWalletId: B.id, amount: 100 };
     const first = await transferAs(app, alice, body, oldKey, { prefer: 'wait=30' });
     expect(first.json<{ status: string }>().status).toBe('COMPLETED');
-    expect((await transferAs(app, alice, { ...body, amount: 200 }, freshKey, { prefer: 'wait=30' })).statusCode).toBe(200);
+    expect((await transferAs(app, alice, { ...body, amount: 200 }, freshKey, { prefer: 'wait=30' })).statusCode).toBe(
+      200,
+    );
 
     // seven long-expired records of someone else, and alice's first key expired just now (its Redis
     // copy expires with it: both have the same TTL)
     const stranger = uniqueKey('stranger');
     for (let i = 0; i < 7; i++) {
-      await query(app.db,
+      await query(
+        app.db,
         `INSERT INTO idempotency_records (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
          VALUES ($1, $2, 'h', 'transfer', $3, now() - interval '1 hour')`,
         [stranger, `k${i}`, randomUUID()],
       );
     }
-    await query(app.db, `UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`, [
-      alice.sub,
-      oldKey,
-    ]);
+    await query(
+      app.db,
+      `UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`,
+      [alice.sub, oldKey],
+    );
     await app.redis.del(`idem:${encodeURIComponent(alice.sub)}:${oldKey}`);
 
     // batches of 3, at most 2 per run: the first run stops after 6 and says there is more
@@ -101,7 +112,9 @@ describe('idempotency retention', () => {
     expect(await getWallet(app, A.id)).toMatchObject({ balance: 10_000 - 100 - 200, held: 0 });
     const [entries] = await query<{
       n: number;
-    }>(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [first.json<{ id: string }>().id]);
+    }>(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [
+      first.json<{ id: string }>().id,
+    ]);
     expect(entries!.n).toBe(1);
   });
 });

@@ -51,7 +51,12 @@ describe('POST /v1/reconciliation/runs under outages', () => {
   /** A finance caller of its own, so its runs and audit rows are told apart from every other test's. */
   const financeCaller = (): TestCaller => ({ sub: uniqueKey('finance'), roles: ['finance'] });
   const requestRun = (who: TestCaller) =>
-    app.inject({ method: 'POST', url: '/v1/reconciliation/runs', headers: authHeaders(who), payload: { reason: 'outage test' } });
+    app.inject({
+      method: 'POST',
+      url: '/v1/reconciliation/runs',
+      headers: authHeaders(who),
+      payload: { reason: 'outage test' },
+    });
 
   async function runsOf(who: TestCaller) {
     const { rows } = await direct.query<{ id: string; status: string; failure: string | null }>(
@@ -99,8 +104,16 @@ describe('POST /v1/reconciliation/runs under outages', () => {
     expect(await runsOf(who)).toEqual([{ id: run.id, status: 'running', failure: null }]);
     await until(async () => (await workflowsStarted()).includes(run.workflowId), 10_000, 'the workflow in visibility');
     // the read back through the API matches the answer
-    const read = await app.inject({ method: 'GET', url: `/v1/reconciliation/runs/${run.id}`, headers: authHeaders(who) });
-    expect(read.json()).toMatchObject({ id: run.id, status: 'running', startedAt: res.json<{ startedAt: string }>().startedAt });
+    const read = await app.inject({
+      method: 'GET',
+      url: `/v1/reconciliation/runs/${run.id}`,
+      headers: authHeaders(who),
+    });
+    expect(read.json()).toMatchObject({
+      id: run.id,
+      status: 'running',
+      startedAt: res.json<{ startedAt: string }>().startedAt,
+    });
   });
 
   it('answers 503 and records the run as failed (audited, nothing checked) when Temporal refuses the start', async () => {
@@ -110,7 +123,9 @@ describe('POST /v1/reconciliation/runs under outages', () => {
     const res = await requestRun(who);
     expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
     const runs = await runsOf(who);
-    expect(runs).toEqual([{ id: expect.any(String), status: 'failed', failure: expect.stringContaining('could not be started') }]);
+    expect(runs).toEqual([
+      { id: expect.any(String), status: 'failed', failure: expect.stringContaining('could not be started') },
+    ]);
     expect(res.json<{ detail: string }>().detail).toContain(`/v1/reconciliation/runs/${runs[0]!.id}`);
     // the request that reached the books is in the trail, tied to the failed run
     expect(await auditRowsOf(who)).toEqual([runs[0]!.id]);

@@ -5,7 +5,17 @@ import { Client as PgClient } from 'pg';
 import { authHeaders } from '../support/auth';
 import { testConfig } from '../support/env';
 import { TcpProxy } from '../support/tcp-proxy';
-import { ADMIN, closedPort, createWallet, expectProblem, FINANCE, getWallet, postDeposit, startApp, uniqueKey } from '../api/helpers';
+import {
+  ADMIN,
+  closedPort,
+  createWallet,
+  expectProblem,
+  FINANCE,
+  getWallet,
+  postDeposit,
+  startApp,
+  uniqueKey,
+} from '../api/helpers';
 import { API_MAIN, getJson, isRetryLine, spawnLogging, until, type LoggingProcess } from './helpers';
 
 /**
@@ -22,7 +32,11 @@ describe('API with its database connection dropped', () => {
   beforeAll(async () => {
     await proxy.listen();
     proxy.open();
-    app = await startApp({ DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL), DB_POOL_MAX: '4', DEPENDENCY_RETRY_MAX_SECONDS: '0.5' });
+    app = await startApp({
+      DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL),
+      DB_POOL_MAX: '4',
+      DEPENDENCY_RETRY_MAX_SECONDS: '0.5',
+    });
     direct = new PgClient({ connectionString: testConfig().DATABASE_URL }); // not through the proxy
     await direct.connect();
   });
@@ -35,7 +49,8 @@ describe('API with its database connection dropped', () => {
 
   afterEach(() => proxy.open());
 
-  const readWallet = (id: string) => app.inject({ method: 'GET', url: `/v1/wallets/${id}`, headers: authHeaders(ADMIN) });
+  const readWallet = (id: string) =>
+    app.inject({ method: 'GET', url: `/v1/wallets/${id}`, headers: authHeaders(ADMIN) });
 
   function expectUnavailable(res: LightMyRequestResponse) {
     expect(res.statusCode).not.toBe(500);
@@ -105,7 +120,11 @@ describe('API with its database connection dropped', () => {
 
 /** The API process's base URL, from Fastify's "Server listening at …" line (PORT=0 picks a free port). */
 async function listeningAt(api: LoggingProcess): Promise<string> {
-  const line = await api.waitForLine((l) => String(l.msg).startsWith('Server listening at '), 15_000, 'the API to listen');
+  const line = await api.waitForLine(
+    (l) => String(l.msg).startsWith('Server listening at '),
+    15_000,
+    'the API to listen',
+  );
   return String(line.msg).replace('Server listening at ', '');
 }
 
@@ -124,13 +143,23 @@ describe('API started while its database is down', () => {
 
   it('boots, answers 503 on /v1 and /health/ready while waiting, and serves once Postgres is reachable', async () => {
     const proxy = await closedProxy();
-    const app = await startApp({ DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL), DEPENDENCY_RETRY_MAX_SECONDS: '0.3' });
+    const app = await startApp({
+      DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL),
+      DEPENDENCY_RETRY_MAX_SECONDS: '0.3',
+    });
     try {
       expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
       const ready = await app.inject({ method: 'GET', url: '/health/ready' });
       expect(ready.statusCode).toBe(503);
-      expect(ready.json()).toMatchObject({ status: 'unavailable', checks: { postgres: 'unreachable: not connected yet' } });
-      const refused = await app.inject({ method: 'GET', url: `/v1/wallets/${randomUUID()}`, headers: authHeaders(ADMIN) });
+      expect(ready.json()).toMatchObject({
+        status: 'unavailable',
+        checks: { postgres: 'unreachable: not connected yet' },
+      });
+      const refused = await app.inject({
+        method: 'GET',
+        url: `/v1/wallets/${randomUUID()}`,
+        headers: authHeaders(ADMIN),
+      });
       expectProblem(refused, 503, 'SERVICE_UNAVAILABLE');
       // the caller's own mistakes still come first
       expectProblem(await app.inject({ method: 'GET', url: `/v1/wallets/${randomUUID()}` }), 401, 'UNAUTHENTICATED');
@@ -155,7 +184,11 @@ describe('API started while its database is down', () => {
     });
     try {
       const base = await listeningAt(api);
-      await api.waitForLine((l) => isRetryLine('postgres')(l) && (l.attempt as number) >= 3, 15_000, '3 postgres retry lines');
+      await api.waitForLine(
+        (l) => isRetryLine('postgres')(l) && (l.attempt as number) >= 3,
+        15_000,
+        '3 postgres retry lines',
+      );
       expect(api.alive()).toBe(true);
 
       expect((await getJson(`${base}/health/live`)).status).toBe(200);
@@ -192,7 +225,10 @@ describe('API started while its database is down', () => {
       await api.waitForLine((l) => l.msg === 'postgres connected', 10_000, 'the API to reach Postgres');
       const ready = await getJson(`${base}/health/ready`);
       const unreachable = expect.stringMatching(/^unreachable/);
-      expect(ready).toMatchObject({ status: 503, body: { checks: { postgres: 'ok', redis: unreachable, temporal: unreachable } } });
+      expect(ready).toMatchObject({
+        status: 503,
+        body: { checks: { postgres: 'ok', redis: unreachable, temporal: unreachable } },
+      });
       const missing = await getJson(`${base}/v1/wallets/${randomUUID()}`, authHeaders(ADMIN));
       expect(missing.body).toMatchObject({ status: 404, code: 'WALLET_NOT_FOUND' });
       await new Promise((r) => setTimeout(r, 1000)); // a few Redis reconnect attempts

@@ -49,7 +49,11 @@ describe('dropped database connections', () => {
 
   function expectUnavailableAndRetryable(err: unknown) {
     const { problem, expected } = problemFromError(err, '/v1/x');
-    expect({ status: problem.status, code: problem.code, expected }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE', expected: false });
+    expect({ status: problem.status, code: problem.code, expected }).toEqual({
+      status: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      expected: false,
+    });
     expect(problem.detail).toBe('a dependency is unavailable; retry later'); // never the driver's message
     // the driver's error as it arrives, whatever its type
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
@@ -79,7 +83,11 @@ describe('dropped database connections', () => {
   });
 
   it('Store: a statement on a pooled connection that is cut (db/store.ts)', async () => {
-    const store = createStore({ url: proxy.rewrite(testConfig().DATABASE_URL), poolMax: 1, applicationName: 'wallet-test-cut' });
+    const store = createStore({
+      url: proxy.rewrite(testConfig().DATABASE_URL),
+      poolMax: 1,
+      applicationName: 'wallet-test-cut',
+    });
     await store.connect();
     try {
       const cut = await cutDuring((sql) => store.sql(sql));
@@ -103,7 +111,10 @@ describe('dropped database connections', () => {
   });
 
   it('Postgres: a backend terminated by an administrator (57P01)', async () => {
-    const victim = new PgClient({ connectionString: testConfig().DATABASE_URL, application_name: 'wallet-test-victim' });
+    const victim = new PgClient({
+      connectionString: testConfig().DATABASE_URL,
+      application_name: 'wallet-test-victim',
+    });
     victim.on('error', () => undefined);
     await victim.connect();
     const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
@@ -147,8 +158,11 @@ describe('start-up retry (observability/dependency-retry.ts)', () => {
   beforeEach(() => lines.splice(0));
 
   it('doubles from 0.5 s up to the cap, with at most ±20 % jitter, never above the cap', () => {
-    const at = (attempt: number, random: number) => backoffDelayMs(attempt, { maxDelayMs: 10_000, random: () => random });
-    expect([1, 2, 3, 4, 5, 6, 10, 100].map((a) => at(a, 0.5))).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+    const at = (attempt: number, random: number) =>
+      backoffDelayMs(attempt, { maxDelayMs: 10_000, random: () => random });
+    expect([1, 2, 3, 4, 5, 6, 10, 100].map((a) => at(a, 0.5))).toEqual([
+      500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000,
+    ]);
     expect(at(1, 0)).toBe(400);
     expect(at(1, 0.999999)).toBe(600);
     expect(at(10, 0.999999)).toBe(10_000);

@@ -22,7 +22,11 @@ export interface LoggingProcess {
   lines: OutputLine[];
   exited: Promise<number | null>;
   /** Resolves with the first (parsed) JSON line matching `match`, already written or still to come. */
-  waitForLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string): Promise<Record<string, unknown>>;
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<Record<string, unknown>>;
   /** Every line that is not a JSON object (should be none). */
   nonJsonLines(): OutputLine[];
   /** Every JSON line matching `match`. */
@@ -37,7 +41,9 @@ export interface LoggingProcess {
 function parse(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -119,14 +125,22 @@ export function spawnLogging(entry: string, env: NodeJS.ProcessEnv): LoggingProc
 export async function until(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Status and parsed body of a GET (no keep-alive, so nothing outlives the test). */
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: unknown }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: unknown }> {
   const res = await fetch(url, { headers: { connection: 'close', ...headers }, signal: AbortSignal.timeout(5000) });
   const text = await res.text();
   let body: unknown = text;

@@ -45,7 +45,11 @@ describe('worker start-up with a dependency down', () => {
 
   /** The worker's /health/ready URL, from its "listening" line (WORKER_METRICS_PORT=0 picks a free port). */
   async function healthUrl(worker: LoggingProcess): Promise<string> {
-    const line = await worker.waitForLine((l) => l.msg === 'worker metrics and health server listening', 15_000, 'the health server');
+    const line = await worker.waitForLine(
+      (l) => l.msg === 'worker metrics and health server listening',
+      15_000,
+      'the health server',
+    );
     return String(line.health);
   }
 
@@ -55,7 +59,11 @@ describe('worker start-up with a dependency down', () => {
   }
 
   it.each([
-    ['postgres', (proxy: TcpProxy) => ({ DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL) }), () => testConfig().DATABASE_URL],
+    [
+      'postgres',
+      (proxy: TcpProxy) => ({ DATABASE_URL: proxy.rewrite(testConfig().DATABASE_URL) }),
+      () => testConfig().DATABASE_URL,
+    ],
     ['temporal', (proxy: TcpProxy) => ({ TEMPORAL_ADDRESS: proxy.address }), () => testConfig().TEMPORAL_ADDRESS],
   ])(
     'keeps retrying while %s is down at start, logging JSON only, and starts polling once it is back',
@@ -65,7 +73,11 @@ describe('worker start-up with a dependency down', () => {
       const ready = await healthUrl(worker);
 
       // several failed attempts, each one warn line naming the dependency, and the process still runs
-      await worker.waitForLine((l) => isRetryLine(dependency)(l) && (l.attempt as number) >= 3, 20_000, `3 ${dependency} retry lines`);
+      await worker.waitForLine(
+        (l) => isRetryLine(dependency)(l) && (l.attempt as number) >= 3,
+        20_000,
+        `3 ${dependency} retry lines`,
+      );
       expect(worker.alive()).toBe(true);
       const retries = worker.jsonLines(isRetryLine(dependency));
       expect(retries.map((l) => l.attempt)).toEqual(retries.map((_, i) => i + 1));
@@ -76,7 +88,10 @@ describe('worker start-up with a dependency down', () => {
       expect((await getJson(ready.replace('/ready', '/live'))).status).toBe(200);
       const waiting = await getJson(ready);
       expect(waiting.status).toBe(503);
-      expect(waiting.body).toMatchObject({ status: 'unavailable', checks: { [dependency]: 'unreachable: not connected yet' } });
+      expect(waiting.body).toMatchObject({
+        status: 'unavailable',
+        checks: { [dependency]: 'unreachable: not connected yet' },
+      });
 
       proxy.open();
       await worker.waitForLine((l) => l.msg === 'worker started', 20_000, 'the worker to start');
@@ -112,7 +127,11 @@ describe('worker start-up with a dependency down', () => {
   it('starts with Redis down and writes no non-JSON line (no ioredis "Unhandled error event")', async () => {
     const worker = startWorker('no-redis', { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
     await worker.waitForLine((l) => l.msg === 'worker started', 30_000, 'the worker to start');
-    const down = await worker.waitForLine((l) => l.dependency === 'redis' && l.level === 40, 10_000, 'the redis warning');
+    const down = await worker.waitForLine(
+      (l) => l.dependency === 'redis' && l.level === 40,
+      10_000,
+      'the redis warning',
+    );
     expect(down.err).toEqual(expect.stringContaining('ECONNREFUSED'));
     // ioredis keeps reconnecting: a few more failed attempts, still one line (transitions only)
     await new Promise((r) => setTimeout(r, 1500));

@@ -40,7 +40,9 @@ describe('audit trail', () => {
   let accounting: SwitchableAccounting | undefined;
 
   beforeAll(async () => {
-    worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
     app = await buildApp({ config: testConfig(env), logger: false });
   });
   afterAll(async () => {
@@ -50,7 +52,12 @@ describe('audit trail', () => {
   });
 
   async function auditOf(targetId: string, as: TestCaller = OPS, query: Record<string, string> = {}) {
-    const res = await app.inject({ method: 'GET', url: '/v1/audit', query: { target: targetId, ...query }, headers: authHeaders(as) });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/audit',
+      query: { target: targetId, ...query },
+      headers: authHeaders(as),
+    });
     expect(res.statusCode).toBe(200);
     return res.json<{ items: AuditJson[]; nextCursor: string | null }>();
   }
@@ -185,7 +192,10 @@ describe('audit trail', () => {
     ];
     expect(attempts.map((r) => r.statusCode)).toEqual([403, 400, 404, 403]);
     expect((await auditOf(wallet.id)).items).toEqual([]);
-    const rows: Array<{ n: number }> = await query(app.db, `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`);
+    const rows: Array<{ n: number }> = await query(
+      app.db,
+      `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`,
+    );
     expect(rows[0]!.n).toBe(0);
   });
 
@@ -198,7 +208,8 @@ describe('audit trail', () => {
       deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: 10n, audit: broken }),
     ).rejects.toThrow();
 
-    const [row]: Array<{ status: string; balance: string; lines: number }> = await query(app.db,
+    const [row]: Array<{ status: string; balance: string; lines: number }> = await query(
+      app.db,
       `SELECT status, balance::text, (SELECT count(*)::int FROM ledger_lines WHERE wallet_id = $1) AS lines FROM wallets WHERE id = $1`,
       [wallet.id],
     );
@@ -221,7 +232,12 @@ describe('audit trail', () => {
     expect([...first.items, ...second.items].map((r) => r.reason)).toEqual(['round 2', 'round 1', 'round 0']);
     expect(second.nextCursor).toBeNull();
 
-    const owner = await app.inject({ method: 'GET', url: '/v1/audit', query: { target: wallet.id }, headers: authHeaders(customer(wallet.ownerId)) });
+    const owner = await app.inject({
+      method: 'GET',
+      url: '/v1/audit',
+      query: { target: wallet.id },
+      headers: authHeaders(customer(wallet.ownerId)),
+    });
     expect([owner.statusCode, owner.json().code]).toEqual([403, 'FORBIDDEN']);
   });
 });

@@ -7,13 +7,21 @@ import type { FastifyInstance } from 'fastify';
 import { createSigner } from 'fast-jwt';
 import { JwksKeySource, JwksUnavailableError, UnknownSigningKeyError } from '../../api/auth/jwks';
 import { buildApp } from '../../api/app';
-import { assertApiAuthConfig, ConfigError, DEV_ONLY_JWT_SECRET, loadConfig, PRODUCTION_RATE_LIMITS, RATE_LIMIT_DEV_DEFAULT } from '../../config';
+import {
+  assertApiAuthConfig,
+  ConfigError,
+  DEV_ONLY_JWT_SECRET,
+  loadConfig,
+  PRODUCTION_RATE_LIMITS,
+  RATE_LIMIT_DEV_DEFAULT,
+} from '../../config';
 import { ADMIN, closedPort, customer, startApp, uniqueKey } from '../api/helpers';
 import { bearer, tokenFor } from '../support/auth';
 import { testConfig } from '../support/env';
 import { createWalletAs } from './fixtures';
 
-const b64url = (value: object | string) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: object | string) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A hand-made HS-signed token, for the shapes a signer library would refuse to produce. */
@@ -49,30 +57,69 @@ describe('authentication', () => {
       ['a token without the Bearer scheme', () => tokenFor(ADMIN), 401],
       ['Basic credentials', () => `Basic ${Buffer.from('admin:admin').toString('base64')}`, 401],
       ['alg none', () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims())}.`, 401],
-      ['HS384 with the right secret', () => `Bearer ${craft({ alg: 'HS384', typ: 'JWT' }, claims(), secret, 'sha384')}`, 401],
+      [
+        'HS384 with the right secret',
+        () => `Bearer ${craft({ alg: 'HS384', typ: 'JWT' }, claims(), secret, 'sha384')}`,
+        401,
+      ],
       ['no exp', () => `Bearer ${craft({ alg: 'HS256' }, { sub: ADMIN.sub, roles: ['admin'] }, secret)}`, 401],
       ['no sub', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: undefined }, secret)}`, 401],
       ['an empty sub', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: '' }, secret)}`, 401],
       ['a numeric sub', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: 42 }, secret)}`, 401],
-      ['a sub with a control character', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: 'a\u0000b' }, secret)}`, 401],
-      ['a sub of 129 characters', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: 's'.repeat(129) }, secret)}`, 401],
+      [
+        'a sub with a control character',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: 'a\u0000b' }, secret)}`,
+        401,
+      ],
+      [
+        'a sub of 129 characters',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), sub: 's'.repeat(129) }, secret)}`,
+        401,
+      ],
       ['roles as a string', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), roles: 'admin' }, secret)}`, 401],
-      ['only unknown roles', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), roles: ['root', 'superuser'] }, secret)}`, 401],
-      ['a known role among unknown ones', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), roles: ['root', 'ops'] }, secret)}`, 200],
-      ['a token not yet valid (nbf in 10 minutes)', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), nbf: now() + 600 }, secret)}`, 401],
-      ['an expired token within the clock tolerance', () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), exp: now() - 1 }, secret)}`, 200],
-      ['a tampered payload', () => {
-        const [h, , s] = tokenFor(customer('mallory')).split('.');
-        return `Bearer ${h}.${b64url({ ...claims(), sub: 'mallory' })}.${s}`;
-      }, 401],
+      [
+        'only unknown roles',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), roles: ['root', 'superuser'] }, secret)}`,
+        401,
+      ],
+      [
+        'a known role among unknown ones',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), roles: ['root', 'ops'] }, secret)}`,
+        200,
+      ],
+      [
+        'a token not yet valid (nbf in 10 minutes)',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), nbf: now() + 600 }, secret)}`,
+        401,
+      ],
+      [
+        'an expired token within the clock tolerance',
+        () => `Bearer ${craft({ alg: 'HS256' }, { ...claims(), exp: now() - 1 }, secret)}`,
+        200,
+      ],
+      [
+        'a tampered payload',
+        () => {
+          const [h, , s] = tokenFor(customer('mallory')).split('.');
+          return `Bearer ${h}.${b64url({ ...claims(), sub: 'mallory' })}.${s}`;
+        },
+        401,
+      ],
     ];
 
-    it.each(cases.map(([name, token, status]) => [`${name} → ${status}`, token, status] as const))('%s', async (_name, authorization, status) => {
-      expect(await statusWith(app, walletId, authorization())).toBe(status);
-    });
+    it.each(cases.map(([name, token, status]) => [`${name} → ${status}`, token, status] as const))(
+      '%s',
+      async (_name, authorization, status) => {
+        expect(await statusWith(app, walletId, authorization())).toBe(status);
+      },
+    );
 
     it('says why, without details of the verification', async () => {
-      const expired = await app.inject({ method: 'GET', url: `/v1/wallets/${walletId}`, headers: { authorization: bearer({ ...ADMIN, ttlSeconds: -60 }) } });
+      const expired = await app.inject({
+        method: 'GET',
+        url: `/v1/wallets/${walletId}`,
+        headers: { authorization: bearer({ ...ADMIN, ttlSeconds: -60 }) },
+      });
       expect(expired.json()).toMatchObject({ code: 'UNAUTHENTICATED', detail: 'the token has expired' });
       expect(expired.headers['www-authenticate']).toBe('Bearer realm="wallet", error="invalid_token"');
       const missing = await app.inject({ method: 'GET', url: `/v1/wallets/${walletId}` });
@@ -86,8 +133,17 @@ describe('authentication', () => {
 
     beforeAll(async () => {
       app = await startApp({ JWT_ISSUER: 'https://id.wallet.example', JWT_AUDIENCE: 'wallet-api' });
-      const token = craft({ alg: 'HS256' }, { sub: 'iss-owner', roles: ['customer'], iss: 'https://id.wallet.example', aud: 'wallet-api', exp: now() + 60 }, app.config.JWT_SECRET!);
-      const res = await app.inject({ method: 'POST', url: '/v1/wallets', headers: { authorization: `Bearer ${token}` }, payload: { currency: 'EUR' } });
+      const token = craft(
+        { alg: 'HS256' },
+        { sub: 'iss-owner', roles: ['customer'], iss: 'https://id.wallet.example', aud: 'wallet-api', exp: now() + 60 },
+        app.config.JWT_SECRET!,
+      );
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/wallets',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { currency: 'EUR' },
+      });
       expect(res.statusCode).toBe(201);
       walletId = res.json<{ id: string }>().id;
     });
@@ -100,10 +156,14 @@ describe('authentication', () => {
       const base = { sub: ADMIN.sub, roles: ['admin'], iat: now(), exp: now() + 60 };
       const withClaims = (extra: object) => `Bearer ${craft({ alg: 'HS256' }, { ...base, ...extra }, secret)}`;
       expect(await statusWith(app, walletId, bearer(ADMIN))).toBe(401); // no iss/aud (this run's testConfig() has none)
-      expect(await statusWith(app, walletId, withClaims({ iss: 'https://id.wallet.example', aud: 'wallet-api' }))).toBe(200);
+      expect(await statusWith(app, walletId, withClaims({ iss: 'https://id.wallet.example', aud: 'wallet-api' }))).toBe(
+        200,
+      );
       expect(await statusWith(app, walletId, withClaims({}))).toBe(401);
       expect(await statusWith(app, walletId, withClaims({ iss: 'https://evil.example', aud: 'wallet-api' }))).toBe(401);
-      expect(await statusWith(app, walletId, withClaims({ iss: 'https://id.wallet.example', aud: 'other-api' }))).toBe(401);
+      expect(await statusWith(app, walletId, withClaims({ iss: 'https://id.wallet.example', aud: 'other-api' }))).toBe(
+        401,
+      );
     });
   });
 
@@ -113,7 +173,11 @@ describe('authentication', () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const sign = (key: KeyObject, claims = { sub: ADMIN.sub, roles: ['admin'] }) =>
-      createSigner({ key: key.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'RS256', expiresIn: 60_000 })(claims);
+      createSigner({
+        key: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        algorithm: 'RS256',
+        expiresIn: 60_000,
+      })(claims);
 
     beforeAll(async () => {
       app = await startApp({ JWT_PUBLIC_KEY: publicPem });
@@ -150,7 +214,12 @@ describe('authentication', () => {
     let served = 0;
     const current = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const sign = (kid: string, key: KeyObject, claims: object = { sub: ADMIN.sub, roles: ['admin'] }) =>
-      createSigner({ key: key.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256', kid, expiresIn: 60_000 })(claims);
+      createSigner({
+        key: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        algorithm: 'ES256',
+        kid,
+        expiresIn: 60_000,
+      })(claims);
     const jwk = (kid: string, key: KeyObject) => ({ ...key.export({ format: 'jwk' }), kid, use: 'sig', alg: 'ES256' });
 
     beforeAll(async () => {
@@ -166,7 +235,9 @@ describe('authentication', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/v1/wallets',
-        headers: { authorization: `Bearer ${sign('k1', current.privateKey, { sub: 'es-owner', roles: ['customer'] })}` },
+        headers: {
+          authorization: `Bearer ${sign('k1', current.privateKey, { sub: 'es-owner', roles: ['customer'] })}`,
+        },
         payload: { currency: 'EUR' },
       });
       expect(res.statusCode).toBe(201);
@@ -193,7 +264,9 @@ describe('authentication', () => {
       expect(await source.keyFor({ kid: 'k1', alg: 'ES256' })).toMatch(/BEGIN PUBLIC KEY/);
       const next = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       keys = [jwk('k1', current.publicKey), jwk('k2', next.publicKey)];
-      expect(await source.keyFor({ kid: 'k2', alg: 'ES256' })).toBe(next.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      expect(await source.keyFor({ kid: 'k2', alg: 'ES256' })).toBe(
+        next.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      );
       await expect(source.keyFor({ kid: 'k3', alg: 'ES256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
       // the key named, but for another algorithm (e.g. HS256 "signed" with the public key): no key
       await expect(source.keyFor({ kid: 'k1', alg: 'HS256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
@@ -206,7 +279,9 @@ describe('authentication', () => {
       const before = served;
       await source.keyFor({ kid: 'k1', alg: 'ES256' });
       for (let i = 0; i < 5; i += 1) {
-        await expect(source.keyFor({ kid: `forged-${i}`, alg: 'ES256' })).rejects.toBeInstanceOf(UnknownSigningKeyError);
+        await expect(source.keyFor({ kid: `forged-${i}`, alg: 'ES256' })).rejects.toBeInstanceOf(
+          UnknownSigningKeyError,
+        );
       }
       await source.keyFor({ kid: 'k1', alg: 'ES256' });
       expect(served - before).toBe(1);
@@ -218,7 +293,9 @@ describe('authentication', () => {
       try {
         const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/jwks.json`;
         const started = Date.now();
-        await expect(new JwksKeySource(url, { timeoutMs: 200 }).keyFor({ kid: 'k1', alg: 'ES256' })).rejects.toBeInstanceOf(JwksUnavailableError);
+        await expect(
+          new JwksKeySource(url, { timeoutMs: 200 }).keyFor({ kid: 'k1', alg: 'ES256' }),
+        ).rejects.toBeInstanceOf(JwksUnavailableError);
         expect(Date.now() - started).toBeLessThan(2000);
       } finally {
         silent.closeAllConnections();
@@ -235,7 +312,9 @@ describe('authentication', () => {
       try {
         const base = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
         for (const url of [`${base}/500`, `${base}/html`]) {
-          await expect(new JwksKeySource(url).keyFor({ kid: 'k1', alg: 'ES256' })).rejects.toBeInstanceOf(JwksUnavailableError);
+          await expect(new JwksKeySource(url).keyFor({ kid: 'k1', alg: 'ES256' })).rejects.toBeInstanceOf(
+            JwksUnavailableError,
+          );
         }
       } finally {
         await new Promise((r) => broken.close(r));
@@ -289,9 +368,9 @@ describe('authentication', () => {
       const noAuth = loadConfig(prod); // fine for workers and the migration job: they never see a token
       expect(noAuth.JWT_SECRET).toBeUndefined();
       expect(() => assertApiAuthConfig(noAuth)).toThrow(ConfigError);
-      await expect(buildApp({ config: { ...testConfig(), NODE_ENV: 'production', JWT_SECRET: undefined }, logger: false })).rejects.toThrow(
-        /needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/,
-      );
+      await expect(
+        buildApp({ config: { ...testConfig(), NODE_ENV: 'production', JWT_SECRET: undefined }, logger: false }),
+      ).rejects.toThrow(/needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/);
       expect(() => loadConfig({ ...prod, JWT_SECRET: DEV_ONLY_JWT_SECRET })).toThrow(/development secret/);
       expect(() => loadConfig({ ...prod, JWT_SECRET: 'too-short' })).toThrow(/JWT_SECRET/);
       expect(loadConfig({ ...prod, JWT_SECRET: 'x'.repeat(32) }).JWT_SECRET).toBe('x'.repeat(32));
@@ -308,7 +387,9 @@ describe('authentication', () => {
       expect(() => assertApiAuthConfig(unset)).toThrow(ConfigError);
 
       // the built API, started with nothing configured: exit 1, one JSON line that says why
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JWT_') && k !== 'NODE_ENV'));
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('JWT_') && k !== 'NODE_ENV'),
+      );
       const api = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/api/main.js')], {
         encoding: 'utf8',
         env: { ...env, PORT: '0', LOG_LEVEL: 'info' },
@@ -317,7 +398,10 @@ describe('authentication', () => {
       expect(api.status).toBe(1);
       const lines = `${api.stdout}${api.stderr}`.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 60, msg: expect.stringContaining('needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL') });
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: 60,
+        msg: expect.stringContaining('needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL'),
+      });
     });
 
     it('defaults the development secret and high rate limits outside production, the seed limits in production', () => {
@@ -325,7 +409,13 @@ describe('authentication', () => {
       expect(dev.JWT_SECRET).toBe(DEV_ONLY_JWT_SECRET);
       expect(new Set(Object.values(dev.rateLimits))).toEqual(new Set([RATE_LIMIT_DEV_DEFAULT]));
       const production = loadConfig({ ...prod, JWT_SECRET: 'x'.repeat(32) });
-      expect(production.rateLimits).toEqual({ createWallet: 10, deposit: 50, transfer: 100, privileged: 100, read: 1000 });
+      expect(production.rateLimits).toEqual({
+        createWallet: 10,
+        deposit: 50,
+        transfer: 100,
+        privileged: 100,
+        read: 1000,
+      });
       expect(production.rateLimits).toEqual(PRODUCTION_RATE_LIMITS);
       expect(production.RATE_LIMIT_WINDOW_SECONDS).toBe(3600);
       expect(loadConfig({ ...prod, JWT_SECRET: 'x'.repeat(32), RATE_LIMIT_TRANSFER: '7' }).rateLimits.transfer).toBe(7);
@@ -337,7 +427,10 @@ describe('authentication', () => {
   describe('npm run token', () => {
     const script = path.resolve(__dirname, '../../dist/scripts/token.js');
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'development' } });
+      spawnSync(process.execPath, [script, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_ENV: 'development' },
+      });
 
     it('prints a token the API accepts, with the roles asked for', async () => {
       const out = run('--sub', 'alice', '--role', 'customer', '--role', 'ops,finance', '--ttl', '120');
@@ -349,7 +442,11 @@ describe('authentication', () => {
 
       const app = await startApp();
       try {
-        const res = await app.inject({ method: 'GET', url: '/v1/audit', headers: { authorization: `Bearer ${token}` } });
+        const res = await app.inject({
+          method: 'GET',
+          url: '/v1/audit',
+          headers: { authorization: `Bearer ${token}` },
+        });
         expect(res.statusCode).toBe(200);
       } finally {
         await app.close();

@@ -28,7 +28,14 @@ type Kind = (typeof KINDS)[number];
 type Row = Record<Kind, number>;
 const unauthenticated = { 'no token': 401, malformed: 401, expired: 401, 'bad signature': 401, 'role-less': 401 };
 /** Readable by the owner and staff; invisible (404) to other customers. */
-const ownedRead: Row = { ...unauthenticated, 'customer owner': 200, 'customer non-owner': 404, ops: 200, finance: 200, admin: 200 };
+const ownedRead: Row = {
+  ...unauthenticated,
+  'customer owner': 200,
+  'customer non-owner': 404,
+  ops: 200,
+  finance: 200,
+  admin: 200,
+};
 const financeAction = (ok: number): Row => ({
   ...unauthenticated,
   'customer owner': 403,
@@ -39,7 +46,14 @@ const financeAction = (ok: number): Row => ({
 });
 const adminAction: Row = { ...financeAction(200), finance: 403 };
 /** Staff only: ops, finance, admin. */
-const staffRead: Row = { ...unauthenticated, 'customer owner': 403, 'customer non-owner': 403, ops: 200, finance: 200, admin: 200 };
+const staffRead: Row = {
+  ...unauthenticated,
+  'customer owner': 403,
+  'customer non-owner': 403,
+  ops: 200,
+  finance: 200,
+  admin: 200,
+};
 
 interface RouteCase {
   name: string;
@@ -57,7 +71,14 @@ const key = () => ({ 'idempotency-key': uniqueKey('matrix') });
 const ROUTES: RouteCase[] = [
   {
     name: 'POST /v1/wallets',
-    expected: { ...unauthenticated, 'customer owner': 201, 'customer non-owner': 403, ops: 403, finance: 403, admin: 403 },
+    expected: {
+      ...unauthenticated,
+      'customer owner': 201,
+      'customer non-owner': 403,
+      ops: 403,
+      finance: 403,
+      admin: 403,
+    },
     request: (w, kind) => ({
       method: 'POST',
       url: '/v1/wallets',
@@ -65,7 +86,11 @@ const ROUTES: RouteCase[] = [
       payload: kind === 'customer non-owner' ? { ownerId: w.alice.sub, currency: 'EUR' } : { currency: 'EUR' },
     }),
   },
-  { name: 'GET /v1/wallets/:id', expected: ownedRead, request: (w) => ({ method: 'GET', url: `/v1/wallets/${w.A.id}` }) },
+  {
+    name: 'GET /v1/wallets/:id',
+    expected: ownedRead,
+    request: (w) => ({ method: 'GET', url: `/v1/wallets/${w.A.id}` }),
+  },
   {
     name: 'GET /v1/wallets/:id/transactions',
     expected: ownedRead,
@@ -74,7 +99,12 @@ const ROUTES: RouteCase[] = [
   {
     name: 'POST /v1/wallets/:id/deposits',
     expected: financeAction(201),
-    request: (w) => ({ method: 'POST', url: `/v1/wallets/${w.A.id}/deposits`, headers: key(), payload: { amount: 10 } }),
+    request: (w) => ({
+      method: 'POST',
+      url: `/v1/wallets/${w.A.id}/deposits`,
+      headers: key(),
+      payload: { amount: 10 },
+    }),
   },
   {
     name: 'POST /v1/wallets/:id/freeze',
@@ -88,7 +118,14 @@ const ROUTES: RouteCase[] = [
   },
   {
     name: 'POST /v1/transfers',
-    expected: { ...unauthenticated, 'customer owner': 202, 'customer non-owner': 404, ops: 403, finance: 403, admin: 403 },
+    expected: {
+      ...unauthenticated,
+      'customer owner': 202,
+      'customer non-owner': 404,
+      ops: 403,
+      finance: 403,
+      admin: 403,
+    },
     request: (w) => ({
       method: 'POST',
       url: '/v1/transfers',
@@ -96,7 +133,11 @@ const ROUTES: RouteCase[] = [
       payload: { fromWalletId: w.A.id, toWalletId: w.B.id, amount: 1, currency: 'EUR' },
     }),
   },
-  { name: 'GET /v1/transfers/:id', expected: ownedRead, request: (w) => ({ method: 'GET', url: `/v1/transfers/${w.transferId}` }) },
+  {
+    name: 'GET /v1/transfers/:id',
+    expected: ownedRead,
+    request: (w) => ({ method: 'GET', url: `/v1/transfers/${w.transferId}` }),
+  },
   {
     name: 'GET /v1/transfers?walletId=',
     expected: ownedRead,
@@ -111,17 +152,34 @@ const ROUTES: RouteCase[] = [
     name: 'POST /v1/transfers/:id/retry',
     // allowed for finance and admin, then refused by the saga: the transfer is not parked
     expected: financeAction(409),
-    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/retry`, headers: key(), payload: { reason: 'matrix' } }),
+    request: (w) => ({
+      method: 'POST',
+      url: `/v1/transfers/${w.transferId}/retry`,
+      headers: key(),
+      payload: { reason: 'matrix' },
+    }),
   },
   {
     name: 'POST /v1/transfers/:id/cancel',
     expected: financeAction(409),
-    request: (w) => ({ method: 'POST', url: `/v1/transfers/${w.transferId}/cancel`, headers: key(), payload: { reason: 'matrix' } }),
+    request: (w) => ({
+      method: 'POST',
+      url: `/v1/transfers/${w.transferId}/cancel`,
+      headers: key(),
+      payload: { reason: 'matrix' },
+    }),
   },
   {
     name: 'GET /v1/me',
     // any valid token: who the caller is (the finance console reads it to know what to show)
-    expected: { ...unauthenticated, 'customer owner': 200, 'customer non-owner': 200, ops: 200, finance: 200, admin: 200 },
+    expected: {
+      ...unauthenticated,
+      'customer owner': 200,
+      'customer non-owner': 200,
+      ops: 200,
+      finance: 200,
+      admin: 200,
+    },
     request: () => ({ method: 'GET', url: '/v1/me' }),
   },
   {
@@ -186,7 +244,12 @@ describe('authorization matrix: every route × every caller', () => {
     app = await startApp(env);
     unpolled = await startApp({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('matrix-unpolled') });
     const base = await buildWorld(app);
-    const run = await unpolled.inject({ method: 'POST', url: '/v1/reconciliation/runs', headers: { authorization: bearer(FINANCE) }, payload: { reason: 'matrix' } });
+    const run = await unpolled.inject({
+      method: 'POST',
+      url: '/v1/reconciliation/runs',
+      headers: { authorization: bearer(FINANCE) },
+      payload: { reason: 'matrix' },
+    });
     world = { ...base, reconciliationRunId: run.json<{ id: string }>().id };
   });
   afterAll(async () => {
@@ -195,7 +258,9 @@ describe('authorization matrix: every route × every caller', () => {
     await worker?.stop();
   });
 
-  const cells = ROUTES.flatMap((route) => KINDS.map((kind) => [route.name, kind, route.expected[kind], route] as const));
+  const cells = ROUTES.flatMap((route) =>
+    KINDS.map((kind) => [route.name, kind, route.expected[kind], route] as const),
+  );
 
   it.each(cells)('%s as %s → %i', async (_name, kind, status, route) => {
     const request = route.request(world, kind);
@@ -240,10 +305,17 @@ describe('authorization matrix: every route × every caller', () => {
 
   it('lets the payee see a transfer it received, and scopes customer listings to their own wallets', async () => {
     const asBob = { authorization: bearer(world.bob) };
-    expect((await app.inject({ method: 'GET', url: `/v1/transfers/${world.transferId}`, headers: asBob })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ method: 'GET', url: `/v1/transfers/${world.transferId}`, headers: asBob })).statusCode,
+    ).toBe(200);
 
     const ids = async (as: TestCaller, query: Record<string, string> = {}) => {
-      const res = await app.inject({ method: 'GET', url: '/v1/transfers', query, headers: { authorization: bearer(as) } });
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/transfers',
+        query,
+        headers: { authorization: bearer(as) },
+      });
       expect(res.statusCode).toBe(200);
       return res.json<{ items: Array<{ id: string }> }>().items.map((t) => t.id);
     };

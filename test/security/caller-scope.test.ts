@@ -23,7 +23,8 @@ describe('idempotency keys are scoped per caller', () => {
       await createWalletAs(app, ben),
       await createWalletAs(app, customer(uniqueKey('payee'))),
     ];
-    for (const w of [annWallet, benWallet]) expect((await postDeposit(app, w.id, { amount: 1_000 })).statusCode).toBe(201);
+    for (const w of [annWallet, benWallet])
+      expect((await postDeposit(app, w.id, { amount: 1_000 })).statusCode).toBe(201);
     const key = uniqueKey('shared');
 
     const fromAnn = await transferAs(app, ann, { fromWalletId: annWallet.id, toWalletId: payee.id, amount: 100 }, key);
@@ -33,14 +34,18 @@ describe('idempotency keys are scoped per caller', () => {
 
     expect([fromAnn.statusCode, fromBen.statusCode]).toEqual([202, 202]);
     expect(fromBen.headers['idempotent-replayed']).toBeUndefined();
-    const [a, b] = [fromAnn.json<{ id: string; fromWalletId: string }>(), fromBen.json<{ id: string; fromWalletId: string }>()];
+    const [a, b] = [
+      fromAnn.json<{ id: string; fromWalletId: string }>(),
+      fromBen.json<{ id: string; fromWalletId: string }>(),
+    ];
     expect(a.id).not.toBe(b.id);
     expect([a.fromWalletId, b.fromWalletId]).toEqual([annWallet.id, benWallet.id]);
     // ann's retry still replays ann's transfer
     expect(annAgain.headers['idempotent-replayed']).toBe('true');
     expect(annAgain.json<{ id: string }>().id).toBe(a.id);
 
-    const rows: Array<{ id: string; caller_id: string }> = await query(app.db,
+    const rows: Array<{ id: string; caller_id: string }> = await query(
+      app.db,
       `SELECT id, caller_id FROM transfers WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );
@@ -50,7 +55,8 @@ describe('idempotency keys are scoped per caller', () => {
         { id: b.id, caller_id: ben.sub },
       ].sort((x, y) => x.caller_id.localeCompare(y.caller_id)),
     );
-    const records: Array<{ caller_id: string }> = await query(app.db,
+    const records: Array<{ caller_id: string }> = await query(
+      app.db,
       `SELECT caller_id FROM idempotency_records WHERE idempotency_key = $1 ORDER BY caller_id`,
       [key],
     );

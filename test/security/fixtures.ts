@@ -41,7 +41,11 @@ export function transferAs(
 }
 
 export async function buildWorld(app: FastifyInstance): Promise<World> {
-  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => customer(uniqueKey(n))) as [TestCaller, TestCaller, TestCaller];
+  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => customer(uniqueKey(n))) as [
+    TestCaller,
+    TestCaller,
+    TestCaller,
+  ];
   const A = await createWalletAs(app, alice);
   const C = await createWalletAs(app, alice);
   const B = await createWalletAs(app, bob);
@@ -54,7 +58,9 @@ export async function buildWorld(app: FastifyInstance): Promise<World> {
   });
   if (funded.statusCode !== 201) throw new Error(`funding failed: ${funded.statusCode} ${funded.body}`);
   // finished before the tests look at it (a worker on the app's task queue runs the saga)
-  const t = await transferAs(app, alice, { fromWalletId: A.id, toWalletId: B.id, amount: 100 }, uniqueKey('tr'), { prefer: 'wait=30' });
+  const t = await transferAs(app, alice, { fromWalletId: A.id, toWalletId: B.id, amount: 100 }, uniqueKey('tr'), {
+    prefer: 'wait=30',
+  });
   if (t.statusCode !== 200) throw new Error(`transfer failed: ${t.statusCode} ${t.body}`);
   return { alice, bob, carol, A, B, C, D, transferId: t.json<{ id: string }>().id };
 }

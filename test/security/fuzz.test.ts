@@ -21,12 +21,30 @@ const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 80);
 
 /** Header-safe text (what an HTTP client can send at all): tab, printable ASCII and Latin-1. */
 const headerText = (maxLength = 80) =>
-  fc.string({ unit: fc.oneof(fc.constantFrom('\t', ' '), fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), fc.integer({ min: 0xa0, max: 0xff }).map((c) => String.fromCharCode(c))), maxLength });
+  fc.string({
+    unit: fc.oneof(
+      fc.constantFrom('\t', ' '),
+      fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      fc.integer({ min: 0xa0, max: 0xff }).map((c) => String.fromCharCode(c)),
+    ),
+    maxLength,
+  });
 
 const weirdText = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', '\u0000', 'null', '../../etc/passwd', "'; DROP TABLE wallets; --", '%00', '\uffff', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', 'a'.repeat(600)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    'null',
+    '../../etc/passwd',
+    "'; DROP TABLE wallets; --",
+    '%00',
+    '\uffff',
+    '𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
+    'a'.repeat(600),
+  ),
 );
 
 const bigOrOdd = fc.oneof(
@@ -41,8 +59,14 @@ const bigOrOdd = fc.oneof(
 /** A JSON body: near-valid records (every field optional, values often wrong), extra fields, any JSON. */
 function jsonBody(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
   const nearValid = fc.record(fields, { requiredKeys: [] });
-  const withExtra = fc.tuple(nearValid, fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })).map(([a, b]) => ({ ...b, ...(a as object) }));
-  return fc.oneof({ weight: 4, arbitrary: nearValid }, { weight: 2, arbitrary: withExtra }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
+  const withExtra = fc
+    .tuple(nearValid, fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }))
+    .map(([a, b]) => ({ ...b, ...(a as object) }));
+  return fc.oneof(
+    { weight: 4, arbitrary: nearValid },
+    { weight: 2, arbitrary: withExtra },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  );
 }
 
 type Payload = { kind: 'json'; value: unknown } | { kind: 'raw'; value: string; contentType?: string };
@@ -56,8 +80,21 @@ function payload(fields: Record<string, fc.Arbitrary<unknown>>, valid?: fc.Arbit
       weight: 1,
       arbitrary: fc
         .tuple(
-          fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('{', '{"amount":', '[]', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}')),
-          fc.option(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/xml', 'multipart/form-data; boundary=x'), { nil: undefined }),
+          fc.oneof(
+            fc.string({ maxLength: 60 }),
+            fc.constantFrom('{', '{"amount":', '[]', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'),
+          ),
+          fc.option(
+            fc.constantFrom(
+              'application/json',
+              'text/plain',
+              'application/x-www-form-urlencoded',
+              'application/json; charset=utf-16',
+              'application/xml',
+              'multipart/form-data; boundary=x',
+            ),
+            { nil: undefined },
+          ),
         )
         .map(([value, contentType]): Payload => ({ kind: 'raw', value, contentType })),
     },
@@ -83,15 +120,32 @@ type Favourite = keyof typeof favourite;
 
 /** Every kind of caller; those in `favour` (the ones the route admits) come up more often. */
 const callersFor = (favour: Favourite[] = []): fc.Arbitrary<CallerPick> =>
-  favour.length === 0 ? callers : fc.oneof({ weight: 2, arbitrary: callers }, { weight: 1, arbitrary: fc.constantFrom(...favour.map((f) => favourite[f])) });
+  favour.length === 0
+    ? callers
+    : fc.oneof(
+        { weight: 2, arbitrary: callers },
+        { weight: 1, arbitrary: fc.constantFrom(...favour.map((f) => favourite[f])) },
+      );
 
 const callers: fc.Arbitrary<CallerPick> = fc.oneof(
   fc.constant<CallerPick>(() => undefined),
-  headerText(120).map((junk): CallerPick => () => junk),
-  headerText(60).map((junk): CallerPick => () => `Bearer ${junk}`),
+  headerText(120).map(
+    (junk): CallerPick =>
+      () =>
+        junk,
+  ),
+  headerText(60).map(
+    (junk): CallerPick =>
+      () =>
+        `Bearer ${junk}`,
+  ),
   fc.constant<CallerPick>((c) => bearer({ ...c.world.alice, ttlSeconds: -600 })),
   fc.constant<CallerPick>((c) => bearer({ ...c.world.alice, secret: 'some-other-secret-that-is-long-enough-x' })),
-  fc.string({ maxLength: 140 }).map((sub): CallerPick => () => bearer({ sub, roles: ['customer'] })),
+  fc.string({ maxLength: 140 }).map(
+    (sub): CallerPick =>
+      () =>
+        bearer({ sub, roles: ['customer'] }),
+  ),
   fc.constant<CallerPick>((c) => bearer(c.world.alice)),
   fc.constant<CallerPick>((c) => bearer(c.world.alice)),
   fc.constant<CallerPick>((c) => bearer(c.world.carol)),
@@ -102,36 +156,84 @@ const callers: fc.Arbitrary<CallerPick> = fc.oneof(
 
 type IdPick = (ctx: Ctx) => string;
 const walletIds: fc.Arbitrary<IdPick> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom<IdPick>((c) => c.world.A.id, (c) => c.world.B.id, (c) => c.world.C.id, (c) => c.world.D.id) },
-  fc.uuid().map((u): IdPick => () => u),
-  weirdText.map((s): IdPick => () => s),
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<IdPick>(
+      (c) => c.world.A.id,
+      (c) => c.world.B.id,
+      (c) => c.world.C.id,
+      (c) => c.world.D.id,
+    ),
+  },
+  fc.uuid().map(
+    (u): IdPick =>
+      () =>
+        u,
+  ),
+  weirdText.map(
+    (s): IdPick =>
+      () =>
+        s,
+  ),
 );
 const transferIds: fc.Arbitrary<IdPick> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<IdPick>((c) => c.world.transferId) },
-  fc.uuid().map((u): IdPick => () => u),
-  weirdText.map((s): IdPick => () => s),
+  fc.uuid().map(
+    (u): IdPick =>
+      () =>
+        u,
+  ),
+  weirdText.map(
+    (s): IdPick =>
+      () =>
+        s,
+  ),
 );
 
-const idempotencyKeys = fc.option(fc.oneof({ weight: 1, arbitrary: fc.constant('fuzz-key') }, { weight: 3, arbitrary: fc.uuid() }, { weight: 2, arbitrary: headerText(300) }), {
-  nil: undefined,
-  freq: 4,
-});
-const currencies = fc.oneof(fc.constantFrom('EUR', 'USD', 'JPY', 'eur', 'EURO', 'XXX', ''), fc.string({ maxLength: 4 }), fc.integer());
+const idempotencyKeys = fc.option(
+  fc.oneof(
+    { weight: 1, arbitrary: fc.constant('fuzz-key') },
+    { weight: 3, arbitrary: fc.uuid() },
+    { weight: 2, arbitrary: headerText(300) },
+  ),
+  {
+    nil: undefined,
+    freq: 4,
+  },
+);
+const currencies = fc.oneof(
+  fc.constantFrom('EUR', 'USD', 'JPY', 'eur', 'EURO', 'XXX', ''),
+  fc.string({ maxLength: 4 }),
+  fc.integer(),
+);
 const texts = fc.oneof(weirdText, fc.string({ minLength: 130, maxLength: 520 }));
 
 /** Query strings: known keys with odd values, sometimes unknown keys; `valid` ones as well. */
-function query(fields: Record<string, fc.Arbitrary<string>>, valid: fc.Arbitrary<Record<string, unknown>> = fc.constant({})): fc.Arbitrary<Record<string, unknown>> {
+function query(
+  fields: Record<string, fc.Arbitrary<string>>,
+  valid: fc.Arbitrary<Record<string, unknown>> = fc.constant({}),
+): fc.Arbitrary<Record<string, unknown>> {
   const odd = fc
     .tuple(
       fc.record(fields, { requiredKeys: [] }),
-      fc.option(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 10 }), { maxKeys: 2 }), { nil: {}, freq: 3 }),
+      fc.option(
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 10 }), { maxKeys: 2 }),
+        { nil: {}, freq: 3 },
+      ),
     )
     .map(([known, extra]) => ({ ...extra, ...(known as Record<string, string>) }));
   return fc.oneof(odd, valid);
 }
 const validLimit = fc.integer({ min: 1, max: 100 }).map(String);
-const limits = fc.oneof(fc.constantFrom('1', '20', '100', '0', '101', '-1', '1.5', 'abc', ''), fc.string({ maxLength: 5 }));
-const cursors = fc.oneof(fc.base64String({ maxLength: 40 }), weirdText, fc.bigInt({ min: 0n, max: 10n ** 20n }).map((n) => Buffer.from(n.toString()).toString('base64url')));
+const limits = fc.oneof(
+  fc.constantFrom('1', '20', '100', '0', '101', '-1', '1.5', 'abc', ''),
+  fc.string({ maxLength: 5 }),
+);
+const cursors = fc.oneof(
+  fc.base64String({ maxLength: 40 }),
+  weirdText,
+  fc.bigInt({ min: 0n, max: 10n ** 20n }).map((n) => Buffer.from(n.toString()).toString('base64url')),
+);
 
 // ---------------------------------------------------------------- the routes
 
@@ -148,8 +250,14 @@ interface FuzzCase {
   runs?: number;
 }
 
-const moneyHeaders = fc.record({ 'idempotency-key': idempotencyKeys }, { requiredKeys: [] }) as fc.Arbitrary<Record<string, string | undefined>>;
-const shortText = fc.string({ minLength: 1, maxLength: 40, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) });
+const moneyHeaders = fc.record({ 'idempotency-key': idempotencyKeys }, { requiredKeys: [] }) as fc.Arbitrary<
+  Record<string, string | undefined>
+>;
+const shortText = fc.string({
+  minLength: 1,
+  maxLength: 40,
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+});
 const reasonBody = payload({ reason: texts }, fc.record({ reason: shortText }));
 const pick = (f: IdPick) => f as unknown;
 
@@ -158,7 +266,10 @@ const CASES: FuzzCase[] = [
     method: 'POST',
     route: '/v1/wallets',
     favour: ['alice'],
-    body: payload({ ownerId: fc.oneof(texts, fc.constantFrom('alice')), currency: currencies }, fc.record({ currency: fc.constantFrom('EUR', 'USD', 'JPY') })),
+    body: payload(
+      { ownerId: fc.oneof(texts, fc.constantFrom('alice')), currency: currencies },
+      fc.record({ currency: fc.constantFrom('EUR', 'USD', 'JPY') }),
+    ),
   },
   { method: 'GET', route: '/v1/wallets/:id', id: walletIds, favour: ['alice', 'ops'] },
   {
@@ -195,8 +306,15 @@ const CASES: FuzzCase[] = [
       },
       fc.record(
         {
-          fromWalletId: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.D.id)),
-          toWalletId: fc.constantFrom(pick((c) => c.world.B.id), pick((c) => c.world.D.id), pick((c) => c.world.A.id)),
+          fromWalletId: fc.constantFrom(
+            pick((c) => c.world.A.id),
+            pick((c) => c.world.D.id),
+          ),
+          toWalletId: fc.constantFrom(
+            pick((c) => c.world.B.id),
+            pick((c) => c.world.D.id),
+            pick((c) => c.world.A.id),
+          ),
           amount: fc.integer({ min: 1, max: 500 }),
           currency: fc.constant('EUR'),
           description: shortText,
@@ -205,7 +323,12 @@ const CASES: FuzzCase[] = [
       ),
     ),
     headers: fc.record(
-      { 'idempotency-key': idempotencyKeys, prefer: fc.option(fc.oneof(fc.constantFrom('wait=0', 'wait=31', 'wait=-1', 'wait=1.5'), headerText(20)), { nil: undefined }) },
+      {
+        'idempotency-key': idempotencyKeys,
+        prefer: fc.option(fc.oneof(fc.constantFrom('wait=0', 'wait=31', 'wait=-1', 'wait=1.5'), headerText(20)), {
+          nil: undefined,
+        }),
+      },
       { requiredKeys: [] },
     ),
   },
@@ -213,18 +336,50 @@ const CASES: FuzzCase[] = [
   {
     method: 'GET',
     route: '/v1/transfers',
-    query: query({
-      status: fc.oneof(fc.constantFrom('PENDING', 'COMPLETED', 'NEEDS_ATTENTION', 'completed', 'FOO'), fc.string({ maxLength: 8 })),
-      walletId: fc.oneof(fc.uuid(), weirdText),
-      currency: fc.oneof(fc.constantFrom('EUR', 'USD', 'eur', 'EURO', ''), weirdText),
-      failedStep: fc.oneof(fc.constantFrom('reserve', 'accounting', 'ledger', 'notify', 'Accounting'), weirdText),
-      limit: limits,
-      cursor: cursors,
-    }, fc.record({ status: fc.constantFrom('PENDING', 'NEEDS_ATTENTION', 'COMPLETED'), walletId: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.B.id)), currency: fc.constantFrom('EUR', 'USD'), failedStep: fc.constantFrom('accounting', 'ledger'), limit: validLimit }, { requiredKeys: [] })),
+    query: query(
+      {
+        status: fc.oneof(
+          fc.constantFrom('PENDING', 'COMPLETED', 'NEEDS_ATTENTION', 'completed', 'FOO'),
+          fc.string({ maxLength: 8 }),
+        ),
+        walletId: fc.oneof(fc.uuid(), weirdText),
+        currency: fc.oneof(fc.constantFrom('EUR', 'USD', 'eur', 'EURO', ''), weirdText),
+        failedStep: fc.oneof(fc.constantFrom('reserve', 'accounting', 'ledger', 'notify', 'Accounting'), weirdText),
+        limit: limits,
+        cursor: cursors,
+      },
+      fc.record(
+        {
+          status: fc.constantFrom('PENDING', 'NEEDS_ATTENTION', 'COMPLETED'),
+          walletId: fc.constantFrom(
+            pick((c) => c.world.A.id),
+            pick((c) => c.world.B.id),
+          ),
+          currency: fc.constantFrom('EUR', 'USD'),
+          failedStep: fc.constantFrom('accounting', 'ledger'),
+          limit: validLimit,
+        },
+        { requiredKeys: [] },
+      ),
+    ),
     favour: ['alice', 'ops'],
   },
-  { method: 'POST', route: '/v1/transfers/:id/retry', id: transferIds, body: reasonBody, headers: moneyHeaders, favour: ['finance', 'admin'] },
-  { method: 'POST', route: '/v1/transfers/:id/cancel', id: transferIds, body: reasonBody, headers: moneyHeaders, favour: ['finance', 'admin'] },
+  {
+    method: 'POST',
+    route: '/v1/transfers/:id/retry',
+    id: transferIds,
+    body: reasonBody,
+    headers: moneyHeaders,
+    favour: ['finance', 'admin'],
+  },
+  {
+    method: 'POST',
+    route: '/v1/transfers/:id/cancel',
+    id: transferIds,
+    body: reasonBody,
+    headers: moneyHeaders,
+    favour: ['finance', 'admin'],
+  },
   { method: 'GET', route: '/v1/me', favour: ['alice', 'ops'] },
   {
     method: 'GET',
@@ -232,7 +387,16 @@ const CASES: FuzzCase[] = [
     favour: ['ops'],
     query: query(
       { target: fc.oneof(fc.uuid(), weirdText), limit: limits, cursor: cursors },
-      fc.record({ target: fc.constantFrom(pick((c) => c.world.A.id), pick((c) => c.world.transferId)), limit: validLimit }, { requiredKeys: [] }),
+      fc.record(
+        {
+          target: fc.constantFrom(
+            pick((c) => c.world.A.id),
+            pick((c) => c.world.transferId),
+          ),
+          limit: validLimit,
+        },
+        { requiredKeys: [] },
+      ),
     ),
   },
   // a valid start runs a reconciliation on this suite's own database and worker: fewer runs
@@ -252,7 +416,8 @@ const CASES: FuzzCase[] = [
 function resolveBody(value: unknown, ctx: Ctx): unknown {
   if (typeof value === 'function') return (value as IdPick)(ctx);
   if (Array.isArray(value)) return value;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveBody(v, ctx)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveBody(v, ctx)]));
   return value;
 }
 
@@ -270,7 +435,10 @@ describe('fuzzing every route', () => {
   const seen = new Map<string, Map<number, number>>();
 
   async function rowCounts(): Promise<Record<string, number>> {
-    const [row] = await rowsOf(app.db, `SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`);
+    const [row] = await rowsOf(
+      app.db,
+      `SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`,
+    );
     return row as Record<string, number>;
   }
 
@@ -295,7 +463,9 @@ describe('fuzzing every route', () => {
     await worker?.stop();
     await database.drop();
     // which statuses the runs reached, per route: a fuzzer that only ever sees 401 proves little
-    const summary = [...seen].map(([route, statuses]) => `${route}: ${[...statuses].map(([s, n]) => `${s}×${n}`).join(' ')}`);
+    const summary = [...seen].map(
+      ([route, statuses]) => `${route}: ${[...statuses].map(([s, n]) => `${s}×${n}`).join(' ')}`,
+    );
     process.stdout.write(`[fuzz] ${NUM_RUNS} runs per route\n${summary.join('\n')}\n`);
   });
 
@@ -340,7 +510,8 @@ describe('fuzzing every route', () => {
         expect([context, validator.responseErrors(c.method, c.route, res)]).toEqual([context, []]);
         // A refused transfer (422 with its transferId) is an outcome the saga recorded, not bad input:
         // its row and the reserve's tombstone exist by design. Every other error writes nothing.
-        const refusedTransfer = res.statusCode === 422 && typeof res.json<{ transferId?: unknown }>().transferId === 'string';
+        const refusedTransfer =
+          res.statusCode === 422 && typeof res.json<{ transferId?: unknown }>().transferId === 'string';
         if (res.statusCode >= 400 && !refusedTransfer) expect([context, await rowCounts()]).toEqual([context, before]);
       }),
       { numRuns: c.runs ?? NUM_RUNS },

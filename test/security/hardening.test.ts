@@ -38,7 +38,11 @@ describe('hardening', () => {
       await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(owner) }),
       await app.inject({ method: 'GET', url: '/v1/transfers', headers: authHeaders(ADMIN) }),
       await app.inject({ method: 'GET', url: '/v1/audit', headers: authHeaders(ADMIN) }),
-      await app.inject({ method: 'GET', url: '/v1/wallets/00000000-0000-4000-8000-000000000001', headers: authHeaders(owner) }),
+      await app.inject({
+        method: 'GET',
+        url: '/v1/wallets/00000000-0000-4000-8000-000000000001',
+        headers: authHeaders(owner),
+      }),
     ]) {
       expect(res.statusCode).toBeLessThan(500);
       expect(res.headers['cache-control']).toBe('no-store');
@@ -51,10 +55,18 @@ describe('hardening', () => {
     const wallet = await createWalletAs(app, owner);
     const jwt = authHeaders(owner).authorization.slice('Bearer '.length);
     for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
-      const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: { authorization: `${scheme} ${jwt}` } });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/wallets/${wallet.id}`,
+        headers: { authorization: `${scheme} ${jwt}` },
+      });
       expect(res.statusCode).toBe(200);
     }
-    const basic = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: { authorization: `Basic ${jwt}` } });
+    const basic = await app.inject({
+      method: 'GET',
+      url: `/v1/wallets/${wallet.id}`,
+      headers: { authorization: `Basic ${jwt}` },
+    });
     expect(basic.statusCode).toBe(401);
   });
 
@@ -79,8 +91,18 @@ describe('hardening', () => {
     const cases = [
       await app.inject({ method: 'GET', url: '/v1/transfers', query: { foo: '1' }, headers: authHeaders(ADMIN) }),
       await app.inject({ method: 'GET', url: '/v1/audit', query: { actor: 'x' }, headers: authHeaders(ADMIN) }),
-      await app.inject({ method: 'POST', url: '/v1/wallets', headers: authHeaders(owner), payload: { currency: 'EUR', admin: true } }),
-      await app.inject({ method: 'POST', url: '/v1/wallets', headers: authHeaders(owner), payload: { currency: 'XTS' } }), // a test code, not active
+      await app.inject({
+        method: 'POST',
+        url: '/v1/wallets',
+        headers: authHeaders(owner),
+        payload: { currency: 'EUR', admin: true },
+      }),
+      await app.inject({
+        method: 'POST',
+        url: '/v1/wallets',
+        headers: authHeaders(owner),
+        payload: { currency: 'XTS' },
+      }), // a test code, not active
       await app.inject({
         method: 'POST',
         url: `/v1/wallets/${wallet.id}/deposits`,
@@ -97,10 +119,18 @@ describe('hardening', () => {
         method: 'POST',
         url: '/v1/transfers',
         headers: { ...authHeaders(owner), 'idempotency-key': uniqueKey() },
-        payload: { fromWalletId: wallet.id, toWalletId: wallet.id, amount: 1, currency: 'EUR', description: 'd'.repeat(141) },
+        payload: {
+          fromWalletId: wallet.id,
+          toWalletId: wallet.id,
+          amount: 1,
+          currency: 'EUR',
+          description: 'd'.repeat(141),
+        },
       }),
     ];
-    expect(cases.map((r) => [r.statusCode, r.json<{ code: string }>().code])).toEqual(Array(cases.length).fill([400, 'VALIDATION_FAILED']));
+    expect(cases.map((r) => [r.statusCode, r.json<{ code: string }>().code])).toEqual(
+      Array(cases.length).fill([400, 'VALIDATION_FAILED']),
+    );
   });
 
   it('refuses two Idempotency-Key headers 400 IDEMPOTENCY_KEY_INVALID (Node joins them into one key "a, b"), and moves nothing', async () => {

@@ -29,7 +29,10 @@ describe('HTTP protocol edges', () => {
   });
 
   /** What every answer carries: the request id (header = body) and helmet's security headers. */
-  function expectRequestIdAndSecurityHeaders(headers: Record<string, string | string[] | number | undefined>, body: { requestId?: string }) {
+  function expectRequestIdAndSecurityHeaders(
+    headers: Record<string, string | string[] | number | undefined>,
+    body: { requestId?: string },
+  ) {
     expect(headers['x-request-id']).toMatch(UUID);
     expect(body.requestId).toBe(headers['x-request-id']);
     expect(headers).toMatchObject({
@@ -39,7 +42,8 @@ describe('HTTP protocol edges', () => {
       'content-security-policy': expect.stringContaining("default-src 'self'"),
       'referrer-policy': 'no-referrer',
     });
-    for (const [name, value] of Object.entries(app.securityHeaders)) expect([name, headers[name]]).toEqual([name, value]);
+    for (const [name, value] of Object.entries(app.securityHeaders))
+      expect([name, headers[name]]).toEqual([name, value]);
     expect(headers['cache-control']).toBe('no-store');
   }
 
@@ -84,7 +88,10 @@ describe('HTTP protocol edges', () => {
     });
 
     it('answers QUERY on a known path 405 too, with or without a body (not a 400 about its Content-Type)', async () => {
-      expect405(await app.inject({ method: 'QUERY', url: '/v1/transfers', headers: authHeaders(ADMIN) }), 'GET, HEAD, POST');
+      expect405(
+        await app.inject({ method: 'QUERY', url: '/v1/transfers', headers: authHeaders(ADMIN) }),
+        'GET, HEAD, POST',
+      );
       const withBody = await app.inject({
         method: 'QUERY',
         url: '/v1/transfers',
@@ -92,7 +99,12 @@ describe('HTTP protocol edges', () => {
         payload: { status: 'completed' },
       });
       expect405(withBody, 'GET, HEAD, POST');
-      const textBody = await app.inject({ method: 'QUERY', url: WALLET, headers: { 'content-type': 'text/plain' }, payload: 'x' });
+      const textBody = await app.inject({
+        method: 'QUERY',
+        url: WALLET,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x',
+      });
       expect405(textBody, 'GET, HEAD');
     });
 
@@ -132,8 +144,17 @@ describe('HTTP protocol edges', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body));
       expect(res.headers.connection).toBe('close');
-      const body = JSON.parse(res.body) as { type: string; title: string; status: number; detail: string; requestId?: string };
-      expect(body).toMatchObject({ status, type: `https://errors.wallet.example/${code.toLowerCase().replace(/_/g, '-')}` });
+      const body = JSON.parse(res.body) as {
+        type: string;
+        title: string;
+        status: number;
+        detail: string;
+        requestId?: string;
+      };
+      expect(body).toMatchObject({
+        status,
+        type: `https://errors.wallet.example/${code.toLowerCase().replace(/_/g, '-')}`,
+      });
       expect(typeof body.title).toBe('string');
       expect(typeof body.detail).toBe('string');
       expectRequestIdAndSecurityHeaders(res.headers, body);
@@ -150,7 +171,11 @@ describe('HTTP protocol edges', () => {
     });
 
     it('answers a 20 KB header, and many headers past the limit together, 431 HEADERS_TOO_LARGE', async () => {
-      expectRawProblem(await rawRequest(port, get('/v1/transfers', `X-Big: ${'b'.repeat(20_000)}\r\n`)), 431, 'HEADERS_TOO_LARGE');
+      expectRawProblem(
+        await rawRequest(port, get('/v1/transfers', `X-Big: ${'b'.repeat(20_000)}\r\n`)),
+        431,
+        'HEADERS_TOO_LARGE',
+      );
       const many = Array.from({ length: 400 }, (_, i) => `X-H${i}: ${'c'.repeat(50)}\r\n`).join('');
       expectRawProblem(await rawRequest(port, get('/v1/transfers', many)), 431, 'HEADERS_TOO_LARGE');
     });
@@ -167,11 +192,19 @@ describe('HTTP protocol edges', () => {
       const known = await rawRequest(port, `FOO ${WALLET} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
       expectRawProblem(known, 405, 'METHOD_NOT_ALLOWED');
       expect(known.headers.allow).toBe('GET, HEAD');
-      expectRawProblem(await rawRequest(port, 'FOO /v1/nothing HTTP/1.1\r\nHost: localhost\r\n\r\n'), 404, 'ROUTE_NOT_FOUND');
+      expectRawProblem(
+        await rawRequest(port, 'FOO /v1/nothing HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+        404,
+        'ROUTE_NOT_FOUND',
+      );
     });
 
     it('answers a request that is not HTTP at all 400 BAD_REQUEST as a problem document, not plain text', async () => {
-      expectRawProblem(await rawRequest(port, 'GET /health/live HTTP/1.1\r\nHost: localhost\r\nBad Header: y\r\n\r\n'), 400, 'BAD_REQUEST');
+      expectRawProblem(
+        await rawRequest(port, 'GET /health/live HTTP/1.1\r\nHost: localhost\r\nBad Header: y\r\n\r\n'),
+        400,
+        'BAD_REQUEST',
+      );
       expectRawProblem(await rawRequest(port, '\x01\x02\x03 garbage\r\n\r\n'), 400, 'BAD_REQUEST');
     });
   });

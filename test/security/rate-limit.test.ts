@@ -77,7 +77,8 @@ describe('rate limits', () => {
 
       expect(first.statusCode).toBe(202); // (fails later in the saga: no funds; the limit counts requests)
       expect(second.statusCode).toBe(429);
-      const rows: Array<{ n: number }> = await query(app.db,
+      const rows: Array<{ n: number }> = await query(
+        app.db,
         `SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = $1)
               + (SELECT count(*) FROM idempotency_records WHERE idempotency_key = $1) AS n`,
         [key],
@@ -130,8 +131,10 @@ describe('rate limits', () => {
     const get = (via: FastifyInstance) => via.inject({ method: 'GET', url, headers: authHeaders(eve) });
     const remaining = (res: { headers: Record<string, unknown> }) => res.headers['ratelimit-remaining'];
     const scrape = async (via: FastifyInstance) => (await via.inject({ method: 'GET', url: '/metrics' })).payload;
-    const fallbackGauge = async (via: FastifyInstance) => Number(/^rate_limit_fallback_active (\d+)$/m.exec(await scrape(via))?.[1]);
-    const transitions = () => logs.filter((l) => l.msg === FALLBACK_ON || l.msg === FALLBACK_OFF).map((l) => [l.level, l.msg]);
+    const fallbackGauge = async (via: FastifyInstance) =>
+      Number(/^rate_limit_fallback_active (\d+)$/m.exec(await scrape(via))?.[1]);
+    const transitions = () =>
+      logs.filter((l) => l.msg === FALLBACK_ON || l.msg === FALLBACK_OFF).map((l) => [l.level, l.msg]);
 
     beforeAll(async () => {
       await proxy.listen();
@@ -246,7 +249,15 @@ describe('rate limits', () => {
     function incr(store: FallbackRateLimitStore, key: string): Promise<{ current: number; ttl: number; ms: number }> {
       const started = Date.now();
       return new Promise((resolve, reject) =>
-        store.incr(key, (err, res) => (err || !res ? reject(err ?? new Error('no answer from the store')) : resolve({ ...res, ms: Date.now() - started })), WINDOW, 3),
+        store.incr(
+          key,
+          (err, res) =>
+            err || !res
+              ? reject(err ?? new Error('no answer from the store'))
+              : resolve({ ...res, ms: Date.now() - started }),
+          WINDOW,
+          3,
+        ),
       );
     }
 

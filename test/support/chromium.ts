@@ -8,7 +8,11 @@ import { chromium, type Browser } from 'playwright-core';
  * on the PATH. `npm test` (scripts/ensure-deps.sh, section 6) installs Debian's `chromium` when none is found.
  */
 export function findChromium(): string {
-  const onPath = (name: string) => (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  const onPath = (name: string) =>
+    (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, name));
   const candidates = [
     process.env.CHROMIUM_PATH,
     '/usr/bin/chromium',
@@ -23,7 +27,7 @@ export function findChromium(): string {
     }
   }
   throw new Error(
-    'no Chromium for the finance console browser tests: run `bash scripts/ensure-deps.sh` (installs Debian\'s chromium) or set CHROMIUM_PATH',
+    "no Chromium for the finance console browser tests: run `bash scripts/ensure-deps.sh` (installs Debian's chromium) or set CHROMIUM_PATH",
   );
 }
 

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type LogLevel,
-  type WorkflowBundleOption,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../config';
 import { runMigrations } from '../../db/migrate';
 import { createStore, type Store } from '../../db/store';
@@ -26,7 +20,11 @@ export function testConfig(overrides: NodeJS.ProcessEnv = {}): Config {
 
 /** A connected Store on the run's database. Call `close()` in afterAll. */
 export async function createTestStore(opts: { poolMax?: number } = {}): Promise<Store> {
-  const store = createStore({ url: testConfig().DATABASE_URL, poolMax: opts.poolMax ?? 5, applicationName: 'wallet-test' });
+  const store = createStore({
+    url: testConfig().DATABASE_URL,
+    poolMax: opts.poolMax ?? 5,
+    applicationName: 'wallet-test',
+  });
   await store.connect();
   return store;
 }

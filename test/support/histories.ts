@@ -29,8 +29,18 @@ export async function recordHistory(workflowId: string, name: string): Promise<v
   const cfg = testConfig();
   const json = execFileSync(
     cli,
-    ['workflow', 'show', '--workflow-id', workflowId, '--address', cfg.TEMPORAL_ADDRESS,
-      '--namespace', cfg.TEMPORAL_NAMESPACE, '--output', 'json'],
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--address',
+      cfg.TEMPORAL_ADDRESS,
+      '--namespace',
+      cfg.TEMPORAL_NAMESPACE,
+      '--output',
+      'json',
+    ],
     { encoding: 'utf8' },
   );
   const file = path.join(HISTORIES_DIR, `${name}.json`);
@@ -42,7 +52,10 @@ export async function recordHistory(workflowId: string, name: string): Promise<v
  * Replays the recorded histories `files` (names in `dir`) on the current workflow bundle. Returns how
  * many were replayed and one line per history that failed (a non-determinism error, with its message).
  */
-export async function replayRecordedHistories(dir: string, files: string[]): Promise<{ replayed: number; failures: string[] }> {
+export async function replayRecordedHistories(
+  dir: string,
+  files: string[],
+): Promise<{ replayed: number; failures: string[] }> {
   quietTemporalRuntime();
   const histories = files.map((file) => ({
     workflowId: path.basename(file, '.json'),

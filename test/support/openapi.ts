@@ -117,7 +117,9 @@ export class OpenApiValidator {
     const documented = op.responses[String(res.statusCode)];
     if (!documented) return [`status ${res.statusCode} is not documented (${Object.keys(op.responses).join(', ')})`];
     const errors: string[] = [];
-    const contentType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const contentType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     if (documented.content) {
       const media = documented.content[contentType];
       if (!media) return [`content-type ${contentType || '(none)'} is not documented for ${res.statusCode}`];

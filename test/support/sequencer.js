@@ -5,7 +5,11 @@ const Sequencer = require('@jest/test-sequencer').default;
  * first when it has none (a fresh clone, CI). A few small files run long (they drive an outside tool
  * or a browser); started last they would run alone at the end. They go first here, then jest's order.
  */
-const LONG_RUNNING = ['test/api/schemathesis.test.ts', 'test/console/console.test.ts', 'test/workflows/transfer-saga.test.ts'];
+const LONG_RUNNING = [
+  'test/api/schemathesis.test.ts',
+  'test/console/console.test.ts',
+  'test/workflows/transfer-saga.test.ts',
+];
 
 class LongRunningFirst extends Sequencer {
   async sort(tests) {

@@ -55,7 +55,9 @@ export interface TimeSkippingWorkerOptions {
   /** default: a fresh timeSkippingTaskQueue() — read it back as `worker.options.taskQueue` */
   taskQueue?: string;
   /** anything else for Worker.create (interceptors, sinks, concurrency, …); wins over the defaults here */
-  workerOptions?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'workflowsPath' | 'workflowBundle'>>;
+  workerOptions?: Partial<
+    Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'workflowsPath' | 'workflowBundle'>
+  >;
 }
 
 /**
@@ -64,8 +66,13 @@ export interface TimeSkippingWorkerOptions {
  * The workflow-side OpenTelemetry exporter sink is registered (as a no-op) like on the real worker,
  * so the shared bundle's interceptors never log an unregistered-sink error.
  */
-export async function createTimeSkippingWorker(env: TestWorkflowEnvironment, opts: TimeSkippingWorkerOptions = {}): Promise<Worker> {
-  const workflows = opts.workflowsPath ? { workflowsPath: opts.workflowsPath } : { workflowBundle: await workflowBundle() };
+export async function createTimeSkippingWorker(
+  env: TestWorkflowEnvironment,
+  opts: TimeSkippingWorkerOptions = {},
+): Promise<Worker> {
+  const workflows = opts.workflowsPath
+    ? { workflowsPath: opts.workflowsPath }
+    : { workflowBundle: await workflowBundle() };
   return Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

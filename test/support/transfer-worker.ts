@@ -34,7 +34,9 @@ export async function startTransferWorker(
     config,
     activities: activitiesFor({ ...deps, accounting }),
     // the run's prebuilt bundle has the production workflows; a bench worker bundles its own (workflows/bench.ts)
-    workflows: config.WORKER_BENCH_BASELINE ? { workflowsPath: BENCH_WORKFLOWS_PATH } : { workflowBundle: await workflowBundle() },
+    workflows: config.WORKER_BENCH_BASELINE
+      ? { workflowsPath: BENCH_WORKFLOWS_PATH }
+      : { workflowBundle: await workflowBundle() },
     tracing: opts.tracing,
   });
   const running = worker.run();

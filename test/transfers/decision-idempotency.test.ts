@@ -28,7 +28,9 @@ describe('finance decisions with an Idempotency-Key', () => {
   let to = '';
 
   beforeAll(async () => {
-    worker = await startTransferWorker(testConfig(env), { accounting: (book) => (accounting = new SwitchableAccounting(book)) });
+    worker = await startTransferWorker(testConfig(env), {
+      accounting: (book) => (accounting = new SwitchableAccounting(book)),
+    });
     app = await buildApp({ config: testConfig(env), logger: false });
     temporal = await connectTemporalClient();
     [from, to] = [(await createWalletAs(app, owner)).id, (await createWalletAs(app, customer(uniqueKey('payee')))).id];
@@ -65,7 +67,7 @@ describe('finance decisions with an Idempotency-Key', () => {
 
   const answer = (res: LightMyRequestResponse) => ({ status: res.statusCode, body: res.json<unknown>() });
 
-  it('applies a decision sent twice with the same key once, and answers the second with the first one\'s outcome', async () => {
+  it("applies a decision sent twice with the same key once, and answers the second with the first one's outcome", async () => {
     const id = await parkedTransfer(100);
     const fiona = financeCaller();
     const key = uniqueKey('click');
@@ -77,7 +79,9 @@ describe('finance decisions with an Idempotency-Key', () => {
     const again = await decide(id, 'cancel', fiona, key, 'customer withdrew the order');
     expect(answer(again)).toEqual(answer(first));
     expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(await decisionsOf(id)).toEqual([{ action: 'transfer.cancel', actor: fiona.sub, reason: 'customer withdrew the order' }]);
+    expect(await decisionsOf(id)).toEqual([
+      { action: 'transfer.cancel', actor: fiona.sub, reason: 'customer withdrew the order' },
+    ]);
 
     // another key is another decision: refused, the transfer is no longer parked
     expectProblem(await decide(id, 'cancel', fiona, uniqueKey('click'), 'once more'), 409, 'TRANSFER_NOT_PARKED');
@@ -103,7 +107,9 @@ describe('finance decisions with an Idempotency-Key', () => {
       expect([action, resent.statusCode]).toEqual([action, 200]);
       expect(resent.json<TransferJson>().status).toBe(settled);
       expect(resent.headers['idempotent-replayed']).toBe('true');
-      expect(await decisionsOf(id)).toEqual([{ action: `transfer.${action}`, actor: fiona.sub, reason: 'lost answer' }]);
+      expect(await decisionsOf(id)).toEqual([
+        { action: `transfer.${action}`, actor: fiona.sub, reason: 'lost answer' },
+      ]);
     }
   });
 
@@ -116,7 +122,9 @@ describe('finance decisions with an Idempotency-Key', () => {
     expectProblem(await decide(id, 'retry', fiona, key, 'another reason'), 422, 'IDEMPOTENCY_KEY_REUSED');
     expectProblem(await decide(id, 'cancel', fiona, key, 'accounting restored (INC-7)'), 422, 'IDEMPOTENCY_KEY_REUSED');
     await waitForStatus(app, id, 'COMPLETED');
-    expect(await decisionsOf(id)).toEqual([{ action: 'transfer.retry', actor: fiona.sub, reason: 'accounting restored (INC-7)' }]);
+    expect(await decisionsOf(id)).toEqual([
+      { action: 'transfer.retry', actor: fiona.sub, reason: 'accounting restored (INC-7)' },
+    ]);
   });
 
   it('keeps a refusal a refusal: the key of a refused decision stays free, the same request is refused again', async () => {

@@ -41,7 +41,10 @@ describe('transfer early answer and history shape', () => {
   const twoWallets = (balance: number) => walletPair(app, balance);
   /** An API whose sagas go to a task queue no worker polls, answering after 1 s at most. */
   const appWithoutWorker = () =>
-    buildApp({ config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }), logger: false });
+    buildApp({
+      config: testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('no-worker'), TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
+      logger: false,
+    });
 
   it('refuses on the POST itself when funds are short: 422 INSUFFICIENT_FUNDS, nothing held, the refusal in history', async () => {
     const { from, to } = await twoWallets(100);
@@ -52,7 +55,9 @@ describe('transfer early answer and history shape', () => {
     expect(res.headers.location).toBe(`/v1/transfers/${transferId}`);
 
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0, available: 100 });
-    expect(await query(ds, `SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId])).toEqual([]);
+    expect(
+      await query(ds, `SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId]),
+    ).toEqual([]);
     const transfer = await getTransfer(app, transferId);
     expect(transfer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
 
@@ -112,7 +117,11 @@ describe('transfer early answer and history shape', () => {
     const idle = await appWithoutWorker();
     try {
       const { from, to } = await twoWallets(1_000);
-      const res = await postTransfer(idle, { fromWalletId: from.id, toWalletId: to.id, amount: 100 }, { key: uniqueKey('idle') });
+      const res = await postTransfer(
+        idle,
+        { fromWalletId: from.id, toWalletId: to.id, amount: 100 },
+        { key: uniqueKey('idle') },
+      );
       expect(res.json<TransferJson>().status).toBe('PENDING');
       for (const action of ['retry', 'cancel']) {
         // before: the API waited on the workflow for the answer timeout and said 503 (no worker took it)
@@ -145,11 +154,16 @@ describe('transfer early answer and history shape', () => {
       expect(replay.statusCode).toBe(202);
       expect(replay.json<TransferJson>()).toMatchObject({ id: transfer.id, status: 'PENDING' });
       // the visibility store may lag a moment behind the terminate
-      const runs = await eventually(async () => {
-        const seen: string[] = [];
-        for await (const wf of client.workflow.list({ query: `WorkflowId = "${transfer.workflowId}"` })) seen.push(wf.status.name);
-        return seen.length > 0 && seen.every((s) => s !== 'RUNNING') ? seen : undefined;
-      }, 15_000, 'the terminated run to be visible');
+      const runs = await eventually(
+        async () => {
+          const seen: string[] = [];
+          for await (const wf of client.workflow.list({ query: `WorkflowId = "${transfer.workflowId}"` }))
+            seen.push(wf.status.name);
+          return seen.length > 0 && seen.every((s) => s !== 'RUNNING') ? seen : undefined;
+        },
+        15_000,
+        'the terminated run to be visible',
+      );
       expect(runs).toEqual(['TERMINATED']);
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_000, held: 0 });
     } finally {
@@ -162,7 +176,11 @@ describe('transfer early answer and history shape', () => {
     const silent = net.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentApp = await buildApp({
-      config: testConfig({ ...env, TEMPORAL_ADDRESS: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, TRANSFER_ANSWER_TIMEOUT_SECONDS: '1' }),
+      config: testConfig({
+        ...env,
+        TEMPORAL_ADDRESS: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`,
+        TRANSFER_ANSWER_TIMEOUT_SECONDS: '1',
+      }),
       logger: false,
     });
     try {
@@ -171,7 +189,8 @@ describe('transfer early answer and history shape', () => {
       const body = { fromWalletId: from.id, toWalletId: to.id, amount: 150 };
       const res = await postTransfer(silentApp, body, { key });
       expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
-      const rows = await query<{ id: string; status: string }>(ds,
+      const rows = await query<{ id: string; status: string }>(
+        ds,
         `SELECT id, status FROM transfers WHERE idempotency_key = $1`,
         [key],
       );
@@ -229,9 +248,11 @@ describe('transfer early answer and history shape', () => {
       const ids = new Set(answers.map((r) => r.json<TransferJson>().id));
       expect(ids.size).toBe(1);
     }
-    const rows: Array<{ n: number }> = await query(ds, `SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`, [
-      from.id,
-    ]);
+    const rows: Array<{ n: number }> = await query(
+      ds,
+      `SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`,
+      [from.id],
+    );
     expect(rows[0]!.n).toBe(20);
     // every one of them completes once
     const ids: Array<{ id: string }> = await query(ds, `SELECT id FROM transfers WHERE from_wallet_id = $1`, [from.id]);

@@ -22,7 +22,9 @@ export interface TransferJson {
 
 /** The customer owning `walletId` (looked up in the database), as the caller who may move its money. */
 export async function ownerOf(app: FastifyInstance, walletId: string): Promise<TestCaller> {
-  const rows: Array<{ owner_id: string }> = await query(app.db, `SELECT owner_id FROM wallets WHERE id = $1`, [walletId]);
+  const rows: Array<{ owner_id: string }> = await query(app.db, `SELECT owner_id FROM wallets WHERE id = $1`, [
+    walletId,
+  ]);
   return customer(rows[0]?.owner_id ?? 'nobody');
 }
 
@@ -50,7 +52,8 @@ export async function waitForStatus(app: FastifyInstance, id: string, status: st
   for (;;) {
     const t = await getTransfer(app, id);
     if (t.status === status) return t;
-    if (Date.now() > deadline) throw new Error(`transfer ${id} is ${t.status}, still not ${status} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`transfer ${id} is ${t.status}, still not ${status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

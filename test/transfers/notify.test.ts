@@ -37,7 +37,8 @@ describe('notify step', () => {
     const from = await makeWallet(ds, { balance: 1_000n });
     const to = await makeWallet(ds);
     const id = randomUUID();
-    await query(ds,
+    await query(
+      ds,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency, workflow_id)
        VALUES ($1, 'notify-test', $2, 'h', $3, $4, 250, 'EUR', $5)`,
       [id, id, from.id, to.id, `transfer-${id}`],
@@ -64,14 +65,21 @@ describe('notify step', () => {
 
   it('publishes on a retry what an attempt left unpublished when Redis failed', async () => {
     const t = await postedTransfer();
-    const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const down = new Redis({
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     try {
       await expect(notifyParties(ds, down, t)).rejects.toThrow();
     } finally {
       down.disconnect();
     }
     // the transaction had committed: recorded and completed, nothing published yet
-    const rows: Array<{ published: boolean }> = await query(ds,
+    const rows: Array<{ published: boolean }> = await query(
+      ds,
       `SELECT published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1`,
       [t.transferId],
     );

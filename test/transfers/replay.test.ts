@@ -13,7 +13,10 @@ import { SAGA_V2_PATCH } from '../../workflows/transfer';
  * and the older files stay as they are.
  */
 describe('transfer workflow replay', () => {
-  const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('has recorded histories of the saga scenarios to replay', () => {
     expect(files).toEqual(
@@ -47,7 +50,12 @@ describe('transfer workflow replay', () => {
   it('takes the path each history was recorded on: v1 without patches, v2 with saga-v2 only, v2.1 with the later patches where the scenario reaches them', () => {
     const patchesOf = (file: string) => {
       const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
-        events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: Array<{ data?: string }> }> } }>;
+        events: Array<{
+          markerRecordedEventAttributes?: {
+            markerName?: string;
+            details?: Record<string, { payloads?: Array<{ data?: string }> }>;
+          };
+        }>;
       };
       return history.events
         .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
@@ -55,7 +63,12 @@ describe('transfer workflow replay', () => {
         .map((data) => (data ? (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id : null));
     };
     /** v2.1 scenarios that compensate (a cancel, a refusal after reserve, a deadline) and that carry a finance decision */
-    const compensates = ['cancelled-limit-exceeded', 'cancelled-receiver-frozen', 'parked-then-cancelled', 'parked-deadline-passed'];
+    const compensates = [
+      'cancelled-limit-exceeded',
+      'cancelled-receiver-frozen',
+      'parked-then-cancelled',
+      'parked-deadline-passed',
+    ];
     const decides = ['parked-then-retried', 'parked-then-cancelled'];
     for (const file of files) {
       const name = path.basename(file, '.json');

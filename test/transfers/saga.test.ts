@@ -65,7 +65,8 @@ describe('transfer saga', () => {
 
   async function accountingRows(transferId: string) {
     const [booking] = await query(ds, `SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
-    const lines: Array<{ kind: string; amount: string }> = await query(ds,
+    const lines: Array<{ kind: string; amount: string }> = await query(
+      ds,
       `SELECT kind, amount::text FROM accounting_lines WHERE transfer_id = $1 ORDER BY id`,
       [transferId],
     );
@@ -74,7 +75,11 @@ describe('transfer saga', () => {
 
   it('completes a transfer: money moved, hold captured, booked, both parties notified, searchable by status', async () => {
     const { from, to } = await twoWallets(10_000);
-    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 1_250, description: 'rent' }, { waitSeconds: 20 });
+    const res = await postTransfer(
+      app,
+      { fromWalletId: from.id, toWalletId: to.id, amount: 1_250, description: 'rent' },
+      { waitSeconds: 20 },
+    );
     expect(res.statusCode).toBe(200);
     const transfer = res.json<TransferJson>();
     expect(transfer).toMatchObject({
@@ -98,7 +103,8 @@ describe('transfer saga', () => {
       ],
     });
 
-    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(ds,
+    const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(
+      ds,
       `SELECT kind, wallet_id, published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1 ORDER BY kind`,
       [transfer.id],
     );
@@ -110,15 +116,19 @@ describe('transfer saga', () => {
     const published = stream.filter(([, fields]) => fields.join(' ').includes(transfer.id));
     expect(published).toHaveLength(2);
 
-    const found = await eventually(async () => {
-      const ids: string[] = [];
-      for await (const wf of client.workflow.list({
-        query: `TransferStatus = "COMPLETED" AND FromWalletId = "${from.id}"`,
-      })) {
-        ids.push(wf.workflowId);
-      }
-      return ids.length > 0 ? ids : undefined;
-    }, 15_000, 'the visibility store to index the completed transfer');
+    const found = await eventually(
+      async () => {
+        const ids: string[] = [];
+        for await (const wf of client.workflow.list({
+          query: `TransferStatus = "COMPLETED" AND FromWalletId = "${from.id}"`,
+        })) {
+          ids.push(wf.workflowId);
+        }
+        return ids.length > 0 ? ids : undefined;
+      },
+      15_000,
+      'the visibility store to index the completed transfer',
+    );
     expect(found).toEqual([transfer.workflowId]);
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-completed`);
   });
@@ -133,7 +143,9 @@ describe('transfer saga', () => {
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0 });
     expect(await getWallet(app, to.id)).toMatchObject({ balance: 0 });
     // a tombstone at most: no late attempt of the reserve can hold the money afterwards
-    expect(await query(ds, `SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([{ status: 'released' }]);
+    expect(await query(ds, `SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([
+      { status: 'released' },
+    ]);
     expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-rejected-insufficient-funds`);
   });
@@ -173,9 +185,17 @@ describe('transfer saga', () => {
 
   it('cancels with LIMIT_EXCEEDED when the daily outgoing limit would be passed, releasing the hold', async () => {
     const { from, to } = await twoWallets(80_000);
-    const first = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 45_000 }, { waitSeconds: 20 });
+    const first = await postTransfer(
+      app,
+      { fromWalletId: from.id, toWalletId: to.id, amount: 45_000 },
+      { waitSeconds: 20 },
+    );
     expect(first.json<TransferJson>().status).toBe('COMPLETED');
-    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 6_000 }, { waitSeconds: 20 });
+    const res = await postTransfer(
+      app,
+      { fromWalletId: from.id, toWalletId: to.id, amount: 6_000 },
+      { waitSeconds: 20 },
+    );
     expect(res.statusCode).toBe(422);
     expect(res.json()).toMatchObject({ code: 'LIMIT_EXCEEDED' });
     const transfer = await getTransfer(app, res.json<{ transferId: string }>().transferId);
@@ -250,7 +270,10 @@ describe('transfer saga', () => {
           headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey('decide') },
           payload: { reason },
         });
-      const answers = await Promise.all([decide('retry', 'fiona: accounting is back'), decide('cancel', 'bob: customer called')]);
+      const answers = await Promise.all([
+        decide('retry', 'fiona: accounting is back'),
+        decide('cancel', 'bob: customer called'),
+      ]);
       const codes = answers.map((r) => r.statusCode).sort();
       expect(codes).toEqual([200, 409]);
       const refused = answers.find((r) => r.statusCode === 409)!;
@@ -260,7 +283,9 @@ describe('transfer saga', () => {
       const done = await waitForStatus(app, transfer.id, appliedRetry ? 'COMPLETED' : 'CANCELLED');
       expect(await getWallet(app, from.id)).toMatchObject({ balance: appliedRetry ? 1_750 : 2_000, held: 0 });
       expect(await journalEntriesOf(ds, done.id)).toBe(appliedRetry ? 1 : 0);
-      const audit: Array<{ action: string }> = await query(ds, `SELECT action FROM audit_log WHERE target_id = $1`, [transfer.id]);
+      const audit: Array<{ action: string }> = await query(ds, `SELECT action FROM audit_log WHERE target_id = $1`, [
+        transfer.id,
+      ]);
       expect(audit).toEqual([{ action: appliedRetry ? 'transfer.retry' : 'transfer.cancel' }]);
     });
 
@@ -273,9 +298,23 @@ describe('transfer saga', () => {
         new Promise<{ status: number | null; output: string }>((resolve) => {
           execFile(
             cli,
-            ['workflow', 'update', 'execute', '--workflow-id', transfer.workflowId, '--name', name, '--input', JSON.stringify(input),
-              '--address', testConfig().TEMPORAL_ADDRESS, '--namespace', testConfig().TEMPORAL_NAMESPACE],
-            (err, stdout, stderr) => resolve({ status: err ? ((err.code as number | undefined) ?? 1) : 0, output: `${stdout}${stderr}` }),
+            [
+              'workflow',
+              'update',
+              'execute',
+              '--workflow-id',
+              transfer.workflowId,
+              '--name',
+              name,
+              '--input',
+              JSON.stringify(input),
+              '--address',
+              testConfig().TEMPORAL_ADDRESS,
+              '--namespace',
+              testConfig().TEMPORAL_NAMESPACE,
+            ],
+            (err, stdout, stderr) =>
+              resolve({ status: err ? ((err.code as number | undefined) ?? 1) : 0, output: `${stdout}${stderr}` }),
           );
         });
       // a decision without a reason is refused by the workflow's validator; nothing changes
@@ -286,19 +325,27 @@ describe('transfer saga', () => {
 
       const cancelled = await update('cancel', { actor: 'cli-user', reason: 'duplicate order' });
       expect(cancelled.status).toBe(0);
-      expect(await getTransfer(app, transfer.id)).toMatchObject({ status: 'CANCELLED', failure: { code: 'CANCELLED_BY_FINANCE' } });
+      expect(await getTransfer(app, transfer.id)).toMatchObject({
+        status: 'CANCELLED',
+        failure: { code: 'CANCELLED_BY_FINANCE' },
+      });
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
-      const audit: Array<{ actor: string; action: string; request_id: string }> = await query(ds,
+      const audit: Array<{ actor: string; action: string; request_id: string }> = await query(
+        ds,
         `SELECT actor, action, request_id FROM audit_log WHERE target_id = $1`,
         [transfer.id],
       );
-      expect(audit).toEqual([{ actor: 'cli-user', action: 'transfer.cancel', request_id: expect.stringMatching(/^update:/) }]);
+      expect(audit).toEqual([
+        { actor: 'cli-user', action: 'transfer.cancel', request_id: expect.stringMatching(/^update:/) },
+      ]);
 
       // and a second decision is refused: the saga is over (the API answers this 409 TRANSFER_NOT_PARKED)
       const late = await update('retry', { actor: 'cli-user', reason: 'changed my mind' });
       expect(late.status).not.toBe(0);
       expect(late.output).toContain('workflow execution already completed');
-      expect(await query(ds, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([{ n: 1 }]);
+      expect(await query(ds, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([
+        { n: 1 },
+      ]);
     });
 
     it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
@@ -349,7 +396,8 @@ describe('transfer saga', () => {
     expect(burstTransfer.status).toBe('COMPLETED');
     expect(await journalEntriesOf(ds, burstTransfer.id)).toBe(1);
     const runs: string[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = "${burstTransfer.workflowId}"` })) runs.push(wf.runId);
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${burstTransfer.workflowId}"` }))
+      runs.push(wf.runId);
     expect(runs).toHaveLength(1);
 
     const reused = await postTransfer(app, { ...body, amount: 26 }, { key: burstKey });
@@ -367,16 +415,22 @@ describe('transfer saga', () => {
         postTransfer(app, { fromWalletId: from.id, toWalletId: receivers[i % 5]!.id, amount: 30 }, { waitSeconds: 30 }),
       ),
     );
-    const outcomes = responses.map((r) => (r.statusCode === 422 ? r.json<{ code: string }>().code : r.json<TransferJson>().status));
+    const outcomes = responses.map((r) =>
+      r.statusCode === 422 ? r.json<{ code: string }>().code : r.json<TransferJson>().status,
+    );
     const count = (s: string) => outcomes.filter((x) => x === s).length;
-    expect({ completed: count('COMPLETED'), refused: count('INSUFFICIENT_FUNDS') }).toEqual({ completed: 33, refused: 17 });
+    expect({ completed: count('COMPLETED'), refused: count('INSUFFICIENT_FUNDS') }).toEqual({
+      completed: 33,
+      refused: 17,
+    });
 
     const sender = await getWallet(app, from.id);
     expect(sender).toMatchObject({ balance: 10, held: 0, available: 10 });
     const received = await Promise.all(receivers.map((r) => getWallet(app, r.id)));
     expect(sender.balance + received.reduce((sum, w) => sum + w.balance, 0)).toBe(1_000);
     // the balance after every line of the sender stayed within [0, 1000]
-    const after: Array<{ min: string; max: string }> = await query(ds,
+    const after: Array<{ min: string; max: string }> = await query(
+      ds,
       `SELECT min(balance_after)::text AS min, max(balance_after)::text AS max FROM ledger_lines WHERE wallet_id = $1`,
       [from.id],
     );

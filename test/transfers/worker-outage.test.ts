@@ -68,10 +68,14 @@ describe('an outage of every worker', () => {
     await blocker.connect();
     await blocker.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`accounting:${senders[0]!.id}`]);
     const caught = await start(senders[0]!.id, receiver.id);
-    await eventually(async () => {
-      const waiting = await blocker.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
-      return waiting.rowCount ? true : undefined;
-    }, 20_000, 'the accounting step to wait on the lock');
+    await eventually(
+      async () => {
+        const waiting = await blocker.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        return waiting.rowCount ? true : undefined;
+      },
+      20_000,
+      'the accounting step to wait on the lock',
+    );
     await killWorker(first);
     await blocker.end(); // the lock goes with the session
 
@@ -96,7 +100,8 @@ describe('an outage of every worker', () => {
       // never parked, not even for a moment: the search attribute never said so either
       const history = await client.workflow.getHandle(`transfer-${id}`).fetchHistory();
       const statuses = (history.events ?? []).flatMap((e) => {
-        const indexed = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TransferStatus?.data;
+        const indexed =
+          e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TransferStatus?.data;
         return indexed ? [JSON.parse(Buffer.from(indexed).toString('utf8')) as string] : [];
       });
       expect(statuses).not.toContain('NEEDS_ATTENTION');

@@ -46,7 +46,10 @@ describe('transfer workers as separate processes', () => {
 
   it('finishes a transfer on another worker after its worker is SIGKILLed mid-saga, posting it once', async () => {
     // short attempts so the dead worker's accounting attempt is retried quickly elsewhere
-    const config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('sigkill'), TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '3' });
+    const config = testConfig({
+      TEMPORAL_TASK_QUEUE: uniqueTaskQueue('sigkill'),
+      TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '3',
+    });
     const from = await makeWallet(ds, { balance: 10_000n });
     const to = await makeWallet(ds);
 
@@ -65,12 +68,16 @@ describe('transfer workers as separate processes', () => {
         { waitSeconds: 0 },
       );
       expect(transfer.status).toBe('RESERVED');
-      await eventually(async () => {
-        const waiting = await blocker.query(
-          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
-        );
-        return waiting.rowCount ? true : undefined;
-      }, 30_000, 'the accounting step to wait on the lock on the first worker');
+      await eventually(
+        async () => {
+          const waiting = await blocker.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+          );
+          return waiting.rowCount ? true : undefined;
+        },
+        30_000,
+        'the accounting step to wait on the lock on the first worker',
+      );
 
       first.child.kill('SIGKILL');
       expect(await first.exited).toBeNull(); // killed by the signal, not a clean exit
@@ -80,10 +87,14 @@ describe('transfer workers as separate processes', () => {
       await second.identity;
       await blocker.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`accounting:${from.id}`]);
 
-      const done = await eventually(async () => {
-        const t = await getTransfer(ds, transfer.id);
-        return t.status === 'COMPLETED' ? t : undefined;
-      }, 60_000, 'the transfer to complete on the second worker');
+      const done = await eventually(
+        async () => {
+          const t = await getTransfer(ds, transfer.id);
+          return t.status === 'COMPLETED' ? t : undefined;
+        },
+        60_000,
+        'the transfer to complete on the second worker',
+      );
       expect(done.status).toBe('COMPLETED');
       expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
       expect((await getWallet(ds, from.id)).balance).toBe(10_000n - 1_250n);
@@ -122,7 +133,8 @@ describe('transfer workers as separate processes', () => {
     for (const { transfer } of started) {
       const history = await client.workflow.getHandle(transfer.workflowId).fetchHistory();
       for (const event of history.events ?? []) {
-        const identity = event.workflowTaskStartedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity;
+        const identity =
+          event.workflowTaskStartedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity;
         if (identity) seen.add(identity);
       }
     }

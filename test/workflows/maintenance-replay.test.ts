@@ -11,7 +11,10 @@ import { HISTORIES_DIR, replayRecordedHistories } from '../support/histories';
  */
 describe('reconciliation and retention workflow replay', () => {
   const dir = path.join(HISTORIES_DIR, 'maintenance');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('has recorded histories: a paged run, a run continued as new, a run that repaired, a batched purge', () => {
     expect(files).toEqual([

@@ -1,7 +1,12 @@
 import { Context } from '@temporalio/activity';
 import {
   WithStartWorkflowOperation,
-  WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -114,7 +119,9 @@ describe('time-skipping test server (smoke)', () => {
     expect(await handle.query(approvalStateQuery)).toEqual({ approvedBy: undefined, released: true });
     expect((await handle.describe()).status.name).toBe('RUNNING');
 
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] })).resolves.toBe('approved by alice');
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] })).resolves.toBe(
+      'approved by alice',
+    );
     const result = await handle.result();
     expect(result).toMatchObject({ approved: true, approvedBy: 'alice' });
     expect(result.waitedMs).toBeLessThan(HOUR); // time does not jump while the test is not awaiting a result
@@ -186,7 +193,7 @@ describe('time-skipping test server (smoke)', () => {
     expect(await handle.result()).toMatchObject({ approved: true, approvedBy: 'dave' });
   });
 
-  it('local activities retry up to maximumAttempts, then throw the activity\'s ApplicationFailure (not an ActivityFailure)', async () => {
+  it("local activities retry up to maximumAttempts, then throw the activity's ApplicationFailure (not an ActivityFailure)", async () => {
     const okKey = workflowId('la-ok');
     await expect(
       client.workflow.execute(localActivityRetries, {

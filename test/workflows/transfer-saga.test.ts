@@ -30,7 +30,12 @@ import {
   type TransferView,
 } from '../../workflows/contract';
 import { transferWorkflow } from '../../workflows/transfer';
-import { createTimeSkippingEnv, createTimeSkippingWorker, registerSearchAttributes, waitUntilWorkflowSaw } from '../support/time-skipping';
+import {
+  createTimeSkippingEnv,
+  createTimeSkippingWorker,
+  registerSearchAttributes,
+  waitUntilWorkflowSaw,
+} from '../support/time-skipping';
 
 /**
  * Saga v2 (workflows/transfer-saga.ts) on the time-skipping test server, against stubbed activities:
@@ -43,7 +48,11 @@ type HoldState = 'none' | 'active' | 'captured' | 'released';
 type BookingState = 'none' | 'booked' | 'reversed';
 
 const PARK_DEADLINE_SECONDS = 72 * 3600;
-const SETTINGS: SagaSettings = { stepMaxAttempts: 2, stepAttemptTimeoutSeconds: 1, parkDeadlineSeconds: PARK_DEADLINE_SECONDS };
+const SETTINGS: SagaSettings = {
+  stepMaxAttempts: 2,
+  stepAttemptTimeoutSeconds: 1,
+  parkDeadlineSeconds: PARK_DEADLINE_SECONDS,
+};
 /**
  * For a workflow cancelled while a step's attempt runs: the cancel request reaches the workflow only at the
  * heartbeat of the workflow task the local activity holds open (80% of workflowTaskTimeout), so that timeout
@@ -97,7 +106,11 @@ class TransferBooks {
   /** what each activity call did, in order: 'reserve:held', 'releaseReserve:tombstone', … */
   readonly log: string[] = [];
   readonly attempts: Partial<Record<keyof Activities, number>> = {};
-  readonly scripts: Record<Step, StepScript> = { reserve: { failures: 0 }, accounting: { failures: 0 }, ledger: { failures: 0 } };
+  readonly scripts: Record<Step, StepScript> = {
+    reserve: { failures: 0 },
+    accounting: { failures: 0 },
+    ledger: { failures: 0 },
+  };
   readonly gates: Gate[] = [];
 
   constructor(readonly transferId: string) {}
@@ -197,7 +210,10 @@ class FakeBooks {
       switch (books.hold) {
         case 'captured':
           books.log.push('releaseReserve:captured');
-          throw ApplicationFailure.nonRetryable(`the hold of transfer ${t.transferId} was captured: the ledger posted it`, HOLD_CAPTURED);
+          throw ApplicationFailure.nonRetryable(
+            `the hold of transfer ${t.transferId} was captured: the ledger posted it`,
+            HOLD_CAPTURED,
+          );
         case 'none':
           books.hold = 'released';
           books.log.push('releaseReserve:tombstone');
@@ -238,7 +254,10 @@ class FakeBooks {
         books.log.push('ledger:already-posted');
       } else {
         books.log.push('ledger:no-hold');
-        throw ApplicationFailure.nonRetryable(`transfer ${t.transferId} has no active hold to capture`, 'INVALID_STATE');
+        throw ApplicationFailure.nonRetryable(
+          `transfer ${t.transferId} has no active hold to capture`,
+          'INVALID_STATE',
+        );
       }
     },
     notify: async (t: TransferPayload) => {
@@ -315,7 +334,11 @@ async function startTransfer(
 }
 
 /** Polls the saga's `status` query (no time is skipped meanwhile) until the transfer is `status`. */
-async function waitForStatus(handle: TransferHandle, status: TransferStatus, timeoutMs = 20_000): Promise<TransferView> {
+async function waitForStatus(
+  handle: TransferHandle,
+  status: TransferStatus,
+  timeoutMs = 20_000,
+): Promise<TransferView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const view = await handle.query(transferStatusQuery);
@@ -425,7 +448,10 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       await waitForStatus(handle, 'NEEDS_ATTENTION');
 
       await env.sleep('71 hours');
-      expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'NEEDS_ATTENTION', parked: { step: 'accounting' } });
+      expect(await handle.query(transferStatusQuery)).toMatchObject({
+        status: 'NEEDS_ATTENTION',
+        parked: { step: 'accounting' },
+      });
 
       b.heal('accounting');
       const applied = await handle.executeUpdate(retryUpdate, {
@@ -435,7 +461,12 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       expect(applied.status).toBe('RESERVED');
       expect(applied.parked).toBeNull();
       expect(applied.decisions).toEqual([
-        expect.objectContaining({ kind: 'retry', actor: 'fiona', reason: 'accounting is back', updateId: 'finance-retry-71h' }),
+        expect.objectContaining({
+          kind: 'retry',
+          actor: 'fiona',
+          reason: 'accounting is back',
+          updateId: 'finance-retry-71h',
+        }),
       ]);
 
       const result = await handle.result();
@@ -467,10 +498,14 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       expect((await handle.result()).status).toBe('COMPLETED');
 
       const events = (await handle.fetchHistory()).events ?? [];
-      const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId === 'durable-retry');
+      const accepted = events.findIndex(
+        (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId === 'durable-retry',
+      );
       expect(accepted).toBeGreaterThan(-1);
       // the first local activity after the acceptance is the one that writes the audit row (patch markers aside)
-      const auditMarker = events.findIndex((e, i) => i > accepted && e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      const auditMarker = events.findIndex(
+        (e, i) => i > accepted && e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
       expect(auditMarker).toBeGreaterThan(accepted);
       const between = events.slice(accepted + 1, auditMarker);
       expect(between.some((e) => e.workflowTaskCompletedEventAttributes)).toBe(true);
@@ -530,7 +565,11 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       const ids = ['retry-a', 'retry-b'];
       const updates = await Promise.all(
         ids.map((updateId) =>
-          handle.startUpdate(retryUpdate, { args: [decision(updateId)], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+          handle.startUpdate(retryUpdate, {
+            args: [decision(updateId)],
+            updateId,
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          }),
         ),
       );
       const outcomes = await Promise.allSettled(updates.map((u) => u.result()));
@@ -564,7 +603,10 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
         refusalType(handle.executeUpdate(cancelUpdate, { args: [decision('too early')] })),
       ]);
       expect(refusals).toEqual([TRANSFER_NOT_PARKED, TRANSFER_NOT_PARKED]);
-      expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'PENDING', steps: { reserve: 'running' } });
+      expect(await handle.query(transferStatusQuery)).toMatchObject({
+        status: 'PENDING',
+        steps: { reserve: 'running' },
+      });
       gate.release();
 
       const result = await handle.result();
@@ -647,7 +689,12 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       const { view: result, closedAs } = await closing(handle);
       expect(result).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
       expect(result.steps).toMatchObject({ reserve: 'compensated', accounting: 'compensated' });
-      expect(b.log).toEqual(['reserve:held', 'accounting:booked', 'releaseReserve:released', 'reverseAccounting:reversed']);
+      expect(b.log).toEqual([
+        'reserve:held',
+        'accounting:booked',
+        'releaseReserve:released',
+        'reverseAccounting:reversed',
+      ]);
       expect(b.hold).toBe('released');
       expect(b.booking).toBe('reversed');
       expect(b.attempts.ledger).toBeUndefined();
@@ -723,7 +770,10 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       gate.release();
       await until('the late ledger attempt captured the hold', () => b.hold === 'captured');
 
-      const answer = await handle.executeUpdate(cancelUpdate, { args: [decision('ledger looks stuck')], updateId: 'finance-cancel' });
+      const answer = await handle.executeUpdate(cancelUpdate, {
+        args: [decision('ledger looks stuck')],
+        updateId: 'finance-cancel',
+      });
       expect(answer).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
 
       const { view: result, closedAs } = await closing(handle);
@@ -792,7 +842,12 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
 
       gate.release(); // the abandoned reserve attempts commit now
       await until('both late reserve attempts ran', () => b.log.filter((l) => l.startsWith('reserve:')).length === 2);
-      expect(b.log).toEqual(['releaseReserve:tombstone', 'reverseAccounting:tombstone', 'reserve:tombstoned', 'reserve:tombstoned']);
+      expect(b.log).toEqual([
+        'releaseReserve:tombstone',
+        'reverseAccounting:tombstone',
+        'reserve:tombstoned',
+        'reserve:tombstoned',
+      ]);
       expect(b.hold).toBe('released');
       expect((await handle.result()).status).toBe('CANCELLED');
     });
@@ -832,7 +887,12 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       expect(b.attempts.accounting).toBe(1);
       expect(b.hold).toBe('released');
       expect(b.booking).toBe('reversed'); // a tombstone: nothing was booked
-      expect(b.log).toEqual(['reserve:held', 'accounting:refused', 'releaseReserve:released', 'reverseAccounting:tombstone']);
+      expect(b.log).toEqual([
+        'reserve:held',
+        'accounting:refused',
+        'releaseReserve:released',
+        'reverseAccounting:tombstone',
+      ]);
       expect(b.attempts.ledger).toBeUndefined();
       expect(b.rowStatus).toBe('CANCELLED');
     });

@@ -50,12 +50,20 @@ export async function call(method, path, body, { idempotencyKey } = {}) {
       cache: 'no-store',
     });
   } catch {
-    return { ok: false, status: 0, problem: { code: 'NETWORK', detail: 'the API could not be reached; check your connection and retry' } };
+    return {
+      ok: false,
+      status: 0,
+      problem: { code: 'NETWORK', detail: 'the API could not be reached; check your connection and retry' },
+    };
   }
   const type = res.headers.get('content-type') ?? '';
   const data = type.includes('json') ? await res.json().catch(() => null) : null;
   if (res.ok) return { ok: true, status: res.status, data };
-  return { ok: false, status: res.status, problem: data ?? { code: `HTTP_${res.status}`, detail: res.statusText || 'the request failed' } };
+  return {
+    ok: false,
+    status: res.status,
+    problem: data ?? { code: `HTTP_${res.status}`, detail: res.statusText || 'the request failed' },
+  };
 }
 
 /**
@@ -85,7 +93,8 @@ export async function callOnce(method, path, body, idempotencyKey, resendDelaysM
 /** `/v1/…?a=1&b=2` from a path and the query's set values. */
 export function withQuery(path, query) {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
   const text = params.toString();
   return text ? `${path}?${text}` : path;
 }

@@ -115,7 +115,11 @@ function showSignIn(note) {
     h(
       'ul',
       {},
-      h('li', {}, 'In production the console sits behind the identity provider, which signs you in and adds your token.'),
+      h(
+        'li',
+        {},
+        'In production the console sits behind the identity provider, which signs you in and adds your token.',
+      ),
       h(
         'li',
         {},
@@ -132,7 +136,11 @@ function showRefusal(me) {
     h(
       'div',
       { class: 'refusal', role: 'alert', id: 'refusal' },
-      h('p', {}, `The finance console is for finance, ops and admin staff. You are signed in as ${me.sub} with the role ${me.roles.join(', ')}.`),
+      h(
+        'p',
+        {},
+        `The finance console is for finance, ops and admin staff. You are signed in as ${me.sub} with the role ${me.roles.join(', ')}.`,
+      ),
       h('p', {}, 'Ask for the finance role if you need to decide parked transfers, or sign out.'),
     ),
   );
@@ -177,7 +185,12 @@ function temporalLink(workflowId) {
   if (!base) return null;
   return h(
     'a',
-    { href: `${base}/${encodeURIComponent(workflowId)}`, target: '_blank', rel: 'noopener noreferrer', id: 'temporal-link' },
+    {
+      href: `${base}/${encodeURIComponent(workflowId)}`,
+      target: '_blank',
+      rel: 'noopener noreferrer',
+      id: 'temporal-link',
+    },
     'Open the workflow in the Temporal UI',
     h('span', { class: 'visually-hidden' }, ' (opens in a new tab)'),
   );
@@ -288,7 +301,9 @@ async function parkedView(seq, filters) {
     if (!form.reportValidity()) return;
     const data = new FormData(form);
     const q = new URLSearchParams();
-    const currency = String(data.get('currency') ?? '').trim().toUpperCase();
+    const currency = String(data.get('currency') ?? '')
+      .trim()
+      .toUpperCase();
     if (currency) q.set('currency', currency);
     if (data.get('step')) q.set('step', String(data.get('step')));
     const text = q.toString();
@@ -308,7 +323,13 @@ async function parkedView(seq, filters) {
       h(
         'thead',
         {},
-        h('tr', {}, ['Transfer', 'Amount', 'From', 'To', 'Failed step', 'Reason', 'Parked since', 'Time left'].map((t) => h('th', { scope: 'col' }, t))),
+        h(
+          'tr',
+          {},
+          ['Transfer', 'Amount', 'From', 'To', 'Failed step', 'Reason', 'Parked since', 'Time left'].map((t) =>
+            h('th', { scope: 'col' }, t),
+          ),
+        ),
       ),
       rows,
     ),
@@ -339,7 +360,12 @@ async function parkedView(seq, filters) {
     cursor = res.data.nextCursor;
     more.hidden = !cursor;
     more.disabled = false;
-    replace(count, shown === 0 ? 'No parked transfers: nothing is waiting for a decision.' : `${shown}${cursor ? '+' : ''} parked transfer(s) shown.`);
+    replace(
+      count,
+      shown === 0
+        ? 'No parked transfers: nothing is waiting for a decision.'
+        : `${shown}${cursor ? '+' : ''} parked transfer(s) shown.`,
+    );
     return true;
   }
   more.addEventListener('click', () => void load());
@@ -348,7 +374,9 @@ async function parkedView(seq, filters) {
     'p',
     {},
     'A transfer is parked when a step spent its retry budget: its funds stay held until someone decides or its deadline cancels it. ',
-    session.canDecide ? 'Open one to retry or cancel it.' : 'You have read-only access (ops): deciding needs the finance or admin role.',
+    session.canDecide
+      ? 'Open one to retry or cancel it.'
+      : 'You have read-only access (ops): deciding needs the finance or admin role.',
   );
   if (await load()) show(h('h1', {}, 'Parked transfers'), intro, form, count, list, more);
 }
@@ -365,7 +393,17 @@ function parkedRow(t) {
     h('td', {}, step),
     h('td', { class: 'reason' }, t.failure?.reason ?? '—'),
     h('td', {}, time(t.parked?.since ?? t.updatedAt)),
-    h('td', {}, t.parked ? h('time', { datetime: t.parked.deadline, title: `deadline ${dateTime(t.parked.deadline)}` }, timeLeft(t.parked.deadline)) : '—'),
+    h(
+      'td',
+      {},
+      t.parked
+        ? h(
+            'time',
+            { datetime: t.parked.deadline, title: `deadline ${dateTime(t.parked.deadline)}` },
+            timeLeft(t.parked.deadline),
+          )
+        : '—',
+    ),
   );
 }
 
@@ -407,7 +445,15 @@ async function transferView(seq, id, polls = 0) {
           facts([
             ['Stuck at', t.parked.step ?? '—'],
             ['Parked since', time(t.parked.since)],
-            ['Deadline', h('span', {}, time(t.parked.deadline), ` (${timeLeft(t.parked.deadline)} left; then it is cancelled automatically)`)],
+            [
+              'Deadline',
+              h(
+                'span',
+                {},
+                time(t.parked.deadline),
+                ` (${timeLeft(t.parked.deadline)} left; then it is cancelled automatically)`,
+              ),
+            ],
           ]),
         )
       : null,
@@ -431,7 +477,12 @@ async function transferView(seq, id, polls = 0) {
       'section',
       { 'aria-labelledby': 'steps-title' },
       h('h2', { id: 'steps-title' }, 'Saga steps'),
-      table('Each step of the saga and its state', ['Step', 'State'], STEPS.map((s) => h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—'))), { id: 'steps', class: 'narrow' }),
+      table(
+        'Each step of the saga and its state',
+        ['Step', 'State'],
+        STEPS.map((s) => h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—'))),
+        { id: 'steps', class: 'narrow' },
+      ),
     ),
     auditSection(audit),
   ];
@@ -468,12 +519,22 @@ function decideSection(seq, t) {
       'section',
       { 'aria-labelledby': 'decide-title' },
       h('h2', { id: 'decide-title' }, 'Decision'),
-      h('p', { class: 'notice', id: 'read-only' }, 'Read-only: retrying or cancelling a transfer needs the finance or admin role.'),
+      h(
+        'p',
+        { class: 'notice', id: 'read-only' },
+        'Read-only: retrying or cancelling a transfer needs the finance or admin role.',
+      ),
       outcome,
     );
   }
   if (!parked) {
-    return h('section', { 'aria-labelledby': 'decide-title' }, h('h2', { id: 'decide-title' }, 'Decision'), h('p', {}, `Nothing to decide: the transfer is ${t.status}.`), outcome);
+    return h(
+      'section',
+      { 'aria-labelledby': 'decide-title' },
+      h('h2', { id: 'decide-title' }, 'Decision'),
+      h('p', {}, `Nothing to decide: the transfer is ${t.status}.`),
+      outcome,
+    );
   }
   const retry = h('button', { type: 'button', id: 'retry', class: 'primary', disabled: deciding }, 'Retry…');
   const cancel = h('button', { type: 'button', id: 'cancel', class: 'danger', disabled: deciding }, 'Cancel transfer…');
@@ -501,11 +562,27 @@ function decideSection(seq, t) {
     replace(cancel, kind === 'cancel' ? 'Cancelling…' : 'Cancel transfer…');
     try {
       // one key per confirmed decision: a re-send after a lost answer gets that decision's outcome, not a refusal
-      const res = await callOnce('POST', `/v1/transfers/${encodeURIComponent(t.id)}/${kind}`, { reason }, newIdempotencyKey());
+      const res = await callOnce(
+        'POST',
+        `/v1/transfers/${encodeURIComponent(t.id)}/${kind}`,
+        { reason },
+        newIdempotencyKey(),
+      );
       const what = kind === 'retry' ? 'Retry' : 'Cancel';
-      if (res.ok && res.status === 200) setOutcome(`transfer:${t.id}`, 'ok', `${what} applied: the transfer is now ${res.data.status}.`);
-      else if (res.ok) setOutcome(`transfer:${t.id}`, 'ok', `${what} accepted: the saga is still applying it (the transfer is ${res.data.status}).`);
-      else if (res.status === 409) setOutcome(`transfer:${t.id}`, 'refused', `Refused: ${res.problem.detail ?? 'the transfer is not waiting for a decision'}. Nothing was changed by your request.`);
+      if (res.ok && res.status === 200)
+        setOutcome(`transfer:${t.id}`, 'ok', `${what} applied: the transfer is now ${res.data.status}.`);
+      else if (res.ok)
+        setOutcome(
+          `transfer:${t.id}`,
+          'ok',
+          `${what} accepted: the saga is still applying it (the transfer is ${res.data.status}).`,
+        );
+      else if (res.status === 409)
+        setOutcome(
+          `transfer:${t.id}`,
+          'refused',
+          `Refused: ${res.problem.detail ?? 'the transfer is not waiting for a decision'}. Nothing was changed by your request.`,
+        );
       else if (res.status === 503) setOutcome(`transfer:${t.id}`, 'refused', `Not confirmed: ${res.problem.detail}`);
       else setOutcome(`transfer:${t.id}`, 'refused', problemText(res));
     } finally {
@@ -520,7 +597,11 @@ function decideSection(seq, t) {
     'section',
     { 'aria-labelledby': 'decide-title', class: 'panel' },
     h('h2', { id: 'decide-title' }, 'Decide'),
-    h('p', {}, 'Retry runs the failed step again; Cancel releases the held funds. Both ask for a reason and are recorded in the audit trail. If someone else decides first, yours is refused and nothing changes.'),
+    h(
+      'p',
+      {},
+      'Retry runs the failed step again; Cancel releases the held funds. Both ask for a reason and are recorded in the audit trail. If someone else decides first, yours is refused and nothing changes.',
+    ),
     h('div', { class: 'actions' }, retry, cancel),
     outcome,
   );
@@ -528,7 +609,13 @@ function decideSection(seq, t) {
 
 function auditSection(audit) {
   const title = h('h2', { id: 'audit-title' }, 'Finance decisions and audit trail');
-  if (!audit.ok) return h('section', { 'aria-labelledby': 'audit-title' }, title, h('p', { class: 'notice error' }, problemText(audit)));
+  if (!audit.ok)
+    return h(
+      'section',
+      { 'aria-labelledby': 'audit-title' },
+      title,
+      h('p', { class: 'notice error' }, problemText(audit)),
+    );
   const rows = audit.data.items.map((a) =>
     h(
       'tr',
@@ -546,7 +633,9 @@ function auditSection(audit) {
     title,
     rows.length === 0
       ? h('p', { id: 'audit-empty' }, 'No decisions yet.')
-      : table('Audit rows for this transfer, newest first', ['When', 'Action', 'Who', 'Reason', 'Request'], rows, { id: 'audit' }),
+      : table('Audit rows for this transfer, newest first', ['When', 'Action', 'Who', 'Reason', 'Request'], rows, {
+          id: 'audit',
+        }),
   );
 }
 
@@ -555,7 +644,9 @@ function auditSection(audit) {
 function discrepancyText(run) {
   if (run.status === 'running') return 'running…';
   if (run.discrepancies === 0) return 'none: the books agree';
-  return `${run.discrepancies}: ${Object.entries(run.discrepancyCounts).map(([k, n]) => `${k} ${n}`).join(', ')}`;
+  return `${run.discrepancies}: ${Object.entries(run.discrepancyCounts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}`;
 }
 
 async function runsView(seq) {
@@ -578,7 +669,11 @@ async function runsView(seq) {
       replace(start, 'Starting…');
       const started = await call('POST', '/v1/reconciliation/runs', { reason });
       if (started.ok) {
-        setOutcome(`run:${started.data.id}`, 'ok', `Run started (${shortId(started.data.id)}); its result appears when it finishes.`);
+        setOutcome(
+          `run:${started.data.id}`,
+          'ok',
+          `Run started (${shortId(started.data.id)}); its result appears when it finishes.`,
+        );
         location.hash = `#/reconciliation/${started.data.id}`;
         return;
       }
@@ -600,12 +695,23 @@ async function runsView(seq) {
   );
   show(
     h('h1', {}, 'Reconciliation'),
-    h('p', {}, 'Every few minutes a run checks that the ledger, the accounting book, the sagas and the audit trail agree.'),
-    start ? h('div', { class: 'actions' }, start) : h('p', { class: 'notice', id: 'read-only' }, 'Read-only: starting a run needs the finance or admin role.'),
+    h(
+      'p',
+      {},
+      'Every few minutes a run checks that the ledger, the accounting book, the sagas and the audit trail agree.',
+    ),
+    start
+      ? h('div', { class: 'actions' }, start)
+      : h('p', { class: 'notice', id: 'read-only' }, 'Read-only: starting a run needs the finance or admin role.'),
     outcomeFor('runs'),
     rows.length === 0
       ? h('p', {}, 'No runs yet.')
-      : table('Latest runs, newest first', ['Started', 'Trigger', 'Status', 'Discrepancies', 'Repaired', 'Finished'], rows, { id: 'runs' }),
+      : table(
+          'Latest runs, newest first',
+          ['Started', 'Trigger', 'Status', 'Discrepancies', 'Repaired', 'Finished'],
+          rows,
+          { id: 'runs' },
+        ),
   );
 }
 
@@ -647,18 +753,30 @@ async function runView(seq, id, polls = 0) {
       'section',
       { 'aria-labelledby': 'checked-title' },
       h('h2', { id: 'checked-title' }, 'Rows checked'),
-      table('Rows each check looked at', ['Check', 'Rows'], Object.entries(run.checked).map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, String(n)))), { class: 'narrow' }),
+      table(
+        'Rows each check looked at',
+        ['Check', 'Rows'],
+        Object.entries(run.checked).map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, String(n)))),
+        { class: 'narrow' },
+      ),
     ),
     h(
       'section',
       { 'aria-labelledby': 'found-title' },
       h('h2', { id: 'found-title' }, 'Discrepancies'),
       found.length === 0
-        ? h('p', { id: 'no-discrepancies' }, run.status === 'running' ? 'The run is still checking…' : 'None: the books agree.')
-        : table(`Discrepancies found (the first ${found.length})`, ['Kind', 'About', 'Detail', 'Repaired'], found, { id: 'discrepancies' }),
+        ? h(
+            'p',
+            { id: 'no-discrepancies' },
+            run.status === 'running' ? 'The run is still checking…' : 'None: the books agree.',
+          )
+        : table(`Discrepancies found (the first ${found.length})`, ['Kind', 'About', 'Detail', 'Repaired'], found, {
+            id: 'discrepancies',
+          }),
     ),
   );
   if (polls === 0) focusHeading();
   if (run.status === 'running' && polls < 300) later(seq, () => runView(seq, id, polls + 1));
-  else if (polls > 0 && run.status !== 'running') announce(`The run ${run.status}: discrepancies ${discrepancyText(run)}.`);
+  else if (polls > 0 && run.status !== 'running')
+    announce(`The run ${run.status}: discrepancies ${discrepancyText(run)}.`);
 }

@@ -45,7 +45,9 @@ export function facts(pairs, attrs = {}) {
   return h(
     'dl',
     { class: 'facts', ...attrs },
-    pairs.filter(([, value]) => value !== undefined && value !== null && value !== '').map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+    pairs
+      .filter(([, value]) => value !== undefined && value !== null && value !== '')
+      .map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
   );
 }
 
@@ -58,7 +60,15 @@ export function table(caption, headers, rows, attrs = {}) {
       'table',
       attrs,
       h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, headers.map((text) => h('th', { scope: 'col' }, text)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((text) => h('th', { scope: 'col' }, text)),
+        ),
+      ),
       h('tbody', {}, rows),
     ),
   );
