@@ -1455,7 +1455,7 @@ export interface components {
         };
         /**
          * DiscrepancyKind
-         * @description what disagrees (README "Reconciliation and retention" lists each kind and what to do)
+         * @description what disagrees (docs/runbooks.md#walletreconciliationdiscrepancies lists each kind and what to do)
          * @enum {string}
          */
         DiscrepancyKind: "wallet_balance_mismatch" | "wallet_balance_after_mismatch" | "wallet_held_mismatch" | "journal_entry_unbalanced" | "ledger_currency_unbalanced" | "booking_missing" | "booking_not_reversed" | "accounting_currency_unbalanced" | "accounting_ledger_totals_mismatch" | "transfer_without_workflow" | "transfer_workflow_closed" | "workflow_without_transfer" | "decision_without_audit" | "audit_without_decision";
