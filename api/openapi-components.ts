@@ -7,7 +7,10 @@ import { problemResponseName } from './schemas/common';
  * the ones several routes declare alike into components, referred to by `$ref` (api/plugins/swagger.ts).
  */
 
-type Responses = Record<string, { content?: Record<string, unknown> } & Record<string, unknown>>;
+type Responses = Record<
+  string,
+  { content?: Record<string, unknown>; headers?: unknown; $ref?: string } & Record<string, unknown>
+>;
 interface Parameter {
   in: string;
   name: string;
@@ -18,7 +21,12 @@ interface Operation {
 }
 interface Document {
   paths?: Record<string, Record<string, Operation>>;
-  components?: { responses?: Record<string, unknown>; parameters?: Record<string, unknown> } & Record<string, unknown>;
+  components?: {
+    responses?: Record<string, unknown>;
+    parameters?: Record<string, unknown>;
+    headers?: Record<string, unknown>;
+    schemas?: Record<string, unknown>;
+  } & Record<string, unknown>;
 }
 
 const operationsOf = (doc: Document): Operation[] =>
@@ -121,5 +129,101 @@ export function shareExamples<T extends object>(document: T, named: Record<strin
     }
   }
   if (Object.keys(examples).length > 0) doc.components = { ...doc.components, examples };
+  return document;
+}
+
+/** `idempotent-replayed` → `IdempotentReplayed`: a response header's name under components.headers. */
+const headerName = (name: string) => name.replace(/(^|[-_])([a-z])/g, (_m, _sep, c: string) => c.toUpperCase());
+
+/**
+ * Moves every response header that several answers declare alike (`Idempotent-Replayed`, `Location`,
+ * `Retry-After`, …) into components.headers, referred to by `$ref`. Run after shareProblemResponses, so
+ * the shared problem answers' headers are shared too. A name declared in more than one way stays inline
+ * everywhere, as with the parameters.
+ */
+export function shareHeaders<T extends object>(document: T): T {
+  const doc = document as Document;
+  const responses = [
+    ...operationsOf(doc).flatMap((op) => Object.values(op.responses ?? {})),
+    ...Object.values((doc.components?.responses ?? {}) as Responses),
+  ].filter((r) => r.$ref === undefined);
+  const headersOf = (r: Responses[string]) => (r.headers ?? {}) as Record<string, Record<string, unknown>>;
+  const seen = new Map<string, { header: unknown; uses: number; alike: boolean }>();
+  for (const r of responses) {
+    for (const [name, header] of Object.entries(headersOf(r))) {
+      if (header.$ref !== undefined) continue;
+      const entry = seen.get(headerName(name));
+      if (!entry) seen.set(headerName(name), { header, uses: 1, alike: true });
+      else {
+        entry.uses += 1;
+        entry.alike &&= isDeepStrictEqual(entry.header, header);
+      }
+    }
+  }
+  const shared = new Map([...seen].filter(([, e]) => e.uses > 1 && e.alike));
+  if (shared.size === 0) return document;
+  for (const r of responses) {
+    const headers = headersOf(r);
+    for (const name of Object.keys(headers)) {
+      if (shared.has(headerName(name))) headers[name] = { $ref: `#/components/headers/${headerName(name)}` };
+    }
+  }
+  const headers = Object.fromEntries([...shared].map(([name, e]) => [name, e.header]));
+  doc.components = { ...doc.components, headers: { ...doc.components?.headers, ...headers } };
+  return document;
+}
+
+/** What a schema says, without what only annotates it: two schemas with the same core validate alike. */
+const ANNOTATIONS = new Set(['$id', 'title', 'description', 'examples', 'example']);
+function coreOf(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(coreOf);
+  if (schema === null || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k]) => !ANNOTATIONS.has(k))
+      .map(([k, v]) => [k, coreOf(v)]),
+  );
+}
+
+/**
+ * Points every inline schema of the paths that validates exactly like a component schema (a `Uuid` query
+ * parameter, a `TransferStatus` filter) at that component: request parts are compiled without the shared
+ * schemas (api/validation.ts), so the routes declare them inline and only the document shares them. The
+ * inline schema's own description and examples stay beside the `$ref` (OpenAPI 3.1 allows siblings).
+ */
+export function shareSchemas<T extends object>(document: T): T {
+  const doc = document as Document;
+  const components = Object.entries((doc.components?.schemas ?? {}) as Record<string, object>).map(
+    ([name, schema]) => [name, coreOf(schema)] as const,
+  );
+  const componentOf = (schema: object) => {
+    const core = coreOf(schema);
+    return components.find(([, c]) => isDeepStrictEqual(c, core))?.[0];
+  };
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (node === null || typeof node !== 'object') return node;
+    const entries = Object.entries(node).map(([k, v]) => {
+      if (k !== 'schema' && k !== 'items' && k !== 'properties') return [k, visit(v)];
+      if (k === 'properties') {
+        const props = Object.entries(v as Record<string, object>).map(([p, s]) => [p, share(s)]);
+        return [k, Object.fromEntries(props)];
+      }
+      return [k, share(v as object)];
+    });
+    return Object.fromEntries(entries);
+  };
+  const share = (schema: object): unknown => {
+    if ('$ref' in schema) return schema;
+    const name = componentOf(schema);
+    if (!name) return visit(schema);
+    const { description, examples } = schema as { description?: unknown; examples?: unknown };
+    return {
+      $ref: `#/components/schemas/${name}`,
+      ...(description === undefined ? {} : { description }),
+      ...(examples === undefined ? {} : { examples }),
+    };
+  };
+  doc.paths = visit(doc.paths) as Document['paths'];
   return document;
 }

@@ -125,7 +125,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
-                    target?: string;
+                    target?: components["schemas"]["Uuid"];
                     limit?: components["parameters"]["LimitQuery"];
                     /** @description nextCursor of the previous page (opaque) */
                     cursor?: components["parameters"]["CursorQuery"];
@@ -482,9 +482,9 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description only transfers in this status */
-                    status?: "PENDING" | "RESERVED" | "ACCOUNTED" | "POSTED" | "COMPLETED" | "REJECTED" | "NEEDS_ATTENTION" | "COMPENSATING" | "CANCELLED";
+                    status?: components["schemas"]["TransferStatus"];
                     /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
-                    walletId?: string;
+                    walletId?: components["schemas"]["Uuid"];
                     /**
                      * @description ISO 4217 code, upper case
                      * @example EUR
@@ -596,16 +596,10 @@ export interface paths {
                         currency: components["schemas"]["Currency"];
                         /** @description shown to both parties */
                         description?: string;
-                        /**
-                         * Format: uuid
-                         * @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60
-                         */
-                        fromWalletId: string;
-                        /**
-                         * Format: uuid
-                         * @example 8b7c6d5e-4f3a-4b2c-9d1e-0f1a2b3c4d5e
-                         */
-                        toWalletId: string;
+                        /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
+                        fromWalletId: components["schemas"]["Uuid"];
+                        /** @example 8b7c6d5e-4f3a-4b2c-9d1e-0f1a2b3c4d5e */
+                        toWalletId: components["schemas"]["Uuid"];
                     };
                 };
             };
@@ -613,12 +607,10 @@ export interface paths {
                 /** @description With Prefer: wait=N, the transfer settled (finished or parked) in time */
                 200: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         /** @description the URL of the transfer */
                         location?: string;
-                        /** @description wait=N when a Prefer: wait=N was honoured */
-                        "preference-applied"?: string;
+                        "preference-applied": components["headers"]["PreferenceApplied"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -628,12 +620,10 @@ export interface paths {
                 /** @description The transfer was accepted (funds held, or still PENDING if the saga could not answer in time); its saga runs on */
                 202: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         /** @description the URL of the transfer */
                         location?: string;
-                        /** @description wait=N when a Prefer: wait=N was honoured */
-                        "preference-applied"?: string;
+                        "preference-applied": components["headers"]["PreferenceApplied"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -776,8 +766,7 @@ export interface paths {
                 /** @description The decision was applied; the transfer after it */
                 200: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -813,8 +802,7 @@ export interface paths {
                 /** @description The saga accepted the decision and is still applying it */
                 202: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -887,8 +875,7 @@ export interface paths {
                 /** @description The decision was applied; the transfer after it */
                 200: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -922,8 +909,7 @@ export interface paths {
                 /** @description The saga accepted the decision and is still applying it */
                 202: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -1126,8 +1112,7 @@ export interface paths {
                 /** @description The deposit (also on replays, byte for byte) */
                 201: {
                     headers: {
-                        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
-                        "idempotent-replayed"?: "true";
+                        "idempotent-replayed": components["headers"]["IdempotentReplayed"];
                         [name: string]: unknown;
                     };
                     content: {
@@ -1907,7 +1892,7 @@ export interface components {
         /** @description nextCursor of the previous page (opaque) */
         CursorQuery: string;
         /** @example 3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60 */
-        IdPath: string;
+        IdPath: components["schemas"]["Uuid"];
         /**
          * @description client-chosen key, scoped to the caller; the same key and body replay the original result, another body is refused (422)
          * @example order-4711-payment
@@ -1916,7 +1901,12 @@ export interface components {
         LimitQuery: number;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description present on a replay: this answer is the result of an earlier request with the same Idempotency-Key */
+        IdempotentReplayed: "true";
+        /** @description wait=N when a Prefer: wait=N was honoured */
+        PreferenceApplied: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;

@@ -2,7 +2,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { openApiDocument } from '../openapi';
-import { shareExamples, shareParameters, shareProblemResponses } from '../openapi-components';
+import {
+  shareExamples,
+  shareHeaders,
+  shareParameters,
+  shareProblemResponses,
+  shareSchemas,
+} from '../openapi-components';
 import { SHARED_EXAMPLES } from '../schemas/examples';
 import { addComponentSchemas } from '../schemas/components';
 
@@ -24,7 +30,10 @@ export default fp(
       // several routes declare alike: once each, under components.responses, .parameters and .examples
       transformObject: (doc) =>
         'openapiObject' in doc
-          ? shareExamples(shareParameters(shareProblemResponses(doc.openapiObject)), SHARED_EXAMPLES)
+          ? shareExamples(
+              shareHeaders(shareParameters(shareSchemas(shareProblemResponses(doc.openapiObject)))),
+              SHARED_EXAMPLES,
+            )
           : doc.swaggerObject,
       openapi: {
         openapi: '3.1.0',

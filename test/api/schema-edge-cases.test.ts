@@ -105,7 +105,7 @@ describe('request schema edge cases', () => {
           const res = await app.inject({
             method: 'POST',
             url: `/v1/transfers/${id}/${action}`,
-            headers: authHeaders(FINANCE),
+            headers: { ...authHeaders(FINANCE), 'idempotency-key': uniqueKey() },
             payload: { reason },
           });
           expectProblem(res, 400, 'VALIDATION_FAILED');
