@@ -173,7 +173,9 @@ describe('transfer early answer and history shape', () => {
 
   it('answers 503, not 202, when the saga cannot be confirmed (a Temporal server that never answers); the replay starts it and it completes', async () => {
     // accepts connections and never says a word: every call to it runs into its deadline
-    const silent = net.createServer(() => undefined);
+    // (its sockets are kept, to be destroyed at the end: an open one would keep jest from exiting)
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentApp = await buildApp({
       config: testConfig({
@@ -204,6 +206,7 @@ describe('transfer early answer and history shape', () => {
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 850, held: 0 });
     } finally {
       await silentApp.close();
+      for (const socket of sockets) socket.destroy();
       silent.close();
     }
   });
