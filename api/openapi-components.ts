@@ -34,9 +34,11 @@ const operationsOf = (doc: Document): Operation[] =>
 
 const IN_SUFFIX: Record<string, string> = { path: 'Path', query: 'Query', header: 'Header' };
 
+/** `idempotent-replayed` → `IdempotentReplayed`: a header's or parameter's name under components. */
+const componentName = (name: string) => name.replace(/(^|[-_])([a-z])/g, (_m, _sep, c: string) => c.toUpperCase());
+
 /** `idempotency-key` in a header → `IdempotencyKeyHeader`: a parameter's name under components.parameters. */
-const parameterName = (p: Parameter) =>
-  p.name.replace(/(^|[-_])([a-z])/g, (_m, _sep, c: string) => c.toUpperCase()) + (IN_SUFFIX[p.in] ?? p.in);
+const parameterName = (p: Parameter) => componentName(p.name) + (IN_SUFFIX[p.in] ?? p.in);
 
 /**
  * Moves every parameter that several operations declare alike (the `{id}` of a path, `limit`, `cursor`,
@@ -132,9 +134,6 @@ export function shareExamples<T extends object>(document: T, named: Record<strin
   return document;
 }
 
-/** `idempotent-replayed` → `IdempotentReplayed`: a response header's name under components.headers. */
-const headerName = (name: string) => name.replace(/(^|[-_])([a-z])/g, (_m, _sep, c: string) => c.toUpperCase());
-
 /**
  * Moves every response header that several answers declare alike (`Idempotent-Replayed`, `Location`,
  * `Retry-After`, …) into components.headers, referred to by `$ref`. Run after shareProblemResponses, so
@@ -152,8 +151,8 @@ export function shareHeaders<T extends object>(document: T): T {
   for (const r of responses) {
     for (const [name, header] of Object.entries(headersOf(r))) {
       if (header.$ref !== undefined) continue;
-      const entry = seen.get(headerName(name));
-      if (!entry) seen.set(headerName(name), { header, uses: 1, alike: true });
+      const entry = seen.get(componentName(name));
+      if (!entry) seen.set(componentName(name), { header, uses: 1, alike: true });
       else {
         entry.uses += 1;
         entry.alike &&= isDeepStrictEqual(entry.header, header);
@@ -165,7 +164,7 @@ export function shareHeaders<T extends object>(document: T): T {
   for (const r of responses) {
     const headers = headersOf(r);
     for (const name of Object.keys(headers)) {
-      if (shared.has(headerName(name))) headers[name] = { $ref: `#/components/headers/${headerName(name)}` };
+      if (shared.has(componentName(name))) headers[name] = { $ref: `#/components/headers/${componentName(name)}` };
     }
   }
   const headers = Object.fromEntries([...shared].map(([name, e]) => [name, e.header]));

@@ -1,12 +1,11 @@
+import { UUID_REGEXP } from './schemas/common';
+
 /**
  * UUIDs are case-insensitive (RFC 9562 §4): `3F0A…` and `3f0a…` name the same wallet. Postgres compares
  * them as uuid values, but the code compares them as strings too (the same wallet twice, a row's id
  * against the requested one, a deposit's replay), so every id a request carries is written in lower
  * case once, right after validation (api/validation.ts), and nothing past it sees another spelling.
  */
-
-/** The canonical 8-4-4-4-12 hex form, either case (the schemas' Uuid pattern). */
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** Rewrites, in place, the uuid-format values of one validated request part; returns the part. */
 export type UuidLowerCaser = (value: unknown) => unknown;
@@ -21,7 +20,7 @@ interface SchemaLike {
   allOf?: SchemaLike[];
 }
 
-const lower = (value: unknown) => (typeof value === 'string' && UUID.test(value) ? value.toLowerCase() : value);
+const lower = (value: unknown) => (typeof value === 'string' && UUID_REGEXP.test(value) ? value.toLowerCase() : value);
 
 /**
  * The lower-caser of a request part's schema, or null when the schema holds no `format: 'uuid'`

@@ -4,7 +4,7 @@ import type { Store } from '../../db/store';
 import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
-import { beginManualRun, failUnstartedRun, findRun, type ReconciliationRun } from '../../domain/reconciliation/runs';
+import { beginManualRun, failRun, findRun, type ReconciliationRun } from '../../domain/reconciliation/runs';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { ApiError } from '../errors';
 
@@ -41,7 +41,7 @@ export async function startReconciliationRun(
   } catch {
     // Best effort: should this write fail too, the row stays `running` with no workflow behind it.
     // If Temporal did start it after all (an answer lost), the run finishes and says so.
-    await failUnstartedRun(
+    await failRun(
       deps.db,
       runId,
       'the workflow could not be started (Temporal unavailable); nothing was checked',

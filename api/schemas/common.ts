@@ -15,8 +15,9 @@ import { buildProblem, type ProblemCode } from '../errors';
 // The canonical 8-4-4-4-12 hex form only. Ajv's 'uuid' format would also let `urn:uuid:…` through,
 // which Postgres refuses; TypeBox knows no formats at all and fails every value of an unknown one.
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-const uuidRegExp = new RegExp(UUID_PATTERN);
-if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => uuidRegExp.test(value));
+/** The schemas' uuid pattern as a RegExp (also api/uuid-case.ts). */
+export const UUID_REGEXP = new RegExp(UUID_PATTERN);
+if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (value) => UUID_REGEXP.test(value));
 
 export const UuidWithExample = (example: string) =>
   Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: [example] });

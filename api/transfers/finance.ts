@@ -5,7 +5,7 @@ import { v5 as uuidv5 } from 'uuid';
 import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
 import { DomainError } from '../../domain/errors';
-import { getTransfer } from '../../domain/transfers/records';
+import { getTransfer, type TransferRecord } from '../../domain/transfers/records';
 import { cancelUpdate, retryUpdate, TRANSFER_NOT_PARKED } from '../../workflows/contract';
 import { ApiError, grpcStatusOf } from '../errors';
 import { isAnswerTimeout } from './start-transfer';
@@ -42,7 +42,7 @@ export async function decideParkedTransfer(
   reason: string,
   who: AuditActor,
   updateId: string,
-): Promise<{ outcome: DecisionOutcome; replayed: boolean; transfer: Awaited<ReturnType<typeof getTransfer>> }> {
+): Promise<{ outcome: DecisionOutcome; replayed: boolean; transfer: TransferRecord }> {
   const transfer = await getTransfer(deps.db, transferId);
   const handle = deps.temporal.workflow.getHandle(transfer.workflowId);
   const deadline = Date.now() + deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS * 1000;
@@ -85,7 +85,7 @@ export async function decideParkedTransfer(
     if (isAnswerTimeout(err)) {
       throw new ApiError(
         'SERVICE_UNAVAILABLE',
-        'the saga did not take the decision in time (are the workers running?); nothing is confirmed: check the transfer before deciding again',
+        'the saga did not take the decision in time (are the workers running?); nothing is confirmed: send the same request with the same Idempotency-Key again',
       );
     }
     throw err;

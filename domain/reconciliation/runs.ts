@@ -80,17 +80,15 @@ async function markSucceeded(sql: Sql, id: string, s: RunSummary): Promise<void>
   );
 }
 
-/** A run that cannot finish says so (its row would otherwise stay `running` for good). */
+/**
+ * A run that cannot finish says so (its row would otherwise stay `running` for good); also a manual run
+ * whose workflow could not be started (its audit row stays: the trail is append-only).
+ */
 export async function failRun(store: Store, id: string, failure: string): Promise<void> {
   await store.sql(
     `UPDATE reconciliation_runs SET status = 'failed', failure = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
     [id, failure.slice(0, 1000)],
   );
-}
-
-/** A manual run whose workflow could not be started (its audit row stays: the trail is append-only). */
-export async function failUnstartedRun(store: Store, id: string, failure: string): Promise<void> {
-  await failRun(store, id, failure);
 }
 
 interface RunRow {
