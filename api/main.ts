@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { SchemaNotCurrent } from '../db/shards';
 import { startTracing } from '../observability/tracing';
 import { buildApp } from './app';
 
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // a configuration error found while building the app (e.g. no secret or key) says what to fix: one line, no stack
-  if (err instanceof ConfigError) pino().fatal(err.message);
+  if (err instanceof ConfigError || err instanceof SchemaNotCurrent) pino().fatal(err.message);
   else pino().fatal({ err }, 'API failed to start');
   process.exit(1);
 });

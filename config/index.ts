@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { LOGICAL_SHARDS } from '../domain/shards';
 
 /**
  * Every setting comes from the environment and is validated once, at start-up:
@@ -22,6 +23,24 @@ const ConfigSchema = Type.Object({
   ),
   DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/wallet' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  /**
+   * The wallet shard databases after the first, comma-separated (DATABASE_URL is shard database 0, which
+   * also holds the service-wide tables). Unset: one database holds every logical shard.
+   */
+  SHARD_DATABASE_URLS: Type.Optional(Type.String({ pattern: '^postgres(ql)?://[^,]+(,postgres(ql)?://[^,]+)*$' })),
+  /**
+   * Which database holds which logical shards (0–1023), as `first-last:database` ranges, e.g.
+   * `0-511:0,512-1023:1`; every logical shard exactly once. Unset: contiguous equal ranges over the
+   * databases. Pin it before adding a database: a changed map must follow a move of the shards' rows.
+   */
+  SHARD_MAP: Type.Optional(Type.String({ pattern: '^[0-9]+-[0-9]+:[0-9]+(,[0-9]+-[0-9]+:[0-9]+)*$' })),
+  /** The accounting book's own database (the saga's accounting step). Unset: DATABASE_URL. */
+  ACCOUNTING_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /**
+   * How long a database that stopped answering is given before it is tried again: requests that need it
+   * meanwhile answer 503 SHARD_UNAVAILABLE with this Retry-After at once, sagas wait on a durable timer.
+   */
+  SHARD_BREAKER_COOLDOWN_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 5 }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Prefix of every Redis key this service writes, so environments (and test runs) sharing a Redis never collide. */
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'wallet:' }),
@@ -174,6 +193,11 @@ const RATE_LIMIT_SETTINGS: Record<RateLimitClass, keyof Static<typeof ConfigSche
 export const DEV_ONLY_JWT_SECRET = 'dev-only-insecure-jwt-secret-never-use-in-production';
 
 export type Config = Static<typeof ConfigSchema> & {
+  /** The wallet shard databases, index 0 = DATABASE_URL (db/shards.ts). */
+  shardDatabaseUrls: string[];
+  /** Logical shard → index in shardDatabaseUrls, LOGICAL_SHARDS entries. */
+  shardMap: number[];
+  accountingDatabaseUrl: string;
   maxAmountMinor: bigint;
   dailyOutgoingLimitMinor: bigint;
   /** Requests per caller per RATE_LIMIT_WINDOW_SECONDS, by route class. */
@@ -237,10 +261,53 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         (production ? PRODUCTION_RATE_LIMITS[cls as RateLimitClass] : RATE_LIMIT_DEV_DEFAULT),
     ]),
   ) as Record<RateLimitClass, number>;
+  const shardDatabaseUrls = [cfg.DATABASE_URL, ...(cfg.SHARD_DATABASE_URLS?.split(',') ?? [])];
+  if (new Set(shardDatabaseUrls).size !== shardDatabaseUrls.length) {
+    throw new ConfigError('Invalid configuration: SHARD_DATABASE_URLS names a database twice (or DATABASE_URL again)');
+  }
   return {
     ...cfg,
+    shardDatabaseUrls,
+    shardMap: parseShardMap(cfg.SHARD_MAP, shardDatabaseUrls.length),
+    accountingDatabaseUrl: cfg.ACCOUNTING_DATABASE_URL ?? cfg.DATABASE_URL,
     rateLimits,
     maxAmountMinor: BigInt(cfg.MAX_AMOUNT_MINOR),
     dailyOutgoingLimitMinor: BigInt(cfg.DAILY_OUTGOING_LIMIT_MINOR),
   };
+}
+
+/**
+ * SHARD_MAP to logical shard → database index. Every logical shard exactly once, every database used:
+ * a map that loses a shard would route its wallets nowhere, and one that maps into a missing database
+ * would fail on the first request instead of at start-up.
+ */
+export function parseShardMap(text: string | undefined, databases: number): number[] {
+  if (text === undefined) {
+    return Array.from({ length: LOGICAL_SHARDS }, (_, shard) => Math.floor((shard * databases) / LOGICAL_SHARDS));
+  }
+  const map = new Array<number>(LOGICAL_SHARDS).fill(-1);
+  for (const range of text.split(',')) {
+    const [, first, last, db] = /^(\d+)-(\d+):(\d+)$/.exec(range)!.map(Number);
+    if (first! > last! || last! >= LOGICAL_SHARDS) {
+      throw new ConfigError(`Invalid configuration: SHARD_MAP range ${range} is not within 0-${LOGICAL_SHARDS - 1}`);
+    }
+    if (db! >= databases) {
+      throw new ConfigError(
+        `Invalid configuration: SHARD_MAP range ${range} names database ${db}, but only ${databases} are configured`,
+      );
+    }
+    for (let shard = first!; shard <= last!; shard++) {
+      if (map[shard] !== -1)
+        throw new ConfigError(`Invalid configuration: SHARD_MAP maps logical shard ${shard} twice`);
+      map[shard] = db!;
+    }
+  }
+  const missing = map.indexOf(-1);
+  if (missing !== -1)
+    throw new ConfigError(`Invalid configuration: SHARD_MAP leaves logical shard ${missing} unmapped`);
+  for (let db = 0; db < databases; db++) {
+    if (!map.includes(db))
+      throw new ConfigError(`Invalid configuration: SHARD_MAP maps no logical shard to database ${db}`);
+  }
+  return map;
 }

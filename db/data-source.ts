@@ -1,17 +1,9 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { CONNECT_TIMEOUT_MS } from './store';
-import { InitialSchema1700000000000 } from './migrations/1700000000000-InitialSchema';
-import { AuditLog1700000100000 } from './migrations/1700000100000-AuditLog';
-import { AuditDecisionKey1700000200000 } from './migrations/1700000200000-AuditDecisionKey';
-import { Reconciliation1700000300000 } from './migrations/1700000300000-Reconciliation';
+import { migrations } from './migrations';
 
-export const migrations = [
-  InitialSchema1700000000000,
-  AuditLog1700000100000,
-  AuditDecisionKey1700000200000,
-  Reconciliation1700000300000,
-];
+export { migrations } from './migrations';
 
 export interface DataSourceOptions {
   url: string;

@@ -5,6 +5,11 @@ export interface StoreOptions {
   url: string;
   poolMax?: number;
   applicationName?: string;
+  /**
+   * node-postgres' read timeout per statement (`query_timeout`): a database that stops answering (frozen,
+   * black-holed) fails the statement after this instead of holding the caller forever. Unset: none.
+   */
+  queryTimeoutMs?: number;
 }
 
 /** How long a caller waits for a pooled connection (a Postgres that does not accept one fails fast). */
@@ -59,12 +64,13 @@ function clientSql(client: Pick<PoolClient, 'query'>): Sql {
   };
 }
 
-export function createStore({ url, poolMax = 10, applicationName = 'wallet' }: StoreOptions): Store {
+export function createStore({ url, poolMax = 10, applicationName = 'wallet', queryTimeoutMs }: StoreOptions): Store {
   const pool = new Pool({
     connectionString: url,
     max: poolMax,
     application_name: applicationName,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...(queryTimeoutMs ? { query_timeout: queryTimeoutMs } : {}),
   });
   // An idle connection that breaks (Postgres restarted) is dropped by pg-pool; without a listener the
   // 'error' event would end the process. The next statement fails, and is reported, where it runs.

@@ -25,6 +25,8 @@ export interface ConnectWithRetryOptions {
   onFailedAttempt?: (attempt: number) => void;
   /** for tests: a number in [0, 1) */
   random?: () => number;
+  /** an error no retry can mend (a database behind on its migrations): rejected with at once */
+  isFatal?: (err: unknown) => boolean;
 }
 
 /** Thrown when the signal ends the waiting: not a failure, the process was asked to stop. */
@@ -78,7 +80,7 @@ function sleep(ms: number, signal: AbortSignal | undefined, dependency: string):
 /**
  * Calls `connect` until it succeeds; logs `{ dependency, attempt, retryInSeconds, err }` at warn
  * after every failure and `{ dependency, attempts }` at info on success. Rejects only with
- * StartupAborted (the signal); whatever `connect` left half-open is its own business.
+ * StartupAborted (the signal) or an error `isFatal` names; whatever `connect` left half-open is its own business.
  */
 export async function connectWithRetry<T>(connect: () => Promise<T>, opts: ConnectWithRetryOptions): Promise<T> {
   const { dependency, logger, signal } = opts;
@@ -90,6 +92,7 @@ export async function connectWithRetry<T>(connect: () => Promise<T>, opts: Conne
       return value;
     } catch (err) {
       if (err instanceof StartupAborted || signal?.aborted) throw new StartupAborted(dependency);
+      if (opts.isFatal?.(err)) throw err;
       const delay = backoffDelayMs(attempt, opts);
       logger.warn(
         { dependency, attempt, retryInSeconds: Math.round(delay / 10) / 100, err: errorSummary(err) },

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { runMigrations } from '../db/migrate';
 
 function databaseName(url: string): string {
@@ -61,12 +61,23 @@ export async function dropDatabase(url: string): Promise<void> {
   });
 }
 
+/** Every database of a configuration: the wallet shard databases, then the accounting book's if it has its own. */
+export function configuredDatabases(config: Config): string[] {
+  return [...new Set([...config.shardDatabaseUrls, config.accountingDatabaseUrl])];
+}
+
+/** Creates and migrates every database of the configuration (docs/operations.md): each wallet shard and the accounting book. */
+export async function migrateAll(config: Config, log: (line: string) => void = console.log): Promise<void> {
+  for (const url of configuredDatabases(config)) {
+    if (await ensureDatabase(url)) log(`created database ${databaseName(url)}`);
+    const applied = await runMigrations(url);
+    if (applied.length === 0) log(`migrations: ${redact(url)} is up to date`);
+    for (const name of applied) log(`migration applied to ${databaseName(url)}: ${name}`);
+  }
+}
+
 async function main(): Promise<void> {
-  const { DATABASE_URL } = loadConfig(process.env);
-  if (await ensureDatabase(DATABASE_URL)) console.log(`created database ${databaseName(DATABASE_URL)}`);
-  const applied = await runMigrations(DATABASE_URL);
-  if (applied.length === 0) console.log(`migrations: ${redact(DATABASE_URL)} is up to date`);
-  for (const name of applied) console.log(`migration applied: ${name}`);
+  await migrateAll(loadConfig(process.env));
 }
 
 if (require.main === module) {

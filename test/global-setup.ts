@@ -18,6 +18,8 @@ import { transferSearchAttributes } from '../workflows/contract';
 export interface TestRunState {
   databaseUrl?: string;
   databaseName?: string;
+  /** every database of the run: the wallet shard databases (databaseUrl first) and the accounting book's */
+  databaseUrls?: string[];
   temporal?: TestWorkflowEnvironment;
   tmpDir?: string;
   /** Our SIGINT/SIGTERM handler, removed again by the teardown. */
@@ -42,8 +44,10 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
-const TEST_DB_PATTERN = /^wallet_test_(\d{14})_(\d+)$/;
+const TEST_DB_PATTERN = /^wallet_test_(\d{14})_(\d+)(_s\d+|_accounting)?$/;
 const TMP_PREFIX = 'wallet-test-';
+/** Wallet shard databases of a run unless TEST_WALLET_SHARDS says otherwise (docs/testing.md). */
+const DEFAULT_TEST_WALLET_SHARDS = 1;
 const KEPT_COMMENT = 'KEEP_TEST_DB';
 
 function processAlive(pid: number): boolean {
@@ -96,12 +100,13 @@ async function reapLeftovers(serverUrl: string): Promise<void> {
   }
 }
 
-async function markKept(databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  const client = new Client({ connectionString: maintenanceUrl(databaseUrl) });
+async function markKept(databaseUrls: string[]): Promise<void> {
+  const client = new Client({ connectionString: maintenanceUrl(databaseUrls[0]!) });
   await client.connect();
   try {
-    await client.query(`COMMENT ON DATABASE "${name}" IS '${KEPT_COMMENT}'`);
+    for (const url of databaseUrls) {
+      await client.query(`COMMENT ON DATABASE "${new URL(url).pathname.slice(1)}" IS '${KEPT_COMMENT}'`);
+    }
   } finally {
     await client.end();
   }
@@ -123,22 +128,25 @@ export async function cleanupTestRun(state: TestRunState, { keepDb = false } = {
     }
     state.temporal = undefined;
   }
-  if (state.databaseUrl) {
+  if (state.databaseUrls) {
     if (keepDb) {
       try {
-        // marked, so that later runs do not take it for the leftover of a killed run
-        await markKept(state.databaseUrl);
-        console.log(`[global-teardown] KEEP_TEST_DB=1: keeping database ${state.databaseName}`);
+        // marked, so that later runs do not take them for the leftovers of a killed run
+        await markKept(state.databaseUrls);
+        console.log(`[global-teardown] KEEP_TEST_DB=1: keeping databases ${state.databaseName}*`);
       } catch (err) {
         errors.push(err);
       }
     } else {
-      try {
-        await dropDatabase(state.databaseUrl);
-      } catch (err) {
-        errors.push(err);
+      for (const url of state.databaseUrls) {
+        try {
+          await dropDatabase(url);
+        } catch (err) {
+          errors.push(err);
+        }
       }
     }
+    state.databaseUrls = undefined;
     state.databaseUrl = undefined;
   }
   if (state.tmpDir) {
@@ -192,12 +200,33 @@ export default async function globalSetup(): Promise<void> {
     state.databaseName = `wallet_test_${timestamp()}_${process.pid}`;
     base.pathname = `/${state.databaseName}`;
     const databaseUrl = base.toString();
-    await ensureDatabase(databaseUrl);
+    // TEST_WALLET_SHARDS wallet shard databases (`…_s1`, …) and the accounting book's own (`…_accounting`)
+    const shardCount = Number(process.env.TEST_WALLET_SHARDS ?? DEFAULT_TEST_WALLET_SHARDS);
+    const named = (suffix: string) => {
+      const u = new URL(databaseUrl);
+      u.pathname = `/${state.databaseName}${suffix}`;
+      return u.toString();
+    };
+    const shardUrls = [databaseUrl, ...Array.from({ length: shardCount - 1 }, (_, i) => named(`_s${i + 1}`))];
+    const accountingUrl = shardCount > 1 ? named('_accounting') : databaseUrl;
     state.databaseUrl = databaseUrl;
-    const applied = await timed(`database ${state.databaseName} created and migrated`, () =>
-      runMigrations(databaseUrl),
+    state.databaseUrls = [...new Set([...shardUrls, accountingUrl])];
+    await timed(`${state.databaseUrls.length} database(s) ${state.databaseName}* created and migrated`, () =>
+      Promise.all(
+        state.databaseUrls!.map(async (url) => {
+          await ensureDatabase(url);
+          const applied = await runMigrations(url);
+          if (applied.length === 0) throw new Error(`no migrations were applied to the fresh test database ${url}`);
+        }),
+      ),
     );
-    if (applied.length === 0) throw new Error('no migrations were applied to the fresh test database');
+    if (shardCount > 1) {
+      process.env.SHARD_DATABASE_URLS = shardUrls.slice(1).join(',');
+      process.env.ACCOUNTING_DATABASE_URL = accountingUrl;
+    } else {
+      delete process.env.SHARD_DATABASE_URLS;
+      delete process.env.ACCOUNTING_DATABASE_URL;
+    }
 
     // (b) Temporal dev server
     const cli = findTemporalCli();
@@ -240,7 +269,7 @@ export default async function globalSetup(): Promise<void> {
     // Redis is shared with other runs and the dev stack: this run's keys live under their own prefix
     process.env.REDIS_KEY_PREFIX = `wallet-test-${timestamp()}-${process.pid}:`;
     log(
-      `ready in ${Date.now() - started} ms: DATABASE_URL db=${state.databaseName}, ` +
+      `ready in ${Date.now() - started} ms: DATABASE_URL db=${state.databaseName} (${shardCount} wallet shard database(s)), ` +
         `TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS}, TEMPORAL_TASK_QUEUE=${process.env.TEMPORAL_TASK_QUEUE}`,
     );
   } catch (err) {

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import type { Config } from '../config';
-import { createStore } from '../db/store';
+import { createShardSet } from '../db/shards';
 import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
 import type { ActivityDeps } from '../activities';
 import { errorSummary, type RetryLogger } from '../observability/dependency-retry';
@@ -21,7 +21,8 @@ const SILENT: RetryLogger = { warn: () => undefined, info: () => undefined };
  * ioredis's own "Unhandled error event" on stderr.
  */
 export function createActivityDeps(config: Config, logger: RetryLogger = SILENT): WorkerDeps {
-  const db = createStore({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
+  const shards = createShardSet(config, { poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
+  const db = shards.home.store;
   const redis = new Redis(config.REDIS_URL, {
     keyPrefix: config.REDIS_KEY_PREFIX,
     maxRetriesPerRequest: 3,
@@ -44,15 +45,16 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
   });
   return {
     db,
+    shards,
     redis,
     config,
     temporal,
-    accounting: new PostgresAccountingBook(db, config.dailyOutgoingLimitMinor),
+    accounting: new PostgresAccountingBook(shards.accounting.store, config.dailyOutgoingLimitMinor),
     metrics: createWorkerMetrics({ db: () => db }),
     async close() {
       redis.disconnect();
       await temporal.connection.close().catch(() => undefined);
-      await db.close();
+      await shards.close();
     },
   };
 }
@@ -61,7 +63,7 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
 export async function openActivityDeps(config: Config, logger?: RetryLogger): Promise<WorkerDeps> {
   const deps = createActivityDeps(config, logger);
   try {
-    await deps.db.connect();
+    await deps.shards.connect();
   } catch (err) {
     await deps.close();
     throw err;

@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, ty
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { activitiesFor } from '../activities';
+import { SchemaNotCurrent } from '../db/shards';
 import { connectWithRetry, StartupAborted } from '../observability/dependency-retry';
 import { loggerOptions } from '../observability/logger';
 import { temporalMetricsPort } from '../observability/metrics';
@@ -99,7 +100,11 @@ async function main() {
     // Postgres and Temporal down at start: wait for them (backoff, one warn line per attempt), never exit.
     const retry = { logger, maxDelayMs: config.DEPENDENCY_RETRY_MAX_SECONDS * 1000, signal: stop.signal };
     await Promise.all([
-      connectWithRetry(() => deps.db.connect(), { ...retry, dependency: 'postgres' }),
+      connectWithRetry(() => deps.shards.connect(), {
+        ...retry,
+        dependency: 'postgres',
+        isFatal: (err) => err instanceof SchemaNotCurrent,
+      }),
       connectWithRetry(() => connectTemporal(config), { ...retry, dependency: 'temporal' }).then(
         (c) => (connection = c),
       ),
@@ -142,7 +147,7 @@ main().then(
   (err: unknown) => {
     // still one JSON line (config errors happen before our logger exists): a config error's message says what to fix
     const fallback = pino({ base: { pid: process.pid, service: 'wallet-worker' } });
-    if (err instanceof ConfigError) fallback.fatal(err.message);
+    if (err instanceof ConfigError || err instanceof SchemaNotCurrent) fallback.fatal(err.message);
     else fallback.fatal({ err }, 'worker failed');
     process.exit(1);
   },
