@@ -4,6 +4,7 @@ import type { Sql } from '../db/sql';
 import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { systemWalletId } from './ids';
+import { shardOfOwner, withShard } from './shards';
 
 export type WalletStatus = 'active' | 'frozen' | 'closed';
 export type WalletKind = 'customer' | 'system';
@@ -26,8 +27,12 @@ export interface NewWallet {
   currency: string;
 }
 
+/**
+ * Creates a customer wallet on its owner's logical shard: `store` must be that shard's database
+ * (`shards.forOwner(ownerId).store`). The id carries the shard (domain/shards.ts).
+ */
 export async function createWallet(store: Store, input: NewWallet): Promise<WalletRecord> {
-  const id = randomUUID();
+  const id = withShard(randomUUID(), shardOfOwner(input.ownerId));
   await store.sql(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'customer', $3)`, [
     id,
     input.ownerId,

@@ -22,10 +22,13 @@ import {
   UuidWithExample,
 } from '../schemas/common';
 
-export const StepStateSchema = StringEnum(['pending', 'running', 'done', 'failed', 'compensated', 'skipped'], {
-  $id: 'StepState',
-  title: 'StepState',
-});
+export const StepStateSchema = StringEnum(
+  ['pending', 'running', 'waiting', 'done', 'failed', 'compensated', 'skipped'],
+  {
+    $id: 'StepState',
+    title: 'StepState',
+  },
+);
 
 export const TransferStatusSchema = StringEnum(TRANSFER_STATUSES, {
   $id: 'TransferStatus',

@@ -189,7 +189,7 @@ export async function applyStateChange(sql: Sql, change: TransferStateChange): P
             run_id = coalesce(t.run_id, $11),
             updated_at = now()
        FROM before
-      WHERE t.id = before.id AND before.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
+      WHERE t.id = before.id AND before.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED', 'RETURNED')
         AND ($10::text IS NULL OR before.status = $10::text)
       RETURNING before.status AS previous_status, t.status, t.created_at, t.finished_at`,
     [

@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { ShardSet } from '../../db/shards';
 import type { Store } from '../../db/store';
+import { isShardSet, walletStore } from '../support/wallets';
 import { buildApp } from '../../api/app';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig } from '../support/env';
@@ -78,23 +80,28 @@ export function postDeposit(
   });
 }
 
-/** Ledger lines booked on a wallet: the "nothing was written" probe. */
-export async function lineCount(ds: Store, walletId: string): Promise<number> {
+/** Ledger lines booked on a wallet (on its shard database when given a ShardSet): the "nothing was written" probe. */
+export async function lineCount(db: Store | ShardSet, walletId: string): Promise<number> {
   const rows: Array<{ n: number }> = await query(
-    ds,
+    walletStore(db, walletId),
     `SELECT count(*)::int AS n FROM ledger_lines WHERE wallet_id = $1`,
     [walletId],
   );
   return rows[0]!.n;
 }
 
-export async function idempotencyRecordCount(ds: Store, key: string): Promise<number> {
-  const rows: Array<{ n: number }> = await query(
-    ds,
-    `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
-    [key],
-  );
-  return rows[0]!.n;
+/** Idempotency records with this key, on every database of a ShardSet. */
+export async function idempotencyRecordCount(db: Store | ShardSet, key: string): Promise<number> {
+  let n = 0;
+  for (const ds of isShardSet(db) ? db.databases.map((d) => d.store) : [db]) {
+    const rows: Array<{ n: number }> = await query(
+      ds,
+      `SELECT count(*)::int AS n FROM idempotency_records WHERE idempotency_key = $1`,
+      [key],
+    );
+    n += rows[0]!.n;
+  }
+  return n;
 }
 
 /** Asserts an RFC 9457 problem with the given status and stable code; returns its body. */

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../config';
 import { runMigrations } from '../../db/migrate';
+import { createShardSet, type ShardSet } from '../../db/shards';
 import { createStore, type Store } from '../../db/store';
 import { dropDatabase, ensureDatabase } from '../../scripts/migrate';
 import { bundleTransferWorkflows } from '../../worker/bundle';
@@ -27,6 +28,21 @@ export async function createTestStore(opts: { poolMax?: number } = {}): Promise<
   });
   await store.connect();
   return store;
+}
+
+/**
+ * Every database of the run (its wallet shard databases and the accounting book), connected: route a
+ * wallet's rows with `forWallet(id).store`, an owner's with `forOwner(ownerId).store`. Close it in afterAll.
+ */
+export async function createTestShards(
+  opts: { poolMax?: number; overrides?: NodeJS.ProcessEnv } = {},
+): Promise<ShardSet> {
+  const shards = createShardSet(testConfig(opts.overrides), {
+    poolMax: opts.poolMax ?? 5,
+    applicationName: 'wallet-test',
+  });
+  await shards.connect();
+  return shards;
 }
 
 /** A Temporal client on the run's dev server. Close it with `client.connection.close()` in afterAll. */
@@ -81,7 +97,12 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
  * must not show its rows to the other files): `url` at once, `create()` (created and migrated) in
  * beforeAll, `drop()` in afterAll.
  */
-export function ownDatabase(label: string): { url: string; create(): Promise<void>; drop(): Promise<void> } {
+export function ownDatabase(label: string): {
+  url: string;
+  overrides: NodeJS.ProcessEnv;
+  create(): Promise<void>;
+  drop(): Promise<void>;
+} {
   const url = new URL(testConfig().DATABASE_URL);
   url.pathname = `/wallet_${label}_${Date.now()}_${process.pid}`;
   const databaseUrl = url.toString();
@@ -90,6 +111,10 @@ export function ownDatabase(label: string): { url: string; create(): Promise<voi
     async create() {
       await ensureDatabase(databaseUrl);
       await runMigrations(databaseUrl);
+    },
+    /** the settings of an app or worker on this database alone: one wallet shard database, the book in it too */
+    get overrides(): NodeJS.ProcessEnv {
+      return { DATABASE_URL: databaseUrl, SHARD_DATABASE_URLS: '', SHARD_MAP: '', ACCOUNTING_DATABASE_URL: '' };
     },
     async drop() {
       await dropDatabase(databaseUrl);

@@ -22,9 +22,11 @@ export interface TransferJson {
 
 /** The customer owning `walletId` (looked up in the database), as the caller who may move its money. */
 export async function ownerOf(app: FastifyInstance, walletId: string): Promise<TestCaller> {
-  const rows: Array<{ owner_id: string }> = await query(app.db, `SELECT owner_id FROM wallets WHERE id = $1`, [
-    walletId,
-  ]);
+  const rows: Array<{ owner_id: string }> = await query(
+    app.shards.forWallet(walletId).store,
+    `SELECT owner_id FROM wallets WHERE id = $1`,
+    [walletId],
+  );
   return customer(rows[0]?.owner_id ?? 'nobody');
 }
 
