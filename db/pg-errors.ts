@@ -21,6 +21,7 @@ const CONNECTION_LOST_MESSAGES = [
   'Query read timeout',
   'terminating connection due to', // 57P01 administrator command / 57P02 crash shutdown, should the code be missing
   'the database system is', // 57P03: starting up, shutting down, in recovery mode
+  'is not currently accepting connections', // 55000: ALTER DATABASE … ALLOW_CONNECTIONS false (a database taken away)
 ];
 
 /**
