@@ -8,6 +8,7 @@ import type { baselineActivities, baselineLocalActivities } from '../workflows/b
 import { CPU_ROLES } from './bench-cpu';
 import { measureRow, type Row } from './bench-measure';
 import { postgresCeiling } from './bench-postgres';
+import { LOGICAL_SHARDS, shardOfOwner } from '../domain/shards';
 
 /**
  * Transfer throughput and latency against a running stack (`npm start` in another terminal), next to
@@ -17,8 +18,10 @@ import { postgresCeiling } from './bench-postgres';
  * Rows, one after the other (never overlapping), each warmed up, then measured alone (concurrency 1)
  * and at --concurrency:
  *  - this project's transfers: POST /v1/transfers, each with its own Idempotency-Key and
- *    `Prefer: wait=N`, so the latency is the whole saga, not just the 202;
- *  - bare workflows (workflows/baseline.ts) with 1 and 5 no-op local activities and 5 no-op regular
+ *    `Prefer: wait=N`, so the latency is the whole saga, not just the 202; same-shard (one journal
+ *    entry) and cross-shard (debit on one database, credit on the other: the default two-database map);
+ *  - bare workflows (workflows/baseline.ts) with 1, 4 and 5 no-op local activities (4 and 5: the
+ *    same-shard and cross-shard sagas' happy paths) and 5 no-op regular
  *    activities, started with the Temporal client on the same server, task queue and worker processes:
  *    what Temporal itself costs on this box;
  *  - raw Postgres double-entry transfers (scripts/bench-postgres.ts): what the ledger itself costs.
@@ -66,44 +69,62 @@ async function metric(api: string, name: string): Promise<number | undefined> {
   return line ? Number(line.split(' ')[1]) : undefined;
 }
 
-/** This project's row: funded senders (`--senders`) paying one receiver through the API. */
-async function projectTransfers(opts: Options): Promise<Row> {
+/**
+ * A transfer's shape: same-shard (each sender pays a second wallet of its own owner: one logical shard,
+ * one journal entry) or cross-shard (every sender pays a receiver on another logical shard, chosen so that
+ * under the default SHARD_MAP of two databases the money also crosses databases: clearing accounts, a debit
+ * on one database and a credit on the other).
+ */
+type Shape = 'same-shard' | 'cross-shard';
+
+/** An owner id of this run whose logical shard is in the lower (db 0) or upper (db 1) half under the default map. */
+function ownerIn(run: string, label: string, half: 'lower' | 'upper'): string {
+  for (let n = 0; ; n++) {
+    const owner = `bench-${run}-${label}-${n}`;
+    if (shardOfOwner(owner) < LOGICAL_SHARDS / 2 === (half === 'lower')) return owner;
+  }
+}
+
+async function newWallet(opts: Options, owner: string): Promise<{ id: string; auth: string }> {
+  const auth = opts.authorization('customer', owner);
+  const wallet = await call(opts, 'post', '/v1/wallets', 201, {
+    headers: { authorization: auth },
+    body: { ownerId: owner, currency: 'EUR' },
+  });
+  return { id: wallet.id, auth };
+}
+
+/** This project's row of one shape: funded senders (`--senders`) paying through the API. */
+async function projectTransfers(opts: Options, shape: Shape): Promise<Row> {
   const finance = opts.authorization('finance', 'bench-finance');
   const run = randomUUID().slice(0, 8);
-  const senders: Array<{ id: string; auth: string }> = [];
+  const pairs: Array<{ from: { id: string; auth: string }; toWalletId: string }> = [];
+  const crossReceiver = shape === 'cross-shard' ? await newWallet(opts, ownerIn(run, 'receiver', 'upper')) : null;
   for (let i = 0; i < opts.senders; i++) {
-    const sub = `bench-${run}-${i}`;
-    const auth = opts.authorization('customer', sub);
-    const wallet = await call(opts, 'post', '/v1/wallets', 201, {
-      headers: { authorization: auth },
-      body: { ownerId: sub, currency: 'EUR' },
-    });
+    const owner = ownerIn(run, `sender${i}`, 'lower');
+    const from = await newWallet(opts, owner);
     await call(opts, 'post', '/v1/wallets/{id}/deposits', 201, {
-      params: { id: wallet.id },
+      params: { id: from.id },
       headers: { authorization: finance, 'idempotency-key': randomUUID() },
       body: { amount: 1_000_000_000 },
     });
-    senders.push({ id: wallet.id, auth });
+    const toWalletId = crossReceiver ? crossReceiver.id : (await newWallet(opts, owner)).id;
+    pairs.push({ from, toWalletId });
   }
-  const receiverOwner = `bench-${run}-receiver`;
-  const receiver = await call(opts, 'post', '/v1/wallets', 201, {
-    headers: { authorization: opts.authorization('customer', receiverOwner) },
-    body: { ownerId: receiverOwner, currency: 'EUR' },
-  });
 
   let n = 0;
   const transfer = async (): Promise<string> => {
-    const sender = senders[n++ % senders.length]!;
+    const { from, toWalletId } = pairs[n++ % pairs.length]!;
     const answer = await opts.client.call('post', '/v1/transfers', {
-      headers: { authorization: sender.auth, 'idempotency-key': randomUUID(), prefer: `wait=${opts.waitSeconds}` },
-      body: { fromWalletId: sender.id, toWalletId: receiver.id, amount: 100, currency: 'EUR' },
+      headers: { authorization: from.auth, 'idempotency-key': randomUUID(), prefer: `wait=${opts.waitSeconds}` },
+      body: { fromWalletId: from.id, toWalletId, amount: 100, currency: 'EUR' },
       signal: AbortSignal.timeout((opts.waitSeconds + 10) * 1000),
     });
     if (answer.status !== 200 && answer.status !== 202) return `HTTP ${answer.status}`;
     return answer.body.status === 'COMPLETED' ? 'completed' : answer.body.status;
   };
   return measureRow(
-    'this project: POST /v1/transfers',
+    `this project: POST /v1/transfers, ${shape}`,
     { runs: opts.transfers, aloneRuns: opts.aloneRuns, concurrency: opts.concurrency },
     transfer,
   );
@@ -118,6 +139,9 @@ async function bareWorkflows(opts: Options, config: Config): Promise<Row[]> {
     let n = 0;
     const cases: Array<[string, 'baselineLocalActivities' | 'baselineActivities', number]> = [
       ['bare workflow, 1 local activity', 'baselineLocalActivities', 1],
+      // the same-shard saga's happy path: reserve, accounting, ledger, notify
+      ['bare workflow, 4 local activities', 'baselineLocalActivities', 4],
+      // the cross-shard saga's: reserve, accounting, debit, credit, notify
       ['bare workflow, 5 local activities', 'baselineLocalActivities', 5],
       ['bare workflow, 5 regular activities', 'baselineActivities', 5],
     ];
@@ -204,7 +228,8 @@ async function main() {
   };
 
   // sequentially: each row has the box to itself
-  const project = await projectTransfers(opts);
+  const sameShard = await projectTransfers(opts, 'same-shard');
+  const crossShard = await projectTransfers(opts, 'cross-shard');
   const apiMemoryMiB = ((await metric(opts.api, 'process_resident_memory_bytes')) ?? 0) / 2 ** 20;
   const bare = await bareWorkflows(opts, config);
   const postgres = await postgresCeiling({
@@ -214,9 +239,11 @@ async function main() {
     aloneRuns: opts.aloneRuns,
     senders: opts.senders,
   });
-  const rows = [project, ...bare, postgres];
+  const rows = [sameShard, crossShard, ...bare, postgres];
 
-  const ceiling = bare[0]!;
+  const [bare1, bare4, bare5] = bare as [Row, Row, Row, Row];
+  const cpu = (row: Row) => Object.values(row.loaded.cpuMs).reduce((sum, v) => sum + v, 0);
+  const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? (a / b).toFixed(2) : '—');
   const out = [
     `npm run bench: ${opts.transfers} transfers, ${opts.baselineRuns} workflows per bare row, ${opts.aloneRuns} alone per row, ` +
       `concurrency ${opts.concurrency}, ${opts.senders} sender(s), task queue ${config.TEMPORAL_TASK_QUEUE}, ${new Date().toISOString()}`,
@@ -225,8 +252,15 @@ async function main() {
     '',
     cpuTable(rows),
     '',
-    `project completed/s ÷ bare 1-LA completed/s = ${(project.loaded.completedPerSecond / ceiling.loaded.completedPerSecond).toFixed(2)} (target ≥ 0.8)`,
-    `project p50 alone ÷ bare 1-LA p50 alone     = ${(project.alone.p50Ms / ceiling.alone.p50Ms).toFixed(2)} (target ≤ 2)`,
+    `same-shard completed/s ÷ bare 1-LA completed/s  = ${ratio(sameShard.loaded.completedPerSecond, bare1.loaded.completedPerSecond)} (issue 18: ≥ 0.44, today's)`,
+    `same-shard p50 alone ÷ bare 1-LA p50 alone      = ${ratio(sameShard.alone.p50Ms, bare1.alone.p50Ms)} (issue 18: ≤ 1.9, today's)`,
+    `same-shard completed/s ÷ bare 4-LA completed/s  = ${ratio(sameShard.loaded.completedPerSecond, bare4.loaded.completedPerSecond)}`,
+    `same-shard p50 alone ÷ bare 4-LA p50 alone      = ${ratio(sameShard.alone.p50Ms, bare4.alone.p50Ms)}`,
+    `cross-shard completed/s ÷ bare 5-LA completed/s = ${ratio(crossShard.loaded.completedPerSecond, bare5.loaded.completedPerSecond)}`,
+    `cross-shard p50 alone ÷ bare 5-LA p50 alone     = ${ratio(crossShard.alone.p50Ms, bare5.alone.p50Ms)}`,
+    `cross-shard CPU ÷ same-shard CPU per transfer    = ${ratio(cpu(crossShard), cpu(sameShard))} (issue 18: ≤ 1.3)`,
+    `CPU per transfer ÷ (bare same-LA + raw Postgres): same-shard ${ratio(cpu(sameShard), cpu(bare4) + cpu(postgres))}, ` +
+      `cross-shard ${ratio(cpu(crossShard), cpu(bare5) + cpu(postgres))}`,
     `API resident memory after the transfers: ${apiMemoryMiB.toFixed(0)} MiB`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
