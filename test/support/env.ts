@@ -121,3 +121,42 @@ export function ownDatabase(label: string): {
     },
   };
 }
+
+/**
+ * Two wallet shard databases and an accounting one of a test file's own, for a file that takes a
+ * database away (an outage must not reach the other files, which share the run's databases):
+ * `overrides` at once (the settings of an app or worker on them), `create()` in beforeAll, `drop()` in afterAll.
+ */
+export function ownShardedDatabases(label: string): {
+  urls: { shard0: string; shard1: string; accounting: string };
+  overrides: NodeJS.ProcessEnv;
+  create(): Promise<void>;
+  drop(): Promise<void>;
+} {
+  const stamp = `${Date.now()}_${process.pid}`;
+  const named = (suffix: string) => {
+    const url = new URL(testConfig().DATABASE_URL);
+    url.pathname = `/wallet_${label}_${stamp}_${suffix}`;
+    return url.toString();
+  };
+  const urls = { shard0: named('s0'), shard1: named('s1'), accounting: named('accounting') };
+  const all = [urls.shard0, urls.shard1, urls.accounting];
+  return {
+    urls,
+    overrides: {
+      DATABASE_URL: urls.shard0,
+      SHARD_DATABASE_URLS: urls.shard1,
+      SHARD_MAP: '',
+      ACCOUNTING_DATABASE_URL: urls.accounting,
+    },
+    async create() {
+      for (const url of all) {
+        await ensureDatabase(url);
+        await runMigrations(url);
+      }
+    },
+    async drop() {
+      for (const url of all) await dropDatabase(url);
+    },
+  };
+}
