@@ -66,6 +66,11 @@ export interface ShardSet {
   forTransfer(transferId: string): ShardDatabase;
   /** One round trip to every database, and a check that each has every migration; rejects on the first failure. */
   connect(): Promise<void>;
+  /**
+   * The same for one database: a process starts serving once database 0 answers and checks each other
+   * database when it first answers, so one shard down at start-up stops only what needs it.
+   */
+  connectOne(db: ShardDatabase): Promise<void>;
   /** Every database answered once. */
   readonly connected: boolean;
   close(): Promise<void>;
@@ -155,6 +160,21 @@ export function createShardSet(config: Config, options: ShardSetOptions): ShardS
   const all = sharedIndex >= 0 ? databases : [...databases, accounting];
   const forShard = (logicalShard: number) => databases[config.shardMap[logicalShard]!]!;
 
+  async function connectOne(db: ShardDatabase): Promise<void> {
+    try {
+      await db.store.connect();
+    } catch (err) {
+      // 3D000 invalid_catalog_name: the server answers, the configured database is not there
+      if (pgErrorCode(err) === '3D000')
+        throw new SchemaNotCurrent(`database ${db.name} does not exist: run npm run migrate`);
+      throw err;
+    }
+    const missing = await missingMigrations(db.store);
+    if (missing.length > 0) {
+      throw new SchemaNotCurrent(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
+    }
+  }
+
   return {
     databases,
     home: databases[0]!,
@@ -165,22 +185,9 @@ export function createShardSet(config: Config, options: ShardSetOptions): ShardS
     forOwner: (ownerId) => forShard(shardOfOwner(ownerId)),
     forTransfer: (transferId) => forShard(shardOfId(transferId)),
     async connect() {
-      for (const db of all) {
-        try {
-          await db.store.connect();
-        } catch (err) {
-          // 3D000 invalid_catalog_name: the server answers, the configured database is not there
-          if (pgErrorCode(err) === '3D000') {
-            throw new SchemaNotCurrent(`database ${db.name} does not exist: run npm run migrate`);
-          }
-          throw err;
-        }
-        const missing = await missingMigrations(db.store);
-        if (missing.length > 0) {
-          throw new SchemaNotCurrent(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
-        }
-      }
+      for (const db of all) await connectOne(db);
     },
+    connectOne,
     get connected() {
       return all.every((db) => db.store.connected);
     },

@@ -96,11 +96,27 @@ async function main() {
     'worker metrics and health server listening',
   );
 
+  let schemaFailure: SchemaNotCurrent | undefined;
   try {
     // Postgres and Temporal down at start: wait for them (backoff, one warn line per attempt), never exit.
     const retry = { logger, maxDelayMs: config.DEPENDENCY_RETRY_MAX_SECONDS * 1000, signal: stop.signal };
+    // Database 0 first; every other database is connected (and its schema checked) on its own, so a
+    // shard down at start-up stops only the sagas that need it (they wait for it). A database that turns
+    // out to be missing or behind on its migrations stops the worker: it must not serve on it.
+    for (const db of deps.shards.all.filter((d) => d !== deps.shards.home)) {
+      void connectWithRetry(() => deps.shards.connectOne(db), {
+        ...retry,
+        dependency: `postgres ${db.name}`,
+        isFatal: (err) => err instanceof SchemaNotCurrent,
+      }).catch((err: unknown) => {
+        if (!(err instanceof SchemaNotCurrent)) return; // StartupAborted: stopping anyway
+        schemaFailure = err; // reported once, by main's catch, after the worker stopped
+        stop.abort();
+        if (worker?.getState() === 'RUNNING') worker.shutdown();
+      });
+    }
     await Promise.all([
-      connectWithRetry(() => deps.shards.connect(), {
+      connectWithRetry(() => deps.shards.connectOne(deps.shards.home), {
         ...retry,
         dependency: 'postgres',
         isFatal: (err) => err instanceof SchemaNotCurrent,
@@ -138,6 +154,8 @@ async function main() {
     await deps.close();
     await tracing.shutdown();
     logger.info('worker stopped');
+    // eslint-disable-next-line no-unsafe-finally -- the one failure that must end the process with status 1
+    if (schemaFailure) throw schemaFailure;
   }
 }
 
