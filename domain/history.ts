@@ -50,14 +50,13 @@ export function decodeCursor(cursor: string): string | null {
  * and so skip or repeat rows at a page boundary).
  *
  * A row keyed by a UUID (transfers, wallets) breaks ties on its id; an audit row, whose bigint id is
- * unique only within its database, on (database index, id). Cursors: `<µs>-<id, 32 hex digits>` and
- * `<µs>-<database>-<row id>`. Opaque to callers; every string of the patterns is a cursor the API
- * accepts (a key past every row gives the whole list, one before every row an empty page).
+ * unique only within its database, on (database index, id). Either way the cursor is
+ * `<µs>-<32 hex digits>`: the UUID's, or the database index (8 digits), 8 zeros and the row id (16).
+ * Opaque to callers, and every string of the pattern is a cursor the API accepts (a key past every row
+ * gives the whole list, one before every row an empty page).
  */
-export const ID_CURSOR_PATTERN = '^[0-9]{1,16}-[0-9a-f]{32}$';
-export const ROW_CURSOR_PATTERN = '^[0-9]{1,16}-[0-9]{1,3}-[1-9][0-9]{0,18}$';
-const ID_CURSOR_RE = new RegExp(ID_CURSOR_PATTERN);
-const ROW_CURSOR_RE = new RegExp(ROW_CURSOR_PATTERN);
+export const MERGED_CURSOR_PATTERN = '^[0-9]{1,16}-[0-9a-f]{32}$';
+const MERGED_CURSOR_RE = new RegExp(MERGED_CURSOR_PATTERN);
 
 /** Where a page of a merged list starts after: the last row's exact creation time and its tie-breaker. */
 export interface IdKey {
@@ -86,32 +85,41 @@ export function timestampText(createdUs: string): string {
   return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, `.${fraction}Z`);
 }
 
-const uuidOfHex = (hex: string) =>
-  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+/** The two parts of a merged cursor, or null when it is not of the pattern. */
+function splitCursor(cursor: string): { createdUs: string; hex: string } | null {
+  if (!MERGED_CURSOR_RE.test(cursor)) return null;
+  const [createdUs, hex] = cursor.split('-') as [string, string];
+  return { createdUs: BigInt(createdUs).toString(), hex };
+}
 
 export function encodeIdCursor(key: IdKey): string {
   return `${key.createdUs}-${key.id.toLowerCase().replace(/-/g, '')}`;
 }
 
-/** The key of an id cursor, or null when it is not of the pattern. */
 export function decodeIdCursor(cursor: string): IdKey | null {
-  if (!ID_CURSOR_RE.test(cursor)) return null;
-  const [createdUs, hex] = cursor.split('-') as [string, string];
-  return { createdUs: BigInt(createdUs).toString(), id: uuidOfHex(hex) };
+  const parts = splitCursor(cursor);
+  if (!parts) return null;
+  const h = parts.hex;
+  return {
+    createdUs: parts.createdUs,
+    id: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`,
+  };
 }
 
 export function encodeRowCursor(key: RowKey): string {
-  return `${key.createdUs}-${key.database}-${key.id}`;
+  const hex = (n: bigint, digits: number) => n.toString(16).padStart(digits, '0');
+  return `${key.createdUs}-${hex(BigInt(key.database), 8)}00000000${hex(BigInt(key.id), 16)}`;
 }
 
-/** The key of a row cursor, or null when it is not of the pattern (a row id beyond int8 is clamped, as above). */
+/** A row id beyond int8 (any 16 hex digits are accepted) is past every row: clamped, as decodeCursor does. */
 export function decodeRowCursor(cursor: string): RowKey | null {
-  if (!ROW_CURSOR_RE.test(cursor)) return null;
-  const [createdUs, database, id] = cursor.split('-') as [string, string, string];
+  const parts = splitCursor(cursor);
+  if (!parts) return null;
+  const id = BigInt(`0x${parts.hex.slice(16)}`);
   return {
-    createdUs: BigInt(createdUs).toString(),
-    database: Number(database),
-    id: BigInt(id) > INT8_MAX ? INT8_MAX.toString() : id,
+    createdUs: parts.createdUs,
+    database: Number.parseInt(parts.hex.slice(0, 8), 16),
+    id: (id > INT8_MAX ? INT8_MAX : id).toString(),
   };
 }
 

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES } from '../../domain/audit';
-import { ROW_CURSOR_PATTERN } from '../../domain/history';
 import { AUDIT_EXAMPLE } from '../schemas/examples';
 import {
   jsonResponse,
@@ -34,7 +33,7 @@ export const AuditEntrySchema = Type.Object(
   { $id: 'AuditEntry', title: 'AuditEntry' },
 );
 
-export const AuditEntryPageSchema = Page(AuditEntrySchema, 'AuditEntryPage', ROW_CURSOR_PATTERN);
+export const AuditEntryPageSchema = Page(AuditEntrySchema, 'AuditEntryPage', { merged: true });
 
 export const listAuditSchema = {
   summary: 'Audit trail of privileged actions (ops, finance, admin)',
@@ -44,7 +43,7 @@ export const listAuditSchema = {
     'The trail is append-only: rows are never changed or deleted.',
   tags: ['audit'],
   security: [{ bearerAuth: [] }],
-  querystring: pageQuery({ target: Type.Optional(Uuid) }, ROW_CURSOR_PATTERN),
+  querystring: pageQuery({ target: Type.Optional(Uuid) }, { merged: true }),
   response: {
     200: jsonResponse(Ref(AuditEntryPageSchema), 'One page of audit rows', {
       example: { items: [AUDIT_EXAMPLE], nextCursor: null },

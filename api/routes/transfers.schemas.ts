@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import { ID_CURSOR_PATTERN } from '../../domain/history';
 import { SAGA_STEPS, TRANSFER_STATUSES } from '../../domain/transfer-status';
 import { IdempotencyKeyHeaders, ReplayedHeader } from '../plugins/idempotency';
 import { CANCELLED_TRANSFER_EXAMPLE, IDS, PARKED_TRANSFER_EXAMPLE, TRANSFER_EXAMPLE } from '../schemas/examples';
@@ -88,7 +87,7 @@ export const TransferSchema = Type.Object(
   { $id: 'Transfer', title: 'Transfer' },
 );
 
-export const TransferPageSchema = Page(TransferSchema, 'TransferPage', ID_CURSOR_PATTERN);
+export const TransferPageSchema = Page(TransferSchema, 'TransferPage', { merged: true });
 
 const TransferIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
@@ -210,7 +209,7 @@ export function transferSchemas(maxAmountMinor: bigint) {
           ),
           failedStep: Type.Optional(StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' })),
         },
-        ID_CURSOR_PATTERN,
+        { merged: true },
       ),
       response: {
         200: jsonResponse(Ref(TransferPageSchema), 'One page of transfers', {

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import { ID_CURSOR_PATTERN } from '../../domain/history';
 import { LEDGER_LINE_EXAMPLE, WALLET_EXAMPLE } from '../schemas/examples';
 import {
   Currency,
@@ -37,7 +36,7 @@ export const WalletSchema = Type.Object(
   { $id: 'Wallet', title: 'Wallet' },
 );
 
-export const WalletPageSchema = Page(WalletSchema, 'WalletPage', ID_CURSOR_PATTERN);
+export const WalletPageSchema = Page(WalletSchema, 'WalletPage', { merged: true });
 
 export const CreateWalletBody = Type.Object(
   {
@@ -113,7 +112,7 @@ export const listWalletsSchema = {
       currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case' })),
       status: Type.Optional(StringEnum(WALLET_STATUSES)),
     },
-    ID_CURSOR_PATTERN,
+    { merged: true },
   ),
   response: {
     200: jsonResponse(Ref(WalletPageSchema), 'One page of wallets', {

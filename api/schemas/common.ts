@@ -7,7 +7,7 @@ import {
   type TProperties,
 } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
-import { CURSOR_PATTERN } from '../../domain/history';
+import { CURSOR_PATTERN, MERGED_CURSOR_PATTERN } from '../../domain/history';
 import { buildProblem, type ProblemCode } from '../errors';
 
 /** Shared TypeBox schemas (bodies are checked by TypeBox, other request parts by Ajv: api/validation.ts). */
@@ -122,21 +122,32 @@ const NextCursor = (pattern: string) =>
   Nullable(Type.String({ pattern, description: 'pass as `cursor` for the next page; null on the last page' }));
 
 /**
- * One page of a list: the items (each a shared schema) and the cursor of the next page; its own component.
- * `cursorPattern`: CURSOR_PATTERN for a list kept in one database, ID_CURSOR_PATTERN / ROW_CURSOR_PATTERN
- * for one merged across databases (domain/history.ts).
+ * The cursor of a list: of one kept in one database (CURSOR_PATTERN), or of one merged across the wallet
+ * databases (MERGED_CURSOR_PATTERN; domain/history.ts). The merged one's title names its shared
+ * parameter in the document (api/openapi-components.ts shareParameters).
  */
-export const Page = <T extends TSchema>(item: T, $id: string, cursorPattern = CURSOR_PATTERN) =>
-  Type.Object({ items: Type.Array(Ref(item)), nextCursor: NextCursor(cursorPattern) }, { $id, title: $id });
+const cursorPatternOf = (merged: boolean) => (merged ? MERGED_CURSOR_PATTERN : CURSOR_PATTERN);
 
-/** A paginated list's query string: its own filters plus `limit` and `cursor` (of `cursorPattern`); nothing else. */
-export function pageQuery<F extends TProperties>(filters: F, cursorPattern = CURSOR_PATTERN) {
+/** One page of a list: the items (each a shared schema) and the cursor of the next page; its own component. */
+export const Page = <T extends TSchema>(item: T, $id: string, opts: { merged?: boolean } = {}) =>
+  Type.Object(
+    { items: Type.Array(Ref(item)), nextCursor: NextCursor(cursorPatternOf(opts.merged ?? false)) },
+    { $id, title: $id },
+  );
+
+/** A paginated list's query string: its own filters plus `limit` and `cursor`; nothing else. */
+export function pageQuery<F extends TProperties>(filters: F, opts: { merged?: boolean } = {}) {
+  const merged = opts.merged ?? false;
   return Type.Object(
     {
       ...filters,
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
       cursor: Type.Optional(
-        Type.String({ pattern: cursorPattern, description: 'nextCursor of the previous page (opaque)' }),
+        Type.String({
+          pattern: cursorPatternOf(merged),
+          description: 'nextCursor of the previous page (opaque)',
+          ...(merged ? { title: 'MergedCursor' } : {}),
+        }),
       ),
     },
     { additionalProperties: false },
