@@ -104,6 +104,20 @@ export async function idempotencyRecordCount(db: Store | ShardSet, key: string):
   return n;
 }
 
+/** The rows `sql` returns on every database of a ShardSet (or on the one Store), one list. */
+export async function rowsOnEvery<T>(db: Store | ShardSet, sql: string, params: unknown[] = []): Promise<T[]> {
+  const parts = await Promise.all(
+    (isShardSet(db) ? db.databases.map((d) => d.store) : [db]).map((ds) => query<T>(ds, sql, params)),
+  );
+  return parts.flat();
+}
+
+/** `sql` returning one row `{ n }` on every database, summed: e.g. rows written anywhere. */
+export async function countOnEvery(db: Store | ShardSet, sql: string, params: unknown[] = []): Promise<number> {
+  const rows = await rowsOnEvery<{ n: number | string }>(db, sql, params);
+  return rows.reduce((sum, r) => sum + Number(r.n), 0);
+}
+
 /** Asserts an RFC 9457 problem with the given status and stable code; returns its body. */
 export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
   const body = res.json<{

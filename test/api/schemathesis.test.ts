@@ -70,8 +70,7 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   let worker: RunningWorker;
   let baseUrl: string;
   const database = ownDatabase('schemathesis');
-  const databaseUrl = database.url;
-  const overrides = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
+  const overrides = { ...database.overrides, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
 
   beforeAll(async () => {
     if (!existsSync(ST)) throw new Error(`${ST} is missing: run bash scripts/ensure-deps.sh (npm test does)`);
