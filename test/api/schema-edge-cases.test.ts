@@ -124,9 +124,11 @@ describe('request schema edge cases', () => {
         payload: { reason },
       });
       expect(res.statusCode).toBe(200);
-      const rows: Array<{ reason: string }> = await query(app.shards.forWallet(wallet.id).store, `SELECT reason FROM audit_log WHERE target_id = $1`, [
-        wallet.id,
-      ]);
+      const rows: Array<{ reason: string }> = await query(
+        app.shards.forWallet(wallet.id).store,
+        `SELECT reason FROM audit_log WHERE target_id = $1`,
+        [wallet.id],
+      );
       expect(rows).toEqual([{ reason }]);
     });
   });

@@ -192,9 +192,9 @@ describe('audit trail', () => {
     ];
     expect(attempts.map((r) => r.statusCode)).toEqual([403, 400, 404, 403]);
     expect((await auditOf(wallet.id)).items).toEqual([]);
-    expect(await countOnEvery(app.shards, `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`)).toBe(
-      0,
-    );
+    expect(
+      await countOnEvery(app.shards, `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`),
+    ).toBe(0);
   });
 
   it('commits an action and its audit row together: a failing audit write undoes the action', async () => {
