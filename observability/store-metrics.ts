@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { BreakerState, ShardSet } from '../db/shards';
 
 /**
- * The databases' health as Prometheus sees it (docs/operations.md "Shard outages"):
+ * The databases' health as Prometheus sees it (infra/README.md "Metrics"; the answers, docs/api.md):
  * - wallet_store_breaker_state{store}: this process's circuit breaker of each database (db/shards.ts),
  *   API and worker alike, since each process has breakers of its own;
  * - wallet_sagas_waiting_for_store{store}: the transfer sagas waiting on a durable timer for a database

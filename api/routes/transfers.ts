@@ -91,8 +91,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const staff = isStaff(request);
     let walletIds: string[] | undefined;
     if (walletId !== undefined) {
-      const own = !staff && (await ownsAnyWallet(app.shards.forWallet(walletId).store, request.callerId, [walletId]));
-      if (!staff && !own) throw walletNotFound(walletId);
+      const store = app.shards.forWallet(walletId).store;
+      if (!staff && !(await ownsAnyWallet(store, request.callerId, [walletId]))) throw walletNotFound(walletId);
       walletIds = [walletId];
     } else if (!staff) {
       // the caller's wallets, from its own databases (its shard's, and its wallets from before sharding);

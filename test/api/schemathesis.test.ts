@@ -20,6 +20,8 @@ import { ADMIN, FINANCE, OPS, customer, startApp } from './helpers';
 
 const ROOT = resolve(__dirname, '../..');
 const ST = join(ROOT, '.tools/schemathesis/bin/st');
+/** The checks' settings that differ from schemathesis' defaults, each with its reason. */
+const CONFIG = join(__dirname, 'schemathesis.toml');
 const REPORTS = join(ROOT, 'test-results/schemathesis');
 const SEED = '20261201';
 const MAX_EXAMPLES = '10';
@@ -32,6 +34,8 @@ async function schemathesis(
   caller: TestCaller,
 ): Promise<{ code: number; output: string }> {
   const args = [
+    '--config-file',
+    CONFIG,
     'run',
     `${baseUrl}/openapi.json`,
     '--header',
