@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { isGrpcServiceError } from '@temporalio/client';
 import { pgErrorCode } from '../db/pg-errors';
-import { DomainError, TransferRefused, type DomainErrorCode } from '../domain/errors';
+import { isStoreUnavailable } from '../db/shards';
+import { DomainError, TransferRefused, TransferRefusedEarly, type DomainErrorCode } from '../domain/errors';
 
 /**
  * The one place where failures become HTTP answers (RFC 9457 problem details).
@@ -24,6 +25,7 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemKind> = {
   SAME_WALLET: { status: 422, title: 'Source and destination wallet are the same' },
   TRANSFER_NOT_FOUND: { status: 404, title: 'Transfer not found' },
   TRANSFER_NOT_PARKED: { status: 409, title: 'Transfer is not waiting for a decision' },
+  TRANSFER_NOT_CANCELLABLE: { status: 409, title: 'Transfer can only go forward' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different request' },
   INVALID_AMOUNT: { status: 400, title: 'Invalid amount' },
   INVALID_STATE: { status: 409, title: 'Invalid state' },
@@ -54,6 +56,8 @@ const API_PROBLEMS = {
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
+  // a wallet shard's database (or the accounting book's) is down, or its circuit breaker is open (db/shards.ts)
+  SHARD_UNAVAILABLE: { status: 503, title: 'Database temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } satisfies Record<string, ProblemKind>;
 
@@ -186,14 +190,41 @@ function httpCodeName(status: number): string {
   return (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }
 
+export interface ClassifiedError {
+  problem: Problem;
+  /** false: the operator must look at it (500, an unavailable dependency); the handler logs those */
+  expected: boolean;
+  /** the answer's Retry-After, in seconds */
+  retryAfterSeconds?: number;
+  /** a database that is down: logged once per request as a warning naming it, without a stack */
+  store?: string;
+}
+
 /**
  * Classifies any thrown value. `expected` is false for failures the operator must look at
  * (500, unavailable dependencies): the handler logs those with the error; the rest are the caller's.
  */
-export function problemFromError(error: unknown, instance?: string): { problem: Problem; expected: boolean } {
+export function problemFromError(error: unknown, instance?: string): ClassifiedError {
   const err = (error ?? {}) as ErrorLike;
   const extra = instance ? { instance } : {};
 
+  if (isStoreUnavailable(error)) {
+    // the database's name (db-1, accounting), never its URL; the breaker says when to try again
+    const detail = `database ${error.store} is unavailable; retry after ${error.retryAfterSeconds} s`;
+    return {
+      problem: buildProblem('SHARD_UNAVAILABLE', detail, extra),
+      expected: false,
+      retryAfterSeconds: error.retryAfterSeconds,
+      store: error.store,
+    };
+  }
+  if (error instanceof TransferRefusedEarly) {
+    const problem = buildProblem(error.code, error.message, extra);
+    return {
+      problem: { ...problem, title: `Transfer refused: ${problem.title.toLowerCase()}`, status: 422 },
+      expected: true,
+    };
+  }
   if (error instanceof TransferRefused) {
     const problem = buildProblem(error.code, error.message, { ...extra, transferId: error.transferId });
     return {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Store } from '../db/store';
+import type { ShardSet } from '../db/shards';
 import { DomainError } from '../domain/errors';
 import {
   claimIdempotencyRecord,
@@ -62,9 +62,15 @@ function assertSameRequest(stored: Pick<IdempotencyRecord, 'requestHash'>, wante
   }
 }
 
+/**
+ * The records of a caller live on its own shard's database (`forOwner(callerId)`, the function that places
+ * an owner's wallets): a customer's sit beside its wallets, and a key a finance user reuses for deposits
+ * into wallets on two databases is still one record, refused the second time. The Redis key is the same
+ * for every shard.
+ */
 export class IdempotencyStore {
   constructor(
-    private readonly db: Store,
+    private readonly shards: ShardSet,
     private readonly redis: Redis,
     private readonly ttlSeconds: number,
     private readonly log: FastifyBaseLogger,
@@ -81,7 +87,7 @@ export class IdempotencyStore {
       assertSameRequest(cached, wanted);
       return { existed: true, cached: true };
     }
-    const claimed = await claimIdempotencyRecord(this.db, scope, wanted, this.ttlSeconds);
+    const claimed = await claimIdempotencyRecord(this.storeOf(scope), scope, wanted, this.ttlSeconds);
     if (claimed.inserted) return { existed: false, cached: false };
     assertSameRequest(claimed.stored, wanted);
     return { existed: true, cached: false };
@@ -89,13 +95,17 @@ export class IdempotencyStore {
 
   /** Forgets a claim whose operation failed before creating anything, so the key can be retried. */
   async release(scope: IdempotencyScope, wanted: IdempotencyRecord): Promise<void> {
-    await releaseIdempotencyRecord(this.db, scope, wanted.requestHash);
+    await releaseIdempotencyRecord(this.storeOf(scope), scope, wanted.requestHash);
     await this.quietly('del', () => this.redis.del(redisKey(scope)));
   }
 
   /** Caches a record whose resource exists, for the TTL of the record. */
   async remember(scope: IdempotencyScope, record: IdempotencyRecord): Promise<void> {
     await this.quietly('set', () => this.redis.set(redisKey(scope), JSON.stringify(record), 'EX', this.ttlSeconds));
+  }
+
+  private storeOf(scope: IdempotencyScope) {
+    return this.shards.forOwner(scope.callerId).store;
   }
 
   private async fromCache(scope: IdempotencyScope): Promise<IdempotencyRecord | null> {

@@ -14,6 +14,7 @@ type Responses = Record<
 interface Parameter {
   in: string;
   name: string;
+  schema?: { title?: unknown };
 }
 interface Operation {
   responses?: Responses;
@@ -37,8 +38,13 @@ const IN_SUFFIX: Record<string, string> = { path: 'Path', query: 'Query', header
 /** `idempotent-replayed` → `IdempotentReplayed`: a header's or parameter's name under components. */
 const componentName = (name: string) => name.replace(/(^|[-_])([a-z])/g, (_m, _sep, c: string) => c.toUpperCase());
 
-/** `idempotency-key` in a header → `IdempotencyKeyHeader`: a parameter's name under components.parameters. */
-const parameterName = (p: Parameter) => componentName(p.name) + (IN_SUFFIX[p.in] ?? p.in);
+/**
+ * `idempotency-key` in a header → `IdempotencyKeyHeader`: a parameter's name under components.parameters.
+ * A schema's title names it instead, so two kinds of one parameter (the `cursor` of a list kept in one
+ * database, and of one merged across them: `MergedCursorQuery`) are each shared under their own name.
+ */
+const parameterName = (p: Parameter) =>
+  componentName(typeof p.schema?.title === 'string' ? p.schema.title : p.name) + (IN_SUFFIX[p.in] ?? p.in);
 
 /**
  * Moves every parameter that several operations declare alike (the `{id}` of a path, `limit`, `cursor`,

@@ -1,6 +1,6 @@
 import type { Store } from '../db/store';
 import type { Sql } from '../db/sql';
-import { encodeCursor, type Page } from './history';
+import { createdUsOf, timestampText, type RowKey } from './history';
 
 /** Privileged actions that leave an audit row (table audit_log, append-only). */
 export const AUDIT_ACTIONS = [
@@ -74,31 +74,48 @@ interface AuditRow {
   created_at: Date;
 }
 
-/** Audit rows, newest first, optionally of one target; keyset-paginated on the row id. */
+/**
+ * Audit rows of one database, newest first (created_at DESC, id DESC), optionally of one target, each
+ * with the key the merged audit list orders and pages by (domain/history.ts). `database` is this
+ * database's index: with `after`, a row sharing the cursor's creation time comes after it when its
+ * (database, id) does, so ties across databases are neither skipped nor repeated.
+ */
 export async function listAudit(
   store: Store,
-  opts: { targetId?: string; limit: number; afterId: string | null },
-): Promise<Page<AuditRecord>> {
-  const { rows } = await store.sql<AuditRow>(
-    `SELECT a.id::text AS id, actor, roles, action, target_type, target_id, reason, request_id, details, created_at
+  database: number,
+  opts: { targetId?: string; limit: number; after: RowKey | null },
+): Promise<Array<{ entry: AuditRecord; key: RowKey }>> {
+  const params: unknown[] = [opts.targetId ?? null];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  let after = '';
+  if (opts.after) {
+    const ts = `${param(timestampText(opts.after.createdUs))}::timestamptz`;
+    if (database < opts.after.database) after = `AND a.created_at <= ${ts}`;
+    else if (database > opts.after.database) after = `AND a.created_at < ${ts}`;
+    else after = `AND (a.created_at, a.id) < (${ts}, ${param(opts.after.id)}::bigint)`;
+  }
+  const { rows } = await store.sql<AuditRow & { created_us: string }>(
+    `SELECT a.id::text AS id, actor, roles, action, target_type, target_id, reason, request_id, details, created_at,
+            ${createdUsOf('a.created_at')} AS created_us
        FROM audit_log a
-      WHERE ($1::uuid IS NULL OR a.target_id = $1::uuid) AND ($2::bigint IS NULL OR a.id < $2::bigint)
-      ORDER BY a.id DESC -- the bigint column, not the text alias
-      LIMIT $3`,
-    [opts.targetId ?? null, opts.afterId, opts.limit + 1],
+      WHERE ($1::uuid IS NULL OR a.target_id = $1::uuid) ${after}
+      ORDER BY a.created_at DESC, a.id DESC -- the bigint column, not the text alias
+      LIMIT ${param(opts.limit)}`,
+    params,
   );
-  const items = rows.slice(0, opts.limit).map((r): AuditRecord => ({
-    id: r.id,
-    actor: r.actor,
-    roles: r.roles,
-    action: r.action,
-    targetType: r.target_type,
-    targetId: r.target_id,
-    reason: r.reason,
-    requestId: r.request_id,
-    details: r.details,
-    createdAt: r.created_at,
+  return rows.map((r) => ({
+    entry: {
+      id: r.id,
+      actor: r.actor,
+      roles: r.roles,
+      action: r.action,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      reason: r.reason,
+      requestId: r.request_id,
+      details: r.details,
+      createdAt: r.created_at,
+    },
+    key: { createdUs: r.created_us, database, id: r.id },
   }));
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last.id) : null };
 }

@@ -2,6 +2,7 @@ import type { Store } from '../db/store';
 import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
 import { postEntry } from './ledger';
+import { shardOfId } from './shards';
 import { ensureSystemWallet } from './wallets';
 
 export interface DepositRequest {
@@ -31,7 +32,9 @@ export interface DepositOutcome {
 }
 
 /**
- * Money entering the system: external:<CCY> → wallet, as one balanced journal entry.
+ * Money entering the system: the system account of the wallet's logical shard (`external:EUR@7`;
+ * `external:EUR` on shard 0) → wallet, as one balanced journal entry, so the entry stays inside the
+ * shard. `store` is the wallet's database (`shards.forWallet(walletId).store`).
  * Idempotent by deposit id: concurrent or repeated calls post once and all read the same entry.
  */
 export async function deposit(store: Store, req: DepositRequest): Promise<DepositOutcome> {
@@ -42,7 +45,7 @@ export async function deposit(store: Store, req: DepositRequest): Promise<Deposi
     const wallet = rows[0];
     if (!wallet || wallet.kind !== 'customer')
       throw new DomainError('WALLET_NOT_FOUND', `wallet ${req.walletId} not found`);
-    const systemId = await ensureSystemWallet(sql, wallet.currency);
+    const systemId = await ensureSystemWallet(sql, wallet.currency, shardOfId(req.walletId));
     const result = await postEntry(sql, {
       entryId: req.depositId,
       kind: 'deposit',

@@ -12,6 +12,7 @@ export const DOMAIN_ERROR_CODES = [
   'SAME_WALLET',
   'TRANSFER_NOT_FOUND',
   'TRANSFER_NOT_PARKED',
+  'TRANSFER_NOT_CANCELLABLE',
   'IDEMPOTENCY_KEY_REUSED',
   'INVALID_AMOUNT',
   'INVALID_STATE',
@@ -49,5 +50,17 @@ export class TransferRefused extends DomainError {
   ) {
     super(code, message);
     this.name = 'TransferRefused';
+  }
+}
+
+/**
+ * A transfer refused before anything was written (no transfer row, no saga): the receiver, read on its
+ * own shard's database, is missing, not active or holds another currency. Answered like a refusal by the
+ * saga (422 with the code), without a `transferId`, since no transfer exists.
+ */
+export class TransferRefusedEarly extends DomainError {
+  constructor(code: 'WALLET_NOT_FOUND' | 'WALLET_NOT_ACTIVE' | 'CURRENCY_MISMATCH', message: string, walletId: string) {
+    super(code, message, { walletId });
+    this.name = 'TransferRefusedEarly';
   }
 }

@@ -4,6 +4,7 @@ import type { Store } from '../db/store';
  * The idempotency records of the HTTP API (docs/architecture.md §5): one row binds (caller, Idempotency-Key) to one
  * request hash and one resource. Postgres is the source of truth; the API caches them in Redis.
  * Each statement runs on its own, outside any transaction (as the API's claim and release always did).
+ * `store` is the caller's database (`shards.forOwner(callerId)`): a record lives on its caller's shard.
  */
 
 export type IdempotentResourceType = 'deposit' | 'transfer';

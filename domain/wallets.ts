@@ -3,7 +3,8 @@ import type { Store } from '../db/store';
 import type { Sql } from '../db/sql';
 import { recordAudit, type AuditActor } from './audit';
 import { DomainError } from './errors';
-import { systemWalletId } from './ids';
+import { createdUsOf, timestampText, type IdKey } from './history';
+import { systemOwnerId, systemWalletId } from './ids';
 import { shardOfOwner, withShard } from './shards';
 
 export type WalletStatus = 'active' | 'frozen' | 'closed';
@@ -41,15 +42,20 @@ export async function createWallet(store: Store, input: NewWallet): Promise<Wall
   return getWallet(store, id);
 }
 
+const WALLET_COLUMNS = `id, owner_id, kind, currency, status, balance::text AS balance, held::text AS held, created_at,
+  updated_at`;
+
 /** Customer wallets only: system accounts are not addressable through the API. */
 export async function findWallet(store: Store, id: string): Promise<WalletRecord | null> {
   const { rows } = await store.sql<WalletRow>(
-    `SELECT id, owner_id, kind, currency, status, balance::text AS balance, held::text AS held, created_at, updated_at
-       FROM wallets WHERE id = $1 AND kind = 'customer'`,
+    `SELECT ${WALLET_COLUMNS} FROM wallets WHERE id = $1 AND kind = 'customer'`,
     [id],
   );
   const r = rows[0];
-  if (!r) return null;
+  return r ? toWallet(r) : null;
+}
+
+function toWallet(r: WalletRow): WalletRecord {
   return {
     id: r.id,
     ownerId: r.owner_id,
@@ -79,6 +85,54 @@ export async function getWallet(store: Store, id: string): Promise<WalletRecord>
   const wallet = await findWallet(store, id);
   if (!wallet) throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`);
   return wallet;
+}
+
+export interface WalletFilter {
+  ownerId?: string;
+  currency?: string;
+  status?: WalletStatus;
+  /** only the wallets of logical shard 0 (those from before sharding) */
+  legacyOnly?: boolean;
+  limit: number;
+  /** keyset: the last wallet seen (domain/history.ts) */
+  after?: IdKey | null;
+}
+
+/**
+ * Customer wallets of one database, newest first (created_at DESC, id DESC), each with the exact key a
+ * merged list orders and pages by (domain/history.ts).
+ */
+export async function listWallets(store: Store, f: WalletFilter): Promise<Array<{ wallet: WalletRecord; key: IdKey }>> {
+  const where = [`kind = 'customer'`];
+  const params: unknown[] = [];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  if (f.ownerId !== undefined) where.push(`owner_id = ${param(f.ownerId)}`);
+  if (f.currency !== undefined) where.push(`currency = ${param(f.currency)}`);
+  if (f.status !== undefined) where.push(`status = ${param(f.status)}`);
+  if (f.legacyOnly) where.push(`logical_shard(id) = 0`);
+  if (f.after)
+    where.push(
+      `(created_at, id) < (${param(timestampText(f.after.createdUs))}::timestamptz, ${param(f.after.id)}::uuid)`,
+    );
+  const { rows } = await store.sql<WalletRow & { created_us: string }>(
+    `SELECT ${WALLET_COLUMNS}, ${createdUsOf('created_at')} AS created_us FROM wallets
+      WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(f.limit)}`,
+    params,
+  );
+  return rows.map((r) => ({ wallet: toWallet(r), key: { createdUs: r.created_us, id: r.id } }));
+}
+
+/** The ids of an owner's customer wallets in one database (with `legacyOnly`, those of logical shard 0 only). */
+export async function walletIdsOfOwner(
+  store: Store,
+  ownerId: string,
+  opts: { legacyOnly?: boolean } = {},
+): Promise<string[]> {
+  const { rows } = await store.sql<{ id: string }>(
+    `SELECT id FROM wallets WHERE owner_id = $1 AND kind = 'customer' AND (NOT $2 OR logical_shard(id) = 0)`,
+    [ownerId, opts.legacyOnly ?? false],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Whether `callerId` owns at least one of the wallets (customer wallets only). */
@@ -127,12 +181,16 @@ export async function setWalletStatus(
   return getWallet(store, id);
 }
 
-/** Creates the per-currency system account on first use; concurrent callers converge on one row. */
-export async function ensureSystemWallet(sql: Sql, currency: string): Promise<string> {
-  const id = systemWalletId(currency);
+/**
+ * Creates the system account of a logical shard and currency (`external:EUR@7`) on first use, in the
+ * database holding that shard; concurrent callers converge on one row (its id and its owner id are
+ * both unique). Shard 0's is `external:EUR`, the account from before sharding.
+ */
+export async function ensureSystemWallet(sql: Sql, currency: string, shard = 0): Promise<string> {
+  const id = systemWalletId(currency, shard);
   await sql(`INSERT INTO wallets (id, owner_id, kind, currency) VALUES ($1, $2, 'system', $3) ON CONFLICT DO NOTHING`, [
     id,
-    `external:${currency}`,
+    systemOwnerId(currency, shard),
     currency,
   ]);
   return id;

@@ -38,14 +38,16 @@ export async function renderMetrics(registry: Registry): Promise<string> {
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
-function dbPoolWaitingGauge(registry: Registry, db: () => Store | undefined) {
+/** Every database's Store of this process (wallet shards, the accounting book): each has its own pool. */
+export type StoresOf = () => readonly Store[];
+
+function dbPoolWaitingGauge(registry: Registry, stores: StoresOf) {
   return new Gauge({
     name: 'db_connection_pool_waiting',
-    help: 'Callers waiting for a Postgres connection from this process pool (DB_POOL_MAX)',
+    help: "Callers waiting for a Postgres connection from this process's pools (DB_POOL_MAX each), summed over its databases",
     registers: [registry],
     collect() {
-      const store = db();
-      this.set(store?.connected ? store.poolStats().waiting : 0);
+      this.set(stores().reduce((sum, store) => sum + (store.connected ? store.poolStats().waiting : 0), 0));
     },
   });
 }
@@ -83,8 +85,11 @@ function recordTransaction(
 // ------------------------------------------------------------------------------------------ API
 
 export interface ApiMetricsOptions {
-  /** The app's Store, read at scrape time (pool gauge, NEEDS_ATTENTION count). */
+  /** Database 0's Store, read at scrape time (the reconciliation gauges: service-wide tables). */
   db: () => Store | undefined;
+  /** Every database's Store (pool gauge); the NEEDS_ATTENTION count sums the wallet databases'. */
+  stores: StoresOf;
+  walletStores: StoresOf;
   /** How long a NEEDS_ATTENTION count is reused before the next scrape queries again. */
   needsAttentionCacheMs?: number;
   /** Called when the NEEDS_ATTENTION count cannot be read (the gauge keeps its last value). */
@@ -97,6 +102,8 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
   const registry = new Registry();
   const cacheMs = opts.needsAttentionCacheMs ?? 5000;
   let needsAttention: { value: number; at: number } | undefined;
+  // the last count each wallet database gave: one that cannot answer keeps its share in the sum
+  const lastCounts = new Map<Store, number>();
 
   const counters = transactionCounters(registry);
   counters.transactions.inc({ type: 'deposit' }, 0);
@@ -128,27 +135,32 @@ export function createApiMetrics(opts: ApiMetricsOptions) {
     }),
     ...counters,
     // before the NEEDS_ATTENTION gauge, whose query would otherwise sit in the pool's queue at this instant
-    dbPoolWaiting: dbPoolWaitingGauge(registry, opts.db),
+    dbPoolWaiting: dbPoolWaitingGauge(registry, opts.stores),
     needsAttention: new Gauge({
       name: 'transfers_needs_attention',
-      help: 'Transfers parked in NEEDS_ATTENTION right now (all of them, from the database; cached for a few seconds)',
+      help: 'Transfers parked in NEEDS_ATTENTION right now (all of them, summed over the wallet databases; cached for a few seconds)',
       registers: [registry],
       async collect() {
-        const store = opts.db();
         if (needsAttention && Date.now() - needsAttention.at < cacheMs) {
           this.set(needsAttention.value);
           return;
         }
-        if (!store?.connected) return;
-        try {
-          // statement_timeout, not a timer race: Postgres cancels the count and frees its connection
-          const value = await countNeedsAttention(store, { timeoutMs: NEEDS_ATTENTION_QUERY_TIMEOUT_MS });
-          needsAttention = { value, at: Date.now() };
-          this.set(value);
-        } catch (err) {
-          // keep the last value: a scrape must not fail because Postgres is slow or down
-          opts.onCollectError?.(err);
-        }
+        const stores = opts.walletStores().filter((store) => store.connected);
+        if (stores.length === 0) return;
+        await Promise.all(
+          stores.map(async (store) => {
+            try {
+              // statement_timeout, not a timer race: Postgres cancels the count and frees its connection
+              lastCounts.set(store, await countNeedsAttention(store, { timeoutMs: NEEDS_ATTENTION_QUERY_TIMEOUT_MS }));
+            } catch (err) {
+              // keep that database's last count: a scrape must not fail because one database is slow or down
+              opts.onCollectError?.(err);
+            }
+          }),
+        );
+        const value = [...lastCounts.values()].reduce((sum, n) => sum + n, 0);
+        needsAttention = { value, at: Date.now() };
+        this.set(value);
       },
     }),
     reconciliation: reconciliationGauges(registry, { db: opts.db, cacheMs, onError: opts.onCollectError }),
@@ -170,7 +182,7 @@ export type CountedTransferStatus = (typeof COUNTED_TRANSFER_STATUSES)[number];
 
 export type AccountingFailureReason = 'limit_exceeded' | 'unavailable';
 
-export function createWorkerMetrics(opts: { db?: () => Store | undefined } = {}) {
+export function createWorkerMetrics(opts: { stores?: StoresOf } = {}) {
   const registry = new Registry();
   const counters = transactionCounters(registry);
   const transfers = new Counter({
@@ -197,7 +209,7 @@ export function createWorkerMetrics(opts: { db?: () => Store | undefined } = {})
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  if (opts.db) dbPoolWaitingGauge(registry, opts.db);
+  if (opts.stores) dbPoolWaitingGauge(registry, opts.stores);
   // every label value at 0 from the start, so rate() and the dashboard see the series before the first event
   for (const status of COUNTED_TRANSFER_STATUSES) transfers.inc({ status }, 0);
   for (const reason of ['limit_exceeded', 'unavailable'] as const) accountingFailures.inc({ reason }, 0);

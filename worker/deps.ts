@@ -6,6 +6,7 @@ import { PostgresAccountingBook } from '../domain/transfers/accounting-book';
 import type { ActivityDeps } from '../activities';
 import { errorSummary, type RetryLogger } from '../observability/dependency-retry';
 import { createWorkerMetrics } from '../observability/metrics';
+import { storeBreakerGauge } from '../observability/store-metrics';
 
 export type WorkerDeps = ActivityDeps & {
   /** ends Redis, the Temporal client and the Postgres pool */
@@ -43,6 +44,9 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }),
     namespace: config.TEMPORAL_NAMESPACE,
   });
+  // db_connection_pool_waiting over every database's pool; the breaker of each database (its own, per process)
+  const metrics = createWorkerMetrics({ stores: () => shards.all.map((d) => d.store) });
+  storeBreakerGauge(metrics.registry, () => shards);
   return {
     db,
     shards,
@@ -50,7 +54,7 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     config,
     temporal,
     accounting: new PostgresAccountingBook(shards.accounting.store, config.dailyOutgoingLimitMinor),
-    metrics: createWorkerMetrics({ db: () => db }),
+    metrics,
     async close() {
       redis.disconnect();
       await temporal.connection.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ShardSet } from '../db/shards';
 import type { Store } from '../db/store';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics';
 
@@ -13,8 +14,10 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics';
  *   GET /health/live   200 while the process runs (no dependency checked: a Postgres outage must
  *                      not get every worker restarted)
  *   GET /health/ready  200 when the worker is RUNNING (polling its task queue), Temporal answers
- *                      and Postgres answers; 503 with the failing check otherwise (also while
- *                      starting and draining)
+ *                      and Postgres (database 0) answers; 503 with the failing check otherwise (also
+ *                      while starting and draining). Every database is reported under `databases`;
+ *                      one wallet shard down does not make a worker unready: its sagas wait for it
+ *                      while the others run
  */
 export interface WorkerHttpServerOptions {
   host: string;
@@ -28,6 +31,8 @@ export interface WorkerHttpServerOptions {
 export interface Readiness {
   status: 'ok' | 'unavailable';
   checks: Record<string, string>;
+  /** every database by name (db-0, db-1, …, accounting), when the worker was given its ShardSet */
+  databases?: Record<string, string>;
 }
 
 export interface WorkerHttpServer {
@@ -59,12 +64,20 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
 export function workerReadiness(deps: {
   worker: () => Worker | undefined;
   connection: NativeConnection | (() => NativeConnection | undefined);
+  /** database 0: decides readiness */
   db: Store;
+  /** every database, reported (not deciding: see above) */
+  shards?: ShardSet;
 }) {
   return async (): Promise<Readiness> => {
     const worker = deps.worker();
     const state = worker?.getState() ?? 'STARTING';
     const connection = typeof deps.connection === 'function' ? deps.connection() : deps.connection;
+    const databases = Promise.all(
+      (deps.shards?.all ?? []).map(
+        async (db) => [db.name, await probe(() => db.store.ping(CHECK_TIMEOUT_MS))] as const,
+      ),
+    );
     const [temporal, postgres] = await Promise.all([
       probe(async () => {
         if (!connection) throw new Error('not connected yet');
@@ -78,7 +91,8 @@ export function workerReadiness(deps: {
       }),
     ]);
     const checks = { worker: state === 'RUNNING' ? 'ok' : `not polling: ${state}`, temporal, postgres };
-    return { status: Object.values(checks).every((c) => c === 'ok') ? 'ok' : 'unavailable', checks };
+    const status = Object.values(checks).every((c) => c === 'ok') ? 'ok' : 'unavailable';
+    return { status, checks, ...(deps.shards ? { databases: Object.fromEntries(await databases) } : {}) };
   };
 }
 

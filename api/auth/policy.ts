@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import type { Store } from '../../db/store';
+import type { ShardSet } from '../../db/shards';
 import { DomainError } from '../../domain/errors';
 import type { TransferRecord } from '../../domain/transfers/records';
-import { ownsAnyWallet, type WalletRecord } from '../../domain/wallets';
+import type { WalletRecord } from '../../domain/wallets';
+import { ownsAnyWalletOn } from '../across-shards';
 import type { Role } from './roles';
 
 /**
@@ -39,13 +40,16 @@ export function visibleWallet<W extends Pick<WalletRecord, 'id' | 'ownerId'>>(re
   return wallet;
 }
 
-/** The transfer if the caller may see it (staff, or a customer owning its source or destination wallet). */
+/**
+ * The transfer if the caller may see it (staff, or a customer owning its source or destination wallet).
+ * Each wallet's owner is read on that wallet's own database: the receiver may live on another one.
+ */
 export async function visibleTransfer(
-  db: Store,
+  shards: ShardSet,
   request: FastifyRequest,
   transfer: TransferRecord,
 ): Promise<TransferRecord> {
   if (isStaff(request)) return transfer;
-  if (await ownsAnyWallet(db, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
+  if (await ownsAnyWalletOn(shards, request.callerId, [transfer.fromWalletId, transfer.toWalletId])) return transfer;
   throw transferNotFound(transfer.id);
 }

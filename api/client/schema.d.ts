@@ -52,7 +52,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness probe (Postgres, Redis, Temporal) */
+        /** Readiness probe (database 0, Redis, Temporal; every database reported) */
         get: {
             parameters: {
                 query?: never;
@@ -62,7 +62,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Every dependency answers */
+                /** @description Database 0, Redis and Temporal answer */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -75,13 +75,17 @@ export interface paths {
                          *         "redis": "ok",
                          *         "temporal": "ok"
                          *       },
+                         *       "databases": {
+                         *         "db-0": "ok",
+                         *         "db-1": "unreachable: database db-1 is unavailable"
+                         *       },
                          *       "status": "ok"
                          *     }
                          */
                         "application/json": components["schemas"]["Readiness"];
                     };
                 };
-                /** @description A dependency does not answer */
+                /** @description Database 0, Redis or Temporal does not answer */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -93,6 +97,10 @@ export interface paths {
                          *         "postgres": "ok",
                          *         "redis": "unreachable: connection reconnecting",
                          *         "temporal": "ok"
+                         *       },
+                         *       "databases": {
+                         *         "db-0": "ok",
+                         *         "db-1": "ok"
                          *       },
                          *       "status": "unavailable"
                          *     }
@@ -119,7 +127,7 @@ export interface paths {
         };
         /**
          * Audit trail of privileged actions (ops, finance, admin)
-         * @description Retries, cancels, freezes, unfreezes, deposits and manual reconciliation runs, newest first; with `target`, those on one wallet or transfer. The trail is append-only: rows are never changed or deleted.
+         * @description Retries, cancels, freezes, unfreezes, deposits and manual reconciliation runs, newest first (by creation time, across every wallet database); with `target`, those on one wallet or transfer. The trail is append-only: rows are never changed or deleted.
          */
         get: {
             parameters: {
@@ -128,7 +136,7 @@ export interface paths {
                     target?: components["schemas"]["Uuid"];
                     limit?: components["parameters"]["LimitQuery"];
                     /** @description nextCursor of the previous page (opaque) */
-                    cursor?: components["parameters"]["CursorQuery"];
+                    cursor?: components["parameters"]["MergedCursorQuery"];
                 };
                 header?: never;
                 path?: never;
@@ -476,7 +484,7 @@ export interface paths {
         };
         /**
          * List transfers, newest first
-         * @description ops, finance and admin see every transfer and may filter by status, wallet, currency and failed step (e.g. `status=NEEDS_ATTENTION&failedStep=accounting`: the transfers parked because the accounting system failed). A customer sees the transfers sent from or received into its own wallets; with `walletId`, that wallet must be its own (404 otherwise).
+         * @description ops, finance and admin see every transfer and may filter by status, wallet, currency and failed step (e.g. `status=NEEDS_ATTENTION&failedStep=accounting`: the transfers parked because the accounting system failed). A customer sees the transfers sent from or received into its own wallets; with `walletId`, that wallet must be its own (404 otherwise). Merged from every wallet database, ordered by creation time then id.
          */
         get: {
             parameters: {
@@ -491,10 +499,10 @@ export interface paths {
                      */
                     currency?: string;
                     /** @description the step that failed (`failure.step`) */
-                    failedStep?: "reserve" | "accounting" | "ledger" | "notify";
+                    failedStep?: "reserve" | "accounting" | "ledger" | "debit" | "credit" | "notify";
                     limit?: components["parameters"]["LimitQuery"];
                     /** @description nextCursor of the previous page (opaque) */
-                    cursor?: components["parameters"]["CursorQuery"];
+                    cursor?: components["parameters"]["MergedCursorQuery"];
                 };
                 header?: never;
                 path?: never;
@@ -558,6 +566,8 @@ export interface paths {
         /**
          * Start a transfer between two wallets (customer; idempotent)
          * @description Starts the transfer saga from a wallet the calling customer owns to any existing wallet (a wallet that is not yours as the source answers 404, like one that does not exist). Requires Idempotency-Key, scoped to the caller: the same key and body return the same transfer (its current state) with `Idempotent-Replayed: true`, also while it runs; another body is refused (422). Two callers using the same key get two different transfers.
+         *
+         *     A receiver that does not exist, is not active or holds another currency is refused at once (422, nothing is written).
          *
          *     The answer carries the saga's reserve decision: the transfer once the hold is placed (RESERVED or later), or 422 with the refusal's code (INSUFFICIENT_FUNDS, CURRENCY_MISMATCH, WALLET_NOT_ACTIVE, LIMIT_EXCEEDED, …) and the refused transfer's id in `transferId`; a replay answers the same. If the saga cannot answer in time (e.g. no worker is running) the answer is 202 with the transfer still PENDING; it runs when a worker returns. With `Prefer: wait=N` the answer waits (on the workflow) up to N seconds for the transfer to settle.
          */
@@ -731,7 +741,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a parked transfer; held funds are released (finance, admin)
-         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied (holds released, bookings reversed) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision's outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).
+         * @description Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). A transfer between shards whose debit is posted only goes forward: 409 TRANSFER_NOT_CANCELLABLE (retry it). 200: the decision was applied (holds released, bookings reversed) and the answer is the transfer after it; 202: the saga accepted it durably but had not finished applying it in time. Audited by the saga, in the transaction that applies the decision (actor, roles, reason, request id). Requires Idempotency-Key (one per decision): re-sent with the same key and body it answers with that decision's outcome and `Idempotent-Replayed: true`, also when the first answer was lost or a 503; another body is refused (422).
          */
         post: {
             parameters: {
@@ -943,7 +953,62 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List wallets, newest first
+         * @description ops, finance and admin see every wallet (merged from every wallet database, by creation time then id) and may filter by owner, currency and status; a customer sees its own wallets.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only the wallets of this owner */
+                    ownerId?: string;
+                    /** @description ISO 4217 code, upper case */
+                    currency?: string;
+                    status?: "active" | "frozen" | "closed";
+                    limit?: components["parameters"]["LimitQuery"];
+                    /** @description nextCursor of the previous page (opaque) */
+                    cursor?: components["parameters"]["MergedCursorQuery"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of wallets */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "available": 122500,
+                         *           "balance": 125000,
+                         *           "createdAt": "2025-01-15T09:30:00.000Z",
+                         *           "currency": "EUR",
+                         *           "held": 2500,
+                         *           "id": "3f0a8d4e-6c1b-4f7e-9a2d-1b2c3d4e5f60",
+                         *           "ownerId": "alice",
+                         *           "status": "active",
+                         *           "updatedAt": "2025-01-15T09:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": null
+                         *     }
+                         */
+                        "application/json": components["schemas"]["WalletPage"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                429: components["responses"]["RateLimited"];
+                500: components["responses"]["InternalError"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
         put?: never;
         /**
          * Create a wallet (customer, for itself)
@@ -1380,7 +1445,7 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
-            /** @description row id, increasing over time */
+            /** @description row id in the wallet database holding the row (not unique across them) */
             id: string;
             reason: string | null;
             /** @description X-Request-Id of the request that acted: find its log lines with it */
@@ -1506,12 +1571,16 @@ export interface components {
         /** Readiness */
         Readiness: {
             checks: {
-                /** @description 'ok', or 'unreachable: <short reason>' */
+                /** @description database 0 (db-0): 'ok', or 'unreachable: <short reason>' */
                 postgres: string;
                 /** @description 'ok', or 'unreachable: <short reason>' */
                 redis: string;
                 /** @description 'ok', or 'unreachable: <short reason>' */
                 temporal: string;
+            };
+            /** @description every database by name (db-0, db-1, …, accounting): informational, only db-0 decides readiness, so that an outage of one shard keeps the API serving the others */
+            databases: {
+                [key: string]: string;
             };
             /** @enum {string} */
             status: "ok" | "unavailable";
@@ -1556,7 +1625,7 @@ export interface components {
          * StepState
          * @enum {string}
          */
-        StepState: "pending" | "running" | "done" | "failed" | "compensated" | "skipped";
+        StepState: "pending" | "running" | "waiting" | "done" | "failed" | "compensated" | "skipped";
         /** Transfer */
         Transfer: {
             /** @description minor units */
@@ -1586,9 +1655,11 @@ export interface components {
             } | null;
             runId: string | null;
             status: components["schemas"]["TransferStatus"];
-            /** @description state of each saga step: reserve, accounting, ledger, notify */
+            /** @description state of each saga step: reserve, accounting, ledger (same shard) or debit and credit (between shards), notify */
             steps: {
                 accounting?: components["schemas"]["StepState"];
+                credit?: components["schemas"]["StepState"];
+                debit?: components["schemas"]["StepState"];
                 ledger?: components["schemas"]["StepState"];
                 notify?: components["schemas"]["StepState"];
                 reserve?: components["schemas"]["StepState"];
@@ -1606,10 +1677,10 @@ export interface components {
         };
         /**
          * TransferStatus
-         * @description PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED
+         * @description PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED (between shards: ACCOUNTED → DEBITED → POSTED); or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED; RETURNED: the receiving shard refused, money back
          * @enum {string}
          */
-        TransferStatus: "PENDING" | "RESERVED" | "ACCOUNTED" | "POSTED" | "COMPLETED" | "REJECTED" | "NEEDS_ATTENTION" | "COMPENSATING" | "CANCELLED";
+        TransferStatus: "PENDING" | "RESERVED" | "ACCOUNTED" | "DEBITED" | "POSTED" | "COMPLETED" | "REJECTED" | "NEEDS_ATTENTION" | "COMPENSATING" | "CANCELLED" | "RETURNED";
         /**
          * Uuid
          * Format: uuid
@@ -1634,6 +1705,11 @@ export interface components {
             status: "active" | "frozen" | "closed";
             /** Format: date-time */
             updatedAt: string;
+        };
+        /** WalletPage */
+        WalletPage: {
+            items: components["schemas"]["Wallet"][];
+            nextCursor: string | null;
         };
     };
     responses: {
@@ -1766,8 +1842,7 @@ export interface components {
                 "ratelimit-remaining"?: number;
                 /** @description seconds until the current window resets */
                 "ratelimit-reset"?: number;
-                /** @description seconds until the window resets */
-                "retry-after"?: number;
+                "retry-after": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -1785,23 +1860,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency is unavailable */
+        /** @description A dependency is unavailable (SERVICE_UNAVAILABLE), or the database this request needs (SHARD_UNAVAILABLE, at once while its circuit breaker is open; the others keep serving) */
         ServiceUnavailable: {
             headers: {
+                "retry-after": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "code": "SERVICE_UNAVAILABLE",
-                 *       "detail": "a dependency is unavailable; retry later",
-                 *       "instance": "/v1/…",
-                 *       "requestId": "6d1f4c1e-0b7a-4f57-9a59-3f1e2b7c9d10",
-                 *       "status": 503,
-                 *       "title": "Service temporarily unavailable",
-                 *       "type": "https://errors.wallet.example/service-unavailable"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1899,6 +1964,8 @@ export interface components {
          */
         IdempotencyKeyHeader: string;
         LimitQuery: number;
+        /** @description nextCursor of the previous page (opaque) */
+        MergedCursorQuery: string;
     };
     requestBodies: never;
     headers: {
@@ -1906,6 +1973,8 @@ export interface components {
         IdempotentReplayed: "true";
         /** @description wait=N when a Prefer: wait=N was honoured */
         PreferenceApplied: string;
+        /** @description seconds to wait before trying again */
+        RetryAfter: number;
     };
     pathItems: never;
 }

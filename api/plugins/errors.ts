@@ -70,9 +70,13 @@ function answerNoRoute(request: FastifyRequest, reply: FastifyReply) {
  * error (every request logger carries the request id) and answered without their message or stack.
  */
 export function replyWithProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const { problem, expected } = problemFromError(error, pathOf(request));
+  const { problem, expected, retryAfterSeconds, store } = problemFromError(error, pathOf(request));
   if (expected) request.log.info({ code: problem.code, status: problem.status }, 'request refused');
+  // a database that is down fails every request that needs it, at once while its breaker is open: one
+  // line each, naming it (the breaker's state is a metric), not a stack trace each
+  else if (store) request.log.warn({ code: problem.code, store }, 'database unavailable');
   else request.log.error({ err: error, code: problem.code }, 'request failed');
+  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   return sendProblem(reply, problem);
 }
 

@@ -56,7 +56,7 @@ export const ReplayedHeader = {
 /** Idempotent POSTs (docs/architecture.md §5); used by deposits now and transfers later. */
 export default fp(
   async (app) => {
-    const store = new IdempotencyStore(app.db, app.redis, app.config.IDEMPOTENCY_TTL_SECONDS, app.log);
+    const store = new IdempotencyStore(app.shards, app.redis, app.config.IDEMPOTENCY_TTL_SECONDS, app.log);
 
     app.decorateRequest('idempotencyKey', '');
 

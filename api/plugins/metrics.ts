@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import fp from 'fastify-plugin';
 import { createApiMetrics, METRICS_CONTENT_TYPE, renderMetrics, type ApiMetrics } from '../../observability/metrics';
+import { sagasWaitingGauge, storeBreakerGauge } from '../../observability/store-metrics';
 import { REPLAYED_HEADER } from './idempotency';
 
 declare module 'fastify' {
@@ -21,17 +22,28 @@ type RateLimitEmitter = EventEmitter<{ limited: [{ route: string }]; storeError:
  * the OpenAPI document). Per request, in onResponse: http_request_duration_seconds{route, method,
  * status_code} with the route *pattern*, idempotent_replays_total{route} for answers carrying
  * Idempotent-Replayed, rate_limited_total{route} for 429s. Deposits count themselves
- * (transactions_total{type="deposit"}); the pool and NEEDS_ATTENTION gauges are read at scrape time.
+ * (transactions_total{type="deposit"}); the pool and NEEDS_ATTENTION gauges are read at scrape time,
+ * as are the databases' breaker states and the sagas waiting for a database (observability/store-metrics.ts).
  */
 export default fp(
   async (app) => {
     const metrics = createApiMetrics({
-      db: () => app.db,
+      db: () => app.shards.home.store,
+      stores: () => app.shards.all.map((db) => db.store),
+      walletStores: () => app.shards.databases.map((db) => db.store),
       onCollectError: (err) =>
         app.log.warn(
           { err },
           'a database-backed gauge (transfers_needs_attention, reconciliation_*) could not be read',
         ),
+    });
+    storeBreakerGauge(metrics.registry, () => app.shards);
+    sagasWaitingGauge(metrics.registry, {
+      shards: () => app.shards,
+      // registered after this plugin (api/app.ts): read at scrape time
+      temporal: () => (app.hasDecorator('temporal') ? app.temporal : undefined),
+      cacheMs: 5000,
+      onError: (err) => app.log.warn({ err }, 'wallet_sagas_waiting_for_store could not be counted'),
     });
     app.decorate('metrics', metrics);
 

@@ -16,7 +16,7 @@ import {
 
 export const AuditEntrySchema = Type.Object(
   {
-    id: Type.String({ description: 'row id, increasing over time' }),
+    id: Type.String({ description: 'row id in the wallet database holding the row (not unique across them)' }),
     actor: Type.String({ description: 'the `sub` of the caller who acted' }),
     roles: Type.Array(Type.String(), { description: 'the roles the caller held when acting' }),
     action: StringEnum(AUDIT_ACTIONS),
@@ -33,16 +33,17 @@ export const AuditEntrySchema = Type.Object(
   { $id: 'AuditEntry', title: 'AuditEntry' },
 );
 
-export const AuditEntryPageSchema = Page(AuditEntrySchema, 'AuditEntryPage');
+export const AuditEntryPageSchema = Page(AuditEntrySchema, 'AuditEntryPage', { merged: true });
 
 export const listAuditSchema = {
   summary: 'Audit trail of privileged actions (ops, finance, admin)',
   description:
-    'Retries, cancels, freezes, unfreezes, deposits and manual reconciliation runs, newest first; with `target`, those on one wallet or transfer. ' +
+    'Retries, cancels, freezes, unfreezes, deposits and manual reconciliation runs, newest first (by creation ' +
+    'time, across every wallet database); with `target`, those on one wallet or transfer. ' +
     'The trail is append-only: rows are never changed or deleted.',
   tags: ['audit'],
   security: [{ bearerAuth: [] }],
-  querystring: pageQuery({ target: Type.Optional(Uuid) }),
+  querystring: pageQuery({ target: Type.Optional(Uuid) }, { merged: true }),
   response: {
     200: jsonResponse(Ref(AuditEntryPageSchema), 'One page of audit rows', {
       example: { items: [AUDIT_EXAMPLE], nextCursor: null },

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { listAudit } from '../../domain/audit';
-import { afterKeyOf } from '../pagination';
+import { listAuditAcross } from '../across-shards';
+import { afterRowKeyOf } from '../pagination';
 import { STAFF_ROLES } from '../plugins/caller';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { listAuditSchema } from './audit.schemas';
 
-/** The audit trail of privileged actions, newest first (ops, finance, admin). */
+/** The audit trail of privileged actions, newest first (ops, finance, admin), merged from every wallet database. */
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/audit',
@@ -15,7 +15,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { target, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
-      return listAudit(app.db, { targetId: target, limit, afterId: afterKeyOf(cursor) });
+      return listAuditAcross(app.shards, { targetId: target, limit, after: afterRowKeyOf(cursor) });
     },
   );
 };

@@ -35,7 +35,9 @@ const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
         resourceType: 'deposit',
         resourceId: depositId,
         run: async () => {
-          const outcome = await deposit(app.db, { depositId, walletId, amount, reference, audit: auditActor(request) });
+          // the wallet's database: its entry (from that shard's system account) and its audit row
+          const store = app.shards.forWallet(walletId).store;
+          const outcome = await deposit(store, { depositId, walletId, amount, reference, audit: auditActor(request) });
           if (outcome.created) app.metrics.deposit(outcome.deposit.currency, outcome.deposit.amount); // transactions_total{type="deposit"}
           // Belt and braces: the deposit id derives from the key alone, so if the key's record was ever
           // purged, an old deposit could answer a new request. Refuse rather than replay the wrong one.

@@ -29,14 +29,18 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Postgres does not get every API pod restarted.
   app.get('/health/live', { schema: livenessSchema }, async () => ({ status: 'ok' as const }));
 
-  // Readiness: the dependencies answer, so the load balancer may send traffic here.
+  // Readiness: the dependencies answer, so the load balancer may send traffic here. Every database is
+  // probed and reported, but only database 0 (the service-wide tables) decides: a wallet shard that is
+  // down answers its own requests 503 SHARD_UNAVAILABLE, and taking every API instance out of the load
+  // balancer for it would turn the outage of one shard into an outage of all.
   app.get('/health/ready', { schema: readinessSchema }, async (_request, reply) => {
     const temporal = app.temporal.connection;
+    const databases = Promise.all(
+      // a database down since start-up (api/plugins/db.ts is still trying to reach it): 'not connected yet'
+      app.shards.all.map((db) => probe(db.name, () => db.store.ping(CHECK_TIMEOUT_MS))),
+    );
     const results = await Promise.all([
-      probe('postgres', async () => {
-        // Postgres down since start-up (api/plugins/db.ts is still trying to reach it): 'not connected yet'
-        await app.db.ping(CHECK_TIMEOUT_MS);
-      }),
+      databases.then((all) => ['postgres', all.find(([name]) => name === app.shards.home.name)![1]] as const),
       probe('redis', () => {
         // not connected: say so, rather than ioredis's "Stream isn't writeable…"
         if (app.redis.status !== 'ready') throw new Error(`connection ${app.redis.status}`);
@@ -50,7 +54,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ]);
     const checks = Object.fromEntries(results) as { postgres: string; redis: string; temporal: string };
     const ok = results.every(([, result]) => result === 'ok');
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+    return reply
+      .code(ok ? 200 : 503)
+      .send({ status: ok ? 'ok' : 'unavailable', checks, databases: Object.fromEntries(await databases) });
   });
 };
 

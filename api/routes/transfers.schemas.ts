@@ -34,7 +34,8 @@ export const TransferStatusSchema = StringEnum(TRANSFER_STATUSES, {
   $id: 'TransferStatus',
   title: 'TransferStatus',
   description:
-    'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED; or REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED',
+    'PENDING → RESERVED → ACCOUNTED → POSTED → COMPLETED (between shards: ACCOUNTED → DEBITED → POSTED); or ' +
+    'REJECTED, NEEDS_ATTENTION, COMPENSATING → CANCELLED; RETURNED: the receiving shard refused, money back',
 });
 
 export const TransferSchema = Type.Object(
@@ -47,7 +48,8 @@ export const TransferSchema = Type.Object(
     currency: Type.String(),
     description: Nullable(Type.String()),
     steps: Type.Object(Object.fromEntries(SAGA_STEPS.map((s) => [s, Type.Optional(Ref(StepStateSchema))])), {
-      description: 'state of each saga step: reserve, accounting, ledger, notify',
+      description:
+        'state of each saga step: reserve, accounting, ledger (same shard) or debit and credit (between shards), notify',
     }),
     failure: Nullable(
       Type.Object({
@@ -85,7 +87,7 @@ export const TransferSchema = Type.Object(
   { $id: 'Transfer', title: 'Transfer' },
 );
 
-export const TransferPageSchema = Page(TransferSchema, 'TransferPage');
+export const TransferPageSchema = Page(TransferSchema, 'TransferPage', { merged: true });
 
 const TransferIdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
@@ -118,6 +120,8 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'to the caller: the same key and body return the same transfer (its current state) with ' +
         '`Idempotent-Replayed: true`, also while it runs; another body is refused (422). Two callers using the ' +
         'same key get two different transfers.\n\n' +
+        'A receiver that does not exist, is not active or holds another currency is refused at once (422, nothing ' +
+        'is written).\n\n' +
         "The answer carries the saga's reserve decision: the transfer once the hold is placed (RESERVED or later), " +
         "or 422 with the refusal's code (INSUFFICIENT_FUNDS, CURRENCY_MISMATCH, WALLET_NOT_ACTIVE, LIMIT_EXCEEDED, " +
         "…) and the refused transfer's id in `transferId`; a replay answers the same. If the saga cannot answer in " +
@@ -192,18 +196,21 @@ export function transferSchemas(maxAmountMinor: bigint) {
         'ops, finance and admin see every transfer and may filter by status, wallet, currency and failed step ' +
         '(e.g. `status=NEEDS_ATTENTION&failedStep=accounting`: the transfers parked because the accounting system failed). ' +
         'A customer sees the transfers sent from or received into its own wallets; with `walletId`, that wallet must be ' +
-        'its own (404 otherwise).',
+        'its own (404 otherwise). Merged from every wallet database, ordered by creation time then id.',
       tags: ['transfers'],
       security: bearer,
-      querystring: pageQuery({
-        // inline, not Ref(): query strings are checked by an Ajv that holds no shared schemas (api/validation.ts)
-        status: Type.Optional(StringEnum(TRANSFER_STATUSES, { description: 'only transfers in this status' })),
-        walletId: Type.Optional(Uuid),
-        currency: Type.Optional(
-          Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] }),
-        ),
-        failedStep: Type.Optional(StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' })),
-      }),
+      querystring: pageQuery(
+        {
+          // inline, not Ref(): query strings are checked by an Ajv that holds no shared schemas (api/validation.ts)
+          status: Type.Optional(StringEnum(TRANSFER_STATUSES, { description: 'only transfers in this status' })),
+          walletId: Type.Optional(Uuid),
+          currency: Type.Optional(
+            Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case', examples: ['EUR'] }),
+          ),
+          failedStep: Type.Optional(StringEnum(SAGA_STEPS, { description: 'the step that failed (`failure.step`)' })),
+        },
+        { merged: true },
+      ),
       response: {
         200: jsonResponse(Ref(TransferPageSchema), 'One page of transfers', {
           example: { items: [PARKED_TRANSFER_EXAMPLE], nextCursor: null },
@@ -218,7 +225,11 @@ export function transferSchemas(maxAmountMinor: bigint) {
           : 'Cancel a parked transfer; held funds are released (finance, admin)',
       description:
         'Sent to the saga as a Workflow Update: only a NEEDS_ATTENTION transfer on which no other decision is being ' +
-        'applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). 200: the decision was applied ' +
+        'applied takes it (409 TRANSFER_NOT_PARKED otherwise, nothing changes). ' +
+        (action === 'cancel'
+          ? 'A transfer between shards whose debit is posted only goes forward: 409 TRANSFER_NOT_CANCELLABLE (retry it). '
+          : '') +
+        '200: the decision was applied ' +
         (action === 'retry'
           ? '(the failed step runs again with a fresh budget)'
           : '(holds released, bookings reversed)') +

@@ -1,25 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DomainError } from '../../domain/errors';
-import { encodeCursor } from '../../domain/history';
-import { transferIdFor } from '../../domain/ids';
 import { parseAmount } from '../../domain/money';
-import { getTransfer, listTransfers } from '../../domain/transfers/records';
+import { getTransfer } from '../../domain/transfers/records';
 import { ownsAnyWallet } from '../../domain/wallets';
+import { listTransfersAcross, ownedWalletIds } from '../across-shards';
 import { auditActor } from '../auth/audit-actor';
 import { isStaff, visibleTransfer, walletNotFound } from '../auth/policy';
-import { afterKeyOf } from '../pagination';
+import { afterIdKeyOf } from '../pagination';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common';
 import { ALL_ROLES } from '../plugins/caller';
 import { decideParkedTransfer, decisionUpdateIdFor } from '../transfers/finance';
 import { serializeTransfer } from '../transfers/serialize';
 import { isSettled } from '../../domain/transfer-status';
 import { waitSecondsOf } from '../transfers/prefer';
-import { assertNotRefused, startTransfer } from '../transfers/start-transfer';
+import { assertNotRefused, startTransfer, transferIdOf } from '../transfers/start-transfer';
 import { transferSchemas } from './transfers.schemas';
 
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const schemas = transferSchemas(app.config.maxAmountMinor);
-  const deps = { db: app.db, temporal: app.temporal, config: app.config };
+  const deps = { shards: app.shards, temporal: app.temporal, config: app.config };
   const serialize = (t: Parameters<typeof serializeTransfer>[0]) =>
     serializeTransfer(t, app.config.TRANSFER_PARK_DEADLINE_SECONDS);
 
@@ -33,14 +32,16 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const amount = parseAmount(body.amount, app.config.maxAmountMinor);
     if (body.fromWalletId === body.toWalletId)
       throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
-    // Money moves only out of the caller's own wallets; anyone else's answers exactly like a missing one.
-    // The destination may be anyone's (that is how you pay someone) but must exist (checked when recorded).
-    if (!(await ownsAnyWallet(app.db, request.callerId, [body.fromWalletId]))) throw walletNotFound(body.fromWalletId);
+    // Money moves only out of the caller's own wallets (asked of the sender's database); anyone else's
+    // answers exactly like a missing one. The destination may be anyone's (that is how you pay someone) but
+    // must exist, be active and hold the currency: checked on its own database before anything is written.
+    const sender = app.shards.forWallet(body.fromWalletId).store;
+    if (!(await ownsAnyWallet(sender, request.callerId, [body.fromWalletId]))) throw walletNotFound(body.fromWalletId);
     const waitSeconds = waitSecondsOf(request.headers.prefer);
 
     const transfer = await app.idempotent(request, reply, {
       resourceType: 'transfer',
-      resourceId: transferIdFor(request.callerId, request.idempotencyKey),
+      resourceId: transferIdOf({ ...body, callerId: request.callerId, idempotencyKey: request.idempotencyKey }),
       run: async ({ requestHash }) => {
         const { transfer, created } = await startTransfer(
           deps,
@@ -76,34 +77,31 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const read = { access: { roles: ALL_ROLES, rateLimit: 'read' } } as const;
 
   app.get('/v1/transfers/:id', { schema: schemas.get, config: read }, async (request) => {
-    return serialize(await visibleTransfer(app.db, request, await getTransfer(app.db, request.params.id)));
+    const id = request.params.id;
+    return serialize(
+      await visibleTransfer(app.shards, request, await getTransfer(app.shards.forTransfer(id).store, id)),
+    );
   });
 
   app.get('/v1/transfers', { schema: schemas.list, config: read }, async (request) => {
     const { status, walletId, currency, failedStep, limit = DEFAULT_PAGE_LIMIT, cursor } = request.query;
+    const after = afterIdKeyOf(cursor);
     // Staff see everything. A customer sees its own transfers (sent or received): scoped to the wallets it
     // owns, and a walletId filter naming a wallet that is not its own answers 404 like a missing wallet.
     const staff = isStaff(request);
-    if (!staff && walletId !== undefined && !(await ownsAnyWallet(app.db, request.callerId, [walletId]))) {
-      throw walletNotFound(walletId);
+    let walletIds: string[] | undefined;
+    if (walletId !== undefined) {
+      const store = app.shards.forWallet(walletId).store;
+      if (!staff && !(await ownsAnyWallet(store, request.callerId, [walletId]))) throw walletNotFound(walletId);
+      walletIds = [walletId];
+    } else if (!staff) {
+      // the caller's wallets, from its own databases (its shard's, and its wallets from before sharding);
+      // its transfers from every database, since a transfer it received lives on its sender's
+      walletIds = await ownedWalletIds(app.shards, request.callerId);
+      if (walletIds.length === 0) return { items: [], nextCursor: null };
     }
-    const afterKey = afterKeyOf(cursor);
-    const afterSeq = afterKey === null ? null : BigInt(afterKey);
-    const rows = await listTransfers(app.db, {
-      status,
-      walletId,
-      currency,
-      failedStep,
-      ownerId: staff ? undefined : request.callerId,
-      limit: limit + 1,
-      afterSeq,
-    });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(serialize),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.seq.toString()) : null,
-    };
+    const page = await listTransfersAcross(app.shards, { status, currency, failedStep, walletIds }, { limit, after });
+    return { items: page.items.map(serialize), nextCursor: page.nextCursor };
   });
 
   for (const action of ['retry', 'cancel'] as const) {

@@ -5,7 +5,7 @@ import { serializeWallet } from '../serializers';
 import { walletStatusSchema } from './wallets.schemas';
 
 /**
- * Freezing stops a wallet from sending and receiving; in-flight transfers touching it are cancelled by
+ * On the wallet's own database, with its audit row. Freezing stops a wallet from sending and receiving; in-flight transfers touching it are cancelled by
  * their saga. Admin only; each change is audited in the transaction that makes it.
  */
 const walletStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -18,7 +18,7 @@ const walletStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       { schema: walletStatusSchema(action), config: { access: { roles: ['admin'], rateLimit: 'privileged' } } },
       async (request) =>
         serializeWallet(
-          await setWalletStatus(app.db, request.params.id, status, {
+          await setWalletStatus(app.shards.forWallet(request.params.id).store, request.params.id, status, {
             ...auditActor(request),
             reason: request.body.reason,
           }),

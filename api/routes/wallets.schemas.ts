@@ -8,6 +8,7 @@ import {
   Nullable,
   Page,
   PageQuery,
+  pageQuery,
   PlainText,
   problemResponses,
   Reason,
@@ -18,12 +19,14 @@ import {
   WalletIdParams,
 } from '../schemas/common';
 
+const WALLET_STATUSES = ['active', 'frozen', 'closed'] as const;
+
 export const WalletSchema = Type.Object(
   {
     id: UuidRef,
     ownerId: Type.String({ description: 'the customer owning the wallet (the `sub` of its token)' }),
     currency: Type.String({ description: 'ISO 4217 code' }),
-    status: StringEnum(['active', 'frozen', 'closed']),
+    status: StringEnum(WALLET_STATUSES),
     balance: MinorUnits('posted balance, minor units'),
     held: MinorUnits('sum of active holds (transfers in flight), minor units'),
     available: MinorUnits('balance - held: what can be spent now, minor units'),
@@ -32,6 +35,8 @@ export const WalletSchema = Type.Object(
   },
   { $id: 'Wallet', title: 'Wallet' },
 );
+
+export const WalletPageSchema = Page(WalletSchema, 'WalletPage', { merged: true });
 
 export const CreateWalletBody = Type.Object(
   {
@@ -91,6 +96,29 @@ export const getWalletSchema = {
   response: {
     200: jsonResponse(Ref(WalletSchema), 'The wallet', { example: WALLET_EXAMPLE }),
     ...problemResponses(400, 401, 404, 414, 429),
+  },
+};
+
+export const listWalletsSchema = {
+  summary: 'List wallets, newest first',
+  description:
+    'ops, finance and admin see every wallet (merged from every wallet database, by creation time then id) and may ' +
+    'filter by owner, currency and status; a customer sees its own wallets.',
+  tags: ['wallets'],
+  security: [{ bearerAuth: [] }],
+  querystring: pageQuery(
+    {
+      ownerId: Type.Optional(PlainText({ maxLength: 128, description: 'only the wallets of this owner' })),
+      currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, upper case' })),
+      status: Type.Optional(StringEnum(WALLET_STATUSES)),
+    },
+    { merged: true },
+  ),
+  response: {
+    200: jsonResponse(Ref(WalletPageSchema), 'One page of wallets', {
+      example: { items: [WALLET_EXAMPLE], nextCursor: null },
+    }),
+    ...problemResponses(400, 401, 429),
   },
 };
 

@@ -7,7 +7,7 @@ import {
   type TProperties,
 } from '@sinclair/typebox';
 import { CURRENCY_CODES } from '../../domain/currencies';
-import { CURSOR_PATTERN } from '../../domain/history';
+import { CURSOR_PATTERN, MERGED_CURSOR_PATTERN } from '../../domain/history';
 import { buildProblem, type ProblemCode } from '../errors';
 
 /** Shared TypeBox schemas (bodies are checked by TypeBox, other request parts by Ajv: api/validation.ts). */
@@ -117,23 +117,37 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 
 export const DEFAULT_PAGE_LIMIT = 20;
 
-/** One page of a list: the items (each a shared schema) and the cursor of the next page; its own component. */
-export const Page = <T extends TSchema>(item: T, $id: string) =>
-  Type.Object({ items: Type.Array(Ref(item)), nextCursor: NextCursor }, { $id, title: $id });
-
 /** A page's `nextCursor`: pass it as `cursor` for the next page; null on the last page. */
-export const NextCursor = Nullable(
-  Type.String({ pattern: CURSOR_PATTERN, description: 'pass as `cursor` for the next page; null on the last page' }),
-);
+const NextCursor = (pattern: string) =>
+  Nullable(Type.String({ pattern, description: 'pass as `cursor` for the next page; null on the last page' }));
+
+/**
+ * The cursor of a list: of one kept in one database (CURSOR_PATTERN), or of one merged across the wallet
+ * databases (MERGED_CURSOR_PATTERN; domain/history.ts). The merged one's title names its shared
+ * parameter in the document (api/openapi-components.ts shareParameters).
+ */
+const cursorPatternOf = (merged: boolean) => (merged ? MERGED_CURSOR_PATTERN : CURSOR_PATTERN);
+
+/** One page of a list: the items (each a shared schema) and the cursor of the next page; its own component. */
+export const Page = <T extends TSchema>(item: T, $id: string, opts: { merged?: boolean } = {}) =>
+  Type.Object(
+    { items: Type.Array(Ref(item)), nextCursor: NextCursor(cursorPatternOf(opts.merged ?? false)) },
+    { $id, title: $id },
+  );
 
 /** A paginated list's query string: its own filters plus `limit` and `cursor`; nothing else. */
-export function pageQuery<F extends TProperties>(filters: F) {
+export function pageQuery<F extends TProperties>(filters: F, opts: { merged?: boolean } = {}) {
+  const merged = opts.merged ?? false;
   return Type.Object(
     {
       ...filters,
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
       cursor: Type.Optional(
-        Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page (opaque)' }),
+        Type.String({
+          pattern: cursorPatternOf(merged),
+          description: 'nextCursor of the previous page (opaque)',
+          ...(merged ? { title: 'MergedCursor' } : {}),
+        }),
       ),
     },
     { additionalProperties: false },
@@ -178,7 +192,10 @@ const PROBLEM_MEDIA_TYPE = 'application/problem+json';
  * What each problem status means, the code a typical example of it carries, and the name of its shared
  * response (components.responses: api/openapi-components.ts).
  */
-const PROBLEM_KINDS: Record<number, { name: string; description: string; code: ProblemCode; detail: string }> = {
+const PROBLEM_KINDS: Record<
+  number,
+  { name: string; description: string; code: ProblemCode; detail: string; also?: { code: ProblemCode; detail: string } }
+> = {
   400: {
     name: 'BadRequest',
     description: 'Invalid request',
@@ -247,9 +264,12 @@ const PROBLEM_KINDS: Record<number, { name: string; description: string; code: P
   },
   503: {
     name: 'ServiceUnavailable',
-    description: 'A dependency is unavailable',
+    description:
+      'A dependency is unavailable (SERVICE_UNAVAILABLE), or the database this request needs (SHARD_UNAVAILABLE, ' +
+      'at once while its circuit breaker is open; the others keep serving)',
     code: 'SERVICE_UNAVAILABLE',
     detail: 'a dependency is unavailable; retry later',
+    also: { code: 'SHARD_UNAVAILABLE', detail: 'database db-1 is unavailable; retry after 5 s' },
   },
 };
 
@@ -259,10 +279,12 @@ export function problemResponseName(status: number): string | undefined {
 }
 
 const IntegerHeader = (description: string) => ({ type: 'integer', minimum: 0, description });
+/** One description for 429 and 503, so the document holds the header once (components.headers). */
+const RetryAfter = IntegerHeader('seconds to wait before trying again');
 
 /** Headers documented on 429 answers (the RateLimit-* ones are sent on every limited route). */
 export const RATE_LIMIT_HEADERS = {
-  'retry-after': IntegerHeader('seconds until the window resets'),
+  'retry-after': RetryAfter,
   'ratelimit-limit': IntegerHeader('requests allowed per window for this route class'),
   'ratelimit-remaining': IntegerHeader('requests left in the current window'),
   'ratelimit-reset': IntegerHeader('seconds until the current window resets'),
@@ -273,11 +295,15 @@ const RESPONSE_HEADERS: Partial<Record<number, Record<string, object>>> = {
     'www-authenticate': { type: 'string', description: 'Bearer realm="wallet"[, error="invalid_token"] (RFC 6750)' },
   },
   429: RATE_LIMIT_HEADERS,
+  503: { 'retry-after': RetryAfter },
 };
 
 interface ProblemResponse {
   description: string;
-  content: Record<string, { schema: typeof ProblemRef; example: object }>;
+  content: Record<
+    string,
+    { schema: typeof ProblemRef; example?: object; examples?: Record<string, { value: object }> }
+  >;
   headers?: Record<string, object>;
 }
 
@@ -290,12 +316,16 @@ export function problemResponses<S extends number>(...statuses: S[]) {
   const out = {} as Record<S | 500 | 503, ProblemResponse>;
   for (const status of [...new Set([...statuses, 500, 503])] as Array<S | 500 | 503>) {
     const kind = PROBLEM_KINDS[status];
-    const example = kind
-      ? buildProblem(kind.code, kind.detail, { instance: '/v1/…', requestId: '6d1f4c1e-0b7a-4f57-9a59-3f1e2b7c9d10' })
+    const exampleOf = (code: ProblemCode, detail: string) =>
+      buildProblem(code, detail, { instance: '/v1/…', requestId: '6d1f4c1e-0b7a-4f57-9a59-3f1e2b7c9d10' });
+    const example = kind ? exampleOf(kind.code, kind.detail) : {};
+    // a status with a second code shows one named example of each
+    const examples = kind?.also
+      ? { [kind.code]: { value: example }, [kind.also.code]: { value: exampleOf(kind.also.code, kind.also.detail) } }
       : undefined;
     out[status] = {
       description: kind?.description ?? 'Error',
-      content: { [PROBLEM_MEDIA_TYPE]: { schema: ProblemRef, example: example ?? {} } },
+      content: { [PROBLEM_MEDIA_TYPE]: examples ? { schema: ProblemRef, examples } : { schema: ProblemRef, example } },
       ...(RESPONSE_HEADERS[status] ? { headers: RESPONSE_HEADERS[status] } : {}),
     };
   }

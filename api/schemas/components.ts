@@ -12,7 +12,7 @@ import {
   ReconciliationRunSchema,
 } from '../routes/reconciliation.schemas';
 import { StepStateSchema, TransferPageSchema, TransferSchema, TransferStatusSchema } from '../routes/transfers.schemas';
-import { LedgerLinePageSchema, LedgerLineSchema, WalletSchema } from '../routes/wallets.schemas';
+import { LedgerLinePageSchema, LedgerLineSchema, WalletPageSchema, WalletSchema } from '../routes/wallets.schemas';
 import { UuidSchema } from './common';
 
 /**
@@ -25,6 +25,7 @@ import { UuidSchema } from './common';
 const COMPONENT_SCHEMAS: TSchema[] = [
   UuidSchema,
   WalletSchema,
+  WalletPageSchema,
   LedgerLineSchema,
   LedgerLinePageSchema,
   DepositSchema,

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Store } from '../../db/store';
+import type { ShardSet } from '../../db/shards';
 import { v5 as uuidv5 } from 'uuid';
 import type { Config } from '../../config';
 import type { AuditActor } from '../../domain/audit';
@@ -11,6 +11,23 @@ import { ApiError, grpcStatusOf } from '../errors';
 import { isAnswerTimeout } from './start-transfer';
 
 export type DecisionOutcome = 'applied' | 'accepted';
+
+/**
+ * The failure type of the saga's refusal of a cancel whose debit is posted (its update validator):
+ * TRANSFER_NOT_CANCELLABLE, the code the API answers with too.
+ */
+const NOT_CANCELLABLE = 'TRANSFER_NOT_CANCELLABLE';
+
+/**
+ * A cross-shard transfer's debit is posted (its money left the sender's shard): it only goes forward.
+ * Parked in the credit step, or with the debit step done, a cancel is refused; a retry is not.
+ */
+export function debitPosted(t: Pick<TransferRecord, 'failedStep' | 'steps'>): boolean {
+  return t.failedStep === 'credit' || t.steps.debit === 'done';
+}
+
+const NOT_CANCELLABLE_DETAIL =
+  'the debit is posted: the money has left the sender, so the transfer can only go forward; finance may retry it';
 
 // Fixed: changing it would change every derived Update id (and so the dedupe of decisions in flight).
 const DECISION_NAMESPACE = '3d9a7c41-52e8-4f6b-9a0d-7e1c2b5f8a34';
@@ -36,14 +53,16 @@ export function decisionUpdateIdFor(callerId: string, idempotencyKey: string): s
  * its outcome is the answer, not a refusal of the transfer that it moved on.
  */
 export async function decideParkedTransfer(
-  deps: { db: Store; temporal: Client; config: Config },
+  deps: { shards: ShardSet; temporal: Client; config: Config },
   transferId: string,
   kind: 'retry' | 'cancel',
   reason: string,
   who: AuditActor,
   updateId: string,
 ): Promise<{ outcome: DecisionOutcome; replayed: boolean; transfer: TransferRecord }> {
-  const transfer = await getTransfer(deps.db, transferId);
+  // the transfer's own database: its sender's, which its id carries
+  const store = deps.shards.forTransfer(transferId).store;
+  const transfer = await getTransfer(store, transferId);
   const handle = deps.temporal.workflow.getHandle(transfer.workflowId);
   const deadline = Date.now() + deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS * 1000;
   // The saga writes NEEDS_ATTENTION before it waits for a decision: any other status is refused at once,
@@ -51,7 +70,7 @@ export async function decideParkedTransfer(
   // workflow's validator stays the authority for a parked one (two people deciding at once).
   if (transfer.status !== 'NEEDS_ATTENTION') {
     const earlier = await earlierOutcome(deps.temporal, handle, updateId, deadline);
-    if (earlier) return { outcome: earlier, replayed: true, transfer: await getTransfer(deps.db, transferId) };
+    if (earlier) return { outcome: earlier, replayed: true, transfer: await getTransfer(store, transferId) };
     throw new DomainError(
       'TRANSFER_NOT_PARKED',
       `the transfer is not waiting for a decision: it is ${transfer.status}`,
@@ -59,6 +78,9 @@ export async function decideParkedTransfer(
         status: transfer.status,
       },
     );
+  }
+  if (kind === 'cancel' && debitPosted(transfer)) {
+    throw new DomainError('TRANSFER_NOT_CANCELLABLE', NOT_CANCELLABLE_DETAIL, { status: transfer.status });
   }
   const decision = { actor: who.actor, reason, roles: [...who.roles], requestId: who.requestId };
   let outcome: DecisionOutcome;
@@ -78,9 +100,16 @@ export async function decideParkedTransfer(
         throw err;
       });
   } catch (err) {
+    if (isRefusal(err, NOT_CANCELLABLE)) {
+      throw new DomainError('TRANSFER_NOT_CANCELLABLE', refusalMessage(err, NOT_CANCELLABLE_DETAIL));
+    }
     if (isRefusal(err) || err instanceof WorkflowNotFoundError) {
-      const now = await getTransfer(deps.db, transferId);
-      throw new DomainError('TRANSFER_NOT_PARKED', refusalMessage(err, now.status), { status: now.status });
+      const now = await getTransfer(store, transferId);
+      throw new DomainError(
+        'TRANSFER_NOT_PARKED',
+        refusalMessage(err, `the transfer is not waiting for a decision: it is ${now.status}`),
+        { status: now.status },
+      );
     }
     if (isAnswerTimeout(err)) {
       throw new ApiError(
@@ -90,7 +119,7 @@ export async function decideParkedTransfer(
     }
     throw err;
   }
-  return { outcome, replayed: false, transfer: await getTransfer(deps.db, transferId) };
+  return { outcome, replayed: false, transfer: await getTransfer(store, transferId) };
 }
 
 /**
@@ -118,15 +147,12 @@ function isUpdateNotFound(err: unknown): boolean {
   return grpcStatusOf(err) === 5;
 }
 
-function isRefusal(err: unknown): boolean {
-  return (
-    err instanceof WorkflowUpdateFailedError &&
-    err.cause instanceof ApplicationFailure &&
-    err.cause.type === TRANSFER_NOT_PARKED
-  );
+/** The saga's update validator refused the decision with this failure type. */
+function isRefusal(err: unknown, type: string = TRANSFER_NOT_PARKED): boolean {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === type;
 }
 
-function refusalMessage(err: unknown, status: string): string {
+function refusalMessage(err: unknown, fallback: string): string {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.message;
-  return `the transfer is not waiting for a decision: it is ${status}`;
+  return fallback;
 }

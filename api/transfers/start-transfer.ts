@@ -5,12 +5,20 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import type { Store } from '../../db/store';
+import type { ShardSet } from '../../db/shards';
 import type { Config } from '../../config';
-import { TransferRefused } from '../../domain/errors';
+import { TransferRefused, TransferRefusedEarly } from '../../domain/errors';
 import { ApiError, grpcStatusOf } from '../errors';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
-import { getTransfer, recordTransfer, type NewTransfer, type TransferRecord } from '../../domain/transfers/records';
+import { shardOfId } from '../../domain/shards';
+import {
+  findTransfer,
+  getTransfer,
+  recordTransfer,
+  type NewTransfer,
+  type TransferRecord,
+} from '../../domain/transfers/records';
+import { findWallet } from '../../domain/wallets';
 import { isRefusalCode } from '../../domain/transfers/refusals';
 import { isSettled } from '../../domain/transfer-status';
 import { answerUpdateId, transferAnswerUpdate, type AnswerStage } from '../../workflows/contract';
@@ -24,14 +32,41 @@ const SAGA_EXISTS_CHECK_MS = 3000;
 export type StartTransferCommand = Omit<NewTransfer, 'id' | 'workflowId'>;
 
 export interface TransferDeps {
-  db: Store;
+  shards: ShardSet;
   temporal: Client;
   config: Config;
 }
 
+/** The id of the transfer a caller's key names: it carries the sender's logical shard, where its row lives. */
+export function transferIdOf(cmd: Pick<StartTransferCommand, 'callerId' | 'idempotencyKey' | 'fromWalletId'>): string {
+  return transferIdFor(cmd.callerId, cmd.idempotencyKey, shardOfId(cmd.fromWalletId));
+}
+
 /**
- * Exactly one saga per transfer (docs/architecture.md §4–5): the transfer id derives from (caller, key) and the row
- * is written first. While the row is PENDING the saga's answer is asked for with update-with-start on
+ * The receiver, read on its own database (it may be another than the sender's): it must exist, be an
+ * active customer wallet and hold the transfer's currency. Otherwise the transfer is refused here, before
+ * anything is written (422 with the code, like the saga's refusals): a cross-shard transfer would
+ * otherwise debit the sender before the receiving shard could refuse it.
+ */
+async function assertReceiverAccepts(shards: ShardSet, cmd: StartTransferCommand): Promise<void> {
+  const to = cmd.toWalletId;
+  const receiver = await findWallet(shards.forWallet(to).store, to);
+  if (!receiver) throw new TransferRefusedEarly('WALLET_NOT_FOUND', `wallet ${to} not found`, to);
+  if (receiver.status !== 'active') {
+    throw new TransferRefusedEarly('WALLET_NOT_ACTIVE', `wallet ${to} is ${receiver.status}`, to);
+  }
+  if (receiver.currency !== cmd.currency) {
+    throw new TransferRefusedEarly(
+      'CURRENCY_MISMATCH',
+      `wallet ${to} holds ${receiver.currency}, not ${cmd.currency}`,
+      to,
+    );
+  }
+}
+
+/**
+ * Exactly one saga per transfer (docs/architecture.md §4–5): the transfer id derives from (caller, key, the
+ * sender's shard) and the row is written first, on the sender's database. While the row is PENDING the saga's answer is asked for with update-with-start on
  * `transfer-<id>`: USE_EXISTING joins a running saga, REJECT_DUPLICATE never runs a finished one
  * again, and the update's fixed id makes concurrent twins share one update. So a request that crashed
  * anywhere is completed by its retry, which starts the missing workflow or joins it.
@@ -42,17 +77,20 @@ export interface TransferDeps {
  */
 export async function startTransfer(deps: TransferDeps, cmd: StartTransferCommand, opts: { waitSeconds: number }) {
   const stage: AnswerStage = opts.waitSeconds > 0 ? 'settled' : 'reserved';
-  const id = transferIdFor(cmd.callerId, cmd.idempotencyKey);
-  const recorded = await recordTransfer(deps.db, { ...cmd, id, workflowId: workflowIdFor(id) });
+  const id = transferIdOf(cmd);
+  const store = deps.shards.forTransfer(id).store;
+  // A replay answers with its transfer whatever became of the receiver since; only a new one is checked.
+  if (!(await findTransfer(store, id))) await assertReceiverAccepts(deps.shards, cmd);
+  const recorded = await recordTransfer(store, { ...cmd, id, workflowId: workflowIdFor(id) });
   let transfer = recorded.transfer;
   if (stage === 'settled' && !isSettled(transfer.status)) {
     await askTheSaga(deps, transfer, 'settled', opts.waitSeconds);
-    transfer = await getTransfer(deps.db, id);
+    transfer = await getTransfer(store, id);
   }
   // without Prefer: wait, or when that wait ran out before the reserve decision: the early answer
   if (transfer.status === 'PENDING') {
     await askTheSaga(deps, transfer, 'reserved', deps.config.TRANSFER_ANSWER_TIMEOUT_SECONDS);
-    transfer = await getTransfer(deps.db, id);
+    transfer = await getTransfer(store, id);
   }
   return { transfer, created: recorded.created };
 }

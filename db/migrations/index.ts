@@ -3,6 +3,7 @@ import { AuditLog1700000100000 } from './1700000100000-AuditLog';
 import { AuditDecisionKey1700000200000 } from './1700000200000-AuditDecisionKey';
 import { Reconciliation1700000300000 } from './1700000300000-Reconciliation';
 import { Shards1700000400000 } from './1700000400000-Shards';
+import { ListOrder1700000500000 } from './1700000500000-ListOrder';
 
 /** Every migration, in order; each database (every wallet shard and the accounting book) gets all of them. */
 export const migrations = [
@@ -11,6 +12,7 @@ export const migrations = [
   AuditDecisionKey1700000200000,
   Reconciliation1700000300000,
   Shards1700000400000,
+  ListOrder1700000500000,
 ];
 
 /** The names recorded in schema_migrations once a database is current. */

@@ -1,13 +1,14 @@
 import type { Sql } from '../../db/sql';
 import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
+import { createdUsOf, timestampText, type IdKey } from '../history';
 import { TERMINAL_STATUSES, type StepStates, type TransferStatus } from '../transfer-status';
 import type { TransferStateChange } from './transfer';
 
 /** The transfer row as the API and the reconciliation read it (table transfers). */
 export interface TransferRecord {
   id: string;
-  /** insertion order: the keyset of every transfer listing */
+  /** insertion order within the transfer's database (not comparable across databases: lists order by createdAt, id) */
   seq: bigint;
   callerId: string;
   idempotencyKey: string;
@@ -96,9 +97,11 @@ export interface NewTransfer {
 }
 
 /**
- * Records the transfer before its saga starts. The row is keyed by the id derived from
- * (caller, Idempotency-Key), so a retried request finds its own row: same request hash → the
- * same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
+ * Records the transfer before its saga starts, on the sender's database (`shards.forTransfer(id)`, which
+ * is `forWallet(fromWalletId)`). The receiver may live on another database: the caller checks it there
+ * (api/transfers/start-transfer.ts); here only the sender must exist. The row is keyed by the id derived
+ * from (caller, Idempotency-Key, sender's shard), so a retried request finds its own row: same request
+ * hash → the same transfer (created=false), another hash → IDEMPOTENCY_KEY_REUSED, and nothing is written.
  */
 export async function recordTransfer(
   store: Store,
@@ -106,13 +109,11 @@ export async function recordTransfer(
 ): Promise<{ transfer: TransferRecord; created: boolean }> {
   if (t.fromWalletId === t.toWalletId) throw new DomainError('SAME_WALLET', 'a transfer needs two different wallets');
   const { sql } = store;
-  const { rows: wallets } = await sql<{ id: string }>(
-    `SELECT id FROM wallets WHERE id = ANY($1::uuid[]) AND kind = 'customer'`,
-    [[t.fromWalletId, t.toWalletId]],
-  );
-  for (const id of [t.fromWalletId, t.toWalletId]) {
-    if (!wallets.some((w) => w.id === id))
-      throw new DomainError('WALLET_NOT_FOUND', `wallet ${id} not found`, { walletId: id });
+  const { rows: senders } = await sql<{ id: string }>(`SELECT id FROM wallets WHERE id = $1 AND kind = 'customer'`, [
+    t.fromWalletId,
+  ]);
+  if (senders.length === 0) {
+    throw new DomainError('WALLET_NOT_FOUND', `wallet ${t.fromWalletId} not found`, { walletId: t.fromWalletId });
   }
   const inserted = await sql(
     `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount,
@@ -223,39 +224,49 @@ export function changeTransferState(store: Store, change: TransferStateChange): 
 
 export interface TransferFilter {
   status?: TransferStatus;
-  walletId?: string;
   currency?: string;
   /** the step that failed (failure.step): e.g. the parked transfers stuck in accounting */
   failedStep?: string;
-  /** Only transfers sent from or received into a wallet this owner holds (a customer's own transfers). */
-  ownerId?: string;
+  /**
+   * Only transfers sent from or received into one of these wallets (a wallet's transfers, a customer's
+   * own). An empty list matches nothing.
+   */
+  walletIds?: readonly string[];
   limit: number;
-  /** keyset cursor: the seq of the last row seen */
-  afterSeq?: bigint | null;
+  /** keyset: the last transfer seen (domain/history.ts) */
+  after?: IdKey | null;
 }
 
-export async function listTransfers(store: Store, f: TransferFilter): Promise<TransferRecord[]> {
+/**
+ * Transfers of one database, newest first (created_at DESC, id DESC), each with the exact key a list
+ * merged across databases orders and pages by (domain/history.ts).
+ */
+export async function listTransfers(
+  store: Store,
+  f: TransferFilter,
+): Promise<Array<{ transfer: TransferRecord; key: IdKey }>> {
   const where: string[] = [];
   const params: unknown[] = [];
   const param = (value: unknown) => `$${params.push(value)}`;
   if (f.status) where.push(`t.status = ${param(f.status)}`);
-  if (f.walletId) {
-    const w = param(f.walletId);
-    where.push(`(t.from_wallet_id = ${w} OR t.to_wallet_id = ${w})`);
+  if (f.walletIds !== undefined) {
+    const ids = param(f.walletIds);
+    where.push(`(t.from_wallet_id = ANY(${ids}::uuid[]) OR t.to_wallet_id = ANY(${ids}::uuid[]))`);
   }
   if (f.currency) where.push(`t.currency = ${param(f.currency)}`);
   if (f.failedStep) where.push(`t.failed_step = ${param(f.failedStep)}`);
-  if (f.ownerId !== undefined) {
-    const owned = `SELECT w.id FROM wallets w WHERE w.owner_id = ${param(f.ownerId)} AND w.kind = 'customer'`;
-    where.push(`(t.from_wallet_id IN (${owned}) OR t.to_wallet_id IN (${owned}))`);
+  if (f.after) {
+    where.push(
+      `(t.created_at, t.id) < (${param(timestampText(f.after.createdUs))}::timestamptz, ${param(f.after.id)}::uuid)`,
+    );
   }
-  if (f.afterSeq) where.push(`t.seq < ${param(f.afterSeq.toString())}::bigint`);
-  const { rows } = await store.sql<TransferRow>(
-    `SELECT ${TRANSFER_COLUMNS} FROM transfers t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY t.seq DESC LIMIT ${param(f.limit)}`,
+  const { rows } = await store.sql<TransferRow & { created_us: string }>(
+    `SELECT ${TRANSFER_COLUMNS}, ${createdUsOf('t.created_at')} AS created_us
+       FROM transfers t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(f.limit)}`,
     params,
   );
-  return rows.map(toTransfer);
+  return rows.map((r) => ({ transfer: toTransfer(r), key: { createdUs: r.created_us, id: r.id } }));
 }
 
 /**

@@ -115,7 +115,7 @@ describe('bad input', () => {
 
     it.each(cases)('refuses %s', async (_name, { key, walletId, ...request }, status, code) => {
       const before = await getWallet(app, wallet.id);
-      const linesBefore = await lineCount(app.db, wallet.id);
+      const linesBefore = await lineCount(app.shards, wallet.id);
       const idempotencyKey = key === undefined ? uniqueKey() : key;
 
       const res = await app.inject({
@@ -131,8 +131,8 @@ describe('bad input', () => {
 
       expectProblem(res, status, code);
       expect(await getWallet(app, wallet.id)).toEqual(before);
-      expect(await lineCount(app.db, wallet.id)).toBe(linesBefore);
-      if (idempotencyKey) expect(await idempotencyRecordCount(app.db, idempotencyKey)).toBe(0);
+      expect(await lineCount(app.shards, wallet.id)).toBe(linesBefore);
+      if (idempotencyKey) expect(await idempotencyRecordCount(app.shards, idempotencyKey)).toBe(0);
     });
 
     it('lists every failing field of a body', async () => {
@@ -154,7 +154,7 @@ describe('bad input', () => {
 
     it('refuses a deposit into a frozen wallet with 409 and releases the key', async () => {
       const frozen = await createWallet(app);
-      await setWalletStatus(app.db, frozen.id, 'frozen');
+      await setWalletStatus(app.shards.forWallet(frozen.id).store, frozen.id, 'frozen');
       const key = uniqueKey();
 
       const res = await app.inject({
@@ -165,19 +165,24 @@ describe('bad input', () => {
       });
 
       expectProblem(res, 409, 'WALLET_NOT_ACTIVE');
-      expect(await lineCount(app.db, frozen.id)).toBe(0);
-      expect(await idempotencyRecordCount(app.db, key)).toBe(0);
+      expect(await lineCount(app.shards, frozen.id)).toBe(0);
+      expect(await idempotencyRecordCount(app.shards, key)).toBe(0);
     });
   });
 
   describe('POST /v1/wallets', () => {
+    /** The owner's wallets on every wallet database (a refused creation writes on none). */
     async function walletsOf(ownerId: string): Promise<number> {
-      const rows: Array<{ n: number }> = await query(
-        app.db,
-        `SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`,
-        [ownerId],
-      );
-      return rows[0]!.n;
+      let n = 0;
+      for (const db of app.shards.databases) {
+        const rows: Array<{ n: number }> = await query(
+          db.store,
+          `SELECT count(*)::int AS n FROM wallets WHERE owner_id = $1`,
+          [ownerId],
+        );
+        n += rows[0]!.n;
+      }
+      return n;
     }
 
     const cases: Array<[string, (ownerId: string) => Partial<InjectOptions>, number, string]> = [

@@ -22,7 +22,7 @@ describe('concurrent deposits', () => {
     const total = amounts.reduce((a, b) => a + b, 0);
     const after = await getWallet(app, wallet.id);
     expect(after).toMatchObject({ balance: total, held: 0, available: total });
-    expect(await lineCount(app.db, wallet.id)).toBe(50);
+    expect(await lineCount(app.shards, wallet.id)).toBe(50);
     // each response's balanceAfter is a distinct step of the same running sum
     const balancesAfter = responses.map((r) => r.json<{ balanceAfter: number }>().balanceAfter);
     expect(new Set(balancesAfter).size).toBe(50);

@@ -11,11 +11,19 @@ import {
   startApp,
   uniqueKey,
 } from './helpers';
+import type { Store } from '../../db/store';
 import { query } from '../support/sql';
 
+/** Journal entries with this id on every wallet database. */
 async function journalEntryCountForKey(app: FastifyInstance, depositId: string): Promise<number> {
+  let n = 0;
+  for (const db of app.shards.databases) n += await entriesOn(db.store, depositId);
+  return n;
+}
+
+async function entriesOn(store: Store, depositId: string): Promise<number> {
   const rows: Array<{ n: number }> = await query(
-    app.db,
+    store,
     `SELECT count(*)::int AS n FROM journal_entries WHERE id = $1`,
     [depositId],
   );
@@ -67,7 +75,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     expect(replayed.length).toBeGreaterThanOrEqual(19);
     const { id } = responses[0]!.json<{ id: string }>();
     expect(await journalEntryCountForKey(app, id)).toBe(1);
-    expect(await lineCount(app.db, wallet.id)).toBe(1);
+    expect(await lineCount(app.shards, wallet.id)).toBe(1);
     expect((await getWallet(app, wallet.id)).balance).toBe(700);
   });
 
@@ -85,9 +93,9 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     expectProblem(reused, 422, 'IDEMPOTENCY_KEY_REUSED');
     expectProblem(elsewhere, 422, 'IDEMPOTENCY_KEY_REUSED');
     expect((await getWallet(app, wallet.id)).balance).toBe(500);
-    expect(await lineCount(app.db, wallet.id)).toBe(1);
-    expect(await lineCount(app.db, otherWallet.id)).toBe(0);
-    expect(await idempotencyRecordCount(app.db, key)).toBe(1);
+    expect(await lineCount(app.shards, wallet.id)).toBe(1);
+    expect(await lineCount(app.shards, otherWallet.id)).toBe(0);
+    expect(await idempotencyRecordCount(app.shards, key)).toBe(1);
   });
 
   it('releases the key when the deposit fails for a business reason, so it can be retried once fixed', async () => {
@@ -96,7 +104,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
 
     const failed = await postDeposit(app, missingWallet, { amount: 300 }, key);
     expectProblem(failed, 404, 'WALLET_NOT_FOUND');
-    expect(await idempotencyRecordCount(app.db, key)).toBe(0);
+    expect(await idempotencyRecordCount(app.shards, key)).toBe(0);
 
     const wallet = await createWallet(app);
     const retried = await postDeposit(app, wallet.id, { amount: 300 }, key);
@@ -110,8 +118,9 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const key = uniqueKey();
     await postDeposit(app, wallet.id, { amount: 100 }, key);
 
+    // on the caller's database: a record lives on its caller's shard
     const rows: Array<{ ttl: number; resource_type: string }> = await query(
-      app.db,
+      app.shards.forOwner(FINANCE.sub).store,
       `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl, resource_type
          FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
       [key, FINANCE.sub],
@@ -145,10 +154,11 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     const first = await postDeposit(app, wallet.id, { amount: 100 }, key);
     expect(first.statusCode).toBe(201);
     // what an expiry clean-up would do
-    await query(app.db, `DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`, [
-      key,
-      FINANCE.sub,
-    ]);
+    await query(
+      app.shards.forOwner(FINANCE.sub).store,
+      `DELETE FROM idempotency_records WHERE caller_id = $2 AND idempotency_key = $1`,
+      [key, FINANCE.sub],
+    );
     await app.redis.del(`idem:${FINANCE.sub}:${key}`);
 
     // the deposit id derives from the key, so it names the old deposit: refuse, never replay it
@@ -159,7 +169,7 @@ describe('POST /v1/wallets/:id/deposits idempotency', () => {
     expectProblem(reused, 422, 'IDEMPOTENCY_KEY_REUSED');
     expect(replay.payload).toBe(first.payload);
     expect((await getWallet(app, wallet.id)).balance).toBe(100);
-    expect(await lineCount(app.db, wallet.id)).toBe(1);
+    expect(await lineCount(app.shards, wallet.id)).toBe(1);
   });
 
   describe('while Redis is down', () => {

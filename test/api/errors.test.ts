@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, problemFromError } from '../../api/errors';
-import { DomainError } from '../../domain/errors';
+import { StoreUnavailable } from '../../db/shards';
+import { DomainError, TransferRefusedEarly } from '../../domain/errors';
 import { startApp } from './helpers';
 import { query } from '../support/sql';
 
@@ -64,6 +65,7 @@ describe('error mapping (api/errors.ts)', () => {
       ['SAME_WALLET', 422],
       ['TRANSFER_NOT_FOUND', 404],
       ['TRANSFER_NOT_PARKED', 409],
+      ['TRANSFER_NOT_CANCELLABLE', 409],
       ['IDEMPOTENCY_KEY_REUSED', 422],
       ['INVALID_AMOUNT', 400],
       ['INVALID_STATE', 409],
@@ -80,6 +82,33 @@ describe('error mapping (api/errors.ts)', () => {
     );
     expect(problem).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
     expect(problem.detail).not.toContain('10.0.0.1');
+  });
+
+  it('maps a database that is down (or whose breaker is open) to 503 SHARD_UNAVAILABLE naming it, with Retry-After', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:5432'), { code: 'ECONNREFUSED' });
+    const classified = problemFromError(new StoreUnavailable('db-1', 5, cause), '/v1/wallets/x');
+    expect(classified).toMatchObject({
+      problem: {
+        status: 503,
+        code: 'SHARD_UNAVAILABLE',
+        type: 'https://errors.wallet.example/shard-unavailable',
+        detail: 'database db-1 is unavailable; retry after 5 s',
+      },
+      retryAfterSeconds: 5,
+      store: 'db-1',
+      expected: false,
+    });
+    expect(JSON.stringify(classified.problem)).not.toContain('10.0.0.7');
+  });
+
+  it('answers a receiver refused before anything was written 422 with its code and no transfer id', () => {
+    const { problem } = problemFromError(new TransferRefusedEarly('WALLET_NOT_ACTIVE', 'wallet w is frozen', 'w'));
+    expect(problem).toMatchObject({
+      status: 422,
+      code: 'WALLET_NOT_ACTIVE',
+      title: 'Transfer refused: wallet is not active',
+    });
+    expect(problem).not.toHaveProperty('transferId');
   });
 
   it('keeps HTTP-layer codes', () => {

@@ -17,9 +17,11 @@ describe('health', () => {
     expect(res.json()).toEqual({ status: 'ok' });
   });
 
-  it('is ready when Postgres, Redis and Temporal answer', async () => {
+  it('is ready when Postgres, Redis and Temporal answer, and reports every database', async () => {
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
-    expect(res.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } });
+    const databases = Object.fromEntries(app.shards.all.map((db) => [db.name, 'ok']));
+    expect(res.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' }, databases });
+    expect(Object.keys(databases)).toContain('db-0');
     expect(res.statusCode).toBe(200);
   });
 

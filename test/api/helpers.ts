@@ -5,7 +5,7 @@ import type { Store } from '../../db/store';
 import { isShardSet, walletStore } from '../support/wallets';
 import { buildApp } from '../../api/app';
 import { authHeaders, type TestCaller } from '../support/auth';
-import { testConfig } from '../support/env';
+import { ownDatabase, testConfig } from '../support/env';
 import { query } from '../support/sql';
 
 /**
@@ -41,6 +41,19 @@ let seq = 0;
 export function uniqueKey(prefix = 'key'): string {
   seq += 1;
   return `${prefix}-${process.pid}-${Date.now()}-${seq}`;
+}
+
+/**
+ * A fresh owner id whose wallets the routing puts on wallet database `index` (of app.shards.databases):
+ * for a test that must know where its rows are (e.g. the database it takes away).
+ */
+export function ownerOnDatabase(app: FastifyInstance, index: number, prefix = 'owner'): string {
+  const target = app.shards.databases[index];
+  if (!target) throw new Error(`no wallet database ${index} (the run has ${app.shards.databases.length})`);
+  for (;;) {
+    const ownerId = uniqueKey(prefix);
+    if (app.shards.forOwner(ownerId) === target) return ownerId;
+  }
 }
 
 /** A wallet of the customer `ownerId` (a fresh one by default), created by that customer through the API. */
@@ -104,6 +117,20 @@ export async function idempotencyRecordCount(db: Store | ShardSet, key: string):
   return n;
 }
 
+/** The rows `sql` returns on every database of a ShardSet (or on the one Store), one list. */
+export async function rowsOnEvery<T>(db: Store | ShardSet, sql: string, params: unknown[] = []): Promise<T[]> {
+  const parts = await Promise.all(
+    (isShardSet(db) ? db.databases.map((d) => d.store) : [db]).map((ds) => query<T>(ds, sql, params)),
+  );
+  return parts.flat();
+}
+
+/** `sql` returning one row `{ n }` on every database, summed: e.g. rows written anywhere. */
+export async function countOnEvery(db: Store | ShardSet, sql: string, params: unknown[] = []): Promise<number> {
+  const rows = await rowsOnEvery<{ n: number | string }>(db, sql, params);
+  return rows.reduce((sum, r) => sum + Number(r.n), 0);
+}
+
 /** Asserts an RFC 9457 problem with the given status and stable code; returns its body. */
 export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
   const body = res.json<{
@@ -134,4 +161,33 @@ export function closedPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Wallet databases of a test file's own (created and migrated in beforeAll, dropped in afterAll): an app
+ * on `overrides` has exactly these, database 0 first (the accounting book in it), whatever the run's
+ * shard count. For a test that must see only its own rows across databases, or take one away.
+ */
+export function ownDatabases(label: string, count = 2) {
+  const databases = Array.from({ length: count }, (_, i) => ownDatabase(`${label}_${i}`));
+  return {
+    databases,
+    overrides: {
+      DATABASE_URL: databases[0]!.url,
+      SHARD_DATABASE_URLS: databases
+        .slice(1)
+        .map((d) => d.url)
+        .join(','),
+      SHARD_MAP: '',
+      ACCOUNTING_DATABASE_URL: '',
+    } as NodeJS.ProcessEnv,
+    /** the Postgres name of database `index` */
+    nameOf: (index: number) => new URL(databases[index]!.url).pathname.slice(1),
+    create: async () => {
+      await Promise.all(databases.map((d) => d.create()));
+    },
+    drop: async () => {
+      await Promise.all(databases.map((d) => d.drop()));
+    },
+  };
 }

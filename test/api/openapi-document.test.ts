@@ -38,8 +38,10 @@ describe('OpenAPI document', () => {
     expect(JSON.parse(committed)).toEqual(JSON.parse(served));
   });
 
-  it('is at most 100 KB (100,000 bytes) as committed, pretty-printed', () => {
-    expect(Buffer.byteLength(openApiText(app))).toBeLessThanOrEqual(100_000);
+  // 100 KB until issue 18, whose shards added about 6.6 KB the routes need: GET /v1/wallets, the merged
+  // lists' cursor, SHARD_UNAVAILABLE with Retry-After on 503, DEBITED/RETURNED and per-database readiness
+  it('is at most 110 KB (110,000 bytes) as committed, pretty-printed', () => {
+    expect(Buffer.byteLength(openApiText(app))).toBeLessThanOrEqual(110_000);
   });
 
   it('names each resource once, under components, and refers to it everywhere', () => {
@@ -48,6 +50,7 @@ describe('OpenAPI document', () => {
       expect.arrayContaining([
         'Problem',
         'Wallet',
+        'WalletPage',
         'LedgerLine',
         'LedgerLinePage',
         'Deposit',
@@ -249,6 +252,7 @@ describe('OpenAPI document', () => {
         'POST /v1/reconciliation/runs',
         'GET /v1/transfers',
         'GET /v1/transfers/{id}',
+        'GET /v1/wallets',
         'GET /v1/wallets/{id}',
         'GET /v1/wallets/{id}/transactions',
         'POST /v1/transfers',

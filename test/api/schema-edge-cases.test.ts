@@ -19,8 +19,9 @@ describe('request schema edge cases', () => {
   });
 
   const auditRows = async (targetId: string): Promise<number> => {
+    // a wallet's audit rows are on its own database
     const rows: Array<{ n: number }> = await query(
-      app.db,
+      app.shards.forWallet(targetId).store,
       `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`,
       [targetId],
     );
@@ -123,9 +124,11 @@ describe('request schema edge cases', () => {
         payload: { reason },
       });
       expect(res.statusCode).toBe(200);
-      const rows: Array<{ reason: string }> = await query(app.db, `SELECT reason FROM audit_log WHERE target_id = $1`, [
-        wallet.id,
-      ]);
+      const rows: Array<{ reason: string }> = await query(
+        app.shards.forWallet(wallet.id).store,
+        `SELECT reason FROM audit_log WHERE target_id = $1`,
+        [wallet.id],
+      );
       expect(rows).toEqual([{ reason }]);
     });
   });

@@ -20,6 +20,8 @@ import { ADMIN, FINANCE, OPS, customer, startApp } from './helpers';
 
 const ROOT = resolve(__dirname, '../..');
 const ST = join(ROOT, '.tools/schemathesis/bin/st');
+/** The checks' settings that differ from schemathesis' defaults, each with its reason. */
+const CONFIG = join(__dirname, 'schemathesis.toml');
 const REPORTS = join(ROOT, 'test-results/schemathesis');
 const SEED = '20261201';
 const MAX_EXAMPLES = '10';
@@ -32,6 +34,8 @@ async function schemathesis(
   caller: TestCaller,
 ): Promise<{ code: number; output: string }> {
   const args = [
+    '--config-file',
+    CONFIG,
     'run',
     `${baseUrl}/openapi.json`,
     '--header',
@@ -70,8 +74,7 @@ describe('the OpenAPI document against the running API (schemathesis --checks al
   let worker: RunningWorker;
   let baseUrl: string;
   const database = ownDatabase('schemathesis');
-  const databaseUrl = database.url;
-  const overrides = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
+  const overrides = { ...database.overrides, TEMPORAL_TASK_QUEUE: `schemathesis-${randomUUID()}` };
 
   beforeAll(async () => {
     if (!existsSync(ST)) throw new Error(`${ST} is missing: run bash scripts/ensure-deps.sh (npm test does)`);

@@ -54,7 +54,12 @@ describe('wallets', () => {
     // in a currency no other test uses, so the ledger stays sound.
     const wallet = await createWallet(app, 'ISK');
     const huge = 2n ** 62n + 1n; // not representable as a double
-    await deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: huge, reference: 'big' });
+    await deposit(app.shards.forWallet(wallet.id).store, {
+      depositId: randomUUID(),
+      walletId: wallet.id,
+      amount: huge,
+      reference: 'big',
+    });
 
     const res = await app.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) });
 

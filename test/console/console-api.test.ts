@@ -28,14 +28,13 @@ interface TransferJson {
  */
 describe('finance console: the API side', () => {
   const database = ownDatabase('console_api');
-  const databaseUrl = database.url;
   const PARK_DEADLINE_SECONDS = 7200;
   let app: FastifyInstance;
 
   beforeAll(async () => {
     await database.create();
     app = await startApp({
-      DATABASE_URL: databaseUrl,
+      ...database.overrides,
       TEMPORAL_UI_URL: 'http://temporal-ui.example:8233/',
       TRANSFER_PARK_DEADLINE_SECONDS: String(PARK_DEADLINE_SECONDS),
     });

@@ -24,9 +24,8 @@ const SHOTS = path.resolve(__dirname, '../../test-results/console');
  */
 describe('finance console in a browser', () => {
   const database = ownDatabase('console');
-  const databaseUrl = database.url;
   const env = {
-    DATABASE_URL: databaseUrl,
+    ...database.overrides,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('console'),
     TRANSFER_STEP_MAX_ATTEMPTS: '1',
     TEMPORAL_UI_URL: 'http://127.0.0.1:8233',

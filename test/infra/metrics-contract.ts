@@ -31,6 +31,10 @@ export const APP_METRICS: Readonly<Record<string, MetricSpec>> = {
   /** API: the latest finished reconciliation run, from the database */
   reconciliation_discrepancies: { kind: 'gauge', labels: ['kind'] },
   reconciliation_last_success_timestamp_seconds: { kind: 'gauge' },
+  /** API and workers: each process's circuit breaker of each database, 0 closed, 1 half-open, 2 open */
+  wallet_store_breaker_state: { kind: 'gauge', labels: ['store'] },
+  /** API: running transfer sagas waiting on a durable timer for a database (Temporal's visibility, cached 5 s) */
+  wallet_sagas_waiting_for_store: { kind: 'gauge', labels: ['store'] },
 };
 
 /** prom-client 15 default metrics (collectDefaultMetrics), names as exported. */

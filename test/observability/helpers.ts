@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { FastifyInstance } from 'fastify';
+import { WAITING_ON_STORE_ATTRIBUTE } from '../../observability/store-metrics';
 import { authHeaders, type TestCaller } from '../support/auth';
 
 /**
@@ -142,4 +145,27 @@ export function valueOf(samples: Sample[], name: string, labels: Record<string, 
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
   return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
+}
+
+/**
+ * Registers the keyword search attribute WaitingOnStore on the run's Temporal namespace, unless it is
+ * there already (test/global-setup.ts registers the saga's attributes once workflows/contract.ts lists
+ * it): wallet_sagas_waiting_for_store counts the workflows by it, and a query naming an unknown
+ * attribute is refused.
+ */
+export async function ensureWaitingOnStoreAttribute(client: Client): Promise<void> {
+  const { namespace } = client.options;
+  const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+  if (customAttributes[WAITING_ON_STORE_ATTRIBUTE] !== undefined) return;
+  try {
+    await client.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: {
+        [WAITING_ON_STORE_ATTRIBUTE]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      },
+    });
+  } catch (err) {
+    // another test file added it meanwhile
+    if (!/already exists/i.test((err as Error).message)) throw err;
+  }
 }

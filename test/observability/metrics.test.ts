@@ -10,9 +10,19 @@ import { workerReadiness } from '../../worker/http-server';
 import type { Config } from '../../config';
 import { closedPort } from '../api/helpers';
 import { APP_METRICS, METRIC_CONTRACT, TEMPORAL_SDK_METRICS } from '../infra/metrics-contract';
-import { createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
+import { testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually } from '../support/wallets';
-import { customer, fund, injectDriver, openWallet, parseMetrics, transfer, valueOf, type Sample } from './helpers';
+import {
+  customer,
+  ensureWaitingOnStoreAttribute,
+  fund,
+  injectDriver,
+  openWallet,
+  parseMetrics,
+  transfer,
+  valueOf,
+  type Sample,
+} from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -77,18 +87,18 @@ function expectContractLabels(samples: Sample[], types: Map<string, string>, fam
 }
 
 describe('Prometheus metrics of the API and of a worker process', () => {
-  let ds: Store;
   let app: FastifyInstance;
   let worker: WorkerProcess;
   let config: Config;
   let workerUrl: string;
-  const parked: string[] = [];
+  /** the parked rows this test wrote, each on its sender's database */
+  const parked: Array<{ id: string; store: Store }> = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run \`npm run build\` first`);
     config = testConfig({ TEMPORAL_TASK_QUEUE: uniqueTaskQueue('metrics') });
-    ds = await createTestStore();
     app = await buildApp({ config, logger: false });
+    await ensureWaitingOnStoreAttribute(app.temporal); // wallet_sagas_waiting_for_store counts by it
     const ports = { metrics: await closedPort(), temporal: await closedPort() };
     workerUrl = `http://127.0.0.1:${ports.metrics}`;
     worker = spawnWorker(config, ports);
@@ -105,13 +115,12 @@ describe('Prometheus metrics of the API and of a worker process', () => {
   });
 
   afterAll(async () => {
-    if (parked.length) await query(ds, `DELETE FROM transfers WHERE id = ANY($1::uuid[])`, [parked]);
+    for (const { id, store } of parked) await query(store, `DELETE FROM transfers WHERE id = $1`, [id]);
     if (worker && worker.child.exitCode === null) {
       worker.child.kill('SIGTERM');
       await worker.exited;
     }
     await app?.close();
-    await ds?.close();
   });
 
   it('counts a completed and a rejected transfer, a deposit, a replay and the parked backlog', async () => {
@@ -137,9 +146,10 @@ describe('Prometheus metrics of the API and of a worker process', () => {
 
     // a parked transfer of our own wallets, for the gauge (which counts the whole table)
     const parkedId = randomUUID();
-    parked.push(parkedId);
+    const senderStore = app.shards.forWallet(from).store; // a transfer row lives on its sender's database
+    parked.push({ id: parkedId, store: senderStore });
     await query(
-      ds,
+      senderStore,
       `INSERT INTO transfers (id, caller_id, idempotency_key, request_hash, from_wallet_id, to_wallet_id, amount, currency,
                               workflow_id, status)
        VALUES ($1, $2, $3, 'x', $4, $5, 1, 'EUR', $6, 'NEEDS_ATTENTION')`,
@@ -176,6 +186,11 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     expect(valueOf(a.samples, 'transactions_amount_total', { currency: 'EUR' })).toBeGreaterThanOrEqual(10_000);
     expect(valueOf(a.samples, 'transfers_needs_attention')).toBeGreaterThanOrEqual(1);
     expect(valueOf(a.samples, 'db_connection_pool_waiting')).toBe(0);
+    // every database's breaker closed, and no saga waiting for any of them
+    for (const { name } of app.shards.all) {
+      expect([name, valueOf(a.samples, 'wallet_store_breaker_state', { store: name })]).toEqual([name, 0]);
+      expect([name, valueOf(a.samples, 'wallet_sagas_waiting_for_store', { store: name })]).toEqual([name, 0]);
+    }
     expect(valueOf(a.samples, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(valueOf(a.samples, 'nodejs_eventloop_lag_seconds')).toBeDefined();
     for (const family of [
@@ -185,6 +200,8 @@ describe('Prometheus metrics of the API and of a worker process', () => {
       'transactions_amount_total',
       'transfers_needs_attention',
       'db_connection_pool_waiting',
+      'wallet_store_breaker_state',
+      'wallet_sagas_waiting_for_store',
     ]) {
       expectContractLabels(a.samples, a.types, family);
     }
@@ -221,6 +238,9 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     expect(valueOf(w.samples, 'wallet_insufficient_funds_error_count')).toBeGreaterThanOrEqual(1);
     expect(valueOf(w.samples, 'accounting_failures_total', { reason: 'unavailable' })).toBe(0);
     expect(valueOf(w.samples, 'db_connection_pool_waiting')).toBe(0);
+    for (const { name } of app.shards.all) {
+      expect([name, valueOf(w.samples, 'wallet_store_breaker_state', { store: name })]).toEqual([name, 0]);
+    }
     expect(valueOf(w.samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     for (const family of [
       'transfers_total',
@@ -230,6 +250,7 @@ describe('Prometheus metrics of the API and of a worker process', () => {
       'wallet_insufficient_funds_error_count',
       'accounting_failures_total',
       'db_connection_pool_waiting',
+      'wallet_store_breaker_state',
     ]) {
       expectContractLabels(w.samples, w.types, family);
     }
@@ -301,7 +322,10 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     expect(await live.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${workerUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ok', checks: { worker: 'ok', temporal: 'ok', postgres: 'ok' } });
+    const readiness = (await ready.json()) as { status: string; checks: object; databases?: Record<string, string> };
+    expect(readiness).toMatchObject({ status: 'ok', checks: { worker: 'ok', temporal: 'ok', postgres: 'ok' } });
+    // every database, once worker/main.ts hands its ShardSet to workerReadiness
+    for (const check of Object.values(readiness.databases ?? {})) expect(check).toBe('ok');
     expect((await fetch(`${workerUrl}/nope`)).status).toBe(404);
 
     // worker log lines are JSON, and the activity lines carry the workflow and the transfer

@@ -4,14 +4,13 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../../db/store';
 import { buildApp } from '../../api/app';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import type { Config } from '../../config';
 import { getTransfer } from '../../domain/transfers/records';
 import { otlpTracesUrl, startTracing, TRACING_OFF, type Tracing } from '../../observability/tracing';
 import { activityInterceptors, workflowSinks } from '../../worker/interceptors';
-import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue, workflowBundle } from '../support/env';
+import { connectTemporalClient, testConfig, uniqueTaskQueue, workflowBundle } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually } from '../support/wallets';
 import { customer, fund, injectDriver, openWallet, transfer } from './helpers';
@@ -48,7 +47,6 @@ describe('tracing', () => {
     let config: Config;
     let app: FastifyInstance;
     let worker: RunningWorker;
-    let ds: Store;
     let plainClient: Client;
 
     beforeAll(async () => {
@@ -56,7 +54,6 @@ describe('tracing', () => {
       tracing = startTracing(config, 'wallet-test', { exporter });
       app = await buildApp({ config, logger: false, tracing });
       worker = await startTransferWorker(config, { tracing });
-      ds = await createTestStore();
       plainClient = await connectTemporalClient();
     });
 
@@ -64,7 +61,6 @@ describe('tracing', () => {
       await worker?.stop();
       await app?.close();
       await plainClient?.connection.close();
-      await ds?.close();
       await tracing?.shutdown();
     });
 
@@ -146,7 +142,7 @@ describe('tracing', () => {
       exporter.reset();
 
       const { transfer: t } = await startTransfer(
-        { db: ds, temporal: plainClient, config },
+        { shards: app.shards, temporal: plainClient, config },
         {
           callerId: 'untraced',
           idempotencyKey: randomUUID(),
@@ -159,7 +155,7 @@ describe('tracing', () => {
         { waitSeconds: 0 },
       );
       await plainClient.workflow.getHandle(t.workflowId).result();
-      expect((await getTransfer(ds, t.id)).status).toBe('COMPLETED');
+      expect((await getTransfer(app.shards.forTransfer(t.id).store, t.id)).status).toBe('COMPLETED');
       await new Promise((r) => setTimeout(r, 300)); // a late sink call would land here
       expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual([]);
     });

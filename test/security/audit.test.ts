@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app';
 import { deposit } from '../../domain/deposits';
 import { setWalletStatus } from '../../domain/wallets';
-import { ADMIN, customer, FINANCE, OPS, postDeposit, uniqueKey } from '../api/helpers';
+import { ADMIN, countOnEvery, customer, FINANCE, OPS, postDeposit, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
@@ -192,34 +192,35 @@ describe('audit trail', () => {
     ];
     expect(attempts.map((r) => r.statusCode)).toEqual([403, 400, 404, 403]);
     expect((await auditOf(wallet.id)).items).toEqual([]);
-    const rows: Array<{ n: number }> = await query(
-      app.db,
-      `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`,
-    );
-    expect(rows[0]!.n).toBe(0);
+    expect(
+      await countOnEvery(app.shards, `SELECT count(*)::int AS n FROM audit_log WHERE reason = 'no such wallet'`),
+    ).toBe(0);
   });
 
   it('commits an action and its audit row together: a failing audit write undoes the action', async () => {
     const wallet = await createWalletAs(app, customer(uniqueKey('atomic')));
     // an empty actor violates audit_log's CHECK: the INSERT fails inside the action's transaction
     const broken = { actor: '', roles: ['admin'], requestId: 'req-broken', reason: 'x' };
-    await expect(setWalletStatus(app.db, wallet.id, 'frozen', broken)).rejects.toThrow();
+    const store = app.shards.forWallet(wallet.id).store; // the wallet's rows and its audit rows
+    await expect(setWalletStatus(store, wallet.id, 'frozen', broken)).rejects.toThrow();
     await expect(
-      deposit(app.db, { depositId: randomUUID(), walletId: wallet.id, amount: 10n, audit: broken }),
+      deposit(store, { depositId: randomUUID(), walletId: wallet.id, amount: 10n, audit: broken }),
     ).rejects.toThrow();
 
     const [row]: Array<{ status: string; balance: string; lines: number }> = await query(
-      app.db,
+      store,
       `SELECT status, balance::text, (SELECT count(*)::int FROM ledger_lines WHERE wallet_id = $1) AS lines FROM wallets WHERE id = $1`,
       [wallet.id],
     );
     expect(row).toEqual({ status: 'active', balance: '0', lines: 0 });
   });
 
-  it('is append-only', async () => {
-    await expect(query(app.db, `UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/append-only/);
-    await expect(query(app.db, `DELETE FROM audit_log`)).rejects.toThrow(/append-only/);
-    await expect(query(app.db, `TRUNCATE audit_log`)).rejects.toThrow(/append-only/);
+  it('is append-only, on every database', async () => {
+    for (const { store } of app.shards.all) {
+      await expect(query(store, `UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/append-only/);
+      await expect(query(store, `DELETE FROM audit_log`)).rejects.toThrow(/append-only/);
+      await expect(query(store, `TRUNCATE audit_log`)).rejects.toThrow(/append-only/);
+    }
   });
 
   it('pages through a target’s trail newest first, for ops, finance and admin only', async () => {

@@ -87,6 +87,11 @@ const ROUTES: RouteCase[] = [
     }),
   },
   {
+    name: 'GET /v1/wallets',
+    expected: { ...ownedRead, 'customer non-owner': 200 }, // a customer's listing is scoped to its own wallets
+    request: () => ({ method: 'GET', url: '/v1/wallets' }),
+  },
+  {
     name: 'GET /v1/wallets/:id',
     expected: ownedRead,
     request: (w) => ({ method: 'GET', url: `/v1/wallets/${w.A.id}` }),
@@ -325,6 +330,24 @@ describe('authorization matrix: every route × every caller', () => {
     expect(await ids(world.carol)).toEqual([]);
     expect(await ids(world.carol, { status: 'COMPLETED' })).toEqual([]);
     expect(await ids(OPS, { status: 'COMPLETED' })).toContain(world.transferId);
+
+    /** The wallets `as` lists, each with its owner (the matrix above opens more of alice's). */
+    const wallets = async (as: TestCaller, query: Record<string, string> = {}) => {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/wallets',
+        query,
+        headers: { authorization: bearer(as) },
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json<{ items: Array<{ id: string; ownerId: string }> }>().items;
+    };
+    const alices = await wallets(world.alice);
+    expect(alices.map((w) => w.id)).toEqual(expect.arrayContaining([world.A.id, world.C.id]));
+    expect(new Set(alices.map((w) => w.ownerId))).toEqual(new Set([world.alice.sub]));
+    expect((await wallets(world.carol)).map((w) => w.id)).toEqual([world.D.id]);
+    expect(await wallets(world.carol, { ownerId: world.alice.sub })).toEqual([]); // not hers to list
+    expect(await wallets(OPS, { ownerId: world.alice.sub })).toEqual(alices);
   });
 
   it('lets a customer pay into anyone’s existing wallet, never out of someone else’s', async () => {
@@ -337,8 +360,9 @@ describe('authorization matrix: every route × every caller', () => {
         payload: { fromWalletId: from, toWalletId: to, amount: 5, currency: 'EUR' },
       });
     expect((await pay(world.A.id, world.D.id)).statusCode).toBe(202); // into carol's wallet
+    // a receiver that does not exist: refused before anything is written (422, like the saga's refusals)
     const missing = await pay(world.A.id, '00000000-0000-4000-8000-0000000000bb');
-    expect([missing.statusCode, missing.json().code]).toEqual([404, 'WALLET_NOT_FOUND']);
+    expect([missing.statusCode, missing.json().code]).toEqual([422, 'WALLET_NOT_FOUND']);
     const stolen = await pay(world.D.id, world.A.id); // out of carol's wallet
     expect([stolen.statusCode, stolen.json().code]).toEqual([404, 'WALLET_NOT_FOUND']);
   });

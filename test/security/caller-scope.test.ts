@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { customer, postDeposit, startApp, uniqueKey } from '../api/helpers';
+import { customer, postDeposit, rowsOnEvery, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
 import { uniqueTaskQueue } from '../support/env';
 import { createWalletAs, transferAs } from './fixtures';
-import { query } from '../support/sql';
 
 /** Idempotency keys belong to the caller who sent them (docs/architecture.md §5): the same key from two callers names two resources. */
 describe('idempotency keys are scoped per caller', () => {
@@ -44,23 +43,26 @@ describe('idempotency keys are scoped per caller', () => {
     expect(annAgain.headers['idempotent-replayed']).toBe('true');
     expect(annAgain.json<{ id: string }>().id).toBe(a.id);
 
-    const rows: Array<{ id: string; caller_id: string }> = await query(
-      app.db,
-      `SELECT id, caller_id FROM transfers WHERE idempotency_key = $1 ORDER BY caller_id`,
-      [key],
-    );
+    // each transfer on its sender's database, each record on its caller's: read them all
+    const rows = (
+      await rowsOnEvery<{ id: string; caller_id: string }>(
+        app.shards,
+        `SELECT id, caller_id FROM transfers WHERE idempotency_key = $1`,
+        [key],
+      )
+    ).sort((x, y) => x.caller_id.localeCompare(y.caller_id));
     expect(rows).toEqual(
       [
         { id: a.id, caller_id: ann.sub },
         { id: b.id, caller_id: ben.sub },
       ].sort((x, y) => x.caller_id.localeCompare(y.caller_id)),
     );
-    const records: Array<{ caller_id: string }> = await query(
-      app.db,
-      `SELECT caller_id FROM idempotency_records WHERE idempotency_key = $1 ORDER BY caller_id`,
+    const records = await rowsOnEvery<{ caller_id: string }>(
+      app.shards,
+      `SELECT caller_id FROM idempotency_records WHERE idempotency_key = $1`,
       [key],
     );
-    expect(records.map((r) => r.caller_id)).toEqual([ann.sub, ben.sub].sort());
+    expect(records.map((r) => r.caller_id).sort()).toEqual([ann.sub, ben.sub].sort());
   });
 
   it('gives two finance callers using the same Idempotency-Key two different deposits', async () => {

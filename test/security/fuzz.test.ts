@@ -427,7 +427,6 @@ const TABLES = ['wallets', 'journal_entries', 'ledger_lines', 'holds', 'transfer
 
 describe('fuzzing every route', () => {
   const database = ownDatabase('fuzz');
-  const databaseUrl = database.url;
   let app: FastifyInstance;
   let worker: RunningWorker;
   let validator: OpenApiValidator;
@@ -444,7 +443,7 @@ describe('fuzzing every route', () => {
 
   beforeAll(async () => {
     await database.create();
-    const env = { DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('fuzz') };
+    const env = { ...database.overrides, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('fuzz') };
     worker = await startTransferWorker(testConfig(env));
     app = await startApp(env);
     const world = await buildWorld(app);

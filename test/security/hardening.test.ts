@@ -158,7 +158,8 @@ describe('hardening', () => {
     const broken = await startApp();
     try {
       const wallet = await createWalletAs(broken, customer(uniqueKey('broken')));
-      await broken.db.close(); // the pool is gone: every query now fails inside the handler
+      // the pool of the wallet's database is gone: every query on it now fails inside the handler
+      await broken.shards.forWallet(wallet.id).store.close();
       const res = await broken.inject({ method: 'GET', url: `/v1/wallets/${wallet.id}`, headers: authHeaders(ADMIN) });
       expect(res.statusCode).toBeGreaterThanOrEqual(500);
       const body = res.json<Record<string, unknown>>();

@@ -65,7 +65,7 @@ describe('HTTP protocol edges', () => {
 
     it('lists exactly the methods each path serves (HEAD where Fastify serves it for a GET route), parameters included', async () => {
       const cases: Array<[string, string]> = [
-        ['/v1/wallets', 'POST'],
+        ['/v1/wallets', 'GET, HEAD, POST'],
         [`${WALLET}/transactions`, 'GET, HEAD'],
         ['/v1/transfers', 'GET, HEAD, POST'],
         ['/v1/transfers/00000000-0000-4000-8000-000000000002', 'GET, HEAD'],

@@ -2,12 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from '../../api/app';
 import { FallbackRateLimitStore } from '../../api/plugins/rate-limit-store';
-import { customer, startApp, uniqueKey } from '../api/helpers';
+import { countOnEvery, customer, startApp, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { testConfig, uniqueTaskQueue } from '../support/env';
 import { TcpProxy } from '../support/tcp-proxy';
 import { createWalletAs, transferAs } from './fixtures';
-import { query } from '../support/sql';
 
 /** Rate limits per caller and route class, in Redis, and in memory while Redis does not answer (docs/security.md). */
 describe('rate limits', () => {
@@ -77,13 +76,13 @@ describe('rate limits', () => {
 
       expect(first.statusCode).toBe(202); // (fails later in the saga: no funds; the limit counts requests)
       expect(second.statusCode).toBe(429);
-      const rows: Array<{ n: number }> = await query(
-        app.db,
+      const written = await countOnEvery(
+        app.shards,
         `SELECT (SELECT count(*) FROM transfers WHERE idempotency_key = $1)
               + (SELECT count(*) FROM idempotency_records WHERE idempotency_key = $1) AS n`,
         [key],
       );
-      expect(Number(rows[0]!.n)).toBe(0);
+      expect(written).toBe(0);
     });
 
     it('does not limit the public routes', async () => {

@@ -14,10 +14,17 @@ import { dateTime, money, shortId, timeLeft } from './format.mjs';
 
 const STAFF = ['ops', 'finance', 'admin'];
 const DECIDERS = ['finance', 'admin'];
-const PARKABLE_STEPS = ['reserve', 'accounting', 'ledger'];
+const PARKABLE_STEPS = ['reserve', 'accounting', 'ledger', 'debit', 'credit'];
+/** The steps of a transfer inside one shard, and of one between shards (its ledger step is a debit and a credit). */
 const STEPS = ['reserve', 'accounting', 'ledger', 'notify'];
+const CROSS_SHARD_STEPS = ['reserve', 'accounting', 'debit', 'credit', 'notify'];
 /** A transfer in one of these is still moving: its view refreshes itself. */
-const MOVING = ['PENDING', 'RESERVED', 'ACCOUNTED', 'POSTED', 'COMPENSATING'];
+const MOVING = ['PENDING', 'RESERVED', 'ACCOUNTED', 'DEBITED', 'POSTED', 'COMPENSATING'];
+
+/** Between shards, once the debit is posted the transfer only goes forward: finance may retry it, not cancel it. */
+function debitPosted(t) {
+  return t.failure?.step === 'credit' || t.steps.debit === 'done';
+}
 const POLL_MS = 1000;
 const PAGE_SIZE = 20;
 
@@ -480,7 +487,9 @@ async function transferView(seq, id, polls = 0) {
       table(
         'Each step of the saga and its state',
         ['Step', 'State'],
-        STEPS.map((s) => h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—'))),
+        (t.steps.debit || t.steps.credit ? CROSS_SHARD_STEPS : STEPS).map((s) =>
+          h('tr', {}, h('td', {}, s), h('td', {}, t.steps[s] ?? '—')),
+        ),
         { id: 'steps', class: 'narrow' },
       ),
     ),
@@ -537,7 +546,11 @@ function decideSection(seq, t) {
     );
   }
   const retry = h('button', { type: 'button', id: 'retry', class: 'primary', disabled: deciding }, 'Retry…');
-  const cancel = h('button', { type: 'button', id: 'cancel', class: 'danger', disabled: deciding }, 'Cancel transfer…');
+  // the API refuses it too (409 TRANSFER_NOT_CANCELLABLE): the button is not offered
+  const cancellable = !debitPosted(t);
+  const cancel = cancellable
+    ? h('button', { type: 'button', id: 'cancel', class: 'danger', disabled: deciding }, 'Cancel transfer…')
+    : null;
   const run = async (kind) => {
     if (deciding) return;
     const reason = await confirmWithReason(
@@ -557,9 +570,11 @@ function decideSection(seq, t) {
     if (reason === null || deciding || !current(seq)) return;
     deciding = true;
     retry.disabled = true;
-    cancel.disabled = true;
     replace(retry, kind === 'retry' ? 'Retrying…' : 'Retry…');
-    replace(cancel, kind === 'cancel' ? 'Cancelling…' : 'Cancel transfer…');
+    if (cancel) {
+      cancel.disabled = true;
+      replace(cancel, kind === 'cancel' ? 'Cancelling…' : 'Cancel transfer…');
+    }
     try {
       // one key per confirmed decision: a re-send after a lost answer gets that decision's outcome, not a refusal
       const res = await callOnce(
@@ -592,7 +607,7 @@ function decideSection(seq, t) {
     if (current(seq)) void transferView(seq, t.id, 1);
   };
   retry.addEventListener('click', () => void run('retry'));
-  cancel.addEventListener('click', () => void run('cancel'));
+  cancel?.addEventListener('click', () => void run('cancel'));
   return h(
     'section',
     { 'aria-labelledby': 'decide-title', class: 'panel' },
@@ -600,7 +615,9 @@ function decideSection(seq, t) {
     h(
       'p',
       {},
-      'Retry runs the failed step again; Cancel releases the held funds. Both ask for a reason and are recorded in the audit trail. If someone else decides first, yours is refused and nothing changes.',
+      cancellable
+        ? 'Retry runs the failed step again; Cancel releases the held funds. Both ask for a reason and are recorded in the audit trail. If someone else decides first, yours is refused and nothing changes.'
+        : 'The debit is posted: the money has left the sender, so this transfer can only go forward and cannot be cancelled. Retry runs the credit again once the receiving side is back; it asks for a reason and is recorded in the audit trail.',
     ),
     h('div', { class: 'actions' }, retry, cancel),
     outcome,
