@@ -45,6 +45,11 @@ export interface ShardDatabase {
   /** every statement goes through the breaker: open, it fails at once with StoreUnavailable */
   readonly store: Store;
   breakerState(): BreakerState;
+  /**
+   * Set when the database, first reached after start-up, turned out to be missing or behind on its
+   * migrations: its statements are refused (StoreUnavailable) instead of run on the wrong schema.
+   */
+  readonly refusal: SchemaNotCurrent | undefined;
 }
 
 export interface ShardSet {
@@ -93,7 +98,10 @@ const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
  * database costs nothing and a saga step waits for it instead of spending its attempts. Then one
  * statement is let through; its success closes the breaker.
  */
-function guardedDatabase(name: string, store: Store, cooldownSeconds: number): ShardDatabase {
+type GuardedDatabase = ShardDatabase & { refuse(err: SchemaNotCurrent): void };
+
+function guardedDatabase(name: string, store: Store, cooldownSeconds: number): GuardedDatabase {
+  let refusal: SchemaNotCurrent | undefined;
   const breaker = new CircuitBreaker(<T>(work: () => Promise<T>) => work(), {
     timeout: false, // the driver's own timeouts bound a statement
     resetTimeout: cooldownSeconds * 1000,
@@ -104,6 +112,7 @@ function guardedDatabase(name: string, store: Store, cooldownSeconds: number): S
     errorFilter: (err: unknown) => !isUnavailableError(err),
   });
   async function guard<T>(work: () => Promise<T>): Promise<T> {
+    if (refusal) throw new StoreUnavailable(name, cooldownSeconds, refusal);
     try {
       return (await breaker.fire(work)) as T;
     } catch (err) {
@@ -132,6 +141,10 @@ function guardedDatabase(name: string, store: Store, cooldownSeconds: number): S
     name,
     store: guarded,
     breakerState: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed'),
+    get refusal() {
+      return refusal;
+    },
+    refuse: (err) => (refusal = err),
   };
 }
 
@@ -161,18 +174,20 @@ export function createShardSet(config: Config, options: ShardSetOptions): ShardS
   const forShard = (logicalShard: number) => databases[config.shardMap[logicalShard]!]!;
 
   async function connectOne(db: ShardDatabase): Promise<void> {
+    const refuse = (message: string) => {
+      const err = new SchemaNotCurrent(message);
+      (db as GuardedDatabase).refuse(err);
+      return err;
+    };
     try {
       await db.store.connect();
     } catch (err) {
       // 3D000 invalid_catalog_name: the server answers, the configured database is not there
-      if (pgErrorCode(err) === '3D000')
-        throw new SchemaNotCurrent(`database ${db.name} does not exist: run npm run migrate`);
+      if (pgErrorCode(err) === '3D000') throw refuse(`database ${db.name} does not exist: run npm run migrate`);
       throw err;
     }
     const missing = await missingMigrations(db.store);
-    if (missing.length > 0) {
-      throw new SchemaNotCurrent(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
-    }
+    if (missing.length > 0) throw refuse(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
   }
 
   return {
