@@ -1,9 +1,11 @@
 import type { Sql } from '../db/sql';
 
 /**
- * The ledger's invariants, each one SQL statement (one snapshot, so they hold even while other
- * transactions commit). Returns human-readable violations; an empty list means the books are sound.
- * Used by the test suite after its writes and by the reconciliation job.
+ * The ledger's invariants on ONE database, each one SQL statement (one snapshot, so they hold even while
+ * other transactions commit). Returns human-readable violations; an empty list means the books are
+ * sound. Used by the test suite after its writes (on each database of a ShardSet) and by the chaos
+ * checker. What spans databases — a cross-shard transfer's credit on the receiver's database, clearing
+ * accounts netting to the money in transit — is the reconciliation run's (domain/reconciliation/).
  */
 const CHECKS: Array<{ name: string; sql: string }> = [
   {
@@ -48,10 +50,18 @@ const CHECKS: Array<{ name: string; sql: string }> = [
            WHERE kind = 'transfer' GROUP BY transfer_id HAVING count(*) > 1`,
   },
   {
-    name: 'a completed transfer has exactly one journal entry and a captured hold',
+    name: 'every journal entry stays within one logical shard',
+    sql: `SELECT l.entry_id::text AS subject, string_agg(DISTINCT logical_shard(l.wallet_id)::text, ', ') AS detail
+            FROM ledger_lines l GROUP BY l.entry_id HAVING count(DISTINCT logical_shard(l.wallet_id)) > 1`,
+  },
+  {
+    // same shard: one 'transfer' entry; across logical shards: its debit (sender → clearing) is on the sender's database
+    name: 'a completed transfer has its journal entry (or, across shards, its debit) and a captured hold',
     sql: `SELECT t.id::text AS subject, t.status AS detail FROM transfers t
            WHERE t.status IN ('POSTED', 'COMPLETED')
-             AND (NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id AND e.kind = 'transfer')
+             AND (NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id
+                                AND e.kind = CASE WHEN logical_shard(t.from_wallet_id) = logical_shard(t.to_wallet_id)
+                                                  THEN 'transfer' ELSE 'transfer_debit' END)
                   OR NOT EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status = 'captured'))`,
   },
   {
@@ -66,6 +76,38 @@ const CHECKS: Array<{ name: string; sql: string }> = [
            WHERE t.status IN ('REJECTED', 'CANCELLED')
              AND (EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status <> 'released')
                   OR EXISTS (SELECT 1 FROM accounting_bookings b WHERE b.transfer_id = t.id AND b.status <> 'reversed'))`,
+  },
+  {
+    name: 'a returned transfer has its debit and its return entry, and no active hold or booking left',
+    sql: `SELECT t.id::text AS subject, t.status AS detail FROM transfers t
+           WHERE t.status = 'RETURNED'
+             AND (NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id AND e.kind = 'transfer_debit')
+                  OR NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = t.id AND e.kind = 'transfer_return')
+                  OR EXISTS (SELECT 1 FROM holds h WHERE h.transfer_id = t.id AND h.status = 'active')
+                  OR EXISTS (SELECT 1 FROM accounting_bookings b WHERE b.transfer_id = t.id AND b.status <> 'reversed'))`,
+  },
+  {
+    name: 'an incoming transfer credited has its credit entry, one refused has none',
+    sql: `SELECT i.transfer_id::text AS subject, i.status AS detail FROM incoming_transfers i
+           WHERE (i.status = 'credited') <> EXISTS (SELECT 1 FROM journal_entries e WHERE e.transfer_id = i.transfer_id
+                                                     AND e.kind = 'transfer_credit')`,
+  },
+  {
+    // the legs at their transfer's amount: debits in, returns and credits out (docs/architecture.md §9)
+    name: 'a clearing account carries only transfer legs, at their amounts',
+    sql: `SELECT w.id::text AS subject, w.balance::text || ' <> legs ' || coalesce(sum(CASE e.kind
+                   WHEN 'transfer_debit' THEN t.amount WHEN 'transfer_return' THEN -t.amount
+                   WHEN 'transfer_credit' THEN -i.amount END), 0)::text AS detail
+            FROM wallets w
+            LEFT JOIN ledger_lines l ON l.wallet_id = w.id
+            LEFT JOIN journal_entries e ON e.id = l.entry_id
+            LEFT JOIN transfers t ON t.id = e.transfer_id AND e.kind IN ('transfer_debit', 'transfer_return')
+            LEFT JOIN incoming_transfers i ON i.transfer_id = e.transfer_id AND e.kind = 'transfer_credit'
+           WHERE w.kind = 'clearing'
+           GROUP BY w.id
+          HAVING w.balance <> coalesce(sum(CASE e.kind WHEN 'transfer_debit' THEN t.amount
+                   WHEN 'transfer_return' THEN -t.amount WHEN 'transfer_credit' THEN -i.amount END), 0)
+              OR count(l.id) FILTER (WHERE e.kind NOT IN ('transfer_debit', 'transfer_return', 'transfer_credit')) > 0`,
   },
 ];
 

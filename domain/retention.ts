@@ -1,7 +1,7 @@
 import type { Store } from '../db/store';
 
 /**
- * Deletes idempotency records past their expiry, `batchSize` rows per statement (each its own short
+ * Deletes idempotency records past their expiry on one database, `batchSize` rows per statement (each its own short
  * transaction), at most `maxBatches` statements per call. SKIP LOCKED: a row a request is claiming or
  * releasing right now is left for the next batch, so the purge never makes a write wait.
  * Safe for money: deposit and transfer ids derive from the key and their rows keep the request hash,

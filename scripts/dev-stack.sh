@@ -4,7 +4,8 @@
 #   Temporal dev server  127.0.0.1:7233 (UI http://127.0.0.1:8233, data kept in .data/temporal.db)
 #   API                  http://127.0.0.1:3000 (docs /docs, metrics /metrics, finance console /console/)
 #   WORKERS (default 2) worker processes, /metrics and /health on 9464, 9466, ...
-# DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/wallet (created and migrated on start).
+# Databases on the Postgres of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/wallet), created and
+# migrated on start: DEV_WALLET_SHARDS (2) wallet shard databases (wallet, wallet_s1) and wallet_accounting.
 # Ports and the data folder are settings (see scripts/dev-stack.ts); DEV_STACK_SKIP_BUILD=1 skips the build.
 # The process supervision (prefixed output, ordered shutdown, no orphans) is in scripts/dev-stack.ts.
 set -euo pipefail

@@ -15,8 +15,16 @@ import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs 
  * prefixed with the process name. Once the API and every worker report ready it prints where
  * everything is (`[dev-stack] ready`).
  *
+ * Databases (docs/architecture.md §9), all on the Postgres of DATABASE_URL (default .../wallet), created
+ * and migrated on start: DEV_WALLET_SHARDS (2) wallet shard databases — `wallet` (database 0, with the
+ * service-wide tables), `wallet_s1`, … — and the accounting book's `wallet_accounting`. So a first
+ * transfer between two users is, most likely, a cross-shard one. SHARD_DATABASE_URLS and
+ * ACCOUNTING_DATABASE_URL, when set, win; SHARD_MAP defaults to equal ranges (pin it before changing
+ * the count on a stack with data: docs/operations.md#moving-a-logical-shard).
+ *
  * Settings (environment; the defaults are a developer's stack):
  *   WORKERS (2)                      worker processes
+ *   DEV_WALLET_SHARDS (2)            wallet shard databases (1: one database for everything)
  *   PORT (3000), HOST (127.0.0.1)    the API
  *   DEV_TEMPORAL_PORT (7233)         Temporal frontend; the UI on DEV_TEMPORAL_UI_PORT (port + 1000)
  *   WORKER_METRICS_PORT (9464)       worker n serves /metrics and /health on 9464 + 2(n-1), its Temporal
@@ -52,6 +60,47 @@ const TEMPORAL_PORT = portSetting('DEV_TEMPORAL_PORT', 7233);
 const TEMPORAL_UI_PORT = portSetting('DEV_TEMPORAL_UI_PORT', TEMPORAL_PORT + 1000);
 const DATA_DIR = path.resolve(ROOT, process.env.DEV_STACK_DATA_DIR || '.data');
 const TEMPORAL_DB = path.join(DATA_DIR, 'temporal.db');
+
+/** The URL of database `name + suffix` on the server of `url`. */
+function sibling(url: string, suffix: string): string {
+  const u = new URL(url);
+  u.pathname = `${u.pathname.replace(/\/$/, '')}${suffix}`;
+  return u.toString();
+}
+
+/**
+ * The stack's databases beside DATABASE_URL: DEV_WALLET_SHARDS − 1 more wallet shard databases
+ * (`<name>_s1`, …) and the accounting book's (`<name>_accounting`), unless configured explicitly.
+ */
+function devDatabases(env: NodeJS.ProcessEnv): { SHARD_DATABASE_URLS?: string; ACCOUNTING_DATABASE_URL: string } {
+  const base = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const count = Number(env.DEV_WALLET_SHARDS || 2);
+  if (!Number.isInteger(count) || count < 1 || count > 64)
+    throw new Error(`DEV_WALLET_SHARDS must be a whole number from 1 to 64, got ${env.DEV_WALLET_SHARDS}`);
+  const shardUrls = Array.from({ length: count - 1 }, (_, i) => sibling(base, `_s${i + 1}`)).join(',');
+  const urls = env.SHARD_DATABASE_URLS || shardUrls;
+  return {
+    ...(urls ? { SHARD_DATABASE_URLS: urls } : {}),
+    ACCOUNTING_DATABASE_URL: env.ACCOUNTING_DATABASE_URL || sibling(base, '_accounting'),
+  };
+}
+
+/** `name (logical shards a-b)` per wallet shard database, and the accounting book's, for the ready lines. */
+function describeDatabases(config: ReturnType<typeof loadConfig>): string[] {
+  const nameOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+  const ranges = config.shardDatabaseUrls.map(() => [] as string[]);
+  for (let shard = 0; shard < config.shardMap.length;) {
+    const db = config.shardMap[shard]!;
+    let last = shard;
+    while (config.shardMap[last + 1] === db) last += 1;
+    ranges[db]!.push(shard === last ? `${shard}` : `${shard}-${last}`);
+    shard = last + 1;
+  }
+  return [
+    ...config.shardDatabaseUrls.map((url, i) => `db-${i} ${nameOf(url)} (logical shards ${ranges[i]!.join(',')})`),
+    `accounting ${nameOf(config.accountingDatabaseUrl)}`,
+  ];
+}
 
 interface Proc {
   name: string;
@@ -244,6 +293,8 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    // every process (migrate, schedules, API, workers) sees the same databases
+    ...devDatabases(process.env),
     TEMPORAL_ADDRESS: `${HOST}:${TEMPORAL_PORT}`,
     // the finance console links each transfer to its workflow in this stack's Temporal UI
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL || `http://${HOST}:${TEMPORAL_UI_PORT}`,
@@ -360,6 +411,7 @@ async function main(): Promise<void> {
       `worker-${i + 1}`,
       `${workerUrl(i + 1)}/metrics  ${workerUrl(i + 1)}/health/ready`,
     ]),
+    ...describeDatabases(config).map((line, i): [string, string] => [i === 0 ? 'Databases' : '', line]),
   ];
   log('');
   for (const [what, where] of rows) log(`${what.padEnd(12)} ${where}`);

@@ -4,6 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { MIGRATION_NAMES } from '../db/migrations';
 import { dropDatabase } from '../scripts/migrate';
 import { closedPort } from './api/helpers';
 import { RECONCILIATION_SCHEDULE_ID, RETENTION_SCHEDULE_ID } from '../scripts/ensure-schedules';
@@ -28,6 +30,8 @@ import { eventually } from './support/wallets';
  * same data folder: the Temporal state survived (the finished workflow is still found by its search
  * attributes) and stop it again. Both starts leave exactly one reconciliation and one retention
  * Schedule (the second updates them), and a reconciliation run started through the API succeeds.
+ * The stack runs two wallet shard databases and the accounting book's own (`<name>`, `<name>_s1`,
+ * `<name>_accounting`), all created and migrated on start.
  */
 const ROOT = path.resolve(__dirname, '..');
 
@@ -84,6 +88,19 @@ async function reconcile(api: ApiDriver): Promise<unknown> {
   );
 }
 
+/** The migrations of this build a database of the stack lacks. */
+async function missingMigrations(url: string): Promise<string[]> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(`SELECT name FROM schema_migrations`);
+    const applied = new Set(rows.map((r) => r.name));
+    return MIGRATION_NAMES.filter((n) => !applied.has(n));
+  } finally {
+    await client.end();
+  }
+}
+
 function processesWith(marker: string): number[] {
   if (!fs.existsSync('/proc')) return [];
   const pids: number[] = [];
@@ -133,6 +150,12 @@ describe('npm start (the dev stack)', () => {
   const database = new URL(run.DATABASE_URL);
   const ts = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   database.pathname = `/wallet_test_${ts}_${process.pid}`;
+  const sibling = (suffix: string) => {
+    const u = new URL(database);
+    u.pathname = `${u.pathname}${suffix}`;
+    return u.toString();
+  };
+  const stackDatabases = [database.toString(), sibling('_s1'), sibling('_accounting')];
   const stacks: Stack[] = [];
   let env: NodeJS.ProcessEnv;
   let ports: { api: number; temporal: number; ui: number; workers: number };
@@ -153,6 +176,10 @@ describe('npm start (the dev stack)', () => {
       'WORKER_BUNDLE_PATH',
       'WORKFLOW_BUNDLE_PATH',
       'TEMPORAL_METRICS_PORT',
+      // the run's own shard databases: the stack derives its own from DATABASE_URL
+      'SHARD_DATABASE_URLS',
+      'ACCOUNTING_DATABASE_URL',
+      'SHARD_MAP',
     ]) {
       delete env[key];
     }
@@ -235,7 +262,7 @@ describe('npm start (the dev stack)', () => {
         // gone
       }
     }
-    await dropDatabase(database.toString());
+    for (const url of stackDatabases) await dropDatabase(url);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -258,6 +285,12 @@ describe('npm start (the dev stack)', () => {
     // each process's lines carry its name
     for (const name of ['temporal', 'migrate', 'schedules', 'api', 'worker-1', 'worker-2'])
       expect(out).toMatch(new RegExp(`^\\[${name}\\]`, 'm'));
+    // two wallet shard databases and the accounting book's, each migrated, each named in the ready lines
+    const name = database.pathname.slice(1);
+    expect(out).toContain(`db-0 ${name} (logical shards 0-511)`);
+    expect(out).toContain(`db-1 ${name}_s1 (logical shards 512-1023)`);
+    expect(out).toContain(`accounting ${name}_accounting`);
+    for (const url of stackDatabases) expect(await missingMigrations(url)).toEqual([]);
 
     const api = httpDriver(apiUrl);
     const alice = customer();

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource, migrations } from '../db/data-source';
 import { runMigrations } from '../db/migrate';
-import { dropDatabase, ensureDatabase } from '../scripts/migrate';
+import { configuredDatabases, dropDatabase, ensureDatabase, migrateAll } from '../scripts/migrate';
 import { testConfig } from './support/env';
 
 const TABLES = [
@@ -18,6 +18,7 @@ const TABLES = [
   'audit_log',
   'reconciliation_runs',
   'reconciliation_discrepancies',
+  'incoming_transfers',
 ];
 
 /** A brand-new empty database of its own on the run's server, separate from the run's (already migrated) database. */
@@ -79,5 +80,34 @@ describe('migrations', () => {
 
     // only TypeORM's own bookkeeping table may remain
     expect(await publicTables(url)).toEqual(['schema_migrations']);
+  });
+});
+
+describe('npm run migrate (migrateAll)', () => {
+  const named = (suffix: string) => {
+    const url = new URL(scratchDatabaseUrl());
+    url.pathname = `${url.pathname}${suffix}`;
+    return url.toString();
+  };
+  const [db0, db1, accounting] = [named('_a'), named('_b'), named('_acc')];
+  const config = testConfig({ DATABASE_URL: db0, SHARD_DATABASE_URLS: db1, ACCOUNTING_DATABASE_URL: accounting });
+
+  afterAll(async () => {
+    for (const url of [db0, db1, accounting]) await dropDatabase(url);
+  });
+
+  it('creates and migrates every wallet shard database and the accounting book, and again is a no-op', async () => {
+    expect(configuredDatabases(config)).toEqual([db0, db1, accounting]);
+    const lines: string[] = [];
+    await migrateAll(config, (l) => lines.push(l));
+    for (const url of [db0, db1, accounting]) {
+      expect(await publicTables(url)).toEqual(expect.arrayContaining(TABLES));
+      expect(await runMigrations(url)).toEqual([]);
+    }
+    expect(lines.filter((l) => l.startsWith('created database'))).toHaveLength(3);
+    const again: string[] = [];
+    await migrateAll(config, (l) => again.push(l));
+    expect(again.every((l) => l.includes('is up to date'))).toBe(true);
+    expect(again).toHaveLength(3);
   });
 });

@@ -23,6 +23,18 @@ export const DISCREPANCY_KINDS = [
   // audit log against finance decisions
   'decision_without_audit',
   'audit_without_decision',
+  // the shard model (docs/architecture.md §9)
+  'shard_on_wrong_database',
+  'journal_entry_spans_shards',
+  'clearing_balance_mismatch',
+  'clearing_transit_mismatch',
+  'cross_shard_debit_missing',
+  'cross_shard_debit_unexpected',
+  'cross_shard_credit_missing',
+  'cross_shard_credit_without_debit',
+  'cross_shard_return_missing',
+  'cross_shard_leg_mismatch',
+  'cross_shard_transfer_stuck',
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
 
@@ -30,7 +42,11 @@ export interface Discrepancy {
   kind: DiscrepancyKind;
   /** the one id the discrepancy is about (wallet, entry, transfer, workflow id or currency) */
   subject: string;
-  /** every id involved, by name (walletId, transferId, workflowId, runId, updateId, …) */
+  /**
+   * every id involved, by name (walletId, transferId, workflowId, runId, updateId, …); always `database`
+   * (db-0, db-1, …, accounting) and, when the discrepancy belongs to one, `logicalShard`: where the row
+   * that is wrong or missing is (or should be)
+   */
   ids: Record<string, string>;
   detail: string;
   /** what the run did about it, when it repaired it */

@@ -1,4 +1,5 @@
 import type { Store } from '../../db/store';
+import { TERMINAL_STATUSES } from '../transfer-status';
 import { toTransfer, TRANSFER_COLUMNS, type TransferRecord, type TransferRow } from '../transfers/records';
 
 /**
@@ -7,7 +8,7 @@ import { toTransfer, TRANSFER_COLUMNS, type TransferRecord, type TransferRow } f
  */
 export const RECONCILIATION_GRACE_SECONDS = 60;
 
-/** Transfers not terminal in the database, older than the grace period, after `afterSeq` (keyset on seq). */
+/** Transfers not terminal in this database, older than the grace period, after `afterSeq` (keyset on seq). */
 export async function openTransfersPage(
   store: Store,
   afterSeq: string | null,
@@ -15,11 +16,11 @@ export async function openTransfersPage(
 ): Promise<TransferRecord[]> {
   const { rows } = await store.sql<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM transfers t
-      WHERE t.status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')
+      WHERE t.status <> ALL ($4::text[])
         AND t.created_at < now() - make_interval(secs => $1)
         AND ($2::bigint IS NULL OR t.seq > $2::bigint)
       ORDER BY t.seq ASC LIMIT $3`,
-    [RECONCILIATION_GRACE_SECONDS, afterSeq, limit],
+    [RECONCILIATION_GRACE_SECONDS, afterSeq, limit, TERMINAL_STATUSES],
   );
   return rows.map(toTransfer);
 }
@@ -57,7 +58,7 @@ export async function decisionAuditKeys(
   return rows;
 }
 
-/** Of these workflow ids, the ones that have their transfers row. */
+/** Of these workflow ids, the ones that have their transfers row on this database. */
 export async function workflowIdsWithRows(store: Store, workflowIds: string[]): Promise<Set<string>> {
   const { rows } = await store.sql<{ workflow_id: string }>(
     `SELECT workflow_id FROM transfers WHERE workflow_id = ANY($1::text[])`,

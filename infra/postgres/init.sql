@@ -3,7 +3,8 @@
 --
 --   role      databases                          used by
 --   temporal  temporal, temporal_visibility      Temporal server (schemas: temporal-schema one-shot)
---   wallet    wallet                             API, workers, migrate (schema: node dist/scripts/migrate.js)
+--   wallet    wallet                             API, workers, migrate: wallet shard database 0 (the other
+--                                                shard and the accounting book: infra/postgres/init-wallet.sql)
 --
 -- Passwords come from the container environment (TEMPORAL_DB_PASSWORD, WALLET_DB_PASSWORD, see
 -- docker-compose.yml) through psql's \getenv; the fallbacks below are obviously-local development

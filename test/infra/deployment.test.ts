@@ -55,6 +55,8 @@ describe('docker-compose.yml', () => {
         'grafana',
         'migrate',
         'postgres',
+        'postgres-accounting',
+        'postgres-shard1',
         'prometheus',
         'redis',
         'schedules',
@@ -73,6 +75,16 @@ describe('docker-compose.yml', () => {
       const cfg = loadConfig(env);
       expect(cfg.HOST).toBe('0.0.0.0');
       expect(cfg.DATABASE_URL).toMatch(/@postgres:5432\/wallet$/);
+      // two wallet shard databases and the accounting book, each on a Postgres instance of its own
+      expect(cfg.shardDatabaseUrls.map((u) => new URL(u).host + new URL(u).pathname)).toEqual([
+        'postgres:5432/wallet',
+        'postgres-shard1:5432/wallet_s1',
+      ]);
+      expect(cfg.accountingDatabaseUrl).toMatch(/@postgres-accounting:5432\/wallet_accounting$/);
+      // pinned, so that adding a database moves no logical shard by itself
+      expect(services[name]?.environment?.SHARD_MAP).toBeDefined();
+      expect(cfg.shardMap[511]).toBe(0);
+      expect(cfg.shardMap[512]).toBe(1);
       expect(cfg.REDIS_URL).toBe('redis://redis:6379');
       expect(cfg.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
@@ -81,9 +93,15 @@ describe('docker-compose.yml', () => {
   });
 
   it('starts api and workers only after their dependencies are healthy or done', () => {
+    const databases = {
+      postgres: { condition: 'service_healthy' },
+      'postgres-shard1': { condition: 'service_healthy' },
+      'postgres-accounting': { condition: 'service_healthy' },
+    };
+    expect(services.migrate?.depends_on).toEqual(databases);
     for (const name of ['api', 'worker']) {
       expect(services[name]?.depends_on).toEqual({
-        postgres: { condition: 'service_healthy' },
+        ...databases,
         redis: { condition: 'service_healthy' },
         temporal: { condition: 'service_healthy' },
         migrate: { condition: 'service_completed_successfully' },
@@ -94,7 +112,15 @@ describe('docker-compose.yml', () => {
     expect(services.temporal?.depends_on).toEqual({
       'temporal-schema': { condition: 'service_completed_successfully' },
     });
-    for (const name of ['postgres', 'redis', 'temporal', 'prometheus', 'grafana'])
+    for (const name of [
+      'postgres',
+      'postgres-shard1',
+      'postgres-accounting',
+      'redis',
+      'temporal',
+      'prometheus',
+      'grafana',
+    ])
       expect(services[name]?.healthcheck).toBeDefined();
     for (const name of ['migrate', 'schedules', 'temporal-schema', 'temporal-admin-tools'])
       expect(services[name]?.restart).toBe('no');
@@ -224,6 +250,20 @@ describe('infra/k8s', () => {
     expect(cfg.HOST).toBe('0.0.0.0');
     expect(cfg.NODE_ENV).toBe('production');
     expect(() => assertApiAuthConfig(cfg)).not.toThrow();
+  });
+
+  it('gives the app two wallet shard databases and the accounting book, on three Postgres instances', () => {
+    const cfg = loadConfig({ ...configMap.data, ...secret.stringData });
+    const hosts = [...cfg.shardDatabaseUrls, cfg.accountingDatabaseUrl].map((u) => new URL(u).hostname);
+    expect(hosts).toHaveLength(3);
+    expect(new Set(hosts).size).toBe(3);
+    // the map is pinned in the ConfigMap (a changed map follows a move of the shards' rows)
+    expect(configMap.data?.SHARD_MAP).toBe('0-511:0,512-1023:1');
+    // every database URL is a credential: in the Secret, never in the ConfigMap
+    for (const key of ['DATABASE_URL', 'SHARD_DATABASE_URLS', 'ACCOUNTING_DATABASE_URL']) {
+      expect(secret.stringData).toHaveProperty(key);
+      expect(configMap.data).not.toHaveProperty(key);
+    }
   });
 
   it.each(workloads.map((w) => [w.metadata.name, w] as const))(

@@ -54,6 +54,8 @@ const EXPECTED_ALERTS = [
   'WalletInsufficientFundsSpike',
   'WalletAccountingFailures',
   'WalletDbPoolWaiting',
+  'WalletStoreBreakerOpen',
+  'WalletSagasWaitingForStore',
   'WalletApiLatencyP95High',
   'WalletApiLatencyP95Critical',
   'WalletApiErrorRateHigh',

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../db/store';
 import { createStore } from '../../db/store';
 import { transferIdFor, workflowIdFor } from '../../domain/ids';
+import { shardOfOwner } from '../../domain/shards';
 import { recordTransfer } from '../../domain/transfers/records';
 import { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { recordHistory } from '../support/histories';
@@ -27,17 +28,27 @@ interface RunJson {
   found: Array<{ kind: string; subject: string; ids: Record<string, string>; detail: string; repaired?: string }>;
 }
 
+/** A customer whose wallets are on logical shard 0 (with those of before shards): its transfers stay in one shard. */
+function customerOnShardZero(prefix: string): TestCaller {
+  for (;;) {
+    const sub = uniqueKey(prefix);
+    if (shardOfOwner(sub) === 0) return customer(sub);
+  }
+}
+
 /**
  * Reconciliation end to end, in a database of its own (planted discrepancies must never reach the
  * shared test database, whose invariants other suites check): the real API, a real worker running
  * the reconciliation workflow's activities, on a task queue of its own (the workflows-vs-rows check
- * looks at this queue's transfer workflows only).
+ * looks at this queue's transfer workflows only). One database, every logical shard on it, and the
+ * customers on one logical shard: the same-shard saga end to end; across shards and databases,
+ * test/reconciliation/cross-shard.test.ts.
  */
 describe('reconciliation', () => {
   const database = ownDatabase('recon');
   const databaseUrl = database.url;
   const env = {
-    DATABASE_URL: databaseUrl,
+    ...database.overrides,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('recon'),
     TRANSFER_STEP_MAX_ATTEMPTS: '1', // an accounting outage parks a transfer at once
   };
@@ -46,8 +57,8 @@ describe('reconciliation', () => {
   let accounting: SwitchableAccounting;
   let temporal: Client;
   let db: Store;
-  const alice: TestCaller = customer(uniqueKey('alice'));
-  const bob: TestCaller = customer(uniqueKey('bob'));
+  const alice: TestCaller = customerOnShardZero('alice');
+  const bob: TestCaller = customerOnShardZero('bob');
   const wallets = { A: '', B: '', U: '', V: '' };
 
   async function deposit(walletId: string, amount: number) {
@@ -299,33 +310,37 @@ describe('reconciliation', () => {
     await recordHistory(run.workflowId, 'maintenance/reconciliation-repairs');
 
     const byKind = (kind: string) => run.found.filter((d) => d.kind === kind);
+    // every discrepancy names its database (one here: db-0, the accounting book in it) and logical shard
+    const onShard = { database: 'db-0', logicalShard: '0' };
     expect(byKind('wallet_balance_mismatch')).toEqual([
-      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } }),
+      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B, ...onShard } }),
     ]);
     expect(byKind('wallet_balance_after_mismatch')).toEqual([
-      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B } }),
+      expect.objectContaining({ subject: wallets.B, ids: { walletId: wallets.B, ...onShard } }),
     ]);
     expect(byKind('booking_missing')).toEqual([
-      expect.objectContaining({ subject: unbooked, ids: { transferId: unbooked } }),
+      expect.objectContaining({ subject: unbooked, ids: { transferId: unbooked, ...onShard } }),
     ]);
-    expect(byKind('accounting_ledger_totals_mismatch')).toEqual([expect.objectContaining({ subject: 'EUR' })]);
+    expect(byKind('accounting_ledger_totals_mismatch')).toEqual([
+      expect.objectContaining({ subject: 'EUR@db-0', ids: { currency: 'EUR', database: 'db-0' } }),
+    ]);
     expect(byKind('workflow_without_transfer')).toEqual([
       expect.objectContaining({
         subject: workflowIdFor(rowless),
-        ids: expect.objectContaining({ workflowId: workflowIdFor(rowless) }),
+        ids: expect.objectContaining({ workflowId: workflowIdFor(rowless), ...onShard }),
       }),
     ]);
     expect(byKind('transfer_without_workflow')).toEqual([
       expect.objectContaining({
         subject: lostId,
-        ids: { transferId: lostId, workflowId: workflowIdFor(lostId) },
+        ids: { transferId: lostId, workflowId: workflowIdFor(lostId), ...onShard },
         repaired: 'saga started under its workflow id',
       }),
     ]);
     expect(byKind('audit_without_decision')).toEqual([
       expect.objectContaining({
         subject: forgedKey,
-        ids: { transferId: undecided, workflowId: workflowIdFor(undecided), updateId: 'forged-update' },
+        ids: { transferId: undecided, workflowId: workflowIdFor(undecided), updateId: 'forged-update', ...onShard },
       }),
     ]);
     expect(Object.keys(run.discrepancyCounts).sort()).toEqual(

@@ -9,11 +9,12 @@ import { recordHistory } from '../support/histories';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
 import { query } from '../support/sql';
+import { journalEntriesOf } from '../support/wallets';
 
 /**
  * The retention Schedule's workflow: expired idempotency records go, in bounded batches, and nothing
  * else; a key reused after its record was purged still never moves money twice (the transfer id derives
- * from the key and the transfer row keeps the request hash). Runs on the shared database: it only
+ * from the key and the transfer row keeps the request hash). Runs on the shared databases: it only
  * deletes records past their expiry, and only this file expires any.
  */
 describe('idempotency retention', () => {
@@ -48,11 +49,31 @@ describe('idempotency retention', () => {
     return result;
   };
 
+  /** A caller's records, wherever they are: each wallet shard database holds its callers' records. */
   async function records(callerId: string): Promise<string[]> {
-    const rows = await query<{
-      key: string;
-    }>(app.db, `SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1 ORDER BY 1`, [callerId]);
-    return rows.map((r) => r.key);
+    const keys: string[] = [];
+    for (const { store } of app.shards.databases) {
+      const rows = await query<{ key: string }>(
+        store,
+        `SELECT idempotency_key AS key FROM idempotency_records WHERE caller_id = $1`,
+        [callerId],
+      );
+      keys.push(...rows.map((r) => r.key));
+    }
+    return keys.sort();
+  }
+
+  /** The database holding a record. */
+  async function holderOf(callerId: string, key: string) {
+    for (const database of app.shards.databases) {
+      const rows = await query(
+        database.store,
+        `SELECT 1 FROM idempotency_records WHERE caller_id = $1 AND idempotency_key = $2`,
+        [callerId, key],
+      );
+      if (rows.length > 0) return database;
+    }
+    throw new Error(`no record ${callerId}/${key}`);
   }
 
   it('purges only expired records, in batches, and a reused expired key does not move money twice', async () => {
@@ -75,26 +96,34 @@ describe('idempotency retention', () => {
       200,
     );
 
-    // seven long-expired records of someone else, and alice's first key expired just now (its Redis
-    // copy expires with it: both have the same TTL)
-    const stranger = uniqueKey('stranger');
+    // seven long-expired records of someone else on alice's database, and alice's first key expired just
+    // now (its Redis copy expires with it: both have the same TTL)
+    const home = await holderOf(alice.sub, oldKey);
+    let stranger = uniqueKey('stranger');
+    while (app.shards.forOwner(stranger) !== home) stranger = uniqueKey('stranger');
     for (let i = 0; i < 7; i++) {
       await query(
-        app.db,
+        home.store,
         `INSERT INTO idempotency_records (caller_id, idempotency_key, request_hash, resource_type, resource_id, expires_at)
          VALUES ($1, $2, 'h', 'transfer', $3, now() - interval '1 hour')`,
         [stranger, `k${i}`, randomUUID()],
       );
     }
     await query(
-      app.db,
+      home.store,
       `UPDATE idempotency_records SET expires_at = now() - interval '1 second' WHERE caller_id = $1 AND idempotency_key = $2`,
       [alice.sub, oldKey],
     );
     await app.redis.del(`idem:${encodeURIComponent(alice.sub)}:${oldKey}`);
+    const entriesBefore = await journalEntriesOf(app.shards, first.json<{ id: string }>().id);
 
-    // batches of 3, at most 2 per run: the first run stops after 6 and says there is more
-    expect(await purge('maintenance/retention-batches')).toEqual({ deleted: 6, batches: 2, more: true });
+    // batches of 3, at most 2 per database and run: the first run stops after 6 there and says there is
+    // more (every other database: one statement, nothing to delete)
+    expect(await purge('maintenance/retention-batches')).toEqual({
+      deleted: 6,
+      batches: 2 + app.shards.databases.length - 1,
+      more: true,
+    });
     for (let i = 0; i < 5 && (await purge()).more; i++);
     expect(await records(stranger)).toEqual([]);
     expect(await records(alice.sub)).toEqual([freshKey]); // the unexpired one stays
@@ -110,11 +139,8 @@ describe('idempotency retention', () => {
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
 
     expect(await getWallet(app, A.id)).toMatchObject({ balance: 10_000 - 100 - 200, held: 0 });
-    const [entries] = await query<{
-      n: number;
-    }>(app.db, `SELECT count(*)::int AS n FROM journal_entries WHERE transfer_id = $1`, [
-      first.json<{ id: string }>().id,
-    ]);
-    expect(entries!.n).toBe(1);
+    // the transfer's entries (one, or a debit and a credit across shards) are what they were
+    expect(await journalEntriesOf(app.shards, first.json<{ id: string }>().id)).toBe(entriesBefore);
+    expect(entriesBefore).toBeGreaterThan(0);
   });
 });

@@ -83,7 +83,9 @@ describe('POST /v1/reconciliation/runs under outages', () => {
     db.close();
     db.dropAll();
     const res = await requestRun(who);
-    expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+    // the runs live on database 0: that database is the store the request needs (docs/architecture.md §9)
+    expectProblem(res, 503, 'SHARD_UNAVAILABLE');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     db.open();
 
     // visibility lags a moment behind a start: give a wrongly started workflow the time to show
