@@ -24,14 +24,13 @@ export function crossShardActivities({ shards, metrics }: ActivityDeps) {
      */
     async credit(t: TransferPayload): Promise<void> {
       const details = toDetails(t);
-      const decision = await asActivity(async () => {
+      await asActivity(async () => {
         const decided = await creditTransfer(shards.forWallet(t.toWalletId).store, details);
         if (decided.outcome === 'refused') {
           throw new DomainError(decided.code, decided.reason, { walletId: t.toWalletId });
         }
-        return decided;
       });
-      await asActivity(() =>
+      const moved = await asActivity(() =>
         changeTransferState(shards.forTransfer(t.transferId).store, {
           transferId: t.transferId,
           status: 'POSTED',
@@ -40,7 +39,8 @@ export function crossShardActivities({ shards, metrics }: ActivityDeps) {
           stepState: 'done',
         }),
       );
-      if (decision.outcome === 'credited') metrics.transferPosted(details.currency, details.amount);
+      // counted by the write that moved the row: once, whichever attempt credited
+      if (moved?.previousStatus === 'DEBITED') metrics.transferPosted(details.currency, details.amount);
     },
 
     /** After a refused credit: clearing → sender on the sender's shard, the transfer RETURNED with the refusal. */
