@@ -114,7 +114,7 @@ export const answerUpdateId = (stage: AnswerStage): string => `answer-${stage}`;
 export const retryUpdate = defineUpdate<TransferView, [FinanceDecision]>('retry');
 /**
  * Finance: give up on a parked transfer; compensations run. Same validation as retry, and refused
- * (TRANSFER_DEBITED) once a cross-shard transfer's debit is posted. Returns the transfer once it is
+ * (TRANSFER_NOT_CANCELLABLE) once a cross-shard transfer's debit is posted. Returns the transfer once it is
  * CANCELLED (or COMPLETED, if the ledger had posted after all).
  */
 export const cancelUpdate = defineUpdate<TransferView, [FinanceDecision]>('cancel');
@@ -123,7 +123,7 @@ export const cancelUpdate = defineUpdate<TransferView, [FinanceDecision]>('cance
 export const TRANSFER_NOT_PARKED = 'TRANSFER_NOT_PARKED';
 export const INVALID_DECISION = 'INVALID_DECISION';
 /** A cancel of a cross-shard transfer whose debit is posted: it can only go forward (finance may retry it). */
-export const TRANSFER_DEBITED = 'TRANSFER_DEBITED';
+export const TRANSFER_NOT_CANCELLABLE = 'TRANSFER_NOT_CANCELLABLE';
 
 // ------------------------------------------------------------------------------ search attributes
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import {
   INVALID_DECISION,
-  TRANSFER_DEBITED,
+  TRANSFER_NOT_CANCELLABLE,
   TRANSFER_NOT_PARKED,
   type FinanceDecision,
   type FinanceDecisionKind,
@@ -37,7 +37,7 @@ export function validateDecision(
   }
   if (kind === 'cancel' && isDebited(view)) {
     throw ApplicationFailure.create({
-      type: TRANSFER_DEBITED,
+      type: TRANSFER_NOT_CANCELLABLE,
       message:
         'the debit is posted: the transfer can only go forward. Retry it once the receiving shard can take the ' +
         'credit; a credit it refuses for good sends the money back to the sender (RETURNED)',

@@ -17,7 +17,7 @@ import { maintenanceUrl } from '../../scripts/migrate';
 import {
   cancelUpdate,
   retryUpdate,
-  TRANSFER_DEBITED,
+  TRANSFER_NOT_CANCELLABLE,
   transferStatusQuery,
   type TransferView,
 } from '../../workflows/contract';
@@ -447,7 +447,7 @@ describe('cross-shard transfers', () => {
       );
     expect(cancel).toBeInstanceOf(WorkflowUpdateFailedError);
     const refusal = (cancel as WorkflowUpdateFailedError).cause as ApplicationFailure;
-    expect(refusal.type).toBe(TRANSFER_DEBITED);
+    expect(refusal.type).toBe(TRANSFER_NOT_CANCELLABLE);
     expect(refusal.message).toContain('the debit is posted: the transfer can only go forward');
     expect(await statusOf(record)).toBe('NEEDS_ATTENTION');
 

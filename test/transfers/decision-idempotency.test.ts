@@ -9,7 +9,7 @@ import { authHeaders, type TestCaller } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
-import { ownerOnDatabase, ownerOnShard, waitForStatus, type TransferJson } from './helpers';
+import { ownerOnShardDatabase, ownerOnShard, waitForStatus, type TransferJson } from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -25,7 +25,7 @@ describe('finance decisions with an Idempotency-Key', () => {
   let accounting: SwitchableAccounting | undefined;
   let temporal: Client;
   // both on database 0: the rows the API writes and the saga's on one database, shard-aware API or not
-  const owner = customer(ownerOnDatabase(0, 'payer'));
+  const owner = customer(ownerOnShardDatabase(0, 'payer'));
   // the payee on the payer's logical shard: a same-shard transfer (the cross-shard ones: cross-shard.test.ts)
   const payee = customer(ownerOnShard(shardOfOwner(owner.sub), 'payee'));
   let from = '';

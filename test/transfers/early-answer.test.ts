@@ -10,7 +10,7 @@ import { authHeaders } from '../support/auth';
 import { connectTemporalClient, createTestShards, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { eventually, journalEntriesOf, walletStore } from '../support/wallets';
-import { fund, getTransfer, ownerOnDatabase, postTransfer, walletPair, type TransferJson } from './helpers';
+import { fund, getTransfer, ownerOnShardDatabase, postTransfer, walletPair, type TransferJson } from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -245,7 +245,7 @@ describe('transfer early answer and history shape', () => {
   });
 
   it('gives 50 identical concurrent POSTs one transfer, 20 times over, never a 5xx', async () => {
-    const owner = ownerOnDatabase(0);
+    const owner = ownerOnShardDatabase(0);
     const from = await createWallet(app, 'EUR', owner);
     await fund(app, from.id, 100_000);
     const to = await createWallet(app, 'EUR', owner);

@@ -83,7 +83,7 @@ export function databaseCount(): number {
  * has fewer), and not on any of the logical shards in `avoid`: e.g. two owners on two logical shards of
  * two databases for a cross-database transfer.
  */
-export function ownerOnDatabase(index: number, prefix = 'owner', avoid: number[] = []): string {
+export function ownerOnShardDatabase(index: number, prefix = 'owner', avoid: number[] = []): string {
   const { shardMap } = testConfig();
   const wanted = Math.min(index, databaseCount() - 1);
   for (;;) {
@@ -112,8 +112,8 @@ export function ownerOnShard(shard: number, prefix = 'owner'): string {
  * the API routes by shard yet (the cross-database legs are proved in cross-shard.test.ts).
  */
 export async function walletPair(app: FastifyInstance, balance: number, opts: { crossShard?: boolean } = {}) {
-  const owner = ownerOnDatabase(0);
-  const receiver = opts.crossShard ? ownerOnDatabase(0, 'owner', [shardOfOwner(owner)]) : owner;
+  const owner = ownerOnShardDatabase(0);
+  const receiver = opts.crossShard ? ownerOnShardDatabase(0, 'owner', [shardOfOwner(owner)]) : owner;
   const from = await createWallet(app, 'EUR', owner);
   const to = await createWallet(app, 'EUR', receiver);
   if (balance > 0) await fund(app, from.id, balance);

@@ -15,7 +15,7 @@ import { findTemporalCli } from '../../scripts/temporal-cli';
 import {
   fund,
   getTransfer,
-  ownerOnDatabase,
+  ownerOnShardDatabase,
   postTransfer,
   walletPair,
   waitForStatus,
@@ -422,7 +422,7 @@ describe('transfer saga', () => {
 
   it('lets exactly 33 of 50 concurrent transfers of 30 through from a wallet holding 1000', async () => {
     // one customer's wallets: same-shard transfers (one journal entry each)
-    const owner = ownerOnDatabase(0);
+    const owner = ownerOnShardDatabase(0);
     const from = await createWallet(app, 'EUR', owner);
     await fund(app, from.id, 1_000);
     const receivers = await Promise.all(Array.from({ length: 5 }, () => createWallet(app, 'EUR', owner)));

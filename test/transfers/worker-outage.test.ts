@@ -9,7 +9,7 @@ import { getWallet } from '../../domain/wallets';
 import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { killWorker, spawnWorker, stopWorker, type WorkerProcess } from '../support/worker-process';
-import { ownerOnDatabase } from './helpers';
+import { ownerOnShardDatabase } from './helpers';
 
 /**
  * Waiting for a worker is not failing: a step's budget counts its failed attempts, so an outage of
@@ -58,7 +58,7 @@ describe('an outage of every worker', () => {
 
   it('parks nothing: the transfers in flight complete when a worker returns', async () => {
     // one customer's wallets on database 0 (same-shard transfers, rows where ds and the API's startTransfer look)
-    const ownerId = ownerOnDatabase(0);
+    const ownerId = ownerOnShardDatabase(0);
     const senders = await Promise.all([1, 2, 3].map(() => makeWallet(ds, { balance: 10_000n, ownerId })));
     const receiver = await makeWallet(ds, { ownerId });
     const first = spawnWorker(config, 'before-outage');

@@ -9,7 +9,7 @@ import { getWallet } from '../../domain/wallets';
 import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../support/worker-process';
-import { ownerOnDatabase } from './helpers';
+import { ownerOnShardDatabase } from './helpers';
 
 /**
  * Real worker processes (the built `dist/worker/main.js`, as `npm start` and production run it)
@@ -52,7 +52,7 @@ describe('transfer workers as separate processes', () => {
       TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '3',
     });
     // one customer's wallets on database 0 (a same-shard transfer, rows where ds and startTransfer look)
-    const ownerId = ownerOnDatabase(0);
+    const ownerId = ownerOnShardDatabase(0);
     const from = await makeWallet(ds, { balance: 10_000n, ownerId });
     const to = await makeWallet(ds, { ownerId });
 
@@ -118,7 +118,7 @@ describe('transfer workers as separate processes', () => {
     workers.push(...pair);
     const identities = await Promise.all(pair.map((w) => w.identity));
 
-    const ownerId = ownerOnDatabase(0);
+    const ownerId = ownerOnShardDatabase(0);
     const from = await makeWallet(ds, { balance: 100_000n, ownerId });
     const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds, { ownerId })));
     const started = await Promise.all(

@@ -22,7 +22,7 @@ import {
   INVALID_DECISION,
   retryUpdate,
   STORE_UNAVAILABLE,
-  TRANSFER_DEBITED,
+  TRANSFER_NOT_CANCELLABLE,
   TRANSFER_NOT_PARKED,
   transferAnswerUpdate,
   transferSearchAttributes,
@@ -1126,7 +1126,7 @@ describe('a cross-shard transfer (time-skipping test server, stubbed activities)
     expect(b.rowStatus).toBe('RETURNED');
   });
 
-  it('a credit that spent its budget parks; finance cannot cancel it (TRANSFER_DEBITED), a retry delivers it', async () => {
+  it('a credit that spent its budget parks; finance cannot cancel it (TRANSFER_NOT_CANCELLABLE), a retry delivers it', async () => {
     const { handle, books: b } = await startTransfer((tb) => tb.fail('credit'), { crossShard: true });
     const parked = await waitForStatus(handle, 'NEEDS_ATTENTION');
     expect(parked).toMatchObject({
@@ -1138,7 +1138,7 @@ describe('a cross-shard transfer (time-skipping test server, stubbed activities)
       () => undefined,
       (e: unknown) => e,
     );
-    expect(refusalTypeOf(refused)).toBe(TRANSFER_DEBITED);
+    expect(refusalTypeOf(refused)).toBe(TRANSFER_NOT_CANCELLABLE);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toContain(
       'the debit is posted: the transfer can only go forward',
     );
