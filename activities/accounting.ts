@@ -16,24 +16,33 @@ async function callAccounting(metrics: WorkerMetrics, call: () => Promise<void>)
   }
 }
 
-export function accountingActivities({ db, accounting, metrics }: ActivityDeps) {
+/** The book is its own store (worker/deps.ts: on `shards.accounting`); the transfer row is on the sender's shard. */
+export function accountingActivities({ shards, accounting, metrics }: ActivityDeps) {
   return {
     /** Step 2: book the transfer in the accounting system (limits enforced there). */
     async accounting(t: TransferPayload): Promise<void> {
-      await asActivity(() => callAccounting(metrics, () => accounting.book(toDetails(t))));
-      // one statement, atomic on its own: no transaction around it
-      await changeTransferState(db, {
-        transferId: t.transferId,
-        status: 'ACCOUNTED',
-        expectedStatus: 'RESERVED',
-        step: 'accounting',
-        stepState: 'done',
+      await asActivity(async () => {
+        await callAccounting(metrics, () => accounting.book(toDetails(t)));
+        // one statement, atomic on its own: no transaction around it
+        await changeTransferState(shards.forTransfer(t.transferId).store, {
+          transferId: t.transferId,
+          status: 'ACCOUNTED',
+          expectedStatus: 'RESERVED',
+          step: 'accounting',
+          stepState: 'done',
+        });
       });
     },
     /** Compensation of step 2. */
     async reverseAccounting(t: TransferPayload): Promise<void> {
-      await asActivity(() => callAccounting(metrics, () => accounting.reverse(toDetails(t))));
-      await changeTransferState(db, { transferId: t.transferId, step: 'accounting', stepState: 'compensated' });
+      await asActivity(async () => {
+        await callAccounting(metrics, () => accounting.reverse(toDetails(t)));
+        await changeTransferState(shards.forTransfer(t.transferId).store, {
+          transferId: t.transferId,
+          step: 'accounting',
+          stepState: 'compensated',
+        });
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { accountingActivities } from './accounting';
 import { baselineActivities } from './baseline';
+import { crossShardActivities } from './cross-shard';
 import type { ActivityDeps } from './deps';
 import { ledgerActivities } from './ledger';
 import { notifyActivities } from './notify';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...reserveActivities(deps),
     ...accountingActivities(deps),
     ...ledgerActivities(deps),
+    ...crossShardActivities(deps),
     ...notifyActivities(deps),
     ...transferStateActivities(deps),
     ...reconciliationActivities(deps),

@@ -5,13 +5,13 @@ import type { TransferPayload } from '../workflows/contract';
 import type { ActivityDeps } from './deps';
 import { asActivity, toDetails } from './failures';
 
-export function reserveActivities({ db, metrics }: ActivityDeps) {
+export function reserveActivities({ shards, metrics }: ActivityDeps) {
   return {
-    /** Step 1: hold the amount on the sender. */
+    /** Step 1: hold the amount on the sender (the transfer's database: its sender's). */
     async reserve(t: TransferPayload): Promise<void> {
       const outcome = await asActivity(async () => {
         try {
-          return await reserveFunds(db, toDetails(t));
+          return await reserveFunds(shards.forTransfer(t.transferId).store, toDetails(t));
         } catch (err) {
           // a refusal is final (non-retryable): counted once per transfer
           if (isDomainError(err) && err.code === 'INSUFFICIENT_FUNDS') metrics.insufficientFunds.inc();
@@ -22,7 +22,7 @@ export function reserveActivities({ db, metrics }: ActivityDeps) {
     },
     /** Compensation of step 1. */
     async releaseReserve(t: TransferPayload): Promise<void> {
-      const outcome = await asActivity(() => releaseFunds(db, toDetails(t)));
+      const outcome = await asActivity(() => releaseFunds(shards.forTransfer(t.transferId).store, toDetails(t)));
       log.info('releaseReserve', { transferId: t.transferId, outcome });
     },
   };

@@ -3,7 +3,7 @@ import { changeTransferState, type AppliedStateChange } from '../domain/transfer
 import type { TransferStateChange } from '../domain/transfers/transfer';
 import { COUNTED_TRANSFER_STATUSES, type CountedTransferStatus, type WorkerMetrics } from '../observability/metrics';
 import type { ActivityDeps } from './deps';
-import { currentRunId } from './failures';
+import { asActivity, currentRunId } from './failures';
 
 function counted(status: string): status is CountedTransferStatus {
   return (COUNTED_TRANSFER_STATUSES as readonly string[]).includes(status);
@@ -22,17 +22,20 @@ export function countTransition(metrics: WorkerMetrics, applied: AppliedStateCha
   }
 }
 
-export function transferStateActivities({ db, metrics }: ActivityDeps) {
+/** The transfer row and finance's audit rows live on the transfer's database (its sender's shard). */
+export function transferStateActivities({ shards, metrics }: ActivityDeps) {
   return {
     /** Writes a saga status transition to the transfers row (the API's read model). */
     async recordTransferState(change: TransferStateChange): Promise<void> {
       const withRun = { ...change, runId: change.runId ?? currentRunId() };
       // one statement, atomic on its own
-      countTransition(metrics, await changeTransferState(db, withRun));
+      const applied = await asActivity(() => changeTransferState(shards.forTransfer(change.transferId).store, withRun));
+      countTransition(metrics, applied);
     },
     /** Applies finance's decision: its audit row and its status change, in one transaction. */
     async recordFinanceDecision(record: FinanceDecisionRecord): Promise<void> {
-      countTransition(metrics, await applyFinanceDecision(db, record));
+      const applied = await asActivity(() => applyFinanceDecision(shards.forTransfer(record.transferId).store, record));
+      countTransition(metrics, applied);
     },
   };
 }

@@ -1,16 +1,23 @@
 import type { Sql } from '../db/sql';
 import { explainWalletRefusal } from './wallets';
 
-export type EntryKind = 'deposit' | 'transfer' | 'reversal';
+/** transfer: a same-shard transfer's one entry; transfer_debit/_credit/_return: a cross-shard transfer's legs. */
+export type EntryKind = 'deposit' | 'transfer' | 'reversal' | 'transfer_debit' | 'transfer_credit' | 'transfer_return';
 
 /**
  * How a line moves a wallet:
  * - credit: balance += amount (the wallet must be active)
  * - debit: balance -= amount, only from available funds (balance - held)
  * - capture: balance -= amount and held -= amount, consuming a hold placed earlier
- * System accounts (external:<CCY>) take any line: they are the outside world's side.
+ * - return: balance += amount whatever the wallet's status: money of the wallet's own coming back
+ *   (a cross-shard transfer the receiving shard refused), which a frozen or closed wallet must take too
+ * Non-customer accounts (a shard's system account `external:<CCY>`, its clearing account) take any
+ * line: they are the outside world's side, and money in transit between shards.
  */
-export type LineMode = 'credit' | 'debit' | 'capture';
+export type LineMode = 'credit' | 'debit' | 'capture' | 'return';
+
+/** Whether a line adds to the wallet's balance. */
+const isIncoming = (mode: LineMode): boolean => mode === 'credit' || mode === 'return';
 
 export interface PostingLine {
   walletId: string;
@@ -38,14 +45,17 @@ export interface PostingResult {
 
 const UPDATE_BY_MODE: Record<LineMode, string> = {
   credit: `UPDATE wallets SET balance = balance + $3, updated_at = now()
-           WHERE id = $1 AND currency = $2 AND (kind = 'system' OR status = 'active')
+           WHERE id = $1 AND currency = $2 AND (kind <> 'customer' OR status = 'active')
            RETURNING balance`,
   debit: `UPDATE wallets SET balance = balance - $3, updated_at = now()
-          WHERE id = $1 AND currency = $2 AND (kind = 'system' OR (status = 'active' AND balance - held >= $3))
+          WHERE id = $1 AND currency = $2 AND (kind <> 'customer' OR (status = 'active' AND balance - held >= $3))
           RETURNING balance`,
   capture: `UPDATE wallets SET balance = balance - $3, held = held - $3, updated_at = now()
             WHERE id = $1 AND currency = $2 AND status = 'active' AND held >= $3
             RETURNING balance`,
+  return: `UPDATE wallets SET balance = balance + $3, updated_at = now()
+           WHERE id = $1 AND currency = $2
+           RETURNING balance`,
 };
 
 /**
@@ -55,7 +65,7 @@ const UPDATE_BY_MODE: Record<LineMode, string> = {
  * so either the whole entry lands or nothing does.
  */
 export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResult> {
-  const sum = posting.lines.reduce((acc, l) => acc + (l.mode === 'credit' ? l.amount : -l.amount), 0n);
+  const sum = posting.lines.reduce((acc, l) => acc + (isIncoming(l.mode) ? l.amount : -l.amount), 0n);
   if (posting.lines.length < 2 || sum !== 0n || posting.lines.some((l) => l.amount <= 0n)) {
     throw new RangeError(`posting ${posting.reference} is not a balanced set of positive lines`);
   }
@@ -90,7 +100,7 @@ export async function postEntry(sql: Sql, posting: Posting): Promise<PostingResu
       line.amount.toString(),
     ]);
     if (updated.rowCount === 0) throw await explainWalletRefusal(sql, line.walletId, posting.currency, line.amount);
-    const signed = line.mode === 'credit' ? line.amount : -line.amount;
+    const signed = isIncoming(line.mode) ? line.amount : -line.amount;
     const n = params.length;
     values.push(`($1, $${n + 1}, $${n + 2}, $2, $${n + 3})`);
     params.push(line.walletId, signed.toString(), updated.rows[0]!.balance);

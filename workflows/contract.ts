@@ -28,6 +28,12 @@ export interface TransferPayload {
   description?: string | null;
 }
 
+/**
+ * The failure type of a saga activity whose database is unavailable (activities/failures.ts asActivity),
+ * its details `[{ store, retryAfterSeconds }]`: the saga waits for that database instead of retrying.
+ */
+export const STORE_UNAVAILABLE = 'STORE_UNAVAILABLE';
+
 /** Saga timing, fixed by the API at start from its configuration and recorded in history. */
 export interface SagaSettings {
   /**
@@ -43,9 +49,21 @@ export interface SagaSettings {
   parkDeadlineSeconds: number;
 }
 
+/**
+ * Where a transfer's rows live, for the step summaries ops read in the Temporal UI (the workflow cannot
+ * read the configuration): the database names of the sender's and receiver's logical shards and of the
+ * accounting book (`db-0`, `db-1`, `accounting`). Set by sagaStart; absent from inputs recorded before.
+ */
+export interface TransferRoute {
+  fromDatabase: string;
+  toDatabase: string;
+  accountingDatabase: string;
+}
+
 export interface TransferWorkflowInput {
   transfer: TransferPayload;
   settings: SagaSettings;
+  route?: TransferRoute;
 }
 
 export interface TransferFailure {
@@ -62,6 +80,8 @@ export interface TransferView {
   parked: { step: SagaStep; since: string; deadline: string } | null;
   /** finance decisions as the workflow applied them (v2: each with the update that carried it) */
   decisions: Array<FinanceDecision & { kind: FinanceDecisionKind; at: string; updateId?: string }>;
+  /** while the saga waits for a database that is unavailable: its name (also the WaitingOnStore search attribute) */
+  waitingOn?: string | null;
 }
 
 /**
@@ -93,14 +113,17 @@ export const answerUpdateId = (stage: AnswerStage): string => `answer-${stage}`;
  */
 export const retryUpdate = defineUpdate<TransferView, [FinanceDecision]>('retry');
 /**
- * Finance: give up on a parked transfer; compensations run. Same validation as retry. Returns the
- * transfer once it is CANCELLED (or COMPLETED, if the ledger had posted after all).
+ * Finance: give up on a parked transfer; compensations run. Same validation as retry, and refused
+ * (TRANSFER_NOT_CANCELLABLE) once a cross-shard transfer's debit is posted. Returns the transfer once it is
+ * CANCELLED (or COMPLETED, if the ledger had posted after all).
  */
 export const cancelUpdate = defineUpdate<TransferView, [FinanceDecision]>('cancel');
 
 /** The stable failure types a refused update carries (ApplicationFailure.type). */
 export const TRANSFER_NOT_PARKED = 'TRANSFER_NOT_PARKED';
 export const INVALID_DECISION = 'INVALID_DECISION';
+/** A cancel of a cross-shard transfer whose debit is posted: it can only go forward (finance may retry it). */
+export const TRANSFER_NOT_CANCELLABLE = 'TRANSFER_NOT_CANCELLABLE';
 
 // ------------------------------------------------------------------------------ search attributes
 
@@ -111,6 +134,11 @@ export const FromWalletIdKey = defineSearchAttributeKey('FromWalletId', SearchAt
 export const ToWalletIdKey = defineSearchAttributeKey('ToWalletId', SearchAttributeType.KEYWORD);
 export const AmountMinorKey = defineSearchAttributeKey('AmountMinor', SearchAttributeType.INT);
 export const CurrencyKey = defineSearchAttributeKey('Currency', SearchAttributeType.KEYWORD);
+// The logical shards of the two wallets (set at start): `FromShard != ToShard` finds the cross-shard transfers.
+export const FromShardKey = defineSearchAttributeKey('FromShard', SearchAttributeType.INT);
+export const ToShardKey = defineSearchAttributeKey('ToShard', SearchAttributeType.INT);
+/** The database a saga waits for while it is unavailable (`db-1`, `accounting`); unset otherwise. */
+export const WaitingOnStoreKey = defineSearchAttributeKey('WaitingOnStore', SearchAttributeType.KEYWORD);
 
 export const transferSearchAttributes = [
   TransferStatusKey,
@@ -118,6 +146,9 @@ export const transferSearchAttributes = [
   ToWalletIdKey,
   AmountMinorKey,
   CurrencyKey,
+  FromShardKey,
+  ToShardKey,
+  WaitingOnStoreKey,
 ];
 
 // ------------------------------------------------------------------------- reconciliation payloads

@@ -33,9 +33,10 @@ export class FinanceDecisionInbox {
 
   /** Registers the `retry` and `cancel` updates. */
   listen(): void {
-    const validator = (d: FinanceDecision) => validateDecision(this.view, this.pending !== undefined, d);
-    setHandler(retryUpdate, (d) => this.accept('retry', d), { validator });
-    setHandler(cancelUpdate, (d) => this.accept('cancel', d), { validator });
+    const validator = (kind: FinanceDecisionKind) => (d: FinanceDecision) =>
+      validateDecision(this.view, this.pending !== undefined, d, kind);
+    setHandler(retryUpdate, (d) => this.accept('retry', d), { validator: validator('retry') });
+    setHandler(cancelUpdate, (d) => this.accept('cancel', d), { validator: validator('cancel') });
   }
 
   /**

@@ -25,3 +25,11 @@ export const DURABLE_DECISION_PATCH = 'durable-decision';
  * (the books decide); before, it compensated only the steps the run had seen start.
  */
 export const COMPENSATE_FROM_THE_BOOKS_PATCH = 'compensate-from-the-books';
+
+/**
+ * Saga v2, transfers between two logical shards (domain/shards.ts isCrossShard): after accounting, debit
+ * (sender → clearing) and credit (clearing → receiver) on their own shards instead of the one ledger
+ * entry, notify on both shards, and the return when the receiving shard refuses. A same-shard transfer
+ * never reaches the marker: its command sequence is the one recorded before.
+ */
+export const CROSS_SHARD_PATCH = 'cross-shard';

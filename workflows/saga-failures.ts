@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import { RetryState } from '@temporalio/common';
 import { HOLD_CAPTURED } from '../domain/transfers/refusals';
 import type { SagaStep } from '../domain/transfer-status';
-import type { FinanceDecision, TransferFailure } from './contract';
+import { STORE_UNAVAILABLE, type FinanceDecision, type TransferFailure } from './contract';
 import { describeFailure } from './describe-failure';
 
 /**
@@ -56,9 +56,23 @@ export function isHoldCaptured(err: unknown): boolean {
   return applicationFailureOf(err)?.type === HOLD_CAPTURED;
 }
 
+/**
+ * The database an activity found unavailable (activities/failures.ts: a STORE_UNAVAILABLE failure), or
+ * undefined for any other failure. Only activities of this saga version throw that type: a history
+ * recorded before has none (its activities failed with the driver's errors, retried and spent as attempts).
+ */
+export function storeUnavailableOf(err: unknown): string | undefined {
+  const failure = applicationFailureOf(err);
+  if (failure?.type !== STORE_UNAVAILABLE) return undefined;
+  const store = (failure.details?.[0] as { store?: unknown } | undefined)?.store;
+  return typeof store === 'string' ? store : 'unknown';
+}
+
 /** A non-retryable ApplicationFailure from an activity is a business refusal with a stable code. */
 export function businessFailure(err: unknown): { code: string; reason: string } | undefined {
   const failure = applicationFailureOf(err);
+  // non-retryable by the proxies' choice, and not a refusal: the saga waits for the database
+  if (failure?.type === STORE_UNAVAILABLE) return undefined;
   const final =
     failure?.nonRetryable || (err instanceof ActivityFailure && err.retryState === RetryState.NON_RETRYABLE_FAILURE);
   return failure && final ? { code: failure.type ?? 'REFUSED', reason: failure.message } : undefined;

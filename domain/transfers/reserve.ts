@@ -1,5 +1,6 @@
 import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
+import { isCrossShard } from '../shards';
 import { explainWalletRefusal } from '../wallets';
 import { applyStateChange } from './records';
 import type { TransferDetails } from './transfer';
@@ -13,12 +14,16 @@ export type ReserveOutcome = 'held' | 'already-held' | 'tombstoned';
  */
 export async function reserveFunds(store: Store, t: TransferDetails): Promise<ReserveOutcome> {
   return store.transaction(async (sql) => {
-    const { rows: receiver } = await sql<{ currency: string }>(`SELECT currency FROM wallets WHERE id = $1`, [
-      t.toWalletId,
-    ]);
-    if (!receiver[0]) throw new DomainError('WALLET_NOT_FOUND', `wallet ${t.toWalletId} not found`);
-    if (receiver[0].currency !== t.currency) {
-      throw new DomainError('CURRENCY_MISMATCH', `receiving wallet holds ${receiver[0].currency}, not ${t.currency}`);
+    // A cross-shard receiver is not in this book (domain/shards.ts): the API checked it on its own shard,
+    // and the credit decides there for good (domain/transfers/cross-shard.ts).
+    if (!isCrossShard(t.fromWalletId, t.toWalletId)) {
+      const { rows: receiver } = await sql<{ currency: string }>(`SELECT currency FROM wallets WHERE id = $1`, [
+        t.toWalletId,
+      ]);
+      if (!receiver[0]) throw new DomainError('WALLET_NOT_FOUND', `wallet ${t.toWalletId} not found`);
+      if (receiver[0].currency !== t.currency) {
+        throw new DomainError('CURRENCY_MISMATCH', `receiving wallet holds ${receiver[0].currency}, not ${t.currency}`);
+      }
     }
     const inserted = await sql(
       `INSERT INTO holds (transfer_id, wallet_id, amount, status) VALUES ($1, $2, $3, 'active')

@@ -1,13 +1,17 @@
 import type { Config } from '../../config';
 import type { TransferRecord } from './records';
 import { formatAmount } from '../money';
+import { shardOfId } from '../shards';
 import {
   AmountMinorKey,
   CurrencyKey,
+  FromShardKey,
   FromWalletIdKey,
+  ToShardKey,
   ToWalletIdKey,
   TransferStatusKey,
   type SagaSettings,
+  type TransferRoute,
   type TransferWorkflowInput,
 } from '../../workflows/contract';
 
@@ -20,6 +24,24 @@ export function sagaSettings(config: Config): SagaSettings {
   };
 }
 
+/** The name of the database holding a logical shard, as db/shards.ts names it (`db-<index>`). */
+function databaseOfShard(config: Config, logicalShard: number): string {
+  return `db-${config.shardMap[logicalShard]}`;
+}
+
+/**
+ * Where the transfer's rows are, by database name (db/shards.ts: `db-<index>`, and `accounting` for a
+ * book with a database of its own), for the saga's step summaries: the workflow cannot read the configuration.
+ */
+export function transferRoute(config: Config, t: Pick<TransferRecord, 'fromWalletId' | 'toWalletId'>): TransferRoute {
+  const accountingIndex = config.shardDatabaseUrls.indexOf(config.accountingDatabaseUrl);
+  return {
+    fromDatabase: databaseOfShard(config, shardOfId(t.fromWalletId)),
+    toDatabase: databaseOfShard(config, shardOfId(t.toWalletId)),
+    accountingDatabase: accountingIndex >= 0 ? `db-${accountingIndex}` : 'accounting',
+  };
+}
+
 /**
  * The start options of a transfer's saga: `transfer-<id>` on the task queue, USE_EXISTING joins a running
  * saga and REJECT_DUPLICATE never runs a finished one again, with the search attributes, summary and
@@ -27,6 +49,7 @@ export function sagaSettings(config: Config): SagaSettings {
  * (starting the saga of a row whose start was lost), so both start exactly the same workflow.
  */
 export function sagaStart(config: Config, t: TransferRecord) {
+  const route = transferRoute(config, t);
   const input: TransferWorkflowInput = {
     transfer: {
       transferId: t.id,
@@ -37,8 +60,11 @@ export function sagaStart(config: Config, t: TransferRecord) {
       description: t.description,
     },
     settings: sagaSettings(config),
+    route,
   };
   const amount = formatAmount(t.amount, t.currency);
+  const [fromShard, toShard] = [shardOfId(t.fromWalletId), shardOfId(t.toWalletId)];
+  const { fromDatabase, toDatabase } = route;
   return {
     workflowId: t.workflowId,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -52,13 +78,15 @@ export function sagaStart(config: Config, t: TransferRecord) {
       // safe: amounts are capped at MAX_AMOUNT_MINOR ≤ 2^53 - 1 by configuration
       { key: AmountMinorKey, value: Number(t.amount) },
       { key: CurrencyKey, value: t.currency },
+      { key: FromShardKey, value: fromShard },
+      { key: ToShardKey, value: toShard },
     ],
-    staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}`,
+    staticSummary: `Transfer ${amount} from ${t.fromWalletId} to ${t.toWalletId}${fromShard === toShard ? '' : ' (cross-shard)'}`,
     staticDetails: [
       `**Transfer** \`${t.id}\``,
       `- amount: ${amount} (${t.amount} minor units)`,
-      `- from wallet: \`${t.fromWalletId}\``,
-      `- to wallet: \`${t.toWalletId}\``,
+      `- from wallet: \`${t.fromWalletId}\` (shard ${fromShard}, ${fromDatabase})`,
+      `- to wallet: \`${t.toWalletId}\` (shard ${toShard}, ${toDatabase})`,
       `- requested by: ${t.callerId}`,
       t.description ? `- description: ${t.description}` : '',
     ]

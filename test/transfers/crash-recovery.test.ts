@@ -7,7 +7,7 @@ import { createWallet, getWallet, uniqueKey } from '../api/helpers';
 import { testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { journalEntriesOf } from '../support/wallets';
-import { fund, ownerOf, postTransfer, type TransferJson } from './helpers';
+import { fund, ownerOf, ownerOnShard, postTransfer, type TransferJson } from './helpers';
 
 /**
  * An API instance that dies after writing the transfer row but before starting its workflow leaves
@@ -30,8 +30,10 @@ describe('a transfer request that crashed between the row and the workflow start
   });
 
   it('is completed by the retry of the same request, with one saga and one journal entry', async () => {
-    const from = await createWallet(app);
-    const to = await createWallet(app);
+    // one customer on logical shard 0: its transfer id is the plain one however the API mints it
+    const owner = ownerOnShard(0);
+    const from = await createWallet(app, 'EUR', owner);
+    const to = await createWallet(app, 'EUR', owner);
     await fund(app, from.id, 1_000);
     const caller = await ownerOf(app, from.id);
     const key = uniqueKey('crash');
@@ -39,7 +41,7 @@ describe('a transfer request that crashed between the row and the workflow start
 
     // what the crashed request had written: the row, under the id and hash the API derives
     const id = transferIdFor(caller.sub, key);
-    await recordTransfer(app.db, {
+    await recordTransfer(app.shards.forWallet(from.id).store, {
       id,
       callerId: caller.sub,
       idempotencyKey: key,
@@ -59,7 +61,7 @@ describe('a transfer request that crashed between the row and the workflow start
       state: 'COMPLETED',
     });
     expect(transfer.runId).toEqual(expect.any(String));
-    expect(await journalEntriesOf(app.db, id)).toBe(1);
+    expect(await journalEntriesOf(app.shards, id)).toBe(1);
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 850, held: 0 });
 
     // a further retry joins the finished saga: no second run, nothing moves again

@@ -2,13 +2,14 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app';
 import { decisionUpdateIdFor } from '../../api/transfers/finance';
+import { shardOfOwner } from '../../domain/shards';
 import { cancelUpdate, retryUpdate } from '../../workflows/contract';
 import { customer, expectProblem, postDeposit, uniqueKey } from '../api/helpers';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { connectTemporalClient, testConfig, uniqueTaskQueue } from '../support/env';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
 import { createWalletAs, transferAs } from '../security/fixtures';
-import { waitForStatus, type TransferJson } from './helpers';
+import { ownerOnShardDatabase, ownerOnShard, waitForStatus, type TransferJson } from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -23,7 +24,10 @@ describe('finance decisions with an Idempotency-Key', () => {
   let worker: RunningWorker;
   let accounting: SwitchableAccounting | undefined;
   let temporal: Client;
-  const owner = customer(uniqueKey('payer'));
+  // both on database 0: the rows the API writes and the saga's on one database, shard-aware API or not
+  const owner = customer(ownerOnShardDatabase(0, 'payer'));
+  // the payee on the payer's logical shard: a same-shard transfer (the cross-shard ones: cross-shard.test.ts)
+  const payee = customer(ownerOnShard(shardOfOwner(owner.sub), 'payee'));
   let from = '';
   let to = '';
 
@@ -33,7 +37,7 @@ describe('finance decisions with an Idempotency-Key', () => {
     });
     app = await buildApp({ config: testConfig(env), logger: false });
     temporal = await connectTemporalClient();
-    [from, to] = [(await createWalletAs(app, owner)).id, (await createWalletAs(app, customer(uniqueKey('payee')))).id];
+    [from, to] = [(await createWalletAs(app, owner)).id, (await createWalletAs(app, payee)).id];
     expect((await postDeposit(app, from, { amount: 10_000 })).statusCode).toBe(201);
   });
   afterAll(async () => {
@@ -62,7 +66,11 @@ describe('finance decisions with an Idempotency-Key', () => {
   }
 
   async function decisionsOf(id: string): Promise<Array<{ action: string; actor: string; reason: string }>> {
-    return query(app.db, `SELECT action, actor, reason FROM audit_log WHERE target_id = $1 ORDER BY id`, [id]);
+    return query(
+      app.shards.forTransfer(id).store,
+      `SELECT action, actor, reason FROM audit_log WHERE target_id = $1 ORDER BY id`,
+      [id],
+    );
   }
 
   const answer = (res: LightMyRequestResponse) => ({ status: res.statusCode, body: res.json<unknown>() });

@@ -1,15 +1,16 @@
 import net from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../../db/store';
+import type { ShardSet } from '../../db/shards';
 import { buildApp } from '../../api/app';
 import { checkLedgerInvariants } from '../../domain/invariants';
+import { shardOfId } from '../../domain/shards';
 import { createWallet, expectProblem, FINANCE, getWallet, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
-import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestShards, testConfig, uniqueTaskQueue } from '../support/env';
 import { startTransferWorker, type RunningWorker } from '../support/transfer-worker';
-import { eventually, journalEntriesOf } from '../support/wallets';
-import { fund, getTransfer, postTransfer, walletPair, type TransferJson } from './helpers';
+import { eventually, journalEntriesOf, walletStore } from '../support/wallets';
+import { fund, getTransfer, ownerOnShardDatabase, postTransfer, walletPair, type TransferJson } from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -20,11 +21,11 @@ describe('transfer early answer and history shape', () => {
   const env = { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('answer') };
   let app: FastifyInstance;
   let worker: RunningWorker;
-  let ds: Store;
+  let shards: ShardSet;
   let client: Client;
 
   beforeAll(async () => {
-    ds = await createTestStore();
+    shards = await createTestShards();
     client = await connectTemporalClient();
     worker = await startTransferWorker(testConfig(env));
     app = await buildApp({ config: testConfig(env), logger: false });
@@ -33,9 +34,9 @@ describe('transfer early answer and history shape', () => {
   afterAll(async () => {
     await app?.close();
     await worker?.stop();
-    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
+    for (const db of shards?.all ?? []) expect(await checkLedgerInvariants(db.store.sql)).toEqual([]);
     await client?.connection.close();
-    await ds?.close();
+    await shards?.close();
   });
 
   const twoWallets = (balance: number) => walletPair(app, balance);
@@ -56,7 +57,11 @@ describe('transfer early answer and history shape', () => {
 
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0, available: 100 });
     expect(
-      await query(ds, `SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`, [transferId]),
+      await query(
+        shards.forTransfer(transferId).store,
+        `SELECT 1 FROM holds WHERE transfer_id = $1 AND status <> 'released'`,
+        [transferId],
+      ),
     ).toEqual([]);
     const transfer = await getTransfer(app, transferId);
     expect(transfer).toMatchObject({ status: 'REJECTED', failure: { step: 'reserve', code: 'INSUFFICIENT_FUNDS' } });
@@ -192,7 +197,7 @@ describe('transfer early answer and history shape', () => {
       const res = await postTransfer(silentApp, body, { key });
       expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
       const rows = await query<{ id: string; status: string }>(
-        ds,
+        walletStore(shards, from.id),
         `SELECT id, status FROM transfers WHERE idempotency_key = $1`,
         [key],
       );
@@ -202,7 +207,7 @@ describe('transfer early answer and history shape', () => {
       const replay = await postTransfer(app, body, { key, waitSeconds: 20 });
       expect(replay.statusCode).toBe(200);
       expect(replay.json<TransferJson>()).toMatchObject({ id: rows[0]!.id, status: 'COMPLETED' });
-      expect(await journalEntriesOf(ds, rows[0]!.id)).toBe(1);
+      expect(await journalEntriesOf(shards, rows[0]!.id)).toBe(1);
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 850, held: 0 });
     } finally {
       await silentApp.close();
@@ -227,20 +232,23 @@ describe('transfer early answer and history shape', () => {
       .map((e) => e.userMetadata?.summary?.data)
       .filter((d): d is Uint8Array => d instanceof Uint8Array)
       .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as string);
+    // each names where it ran: the logical shard and its database (one shard: a same-shard transfer)
+    const where = `on shard ${shardOfId(from.id)} (${shards.forWallet(from.id).name})`;
     expect(summaries).toEqual(
       expect.arrayContaining([
-        `reserve 1.25 EUR on wallet ${from.id}`,
-        'book 1.25 EUR in the accounting book',
-        `post 1.25 EUR from ${from.id} to ${to.id}`,
-        'notify sender and receiver',
+        `reserve 1.25 EUR on wallet ${from.id} ${where}`,
+        `book 1.25 EUR in the accounting book (${shards.accounting.name})`,
+        `post 1.25 EUR from ${from.id} to ${to.id} ${where}`,
+        `notify sender and receiver ${where}`,
       ]),
     );
   });
 
   it('gives 50 identical concurrent POSTs one transfer, 20 times over, never a 5xx', async () => {
-    const from = await createWallet(app);
+    const owner = ownerOnShardDatabase(0);
+    const from = await createWallet(app, 'EUR', owner);
     await fund(app, from.id, 100_000);
-    const to = await createWallet(app);
+    const to = await createWallet(app, 'EUR', owner);
     const body = { fromWalletId: from.id, toWalletId: to.id, amount: 10 };
     for (let round = 0; round < 20; round++) {
       const key = uniqueKey(`burst-${round}`);
@@ -251,18 +259,22 @@ describe('transfer early answer and history shape', () => {
       const ids = new Set(answers.map((r) => r.json<TransferJson>().id));
       expect(ids.size).toBe(1);
     }
+    const sender = walletStore(shards, from.id);
     const rows: Array<{ n: number }> = await query(
-      ds,
+      sender,
       `SELECT count(*)::int AS n FROM transfers WHERE from_wallet_id = $1`,
       [from.id],
     );
     expect(rows[0]!.n).toBe(20);
     // every one of them completes once
-    const ids: Array<{ id: string }> = await query(ds, `SELECT id FROM transfers WHERE from_wallet_id = $1`, [from.id]);
+    const ids: Array<{ id: string }> = await query(sender, `SELECT id FROM transfers WHERE from_wallet_id = $1`, [
+      from.id,
+    ]);
     for (const { id } of ids) {
       await client.workflow.getHandle(`transfer-${id}`).result();
-      expect(await journalEntriesOf(ds, id)).toBe(1);
+      expect(await journalEntriesOf(shards, id)).toBe(1);
     }
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100_000 - 200, held: 0 });
-  });
+    // 1,000 requests and 20 sagas: on a busy machine (the suite's files in parallel) longer than the default 60 s
+  }, 120_000);
 });

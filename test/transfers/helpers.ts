@@ -1,5 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { shardOfOwner } from '../../domain/shards';
 import { ADMIN, createWallet, customer, postDeposit, uniqueKey } from '../api/helpers';
+import { testConfig } from '../support/env';
 import { authHeaders, type TestCaller } from '../support/auth';
 import { query } from '../support/sql';
 
@@ -65,10 +67,55 @@ export async function fund(app: FastifyInstance, walletId: string, amount: numbe
   if (res.statusCode !== 201) throw new Error(`deposit failed: ${res.statusCode} ${res.body}`);
 }
 
-/** A sender's wallet funded with `balance` (none when 0) and an empty receiver's wallet, of two new customers. */
-export async function walletPair(app: FastifyInstance, balance: number) {
-  const from = await createWallet(app);
-  const to = await createWallet(app);
+/**
+ * The prefix of the replay fixtures of the saga's cross-shard path (the cross-shard patch), recorded by
+ * cross-shard.test.ts and replayed by replay.test.ts.
+ */
+export const CROSS_SHARD_FIXTURES = 'v2.2-cross-shard';
+
+/** How many wallet shard databases this run has (TEST_WALLET_SHARDS). */
+export function databaseCount(): number {
+  return testConfig().shardDatabaseUrls.length;
+}
+
+/**
+ * A new owner id whose logical shard lives on database `index` (by SHARD_MAP; the last database when the run
+ * has fewer), and not on any of the logical shards in `avoid`: e.g. two owners on two logical shards of
+ * two databases for a cross-database transfer.
+ */
+export function ownerOnShardDatabase(index: number, prefix = 'owner', avoid: number[] = []): string {
+  const { shardMap } = testConfig();
+  const wanted = Math.min(index, databaseCount() - 1);
+  for (;;) {
+    const owner = uniqueKey(prefix);
+    const shard = shardOfOwner(owner);
+    if (shardMap[shard] === wanted && !avoid.includes(shard)) return owner;
+  }
+}
+
+/**
+ * A new owner id on logical shard `shard`: with shard 0 a transfer id is the same whether or not the
+ * caller's API mints it with the sender's shard (domain/ids.ts transferIdFor keeps shard 0's plain id).
+ */
+export function ownerOnShard(shard: number, prefix = 'owner'): string {
+  for (;;) {
+    const owner = uniqueKey(prefix);
+    if (shardOfOwner(owner) === shard) return owner;
+  }
+}
+
+/**
+ * A sender's wallet funded with `balance` (none when 0) and an empty receiver's wallet. By default both of
+ * one new customer: one logical shard, so the transfer is SAME-SHARD (one journal entry). `crossShard`:
+ * two new customers on two logical shards, a transfer through the clearing accounts. Either way on
+ * database 0, so the rows the API writes and those the saga writes are on one database whether or not
+ * the API routes by shard yet (the cross-database legs are proved in cross-shard.test.ts).
+ */
+export async function walletPair(app: FastifyInstance, balance: number, opts: { crossShard?: boolean } = {}) {
+  const owner = ownerOnShardDatabase(0);
+  const receiver = opts.crossShard ? ownerOnShardDatabase(0, 'owner', [shardOfOwner(owner)]) : owner;
+  const from = await createWallet(app, 'EUR', owner);
+  const to = await createWallet(app, 'EUR', receiver);
   if (balance > 0) await fund(app, from.id, balance);
   return { from, to };
 }

@@ -34,8 +34,10 @@ describe('notify step', () => {
 
   /** A transfer taken through the real reserve and ledger steps (no saga), so the books stay consistent. */
   async function postedTransfer() {
-    const from = await makeWallet(ds, { balance: 1_000n });
-    const to = await makeWallet(ds);
+    // one customer's two wallets: a same-shard transfer, both parties in this database
+    const ownerId = `notify-${randomUUID()}`;
+    const from = await makeWallet(ds, { balance: 1_000n, ownerId });
+    const to = await makeWallet(ds, { ownerId });
     const id = randomUUID();
     await query(
       ds,

@@ -1,7 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HISTORIES_DIR, RECORDED_VERSION, replayRecordedHistories } from '../support/histories';
-import { COMPENSATE_FROM_THE_BOOKS_PATCH, DURABLE_DECISION_PATCH } from '../../workflows/transfer-saga';
+import {
+  COMPENSATE_FROM_THE_BOOKS_PATCH,
+  CROSS_SHARD_PATCH,
+  DURABLE_DECISION_PATCH,
+} from '../../workflows/transfer-saga';
+import { CROSS_SHARD_FIXTURES } from './helpers';
 import { SAGA_V2_PATCH } from '../../workflows/transfer';
 
 /**
@@ -10,7 +15,9 @@ import { SAGA_V2_PATCH } from '../../workflows/transfer';
  * non-determinism error. The unprefixed files are Saga v1 (recorded before the `saga-v2` patch: they
  * take the v1 path), the `v2-` ones Saga v2. `RECORD_HISTORIES=1 npx jest test/transfers/saga` rewrites
  * the files of the current version (RECORDED_VERSION); a change to the command sequence ships behind a new patch id with fixtures of its own,
- * and the older files stay as they are.
+ * and the older files stay as they are. The `v2.2-cross-shard-` ones are transfers between two logical shards
+ * (the cross-shard patch), recorded by `RECORD_HISTORIES=1 npx jest test/transfers/cross-shard`: completed,
+ * returned (the receiving shard refused the credit) and waited-for-store (the receiver's database was down).
  */
 describe('transfer workflow replay', () => {
   const files = fs
@@ -37,6 +44,7 @@ describe('transfer workflow replay', () => {
           'parked-then-cancelled',
           'parked-deadline-passed',
         ].flatMap((name) => [`v2-${name}.json`, `${RECORDED_VERSION}-${name}.json`]),
+        ...['completed', 'returned', 'waited-for-store'].map((name) => `${CROSS_SHARD_FIXTURES}-${name}.json`),
       ]),
     );
   });
@@ -47,7 +55,7 @@ describe('transfer workflow replay', () => {
     expect(replayed).toBe(files.length);
   });
 
-  it('takes the path each history was recorded on: v1 without patches, v2 with saga-v2 only, v2.1 with the later patches where the scenario reaches them', () => {
+  it('takes the path each history was recorded on: v1 without patches, v2 with saga-v2 only, v2.1 with the later patches where the scenario reaches them, cross-shard ones with the cross-shard patch', () => {
     const patchesOf = (file: string) => {
       const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
         events: Array<{
@@ -73,15 +81,17 @@ describe('transfer workflow replay', () => {
     for (const file of files) {
       const name = path.basename(file, '.json');
       const scenario = name.replace(/^v2(\.1)?-/, '');
-      const expected = name.startsWith(`${RECORDED_VERSION}-`)
-        ? [
-            SAGA_V2_PATCH,
-            ...(decides.includes(scenario) ? [DURABLE_DECISION_PATCH] : []),
-            ...(compensates.includes(scenario) ? [COMPENSATE_FROM_THE_BOOKS_PATCH] : []),
-          ]
-        : name.startsWith('v2-')
-          ? [SAGA_V2_PATCH]
-          : [];
+      const expected = name.startsWith(`${CROSS_SHARD_FIXTURES}-`)
+        ? [SAGA_V2_PATCH, CROSS_SHARD_PATCH]
+        : name.startsWith(`${RECORDED_VERSION}-`)
+          ? [
+              SAGA_V2_PATCH,
+              ...(decides.includes(scenario) ? [DURABLE_DECISION_PATCH] : []),
+              ...(compensates.includes(scenario) ? [COMPENSATE_FROM_THE_BOOKS_PATCH] : []),
+            ]
+          : name.startsWith('v2-')
+            ? [SAGA_V2_PATCH]
+            : [];
       expect({ file, patches: patchesOf(file).sort() }).toEqual({ file, patches: expected.sort() });
     }
   });

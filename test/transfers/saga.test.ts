@@ -1,18 +1,26 @@
 import { execFile } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../../db/store';
+import type { ShardSet } from '../../db/shards';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { NOTIFICATION_STREAM } from '../../domain/transfers/notify';
 import { ADMIN, createWallet, FINANCE, getWallet, uniqueKey } from '../api/helpers';
 import { authHeaders } from '../support/auth';
-import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestShards, testConfig, uniqueTaskQueue } from '../support/env';
 import { recordHistory, RECORDED_VERSION } from '../support/histories';
 import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '../support/transfer-worker';
-import { eventually, journalEntriesOf } from '../support/wallets';
+import { eventually, journalEntriesOf, walletStore } from '../support/wallets';
 import { buildApp } from '../../api/app';
 import { findTemporalCli } from '../../scripts/temporal-cli';
-import { fund, getTransfer, postTransfer, walletPair, waitForStatus, type TransferJson } from './helpers';
+import {
+  fund,
+  getTransfer,
+  ownerOnShardDatabase,
+  postTransfer,
+  walletPair,
+  waitForStatus,
+  type TransferJson,
+} from './helpers';
 import { query } from '../support/sql';
 
 /**
@@ -30,11 +38,11 @@ describe('transfer saga', () => {
   let shortDeadlineApp: FastifyInstance;
   let worker: RunningWorker;
   let accounting: SwitchableAccounting | undefined;
-  let ds: Store;
+  let shards: ShardSet;
   let client: Client;
 
   beforeAll(async () => {
-    ds = await createTestStore();
+    shards = await createTestShards();
     client = await connectTemporalClient();
     worker = await startTransferWorker(testConfig(env), {
       accounting: (book) => (accounting = new SwitchableAccounting(book)),
@@ -56,17 +64,20 @@ describe('transfer saga', () => {
     await parkingApp?.close();
     await shortDeadlineApp?.close();
     await worker?.stop();
-    if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
+    for (const db of shards?.all ?? []) expect(await checkLedgerInvariants(db.store.sql)).toEqual([]);
     await client?.connection.close();
-    await ds?.close();
+    await shards?.close();
   });
 
   const twoWallets = (balance: number) => walletPair(app, balance);
+  /** The database of a transfer's rows (its sender's): its hold, its audit rows, its notifications. */
+  const transferDb = (transferId: string) => shards.forTransfer(transferId).store;
 
   async function accountingRows(transferId: string) {
-    const [booking] = await query(ds, `SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
+    const book = shards.accounting.store;
+    const [booking] = await query(book, `SELECT status FROM accounting_bookings WHERE transfer_id = $1`, [transferId]);
     const lines: Array<{ kind: string; amount: string }> = await query(
-      ds,
+      book,
       `SELECT kind, amount::text FROM accounting_lines WHERE transfer_id = $1 ORDER BY id`,
       [transferId],
     );
@@ -94,7 +105,7 @@ describe('transfer saga', () => {
 
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 8_750, held: 0, available: 8_750 });
     expect(await getWallet(app, to.id)).toMatchObject({ balance: 1_250, held: 0, available: 1_250 });
-    expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
+    expect(await journalEntriesOf(shards, transfer.id)).toBe(1);
     expect(await accountingRows(transfer.id)).toEqual({
       status: 'booked',
       lines: [
@@ -104,7 +115,7 @@ describe('transfer saga', () => {
     });
 
     const notes: Array<{ kind: string; wallet_id: string; published: boolean }> = await query(
-      ds,
+      transferDb(transfer.id),
       `SELECT kind, wallet_id, published_at IS NOT NULL AS published FROM notifications WHERE transfer_id = $1 ORDER BY kind`,
       [transfer.id],
     );
@@ -143,10 +154,10 @@ describe('transfer saga', () => {
     expect(await getWallet(app, from.id)).toMatchObject({ balance: 100, held: 0 });
     expect(await getWallet(app, to.id)).toMatchObject({ balance: 0 });
     // a tombstone at most: no late attempt of the reserve can hold the money afterwards
-    expect(await query(ds, `SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id])).toEqual([
-      { status: 'released' },
-    ]);
-    expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
+    expect(
+      await query(transferDb(transfer.id), `SELECT status FROM holds WHERE transfer_id = $1`, [transfer.id]),
+    ).toEqual([{ status: 'released' }]);
+    expect(await journalEntriesOf(shards, transfer.id)).toBe(0);
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-rejected-insufficient-funds`);
   });
 
@@ -179,7 +190,7 @@ describe('transfer saga', () => {
         { kind: 'reversal', amount: '700' },
       ],
     });
-    expect(await journalEntriesOf(ds, transfer.id)).toBe(0);
+    expect(await journalEntriesOf(shards, transfer.id)).toBe(0);
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-cancelled-receiver-frozen`);
   });
 
@@ -237,7 +248,7 @@ describe('transfer saga', () => {
       expect(done.failure).toBeNull();
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 1_700, held: 0 });
       expect(await getWallet(app, to.id)).toMatchObject({ balance: 300 });
-      expect(await journalEntriesOf(ds, transfer.id)).toBe(1);
+      expect(await journalEntriesOf(shards, transfer.id)).toBe(1);
       await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-parked-then-retried`);
     });
 
@@ -282,10 +293,12 @@ describe('transfer saga', () => {
       const appliedRetry = applied === answers[0];
       const done = await waitForStatus(app, transfer.id, appliedRetry ? 'COMPLETED' : 'CANCELLED');
       expect(await getWallet(app, from.id)).toMatchObject({ balance: appliedRetry ? 1_750 : 2_000, held: 0 });
-      expect(await journalEntriesOf(ds, done.id)).toBe(appliedRetry ? 1 : 0);
-      const audit: Array<{ action: string }> = await query(ds, `SELECT action FROM audit_log WHERE target_id = $1`, [
-        transfer.id,
-      ]);
+      expect(await journalEntriesOf(shards, done.id)).toBe(appliedRetry ? 1 : 0);
+      const audit: Array<{ action: string }> = await query(
+        transferDb(transfer.id),
+        `SELECT action FROM audit_log WHERE target_id = $1`,
+        [transfer.id],
+      );
       expect(audit).toEqual([{ action: appliedRetry ? 'transfer.retry' : 'transfer.cancel' }]);
     });
 
@@ -331,7 +344,7 @@ describe('transfer saga', () => {
       });
       expect(await getWallet(app, from.id)).toMatchObject({ balance: 2_000, held: 0 });
       const audit: Array<{ actor: string; action: string; request_id: string }> = await query(
-        ds,
+        transferDb(transfer.id),
         `SELECT actor, action, request_id FROM audit_log WHERE target_id = $1`,
         [transfer.id],
       );
@@ -343,9 +356,10 @@ describe('transfer saga', () => {
       const late = await update('retry', { actor: 'cli-user', reason: 'changed my mind' });
       expect(late.status).not.toBe(0);
       expect(late.output).toContain('workflow execution already completed');
-      expect(await query(ds, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id])).toEqual([
-        { n: 1 },
-      ]);
+      const trail = transferDb(transfer.id);
+      expect(
+        await query(trail, `SELECT count(*)::int AS n FROM audit_log WHERE target_id = $1`, [transfer.id]),
+      ).toEqual([{ n: 1 }]);
     });
 
     it('cancels a parked transfer by itself when nobody decides before the deadline', async () => {
@@ -394,7 +408,7 @@ describe('transfer saga', () => {
     expect(bodies.size).toBe(1);
     const burstTransfer = burst[0]!.json<TransferJson>();
     expect(burstTransfer.status).toBe('COMPLETED');
-    expect(await journalEntriesOf(ds, burstTransfer.id)).toBe(1);
+    expect(await journalEntriesOf(shards, burstTransfer.id)).toBe(1);
     const runs: string[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = "${burstTransfer.workflowId}"` }))
       runs.push(wf.runId);
@@ -407,9 +421,11 @@ describe('transfer saga', () => {
   });
 
   it('lets exactly 33 of 50 concurrent transfers of 30 through from a wallet holding 1000', async () => {
-    const from = await createWallet(app);
+    // one customer's wallets: same-shard transfers (one journal entry each)
+    const owner = ownerOnShardDatabase(0);
+    const from = await createWallet(app, 'EUR', owner);
     await fund(app, from.id, 1_000);
-    const receivers = await Promise.all(Array.from({ length: 5 }, () => createWallet(app)));
+    const receivers = await Promise.all(Array.from({ length: 5 }, () => createWallet(app, 'EUR', owner)));
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         postTransfer(app, { fromWalletId: from.id, toWalletId: receivers[i % 5]!.id, amount: 30 }, { waitSeconds: 30 }),
@@ -430,7 +446,7 @@ describe('transfer saga', () => {
     expect(sender.balance + received.reduce((sum, w) => sum + w.balance, 0)).toBe(1_000);
     // the balance after every line of the sender stayed within [0, 1000]
     const after: Array<{ min: string; max: string }> = await query(
-      ds,
+      walletStore(shards, from.id),
       `SELECT min(balance_after)::text AS min, max(balance_after)::text AS max FROM ledger_lines WHERE wallet_id = $1`,
       [from.id],
     );

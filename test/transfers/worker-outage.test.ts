@@ -9,6 +9,7 @@ import { getWallet } from '../../domain/wallets';
 import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { killWorker, spawnWorker, stopWorker, type WorkerProcess } from '../support/worker-process';
+import { ownerOnShardDatabase } from './helpers';
 
 /**
  * Waiting for a worker is not failing: a step's budget counts its failed attempts, so an outage of
@@ -56,15 +57,18 @@ describe('an outage of every worker', () => {
     );
 
   it('parks nothing: the transfers in flight complete when a worker returns', async () => {
-    const senders = await Promise.all([1, 2, 3].map(() => makeWallet(ds, { balance: 10_000n })));
-    const receiver = await makeWallet(ds);
+    // one customer's wallets on database 0 (same-shard transfers, rows where ds and the API's startTransfer look)
+    const ownerId = ownerOnShardDatabase(0);
+    const senders = await Promise.all([1, 2, 3].map(() => makeWallet(ds, { balance: 10_000n, ownerId })));
+    const receiver = await makeWallet(ds, { ownerId });
     const first = spawnWorker(config, 'before-outage');
     workers.push(first);
     await first.identity;
 
     // One transfer is caught mid-step: its accounting waits on the sender's booking lock when the
     // last worker dies.
-    const blocker = new PgClient({ connectionString: config.DATABASE_URL });
+    // (advisory locks are per database: the accounting book's)
+    const blocker = new PgClient({ connectionString: config.accountingDatabaseUrl });
     await blocker.connect();
     await blocker.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`accounting:${senders[0]!.id}`]);
     const caught = await start(senders[0]!.id, receiver.id);

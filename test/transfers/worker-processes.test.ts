@@ -9,6 +9,7 @@ import { getWallet } from '../../domain/wallets';
 import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../support/worker-process';
+import { ownerOnShardDatabase } from './helpers';
 
 /**
  * Real worker processes (the built `dist/worker/main.js`, as `npm start` and production run it)
@@ -50,11 +51,14 @@ describe('transfer workers as separate processes', () => {
       TEMPORAL_TASK_QUEUE: uniqueTaskQueue('sigkill'),
       TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS: '3',
     });
-    const from = await makeWallet(ds, { balance: 10_000n });
-    const to = await makeWallet(ds);
+    // one customer's wallets on database 0 (a same-shard transfer, rows where ds and startTransfer look)
+    const ownerId = ownerOnShardDatabase(0);
+    const from = await makeWallet(ds, { balance: 10_000n, ownerId });
+    const to = await makeWallet(ds, { ownerId });
 
     // Block the accounting step: the built-in book serialises a sender's bookings on this lock.
-    const blocker = new PgClient({ connectionString: config.DATABASE_URL });
+    // (advisory locks are per database: the accounting book's)
+    const blocker = new PgClient({ connectionString: config.accountingDatabaseUrl });
     await blocker.connect();
     await blocker.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`accounting:${from.id}`]);
     try {
@@ -114,8 +118,9 @@ describe('transfer workers as separate processes', () => {
     workers.push(...pair);
     const identities = await Promise.all(pair.map((w) => w.identity));
 
-    const from = await makeWallet(ds, { balance: 100_000n });
-    const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds)));
+    const ownerId = ownerOnShardDatabase(0);
+    const from = await makeWallet(ds, { balance: 100_000n, ownerId });
+    const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds, { ownerId })));
     const started = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n), {

@@ -12,6 +12,7 @@ import { ApplicationFailure, type Duration } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Activities, TransferSagaActivities } from '../../activities';
+import { withShard } from '../../domain/shards';
 import { TERMINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status';
 import type { FinanceDecisionRecord } from '../../domain/transfers/finance-decision';
 import { HOLD_CAPTURED } from '../../domain/transfers/refusals';
@@ -20,6 +21,8 @@ import {
   cancelUpdate,
   INVALID_DECISION,
   retryUpdate,
+  STORE_UNAVAILABLE,
+  TRANSFER_NOT_CANCELLABLE,
   TRANSFER_NOT_PARKED,
   transferAnswerUpdate,
   transferSearchAttributes,
@@ -27,14 +30,17 @@ import {
   type FinanceDecision,
   type SagaSettings,
   type TransferPayload,
+  type TransferRoute,
   type TransferView,
 } from '../../workflows/contract';
 import { transferWorkflow } from '../../workflows/transfer';
 import {
   createTimeSkippingEnv,
   createTimeSkippingWorker,
+  eventKinds,
   registerSearchAttributes,
   waitUntilWorkflowSaw,
+  type History,
 } from '../support/time-skipping';
 
 /**
@@ -43,9 +49,11 @@ import {
  * audit trail) per transfer, whose steps each test steers. The park deadline is the real 72 hours.
  */
 
-type Step = 'reserve' | 'accounting' | 'ledger';
+type Step = 'reserve' | 'accounting' | 'ledger' | 'debit' | 'credit' | 'notify';
 type HoldState = 'none' | 'active' | 'captured' | 'released';
 type BookingState = 'none' | 'booked' | 'reversed';
+/** the receiving shard's one-time decision on a cross-shard credit (incoming_transfers) */
+type IncomingState = 'none' | 'credited' | 'refused';
 
 const PARK_DEADLINE_SECONDS = 72 * 3600;
 const SETTINGS: SagaSettings = {
@@ -86,6 +94,8 @@ class Gate {
 interface StepScript {
   /** transient failures left (retryable); Infinity: unavailable until healed */
   failures: number;
+  /** calls left that find the step's database unavailable (STORE_UNAVAILABLE); Infinity: until healed */
+  storeDown?: { store: string; calls: number };
   /** a business refusal: every attempt throws a non-retryable ApplicationFailure of this type */
   refusal?: string;
   /**
@@ -95,10 +105,26 @@ interface StepScript {
   gate?: Gate;
 }
 
+/** What an activity throws when its database is down (activities/failures.ts maps db/shards.ts StoreUnavailable so). */
+function storeUnavailable(store: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: STORE_UNAVAILABLE,
+    message: `database ${store} is unavailable`,
+    details: [{ store, retryAfterSeconds: 5 }],
+  });
+}
+
 /** One transfer as the books see it, and how its steps behave. */
 class TransferBooks {
   hold: HoldState = 'none';
   booking: BookingState = 'none';
+  /** cross-shard: the debit, credit and return entries posted (each at most once), and the receiving shard's decision */
+  debitEntries = 0;
+  creditEntries = 0;
+  returnEntries = 0;
+  incoming: IncomingState = 'none';
+  /** calls of releaseReserve left that find its database unavailable */
+  releaseStoreDown = 0;
   /** every status the transfer row took, in order (written by the steps, the saga and finance decisions) */
   readonly statuses: TransferStatus[] = [];
   /** the audit trail: one row per applied finance decision, idempotent by update id */
@@ -110,6 +136,9 @@ class TransferBooks {
     reserve: { failures: 0 },
     accounting: { failures: 0 },
     ledger: { failures: 0 },
+    debit: { failures: 0 },
+    credit: { failures: 0 },
+    notify: { failures: 0 },
   };
   readonly gates: Gate[] = [];
 
@@ -139,6 +168,13 @@ class TransferBooks {
 
   heal(step: Step): this {
     this.scripts[step].failures = 0;
+    delete this.scripts[step].storeDown;
+    return this;
+  }
+
+  /** the next `calls` calls of `step` find its database `store` unavailable */
+  storeDown(step: Step, store: string, calls = Infinity): this {
+    this.scripts[step].storeDown = { store, calls };
     return this;
   }
 
@@ -164,6 +200,11 @@ class TransferBooks {
     this.count(step);
     const script = this.scripts[step];
     if (script.gate) await script.gate.pass();
+    if (script.storeDown && script.storeDown.calls > 0) {
+      script.storeDown.calls--;
+      this.log.push(`${step}:store-unavailable`);
+      throw storeUnavailable(script.storeDown.store);
+    }
     if (script.refusal) {
       this.log.push(`${step}:refused`);
       throw ApplicationFailure.nonRetryable(`${step} refused: ${script.refusal}`, script.refusal);
@@ -207,6 +248,11 @@ class FakeBooks {
     releaseReserve: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       books.count('releaseReserve');
+      if (books.releaseStoreDown > 0) {
+        books.releaseStoreDown--;
+        books.log.push('releaseReserve:store-unavailable');
+        throw storeUnavailable('db-0');
+      }
       switch (books.hold) {
         case 'captured':
           books.log.push('releaseReserve:captured');
@@ -262,9 +308,76 @@ class FakeBooks {
     },
     notify: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
-      books.count('notify');
+      await books.attempt('notify');
       books.write('COMPLETED', 'POSTED');
       books.log.push('notify:sent');
+      return 2;
+    },
+    debit: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      await books.attempt('debit');
+      if (books.hold === 'active') {
+        books.hold = 'captured';
+        books.debitEntries++;
+        books.write('DEBITED', 'ACCOUNTED');
+        books.log.push('debit:debited');
+      } else if (books.hold === 'captured') {
+        books.write('DEBITED', 'ACCOUNTED');
+        books.log.push('debit:already-debited');
+      } else {
+        books.log.push('debit:no-hold');
+        throw ApplicationFailure.nonRetryable(
+          `transfer ${t.transferId} has no active hold to capture`,
+          'INVALID_STATE',
+        );
+      }
+    },
+    credit: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      // a refusal by the receiving shard is decided once and committed (domain/transfers/cross-shard.ts)
+      const script = books.scripts.credit;
+      if (script.refusal && books.incoming === 'none') {
+        books.incoming = 'refused';
+        delete script.refusal;
+      }
+      books.count('credit');
+      if (script.gate) await script.gate.pass();
+      if (script.storeDown && script.storeDown.calls > 0) {
+        script.storeDown.calls--;
+        books.log.push('credit:store-unavailable');
+        throw storeUnavailable(script.storeDown.store);
+      }
+      if (books.incoming === 'refused') {
+        books.log.push('credit:refused');
+        throw ApplicationFailure.nonRetryable(`wallet ${t.toWalletId} is frozen`, 'WALLET_NOT_ACTIVE');
+      }
+      if (script.failures > 0) {
+        script.failures--;
+        books.log.push('credit:failed');
+        throw ApplicationFailure.retryable('credit: system unavailable', 'UNAVAILABLE');
+      }
+      if (books.incoming === 'none') {
+        books.incoming = 'credited';
+        books.creditEntries++;
+        books.log.push('credit:credited');
+      } else {
+        books.log.push('credit:already-credited');
+      }
+      books.write('POSTED', 'DEBITED');
+    },
+    returnTransfer: async (t: TransferPayload, failure: { code: string; reason: string }) => {
+      const books = this.of(t.transferId);
+      books.count('returnTransfer');
+      if (books.debitEntries === 0) throw ApplicationFailure.nonRetryable('no debit to return', 'INVALID_STATE');
+      if (books.returnEntries === 0) books.returnEntries++;
+      books.log.push(`returnTransfer:${failure.code}`);
+      books.write('RETURNED');
+    },
+    notifyCrossShard: async (t: TransferPayload) => {
+      const books = this.of(t.transferId);
+      await books.attempt('notify');
+      books.write('COMPLETED', 'POSTED');
+      books.log.push('notifyCrossShard:sent');
       return 2;
     },
     recordTransferState: async (change) => {
@@ -294,17 +407,24 @@ type TransferHandle = WorkflowHandle<typeof transferWorkflow>;
 interface StartOptions {
   settings?: Partial<SagaSettings>;
   workflowTaskTimeout?: Duration;
+  /** between two logical shards (5 → 900, on db-0 and db-1): debit and credit instead of the ledger */
+  crossShard?: boolean;
 }
+
+const SENDER_SHARD = 5;
+const RECEIVER_SHARD = 900;
+const ROUTE: TransferRoute = { fromDatabase: 'db-0', toDatabase: 'db-1', accountingDatabase: 'accounting' };
 
 let seq = 0;
 
 /** A new transfer and its books, not started yet: script the books, then start it. */
-function newTransfer(): { transfer: TransferPayload; books: TransferBooks } {
+function newTransfer(opts: Pick<StartOptions, 'crossShard'> = {}): { transfer: TransferPayload; books: TransferBooks } {
   const transferId = `tr-${++seq}-${randomUUID().slice(0, 8)}`;
   const transfer: TransferPayload = {
     transferId,
-    fromWalletId: 'wallet-alice',
-    toWalletId: 'wallet-bob',
+    // ids from before sharding are shard 0, both of them: a same-shard transfer
+    fromWalletId: opts.crossShard ? withShard(randomUUID(), SENDER_SHARD) : 'wallet-alice',
+    toWalletId: opts.crossShard ? withShard(randomUUID(), RECEIVER_SHARD) : 'wallet-bob',
     amountMinor: '2500',
     currency: 'EUR',
     description: 'rent',
@@ -314,7 +434,9 @@ function newTransfer(): { transfer: TransferPayload; books: TransferBooks } {
 
 function startOptions(transfer: TransferPayload, opts: StartOptions = {}) {
   return {
-    args: [{ transfer, settings: { ...SETTINGS, ...opts.settings } }] as [Parameters<typeof transferWorkflow>[0]],
+    args: [{ transfer, settings: { ...SETTINGS, ...opts.settings }, ...(opts.crossShard ? { route: ROUTE } : {}) }] as [
+      Parameters<typeof transferWorkflow>[0],
+    ],
     taskQueue: worker.options.taskQueue,
     workflowId: `transfer-${transfer.transferId}`,
     workflowTaskTimeout: opts.workflowTaskTimeout,
@@ -326,7 +448,7 @@ async function startTransfer(
   script: (books: TransferBooks) => void = () => {},
   opts: StartOptions = {},
 ): Promise<{ handle: TransferHandle; books: TransferBooks; transfer: TransferPayload }> {
-  const { transfer, books: transferBooks } = newTransfer();
+  const { transfer, books: transferBooks } = newTransfer(opts);
   script(transferBooks);
   const handle = await env.client.workflow.start(transferWorkflow, startOptions(transfer, opts));
   started.push(handle);
@@ -896,5 +1018,291 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       expect(b.attempts.ledger).toBeUndefined();
       expect(b.rowStatus).toBe('CANCELLED');
     });
+  });
+});
+
+// ------------------------------------------------------------------ cross-shard transfers and store outages
+
+function decoded(data: Uint8Array | null | undefined): unknown {
+  return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+}
+
+/** The patch ids a history recorded (core_patch markers). */
+function patchesOf(history: History): string[] {
+  return (history.events ?? [])
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map(
+      (e) =>
+        (decoded(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data) as { id: string }).id,
+    );
+}
+
+/** The summaries of the local activities (and timers) a history recorded, in order. */
+function summariesOf(history: History): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const summary = decoded(e.userMetadata?.summary?.data);
+    return typeof summary === 'string' ? [summary] : [];
+  });
+}
+
+/** Every value the history upserted for a search attribute, in order (null: removed). */
+function upsertsOf(history: History, name: string): unknown[] {
+  return (history.events ?? []).flatMap((e) => {
+    const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    if (!fields || !(name in fields)) return [];
+    const value = decoded(fields[name]?.data);
+    return [Array.isArray(value) ? (value[0] ?? null) : (value ?? null)];
+  });
+}
+
+describe('a cross-shard transfer (time-skipping test server, stubbed activities)', () => {
+  it('goes reserve → accounting → debit → credit → notify behind the cross-shard patch, each step summary naming its shard and database', async () => {
+    const { handle, books: b, transfer } = await startTransfer(() => {}, { crossShard: true });
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+    expect(result.steps).toEqual({
+      reserve: 'done',
+      accounting: 'done',
+      debit: 'done',
+      credit: 'done',
+      notify: 'done',
+    });
+    expect(b.log).toEqual([
+      'reserve:held',
+      'accounting:booked',
+      'debit:debited',
+      'credit:credited',
+      'notifyCrossShard:sent',
+    ]);
+    expect(b.statuses).toEqual(['RESERVED', 'ACCOUNTED', 'DEBITED', 'POSTED', 'COMPLETED']);
+    expect(b.attempts.ledger).toBeUndefined();
+    expect([b.debitEntries, b.creditEntries]).toEqual([1, 1]);
+
+    const history = await handle.fetchHistory();
+    expect(patchesOf(history)).toEqual(expect.arrayContaining(['saga-v2', 'cross-shard']));
+    const { fromWalletId: from, toWalletId: to } = transfer;
+    expect(summariesOf(history)).toEqual([
+      `reserve 25.00 EUR on wallet ${from} on shard ${SENDER_SHARD} (db-0)`,
+      'book 25.00 EUR in the accounting book (accounting)',
+      `debit 25.00 EUR from wallet ${from} on shard ${SENDER_SHARD} (db-0)`,
+      `credit 25.00 EUR to wallet ${to} on shard ${RECEIVER_SHARD} (db-1)`,
+      `notify the sender on shard ${SENDER_SHARD} (db-0) and the receiver on shard ${RECEIVER_SHARD} (db-1)`,
+    ]);
+    // nothing was down: no timer, no WaitingOnStore
+    expect(eventKinds(history)).not.toContain('timerStarted');
+    expect(upsertsOf(history, 'WaitingOnStore')).toEqual([]);
+  });
+
+  it('a same-shard transfer never reaches the cross-shard patch: one ledger entry, the command sequence recorded before', async () => {
+    const { handle, books: b } = await startTransfer();
+    expect((await handle.result()).status).toBe('COMPLETED');
+    expect(b.log).toEqual(['reserve:held', 'accounting:booked', 'ledger:posted', 'notify:sent']);
+    expect(patchesOf(await handle.fetchHistory())).toEqual(['saga-v2']);
+  });
+
+  it('a credit the receiving shard refuses for good: booking reversed, money returned, RETURNED (never CANCELLED), the hold never released', async () => {
+    const { handle, books: b } = await startTransfer((tb) => tb.refuse('credit', 'WALLET_NOT_ACTIVE'), {
+      crossShard: true,
+    });
+    const result = await handle.result();
+    expect(result).toMatchObject({
+      status: 'RETURNED',
+      failure: { step: 'credit', code: 'WALLET_NOT_ACTIVE' },
+      parked: null,
+    });
+    expect(result.steps).toMatchObject({ debit: 'compensated', credit: 'failed', accounting: 'compensated' });
+    expect(b.log).toEqual([
+      'reserve:held',
+      'accounting:booked',
+      'debit:debited',
+      'credit:refused',
+      'reverseAccounting:reversed',
+      'returnTransfer:WALLET_NOT_ACTIVE',
+    ]);
+    expect(b.attempts.credit).toBe(1); // a refusal is final
+    expect(b.attempts.releaseReserve).toBeUndefined();
+    expect([b.debitEntries, b.creditEntries, b.returnEntries]).toEqual([1, 0, 1]);
+    expect(b.statuses).not.toContain('CANCELLED');
+    expect(b.rowStatus).toBe('RETURNED');
+  });
+
+  it('a credit that spent its budget parks; finance cannot cancel it (TRANSFER_NOT_CANCELLABLE), a retry delivers it', async () => {
+    const { handle, books: b } = await startTransfer((tb) => tb.fail('credit'), { crossShard: true });
+    const parked = await waitForStatus(handle, 'NEEDS_ATTENTION');
+    expect(parked).toMatchObject({
+      parked: { step: 'credit' },
+      failure: { step: 'credit', code: 'STEP_RETRIES_EXHAUSTED' },
+    });
+
+    const refused = await handle.executeUpdate(cancelUpdate, { args: [decision('customer changed their mind')] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refusalTypeOf(refused)).toBe(TRANSFER_NOT_CANCELLABLE);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toContain(
+      'the debit is posted: the transfer can only go forward',
+    );
+    expect(await handle.query(transferStatusQuery)).toMatchObject({ status: 'NEEDS_ATTENTION', decisions: [] });
+
+    b.heal('credit');
+    const retried = await handle.executeUpdate(retryUpdate, { args: [decision('receiving shard is back')] });
+    expect(retried.status).toBe('DEBITED');
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+    expect(b.audit).toEqual([expect.objectContaining({ kind: 'retry', parkedStep: 'credit', status: 'DEBITED' })]);
+    expect([b.debitEntries, b.creditEntries, b.returnEntries]).toEqual([1, 1, 0]);
+    expect(b.attempts.releaseReserve).toBeUndefined();
+    expect(b.attempts.reverseAccounting).toBeUndefined();
+    expect(b.statuses).not.toContain('CANCELLED');
+  });
+
+  it("a parked credit's deadline cancels nothing: the credit is tried again, and lands once it can", async () => {
+    const { handle, books: b } = await startTransfer((tb) => tb.fail('credit'), { crossShard: true });
+    await waitForStatus(handle, 'NEEDS_ATTENTION');
+    b.heal('credit');
+    const result = await handle.result(); // the 72 hours are skipped
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null, decisions: [] });
+    expect(b.statuses).toEqual([
+      'RESERVED',
+      'ACCOUNTED',
+      'DEBITED',
+      'NEEDS_ATTENTION',
+      'DEBITED',
+      'POSTED',
+      'COMPLETED',
+    ]);
+    expect(b.attempts.credit).toBe(3);
+    expect([b.debitEntries, b.creditEntries]).toEqual([1, 1]);
+    expect(b.attempts.releaseReserve).toBeUndefined();
+  });
+
+  it('a cancel of the workflow after the debit changes nothing: the credit runs on to COMPLETED', async () => {
+    let gate!: Gate;
+    const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('credit')), {
+      ...CANCEL_MID_STEP,
+      crossShard: true,
+    });
+    await gate.entered;
+    await handle.cancel();
+    await waitUntilWorkflowSaw(handle, 'workflowExecutionCancelRequested');
+    gate.release();
+    const { view, closedAs } = await closing(handle);
+    expect(view).toMatchObject({ status: 'COMPLETED', failure: null });
+    expect(closedAs).toBe('COMPLETED');
+    expect(b.attempts.releaseReserve).toBeUndefined();
+    expect(b.creditEntries).toBe(1);
+  });
+
+  it('finance cancels a parked debit whose late attempt had posted: the captured hold sends it forward through the credit to COMPLETED', async () => {
+    let gate!: Gate;
+    const { handle, books: b } = await startTransfer((tb) => (gate = tb.block('debit')), { crossShard: true });
+    expect((await waitForStatus(handle, 'NEEDS_ATTENTION')).parked).toMatchObject({ step: 'debit' });
+    gate.release(); // the abandoned debit attempts commit now
+    await until('the late debit captured the hold', () => b.hold === 'captured');
+
+    const answer = await handle.executeUpdate(cancelUpdate, { args: [decision('debit looks stuck')] });
+    expect(answer).toMatchObject({ status: 'COMPLETED', failure: null });
+    expect(b.log).toEqual(expect.arrayContaining(['releaseReserve:captured', 'credit:credited']));
+    expect([b.debitEntries, b.creditEntries]).toEqual([1, 1]);
+    expect(b.attempts.reverseAccounting).toBeUndefined();
+    expect(b.statuses).not.toContain('CANCELLED');
+    expect(b.rowStatus).toBe('COMPLETED');
+  });
+
+  it('after a worker died between the credit and its result: the next worker runs the credit again, which lands once', async () => {
+    const { transfer, books: b } = newTransfer({ crossShard: true });
+    // what the dead worker had committed: held, booked, debited and credited, the row still DEBITED
+    Object.assign(b, { hold: 'captured', booking: 'booked', debitEntries: 1, incoming: 'credited', creditEntries: 1 });
+    b.write('DEBITED');
+    const taskQueue = `no-worker-yet-${randomUUID()}`;
+    const handle = await env.client.workflow.start(transferWorkflow, {
+      ...startOptions(transfer, { crossShard: true }),
+      taskQueue,
+    });
+    started.push(handle);
+    const late = await createTimeSkippingWorker(env, { activities: books.activities, taskQueue });
+    const result = await late.runUntil(handle.result());
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null });
+    expect(b.log).toEqual([
+      'reserve:already-held',
+      'accounting:already-booked',
+      'debit:already-debited',
+      'credit:already-credited',
+      'notifyCrossShard:sent',
+    ]);
+    expect([b.debitEntries, b.creditEntries]).toEqual([1, 1]);
+    expect(b.rowStatus).toBe('COMPLETED');
+  });
+});
+
+describe('an unavailable database (time-skipping test server, stubbed activities)', () => {
+  it("the credit waits out the receiver's database on durable timers: 'waiting', WaitingOnStore, never parked, no attempt spent", async () => {
+    const { handle, books: b } = await startTransfer((tb) => tb.storeDown('credit', 'db-1'), { crossShard: true });
+    const waiting = await until('the credit waits', () => b.log.includes('credit:store-unavailable')).then(async () => {
+      for (;;) {
+        const view = await handle.query(transferStatusQuery);
+        if (view.steps.credit === 'waiting') return view;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    expect(waiting).toMatchObject({ status: 'DEBITED', waitingOn: 'db-1', parked: null });
+    const described = await handle.describe();
+    expect(described.searchAttributes.WaitingOnStore).toEqual(['db-1']);
+
+    // longer than the budget of 2 attempts would last: each call finds the database down at once
+    await until('the credit was called 4 times', () => (b.attempts.credit ?? 0) >= 4, 30_000);
+    expect((await handle.query(transferStatusQuery)).status).toBe('DEBITED');
+    b.heal('credit');
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null, waitingOn: null });
+    expect(result.steps.credit).toBe('done');
+    expect(b.statuses).not.toContain('NEEDS_ATTENTION');
+    expect(b.creditEntries).toBe(1);
+    const history = await handle.fetchHistory();
+    const upserts = upsertsOf(history, 'WaitingOnStore');
+    expect(upserts[0]).toBe('db-1');
+    expect(upserts.at(-1)).toBeNull();
+    // removed (this test server reports a removed keyword as [null])
+    expect(((await handle.describe()).searchAttributes.WaitingOnStore ?? []).filter(Boolean)).toEqual([]);
+  });
+
+  it('a same-shard step waits the same way: three calls finding the database down spend none of its two attempts', async () => {
+    const { handle, books: b } = await startTransfer((tb) => tb.storeDown('reserve', 'db-0', 3));
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'COMPLETED', failure: null, parked: null });
+    expect(b.log).toEqual([
+      'reserve:store-unavailable',
+      'reserve:store-unavailable',
+      'reserve:store-unavailable',
+      'reserve:held',
+      'accounting:booked',
+      'ledger:posted',
+      'notify:sent',
+    ]);
+    expect(b.statuses).not.toContain('NEEDS_ATTENTION');
+    const history = await handle.fetchHistory();
+    // 1 s, 2 s, 4 s
+    expect(eventKinds(history).filter((k) => k === 'timerStarted')).toHaveLength(3);
+    expect(upsertsOf(history, 'WaitingOnStore')).toEqual(['db-0', null]);
+  });
+
+  it('compensations wait too: a refused accounting step whose release finds the database down ends CANCELLED once it is back', async () => {
+    const { handle, books: b } = await startTransfer((tb) => {
+      tb.refuse('accounting', 'LIMIT_EXCEEDED');
+      tb.releaseStoreDown = 2;
+    });
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'CANCELLED', failure: { step: 'accounting', code: 'LIMIT_EXCEEDED' } });
+    expect(b.log).toEqual([
+      'reserve:held',
+      'accounting:refused',
+      'releaseReserve:store-unavailable',
+      'releaseReserve:store-unavailable',
+      'releaseReserve:released',
+      'reverseAccounting:tombstone',
+    ]);
+    expect(b.hold).toBe('released');
+    expect(upsertsOf(await handle.fetchHistory(), 'WaitingOnStore')).toEqual(['db-0', null]);
   });
 });
