@@ -15,6 +15,7 @@ const PURE_DOMAIN_MODULES = [
   'money',
   'transfer-status',
   'reconciliation/results',
+  'shards',
   'transfers/refusals',
   'transfers/transfer',
 ];

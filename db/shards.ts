@@ -187,7 +187,8 @@ export function createShardSet(config: Config, options: ShardSetOptions): ShardS
       throw err;
     }
     const missing = await missingMigrations(db.store);
-    if (missing.length > 0) throw refuse(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
+    if (missing.length > 0)
+      throw refuse(`database ${db.name} lacks migrations ${missing.join(', ')}: run npm run migrate`);
   }
 
   return {

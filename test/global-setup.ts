@@ -47,7 +47,7 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
 const TEST_DB_PATTERN = /^wallet_test_(\d{14})_(\d+)(_s\d+|_accounting)?$/;
 const TMP_PREFIX = 'wallet-test-';
 /** Wallet shard databases of a run unless TEST_WALLET_SHARDS says otherwise (docs/testing.md). */
-const DEFAULT_TEST_WALLET_SHARDS = 1;
+const DEFAULT_TEST_WALLET_SHARDS = 2;
 const KEPT_COMMENT = 'KEEP_TEST_DB';
 
 function processAlive(pid: number): boolean {

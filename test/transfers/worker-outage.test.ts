@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
+import type { ShardSet } from '../../db/shards';
 import type { Store } from '../../db/store';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import { checkLedgerInvariants } from '../../domain/invariants';
 import { getTransfer } from '../../domain/transfers/records';
 import { getWallet } from '../../domain/wallets';
-import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestShards, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { killWorker, spawnWorker, stopWorker, type WorkerProcess } from '../support/worker-process';
 import { ownerOnShardDatabase } from './helpers';
@@ -26,11 +27,13 @@ describe('an outage of every worker', () => {
   });
   const OUTAGE_MS = 15_000;
   let ds: Store;
+  let shards: ShardSet;
   let client: Client;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
     ds = await createTestStore();
+    shards = await createTestShards();
     client = await connectTemporalClient();
   });
 
@@ -39,11 +42,12 @@ describe('an outage of every worker', () => {
     if (ds) expect(await checkLedgerInvariants(ds.sql)).toEqual([]);
     await client?.connection.close();
     await ds?.close();
+    await shards?.close();
   });
 
   const start = (from: string, to: string) =>
     startTransfer(
-      { db: ds, temporal: client, config },
+      { shards, temporal: client, config },
       {
         callerId: 'outage-test',
         idempotencyKey: randomUUID(),

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
+import type { ShardSet } from '../../db/shards';
 import type { Store } from '../../db/store';
 import { startTransfer } from '../../api/transfers/start-transfer';
 import { getTransfer } from '../../domain/transfers/records';
 import { getWallet } from '../../domain/wallets';
-import { connectTemporalClient, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
+import { connectTemporalClient, createTestShards, createTestStore, testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually, journalEntriesOf, makeWallet } from '../support/wallets';
 import { spawnWorker, stopWorker, WORKER_MAIN, type WorkerProcess } from '../support/worker-process';
 import { ownerOnShardDatabase } from './helpers';
@@ -18,12 +19,14 @@ import { ownerOnShardDatabase } from './helpers';
  */
 describe('transfer workers as separate processes', () => {
   let ds: Store;
+  let shards: ShardSet;
   let client: Client;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run \`npm run build\` first`);
     ds = await createTestStore();
+    shards = await createTestShards();
     client = await connectTemporalClient();
   });
 
@@ -31,6 +34,7 @@ describe('transfer workers as separate processes', () => {
     await Promise.all(workers.map(stopWorker));
     await client?.connection.close();
     await ds?.close();
+    await shards?.close();
   });
 
   function transferRequest(from: string, to: string, amount: bigint) {
@@ -67,7 +71,7 @@ describe('transfer workers as separate processes', () => {
       await first.identity;
       // the early answer comes once the hold is placed, while accounting waits on the lock
       const { transfer } = await startTransfer(
-        { db: ds, temporal: client, config },
+        { shards, temporal: client, config },
         transferRequest(from.id, to.id, 1_250n),
         { waitSeconds: 0 },
       );
@@ -123,7 +127,7 @@ describe('transfer workers as separate processes', () => {
     const receivers = await Promise.all(Array.from({ length: 4 }, () => makeWallet(ds, { ownerId })));
     const started = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        startTransfer({ db: ds, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n), {
+        startTransfer({ shards, temporal: client, config }, transferRequest(from.id, receivers[i % 4]!.id, 100n), {
           waitSeconds: 0,
         }),
       ),
