@@ -1,4 +1,4 @@
-import type { ChaosRecord, FaultEvent, FaultKind } from './record';
+import type { ChaosRecord, FaultEvent, FaultKind, TransferRequestRecord } from './record';
 import { FAULT_KINDS } from './record';
 
 /** After a fault is healed, errors may still trail it for this long (pools reconnecting, leases expiring). */
@@ -25,10 +25,15 @@ const OUTAGE_KINDS: readonly FaultKind[] = [
   'worker-kill',
   'temporal-kill',
   'postgres-stop',
+  'shard-stop',
+  'shard-freeze',
   'redis-kill',
   'api-kill',
   'accounting-outage',
 ];
+
+/** The outages that take one wallet shard database away for a while, measured for locality. */
+const SHARD_OUTAGE_KINDS: readonly FaultKind[] = ['shard-stop', 'shard-freeze'];
 
 /** Which fault windows (start → heal + grace) a moment falls in; 'none' when no fault was active. */
 function windowsAt(events: FaultEvent[], at: number): FaultKind[] | ['none'] {
@@ -82,6 +87,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export interface TimedTransfer {
+  id: string;
   status: string;
   createdAt: number;
   finishedAt: number | null;
@@ -110,6 +116,118 @@ export function speedTable(record: ChaosRecord, transfers: TimedTransfer[]): str
       ['time to COMPLETED p50 (s)', percentile(completedTimes, 50).toFixed(2)],
       ['time to COMPLETED p99 (s)', percentile(completedTimes, 99).toFixed(2)],
     ],
+  );
+}
+
+type Interval = [number, number];
+
+/** The total length of intervals that may overlap. */
+function coveredMs(intervals: Interval[]): number {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [start, end] = [-Infinity, -Infinity];
+  for (const [a, b] of sorted) {
+    if (a > end) {
+      if (end > start) total += end - start;
+      [start, end] = [a, b];
+    } else end = Math.max(end, b);
+  }
+  if (end > start) total += end - start;
+  return total;
+}
+
+const inAny = (intervals: Interval[], at: number) => intervals.some(([a, b]) => at >= a && at <= b);
+
+/**
+ * Whether a shard outage is local: completed/s of the transfers that do not touch the database taken
+ * away, during its outages, next to the same transfers' completed/s outside every outage (Temporal,
+ * Postgres, Redis, the API, the accounting book; worker kills run throughout both), and the same for
+ * the transfers that do touch it. The workload's rate is the same all along, so the two columns of a
+ * kind compare like with like.
+ */
+export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]): string {
+  const { from, to } = record.faultPhase;
+  const requestOf = new Map<string, TransferRequestRecord>();
+  for (const r of record.transfers) for (const a of r.answers) if (a.transferId) requestOf.set(a.transferId, r);
+  const outages = record.faults.filter((e) => OUTAGE_KINDS.includes(e.kind) && e.kind !== 'worker-kill');
+  const busy: Interval[] = outages.map((e) => [e.startedAt, (e.healedAt ?? to) + FAULT_WINDOW_GRACE_MS]);
+  const quietMs = Math.max(0, to - from - coveredMs(busy.map(([a, b]) => [Math.max(a, from), Math.min(b, to)])));
+  const completed = transfers.filter((t) => t.status === 'COMPLETED' && t.finishedAt !== null);
+  const quiet = completed.filter((t) => t.finishedAt! >= from && t.finishedAt! <= to && !inAny(busy, t.finishedAt!));
+  const perSecond = (n: number, ms: number) => (ms > 0 ? (n / (ms / 1000)).toFixed(1) : '-');
+  const touches = (t: TimedTransfer, database: string) => requestOf.get(t.id)?.databases.includes(database) ?? false;
+
+  const rows: Array<Array<string | number>> = [];
+  const keys = new Set(
+    record.faults
+      .filter((e) => SHARD_OUTAGE_KINDS.includes(e.kind) && e.database !== undefined)
+      .map((e) => `${e.kind} ${e.database}`),
+  );
+  for (const key of [...keys].sort()) {
+    const [kind, database] = key.split(' ') as [FaultKind, string];
+    const windows: Interval[] = record.faults
+      .filter((e) => e.kind === kind && e.database === database)
+      .map((e) => [e.startedAt, e.healedAt ?? to]);
+    const ms = coveredMs(windows);
+    const during = completed.filter((t) => inAny(windows, t.finishedAt!));
+    const split = (list: TimedTransfer[]) => [
+      list.filter((t) => !touches(t, database)).length,
+      list.filter((t) => touches(t, database)).length,
+    ];
+    const [othersDuring, ownDuring] = split(during);
+    const [othersQuiet, ownQuiet] = split(quiet);
+    rows.push([
+      `${kind} ${database} (${windows.length}×)`,
+      (ms / 1000).toFixed(1),
+      perSecond(othersDuring!, ms),
+      perSecond(othersQuiet!, quietMs),
+      perSecond(ownDuring!, ms),
+      perSecond(ownQuiet!, quietMs),
+    ]);
+  }
+  if (rows.length === 0) return '(no wallet shard database was taken away)';
+  return [
+    table(
+      [
+        'completed/s during a shard outage',
+        'seconds',
+        'not touching it: during',
+        'outside faults',
+        'touching it: during',
+        'outside faults',
+      ],
+      rows,
+    ),
+    `every transfer outside faults: ${perSecond(quiet.length, quietMs)} completed/s over ${(quietMs / 1000).toFixed(1)} s`,
+  ].join('\n');
+}
+
+/**
+ * The answers that were not definite (5xx, or none) to requests sent while a wallet shard database was
+ * out, by status and problem code, with how long they took: a request that needs the database should
+ * be refused at once (503 SHARD_UNAVAILABLE once the breaker is open), not after a timeout.
+ */
+export function shardOutageAnswersTable(record: ChaosRecord): string {
+  const windows: Interval[] = record.faults
+    .filter((e) => SHARD_OUTAGE_KINDS.includes(e.kind))
+    .map((e) => [e.startedAt, e.healedAt ?? record.faultPhase.to]);
+  const groups = new Map<string, number[]>();
+  for (const h of record.http) {
+    if ((h.status !== 0 && h.status < 500) || !inAny(windows, h.at)) continue;
+    const key = h.status === 0 ? 'no answer' : `${h.status}${h.code ? ` ${h.code}` : ''}`;
+    const list = groups.get(key) ?? [];
+    list.push(h.ms ?? NaN);
+    groups.set(key, list);
+  }
+  if (groups.size === 0) return '(no 5xx and no network error during shard outages)';
+  return table(
+    ['during shard outages: answer', 'count', 'p50 ms', 'p99 ms'],
+    [...groups.entries()]
+      .sort((a, b) => b[1].length - a[1].length)
+      .map(([key, ms]) => {
+        const sorted = ms.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+        return [key, ms.length, percentile(sorted, 50).toFixed(0), percentile(sorted, 99).toFixed(0)];
+      }),
   );
 }
 
