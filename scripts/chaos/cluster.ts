@@ -177,33 +177,39 @@ export class ChaosCluster {
   }
 
   async start(): Promise<void> {
-    const databases = [...this.layout.databases, ACCOUNTING_DATABASE];
-    const pgPorts = await Promise.all(databases.map(() => freePort()));
-    this.pg = databases.map((database, i) => {
-      const suffix = database === ACCOUNTING_DATABASE ? 'accounting' : String(i);
-      const dbName = database === ACCOUNTING_DATABASE ? 'wallet_accounting' : i === 0 ? 'wallet' : `wallet_${i}`;
-      return {
-        name: `pg-${suffix}`,
-        database,
-        dataDir: path.join(this.dir, `pg-${suffix}`),
-        port: pgPorts[i]!,
-        url: `postgres://postgres@${HOST}:${pgPorts[i]}/${dbName}`,
-      };
-    });
     this.ports = {
       redis: await freePort(),
       temporal: await freePort(),
       api: await freePort(),
       workers: await Promise.all(Array.from({ length: this.settings.workers }, () => freePort())),
     };
-    if (this.asPostgresUser) await run('chown', ['-R', 'postgres', this.dir]);
-    await Promise.all(this.pg.map((i) => this.initPostgres(i)));
-    await Promise.all(this.pg.map((i) => this.startPostgres(i.name)));
+    await this.startPostgresInstances();
     await this.startProcess('redis');
     await this.startProcess('temporal');
     await this.migrate();
     await this.startProcess('api');
     await Promise.all(this.workerNames.map((w) => this.startProcess(w)));
+  }
+
+  /** Creates and starts a Postgres instance per database: the stack's first step (on its own in the faults' test). */
+  async startPostgresInstances(): Promise<void> {
+    const databases = [...this.layout.databases, ACCOUNTING_DATABASE];
+    const ports = await Promise.all(databases.map(() => freePort()));
+    this.pg = databases.map((database, i) => {
+      const accounting = database === ACCOUNTING_DATABASE;
+      const suffix = accounting ? 'accounting' : String(i);
+      const dbName = accounting ? 'wallet_accounting' : i === 0 ? 'wallet' : `wallet_${i}`;
+      return {
+        name: `pg-${suffix}`,
+        database,
+        dataDir: path.join(this.dir, `pg-${suffix}`),
+        port: ports[i]!,
+        url: `postgres://postgres@${HOST}:${ports[i]}/${dbName}`,
+      };
+    });
+    if (this.asPostgresUser) await run('chown', ['-R', 'postgres', this.dir]);
+    await Promise.all(this.pg.map((i) => this.initPostgres(i)));
+    await Promise.all(this.pg.map((i) => this.startPostgres(i.name)));
   }
 
   // ------------------------------------------------------------------ Postgres
@@ -571,7 +577,7 @@ export class ChaosCluster {
 }
 
 /** Every process below `pid` (children, their children, …), from /proc: Linux only, as the harness is. */
-function descendantsOf(pid: number): number[] {
+export function descendantsOf(pid: number): number[] {
   const parentOf = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
