@@ -215,7 +215,8 @@ export function shardOutageAnswersTable(record: ChaosRecord): string {
     .map((e) => [e.startedAt, e.healedAt ?? record.faultPhase.to]);
   const groups = new Map<string, number[]>();
   for (const h of record.http) {
-    if ((h.status !== 0 && h.status < 500) || !inAny(windows, h.at)) continue;
+    // by when the request was sent: one that hung through the outage is answered (or times out) after it
+    if ((h.status !== 0 && h.status < 500) || !inAny(windows, h.at - (h.ms ?? 0))) continue;
     const key = h.status === 0 ? 'no answer' : `${h.status}${h.code ? ` ${h.code}` : ''}`;
     const list = groups.get(key) ?? [];
     list.push(h.ms ?? NaN);
