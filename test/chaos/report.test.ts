@@ -1,0 +1,85 @@
+import { emptyRecord, type ChaosRecord, type TransferRequestRecord } from '../../scripts/chaos/record';
+import { shardOutageAnswersTable, shardOutageTable, type TimedTransfer } from '../../scripts/chaos/report';
+
+/** A request the client was answered for with transfer `id`, needing `databases`. */
+function requested(id: string, databases: string[]): TransferRequestRecord {
+  return {
+    callerId: 'c',
+    idempotencyKey: id,
+    fromWalletId: 'from',
+    toWalletId: 'to',
+    amount: 1n,
+    currency: 'EUR',
+    intent: 'normal',
+    route: databases.includes('db-1') ? 'cross-database' : 'cross-shard',
+    databases,
+    sentAt: 0,
+    answers: [{ status: 202, transferId: id, code: null }],
+    duplicated: false,
+    reusedKeyAnswer: null,
+  };
+}
+
+/**
+ * A 20 s fault phase: db-1 stopped for its first 10 s, a worker killed meanwhile and after (worker
+ * kills run throughout, so they do not make time "inside an outage").
+ */
+function world(): { record: ChaosRecord; transfers: TimedTransfer[] } {
+  const record = emptyRecord(1);
+  record.faultPhase = { from: 0, to: 20_000 };
+  record.faults = [
+    { kind: 'shard-stop', startedAt: 0, healedAt: 10_000, detail: 'pg-1', database: 'db-1' },
+    { kind: 'worker-kill', startedAt: 5_000, healedAt: 15_000, detail: 'worker-1' },
+  ];
+  const transfers: TimedTransfer[] = [];
+  let n = 0;
+  const done = (databases: string[], finishedAt: number, status = 'COMPLETED') => {
+    const id = `t${++n}`;
+    record.transfers.push(requested(id, databases));
+    transfers.push({ id, status, createdAt: finishedAt - 100, finishedAt });
+  };
+  const others = ['db-0', 'accounting'];
+  const touching = ['db-0', 'db-1', 'accounting'];
+  for (const at of [1_000, 2_000, 3_000, 4_000, 9_000]) done(others, at);
+  done(touching, 9_500);
+  for (const at of [11_000, 12_000, 19_000]) done(others, at);
+  for (const at of [13_000, 14_000, 15_000, 16_000]) done(touching, at);
+  done(others, 17_000, 'CANCELLED');
+  return { record, transfers };
+}
+
+describe('chaos report: is a shard outage local', () => {
+  it('sets completed/s of the transfers that do not touch the database out beside their rate outside outages', () => {
+    const { record, transfers } = world();
+    expect(shardOutageTable(record, transfers).split('\n').slice(2)).toEqual([
+      // not touching db-1: 5 in 10 s during, 3 in the 10 s after; touching it: 1 during, 4 after
+      expect.stringMatching(/^shard-stop db-1 \(1×\)\s+10\.0\s+0\.5\s+0\.3\s+0\.1\s+0\.4$/),
+      'every transfer outside outages: 0.7 completed/s over 10.0 s (worker kills run throughout)',
+    ]);
+  });
+
+  it('says so when no wallet shard database was taken away', () => {
+    const { record, transfers } = world();
+    record.faults = record.faults.filter((f) => f.kind !== 'shard-stop');
+    expect(shardOutageTable(record, transfers)).toBe('(no wallet shard database was taken away)');
+  });
+
+  it('lists the answers that were not definite to requests sent during a shard outage, with their times', () => {
+    const { record } = world();
+    record.http = [
+      { at: 3_000, method: 'POST', route: 'POST /v1/transfers', status: 503, code: 'SHARD_UNAVAILABLE', ms: 10 },
+      { at: 4_000, method: 'POST', route: 'POST /v1/transfers', status: 503, code: 'SHARD_UNAVAILABLE', ms: 30 },
+      // sent at 3 s, hung through the heal: counted where it was sent
+      { at: 18_000, method: 'GET', route: 'GET /v1/wallets/:id', status: 0, code: null, ms: 15_000 },
+      { at: 5_000, method: 'GET', route: 'GET /v1/wallets/:id', status: 200, code: null, ms: 5 },
+      // sent after the heal
+      { at: 12_000, method: 'POST', route: 'POST /v1/transfers', status: 503, code: 'SERVICE_UNAVAILABLE', ms: 5 },
+    ];
+    expect(shardOutageAnswersTable(record).split('\n')).toEqual([
+      'during shard outages: answer  count  p50 ms  p99 ms',
+      '----------------------------  -----  ------  ------',
+      '503 SHARD_UNAVAILABLE             2      10      30',
+      'no answer                         1   15000   15000',
+    ]);
+  });
+});
