@@ -145,7 +145,8 @@ const inAny = (intervals: Interval[], at: number) => intervals.some(([a, b]) => 
  * the transfers that do touch it. The workload's rate is the same all along, so the two columns of a
  * kind compare like with like. "Outside" counts from the moment an outage healed (no grace: the
  * pauses between two outages are shorter than FAULT_WINDOW_GRACE_MS), so it includes the catch-up of
- * the sagas that waited.
+ * the sagas that waited. "parked": transfers needing the database first seen parked during its outages
+ * (or within the grace after): a saga should wait for a database, not park (0 expected).
  */
 export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]): string {
   const { from, to } = record.faultPhase;
@@ -178,6 +179,15 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
     ];
     const [othersDuring, ownDuring] = split(during);
     const [othersQuiet, ownQuiet] = split(quiet);
+    // first seen parked during the outage or soon after it (finance polls every 1.5 s), needing the database
+    const parkedMeanwhile = record.parkedSeen.filter(
+      (p) =>
+        inAny(
+          windows.map(([a, b]) => [a, b + FAULT_WINDOW_GRACE_MS]),
+          p.at,
+        ) &&
+        (requestOf.get(p.transferId)?.databases.includes(database) ?? false),
+    ).length;
     rows.push([
       `${kind} ${database} (${windows.length}×)`,
       (ms / 1000).toFixed(1),
@@ -185,6 +195,7 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
       perSecond(othersQuiet!, quietMs),
       perSecond(ownDuring!, ms),
       perSecond(ownQuiet!, quietMs),
+      parkedMeanwhile,
     ]);
   }
   if (rows.length === 0) return '(no wallet shard database was taken away)';
@@ -197,6 +208,7 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
         'outside outages',
         'touching it: during',
         'outside outages',
+        'parked',
       ],
       rows,
     ),

@@ -45,6 +45,12 @@ function world(): { record: ChaosRecord; transfers: TimedTransfer[] } {
   for (const at of [11_000, 12_000, 19_000]) done(others, at);
   for (const at of [13_000, 14_000, 15_000, 16_000]) done(touching, at);
   done(others, 17_000, 'CANCELLED');
+  // seen parked: t6 (touching db-1) during the outage, t1 (not touching) too, t10 (touching) long after
+  record.parkedSeen = [
+    { transferId: 't6', at: 8_000 },
+    { transferId: 't1', at: 8_500 },
+    { transferId: 't10', at: 19_000 },
+  ];
   return { record, transfers };
 }
 
@@ -52,8 +58,8 @@ describe('chaos report: is a shard outage local', () => {
   it('sets completed/s of the transfers that do not touch the database out beside their rate outside outages', () => {
     const { record, transfers } = world();
     expect(shardOutageTable(record, transfers).split('\n').slice(2)).toEqual([
-      // not touching db-1: 5 in 10 s during, 3 in the 10 s after; touching it: 1 during, 4 after
-      expect.stringMatching(/^shard-stop db-1 \(1×\)\s+10\.0\s+0\.5\s+0\.3\s+0\.1\s+0\.4$/),
+      // not touching db-1: 5 in 10 s during, 3 in the 10 s after; touching it: 1 during, 4 after; 1 parked
+      expect.stringMatching(/^shard-stop db-1 \(1×\)\s+10\.0\s+0\.5\s+0\.3\s+0\.1\s+0\.4\s+1$/),
       'every transfer outside outages: 0.7 completed/s over 10.0 s (worker kills run throughout)',
     ]);
   });
