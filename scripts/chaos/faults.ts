@@ -80,8 +80,6 @@ export class FaultInjector {
   private stopping = false;
   private accountingDown = false;
   private readonly decided = new Set<string>();
-  /** transfers seen in the parked list at least once */
-  private readonly parked = new Set<string>();
   private cancelTurn = 0;
   private readonly loops: Array<Promise<void>> = [];
 
@@ -307,12 +305,6 @@ export class FaultInjector {
       route: 'GET /v1/transfers',
     });
     const items = Array.isArray(list.body?.items) ? (list.body.items as Array<{ id: string }>) : [];
-    for (const { id } of items) {
-      if (!this.parked.has(id)) {
-        this.parked.add(id);
-        this.bank.record.parkedSeen.push({ transferId: id, at: Date.now() });
-      }
-    }
     for (const { id } of items) {
       if (this.decided.has(id) || this.stopping) continue;
       const x = r.next();

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -15,6 +16,7 @@ import {
   errorsTable,
   faultTable,
   FAULT_WINDOW_GRACE_MS,
+  parksInLogs,
   shardOutageAnswersTable,
   shardOutageTable,
   speedTable,
@@ -319,7 +321,10 @@ async function main(): Promise<number> {
     out.push('', errorsTable(errors));
     out.push('', shardOutageAnswersTable(record));
     out.push('', speedTable(record, timed));
-    out.push('', shardOutageTable(record, timed));
+    const workerLogs = await Promise.all(
+      cluster.workerNames.map((w) => readFile(cluster.logPath(w), 'utf8').catch(() => '')),
+    );
+    out.push('', shardOutageTable(record, timed, parksInLogs(workerLogs)));
     out.push('', formatCheckTable(rows));
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {

@@ -127,12 +127,6 @@ export interface TemporalCancelEvent {
   ok: boolean;
 }
 
-/** When the client first saw a transfer in the parked list (finance polls it every 1.5 s). */
-export interface ParkedSighting {
-  transferId: string;
-  at: number;
-}
-
 export interface ChaosRecord {
   seed: number;
   startedAt: number;
@@ -143,7 +137,6 @@ export interface ChaosRecord {
   transfers: TransferRequestRecord[];
   decisions: FinanceDecisionEvent[];
   temporalCancels: TemporalCancelEvent[];
-  parkedSeen: ParkedSighting[];
   faults: FaultEvent[];
   http: HttpEvent[];
 }
@@ -160,7 +153,6 @@ export function emptyRecord(seed: number): ChaosRecord {
     transfers: [],
     decisions: [],
     temporalCancels: [],
-    parkedSeen: [],
     faults: [],
     http: [],
   };

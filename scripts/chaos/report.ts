@@ -86,6 +86,32 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** A saga parking a transfer (its worker's log line `transfer parked: …`), when it happened and why. */
+export interface ParkEvent {
+  transferId: string;
+  at: number;
+  step: string;
+  reason: string;
+}
+
+/** The parks our workers logged: a JSON line per event, `msg` naming the park (workflows/transfer-saga.ts). */
+export function parksInLogs(texts: string[]): ParkEvent[] {
+  const parks: ParkEvent[] = [];
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (!line.includes('transfer parked')) continue;
+      try {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        if (typeof o.transferId !== 'string' || typeof o.time !== 'number') continue;
+        parks.push({ transferId: o.transferId, at: o.time, step: String(o.step), reason: String(o.reason) });
+      } catch {
+        // not JSON: the log check reports it
+      }
+    }
+  }
+  return parks.sort((a, b) => a.at - b.at);
+}
+
 export interface TimedTransfer {
   id: string;
   status: string;
@@ -145,10 +171,11 @@ const inAny = (intervals: Interval[], at: number) => intervals.some(([a, b]) => 
  * the transfers that do touch it. The workload's rate is the same all along, so the two columns of a
  * kind compare like with like. "Outside" counts from the moment an outage healed (no grace: the
  * pauses between two outages are shorter than FAULT_WINDOW_GRACE_MS), so it includes the catch-up of
- * the sagas that waited. "parked": transfers needing the database first seen parked during its outages
- * (or within the grace after): a saga should wait for a database, not park (0 expected).
+ * the sagas that waited. "parked": transfers needing the database that their saga parked during its
+ * outages (or within the grace after, and in no other outage): a saga should wait for a database, not
+ * park, so 0 is expected; each such park's step and reason follow the table.
  */
-export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]): string {
+export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[], parks: ParkEvent[]): string {
   const { from, to } = record.faultPhase;
   const requestOf = new Map<string, TransferRequestRecord>();
   for (const r of record.transfers) for (const a of r.answers) if (a.transferId) requestOf.set(a.transferId, r);
@@ -161,6 +188,7 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
   const touches = (t: TimedTransfer, database: string) => requestOf.get(t.id)?.databases.includes(database) ?? false;
 
   const rows: Array<Array<string | number>> = [];
+  const parkReasons = new Map<string, number>();
   const keys = new Set(
     record.faults
       .filter((e) => SHARD_OUTAGE_KINDS.includes(e.kind) && e.database !== undefined)
@@ -179,15 +207,21 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
     ];
     const [othersDuring, ownDuring] = split(during);
     const [othersQuiet, ownQuiet] = split(quiet);
-    // first seen parked during the outage or soon after it (finance polls every 1.5 s), needing the database
-    const parkedMeanwhile = record.parkedSeen.filter(
+    // parked during the outage or just after it, needing the database, and in no other outage meanwhile
+    const windowsWithGrace: Interval[] = windows.map(([a, b]) => [a, b + FAULT_WINDOW_GRACE_MS]);
+    const others: Interval[] = outages
+      .filter((e) => !(e.kind === kind && e.database === database))
+      .map((e) => [e.startedAt, (e.healedAt ?? to) + FAULT_WINDOW_GRACE_MS]);
+    const parkedMeanwhile = parks.filter(
       (p) =>
-        inAny(
-          windows.map(([a, b]) => [a, b + FAULT_WINDOW_GRACE_MS]),
-          p.at,
-        ) &&
+        inAny(windowsWithGrace, p.at) &&
+        !inAny(others, p.at) &&
         (requestOf.get(p.transferId)?.databases.includes(database) ?? false),
-    ).length;
+    );
+    for (const p of parkedMeanwhile) {
+      const why = `${kind} ${database}: ${p.step}: ${p.reason}`;
+      parkReasons.set(why, (parkReasons.get(why) ?? 0) + 1);
+    }
     rows.push([
       `${kind} ${database} (${windows.length}×)`,
       (ms / 1000).toFixed(1),
@@ -195,7 +229,7 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
       perSecond(othersQuiet!, quietMs),
       perSecond(ownDuring!, ms),
       perSecond(ownQuiet!, quietMs),
-      parkedMeanwhile,
+      parkedMeanwhile.length,
     ]);
   }
   if (rows.length === 0) return '(no wallet shard database was taken away)';
@@ -213,6 +247,7 @@ export function shardOutageTable(record: ChaosRecord, transfers: TimedTransfer[]
       rows,
     ),
     `every transfer outside outages: ${perSecond(quiet.length, quietMs)} completed/s over ${(quietMs / 1000).toFixed(1)} s (worker kills run throughout)`,
+    ...[...parkReasons].map(([why, n]) => `parked during ${why} (${n}×)`),
   ].join('\n');
 }
 

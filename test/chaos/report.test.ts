@@ -1,5 +1,11 @@
 import { emptyRecord, type ChaosRecord, type TransferRequestRecord } from '../../scripts/chaos/record';
-import { shardOutageAnswersTable, shardOutageTable, type TimedTransfer } from '../../scripts/chaos/report';
+import {
+  parksInLogs,
+  shardOutageAnswersTable,
+  shardOutageTable,
+  type ParkEvent,
+  type TimedTransfer,
+} from '../../scripts/chaos/report';
 
 /** A request the client was answered for with transfer `id`, needing `databases`. */
 function requested(id: string, databases: string[]): TransferRequestRecord {
@@ -24,7 +30,7 @@ function requested(id: string, databases: string[]): TransferRequestRecord {
  * A 20 s fault phase: db-1 stopped for its first 10 s, a worker killed meanwhile and after (worker
  * kills run throughout, so they do not make time "inside an outage").
  */
-function world(): { record: ChaosRecord; transfers: TimedTransfer[] } {
+function world(): { record: ChaosRecord; transfers: TimedTransfer[]; parks: ParkEvent[] } {
   const record = emptyRecord(1);
   record.faultPhase = { from: 0, to: 20_000 };
   record.faults = [
@@ -45,29 +51,47 @@ function world(): { record: ChaosRecord; transfers: TimedTransfer[] } {
   for (const at of [11_000, 12_000, 19_000]) done(others, at);
   for (const at of [13_000, 14_000, 15_000, 16_000]) done(touching, at);
   done(others, 17_000, 'CANCELLED');
-  // seen parked: t6 (touching db-1) during the outage, t1 (not touching) too, t10 (touching) long after
-  record.parkedSeen = [
-    { transferId: 't6', at: 8_000 },
-    { transferId: 't1', at: 8_500 },
-    { transferId: 't10', at: 19_000 },
+  // parked: t6 (touching db-1) during the outage, t1 (not touching) too, t10 (touching) long after
+  const parks: ParkEvent[] = [
+    { transferId: 't6', at: 8_000, step: 'credit', reason: 'database db-1 is unavailable' },
+    { transferId: 't1', at: 8_500, step: 'accounting', reason: 'limit' },
+    { transferId: 't10', at: 19_000, step: 'accounting', reason: 'accounting system unavailable' },
   ];
-  return { record, transfers };
+  return { record, transfers, parks };
 }
 
 describe('chaos report: is a shard outage local', () => {
   it('sets completed/s of the transfers that do not touch the database out beside their rate outside outages', () => {
-    const { record, transfers } = world();
-    expect(shardOutageTable(record, transfers).split('\n').slice(2)).toEqual([
+    const { record, transfers, parks } = world();
+    expect(shardOutageTable(record, transfers, parks).split('\n').slice(2)).toEqual([
       // not touching db-1: 5 in 10 s during, 3 in the 10 s after; touching it: 1 during, 4 after; 1 parked
       expect.stringMatching(/^shard-stop db-1 \(1×\)\s+10\.0\s+0\.5\s+0\.3\s+0\.1\s+0\.4\s+1$/),
       'every transfer outside outages: 0.7 completed/s over 10.0 s (worker kills run throughout)',
+      'parked during shard-stop db-1: credit: database db-1 is unavailable (1×)',
     ]);
   });
 
   it('says so when no wallet shard database was taken away', () => {
-    const { record, transfers } = world();
+    const { record, transfers, parks } = world();
     record.faults = record.faults.filter((f) => f.kind !== 'shard-stop');
-    expect(shardOutageTable(record, transfers)).toBe('(no wallet shard database was taken away)');
+    expect(shardOutageTable(record, transfers, parks)).toBe('(no wallet shard database was taken away)');
+  });
+
+  it("reads the parks from the workers' JSON logs", () => {
+    const parked = 'transfer parked: step exhausted its retry budget';
+    const line = (o: object) => JSON.stringify({ level: 50, service: 'wallet-worker', ...o });
+    const logs = [
+      [
+        line({ time: 2_000, transferId: 't2', step: 'credit', reason: 'database db-1 is unavailable', msg: parked }),
+        line({ time: 1_500, transferId: 't9', msg: 'finance retries the parked step' }),
+        'not json: transfer parked',
+      ].join('\n'),
+      line({ time: 1_000, transferId: 't1', step: 'accounting', reason: 'x', msg: parked }),
+    ];
+    expect(parksInLogs(logs)).toEqual([
+      { transferId: 't1', at: 1_000, step: 'accounting', reason: 'x' },
+      { transferId: 't2', at: 2_000, step: 'credit', reason: 'database db-1 is unavailable' },
+    ]);
   });
 
   it('lists the answers that were not definite to requests sent during a shard outage, with their times', () => {
