@@ -3,8 +3,8 @@ import { Client } from 'pg';
 import { ChaosCluster, descendantsOf, processState, type PostgresInstance } from '../../scripts/chaos/cluster';
 import { ensureDatabase } from '../../scripts/migrate';
 
-/** Whether a database answers `SELECT 1` within `timeoutMs` (connecting included). */
-async function answers(pg: PostgresInstance, timeoutMs = 3000): Promise<boolean> {
+/** Whether a database answers `SELECT 1` within `timeoutMs` (connecting included; generous: the machine may be busy). */
+async function answers(pg: PostgresInstance, timeoutMs = 10_000): Promise<boolean> {
   const client = new Client({ connectionString: pg.url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
   try {
     await client.connect();
@@ -65,7 +65,9 @@ describe('chaos cluster: a Postgres instance per database, stopped and frozen on
       // checkpointer, background writer, walwriter, autovacuum launcher, ... all of them
       expect(stopped.length).toBeGreaterThan(3);
       expect(descendantsOf(stopped[0]!).filter((pid) => !stopped.includes(pid))).toEqual([]);
-      expect(stopped.map(processState)).toEqual(stopped.map(() => 'T'));
+      // stopped ('T'); a backend that was exiting as the freeze came stays a zombie ('Z'): its parent is stopped
+      expect(stopped.filter((pid) => !['T', 'Z'].includes(processState(pid) ?? 'Z'))).toEqual([]);
+      expect(processState(stopped[0]!)).toBe('T');
       // it hangs rather than refuses, and is still "running" for the harness (no pg_ctl start on it)
       expect(await answers(instance('pg-1'), 1500)).toBe(false);
       expect(await cluster!.postgresRunning('pg-1')).toBe(true);
