@@ -1032,8 +1032,9 @@ interface AuditDecisionRow {
 }
 
 /**
- * 16. The audit trail (on every database) holds exactly the finance decisions the sagas applied: the workflow writes the
- * row in the transaction that applies the decision, keyed by `${workflowId}/${updateId}`.
+ * 16. The audit trail (on every wallet shard database) holds exactly the finance decisions the sagas
+ * applied: the workflow writes the row in the transaction that applies the decision, keyed by
+ * `${workflowId}/${updateId}`.
  */
 async function checkDecisions(c: Context): Promise<CheckResult> {
   const { record, temporal: client } = c.input;
@@ -1245,6 +1246,7 @@ export async function runChecks(input: CheckInput): Promise<CheckOutcome> {
   };
   const rows: CheckRow[] = [];
   for (const check of CHECKS) {
+    // (the scope narrows the union: a book check takes the smaller context)
     rows.push(await runRow(check.name, () => (check.scope === 'books' ? check.run(context) : check.run(context))));
   }
   const finalStatuses = new Map<string, string>();
