@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { Sql } from '../../db/sql';
 import type { Store } from '../../db/store';
+import { clearingOwnerId, clearingWalletId, systemOwnerId, systemWalletId } from '../../domain/ids';
 import { checkLedgerInvariants } from '../../domain/invariants';
+import { shardOfId, shardOfOwner } from '../../domain/shards';
 import { TERMINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status';
 import { transferStatusQuery } from '../../workflows/contract';
 import type { ChaosRecord, TransferRequestRecord } from './record';
@@ -11,20 +12,33 @@ import type { ChaosRecord, TransferRequestRecord } from './record';
 /**
  * The chaos run's checker (Jepsen's bank test): after the faults are healed and the sagas have
  * settled, compares the client's own record of what it did and was told with the final state as the
- * API, the database and the workflows report it. Each check is one row; every check runs even when
- * another fails, and a check that throws is reported as a row whose violation is the error.
+ * API, every database and the workflows report it. Each check is one row; every check runs even when
+ * another fails, and a check that throws is reported as a row whose violation is the error. A
+ * violation found in a database starts with that database's name (`db-1: …`).
+ *
+ * The book checks read the databases only (runBookChecks runs them alone). They are written here
+ * rather than borrowed from the service (but for the reconciliation's own invariants, one row), so
+ * that the auditor does not trust the code it audits.
  */
 
-export interface CheckRow {
-  name: string;
-  checked: number;
-  violations: string[];
+/** One database of the run, by the service's name for it (db/shards.ts): `db-0`, `db-1`, `accounting`. */
+export interface ChaosDatabase {
+  readonly name: string;
+  readonly store: Store;
 }
 
-export interface CheckInput {
+/** What the book checks read: every database, and where each logical shard lives. */
+export interface BookInput {
+  /** the wallet shard databases, by index (`db-0` first) */
+  databases: readonly ChaosDatabase[];
+  /** the accounting book's database: its own, or one of `databases` when it has none */
+  accounting: ChaosDatabase;
+  /** logical shard → index in `databases` (the service's SHARD_MAP) */
+  shardMap: readonly number[];
+}
+
+export interface CheckInput extends BookInput {
   record: ChaosRecord;
-  /** connected to the run's database */
-  db: Store;
   /** connected to the run's Temporal server (namespace default) */
   temporal: Client;
   apiUrl: string;
@@ -32,6 +46,12 @@ export interface CheckInput {
   staffToken: string;
   /** our node processes' logs (api, worker-1..3): each line should be JSON */
   logFiles: Array<{ name: string; path: string }>;
+}
+
+export interface CheckRow {
+  name: string;
+  checked: number;
+  violations: string[];
 }
 
 export interface CheckOutcome {
@@ -47,7 +67,10 @@ const QUERY_CONCURRENCY = 8;
 const QUERY_TIMEOUT_MS = 10_000;
 const HTTP_ATTEMPTS = 4;
 
-// ---- what the checks read: the API's final state, the transfers rows -----------------------------
+/** The journal entries of a transfer between logical shards (clearing), and the one of a transfer inside one. */
+const LEG_KINDS = ['transfer_debit', 'transfer_credit', 'transfer_return'] as const;
+
+// ---- what the checks read: the API's final state, every database's rows ---------------------------
 
 interface ApiWallet {
   id: string;
@@ -68,21 +91,73 @@ interface ApiTransfer {
 }
 
 interface DbTransfer {
+  /** the database the row is on */
+  database: string;
   id: string;
   callerId: string;
   idempotencyKey: string;
   status: string;
   workflowId: string;
+  fromWalletId: string;
+  toWalletId: string;
+  amount: bigint;
+  currency: string;
+  failureCode: string | null;
 }
 
-interface Context {
-  input: CheckInput;
-  sql: Sql;
+interface EntryLine {
+  walletId: string;
+  /** customer, system or clearing (null: a line on a wallet that is not on this database) */
+  walletKind: string | null;
+  amount: bigint;
+}
+
+interface Entry {
+  database: string;
+  id: string;
+  kind: string;
+  transferId: string | null;
+  currency: string;
+  lines: EntryLine[];
+}
+
+interface Hold {
+  database: string;
+  walletId: string;
+  status: string;
+}
+
+interface Incoming {
+  database: string;
+  status: string;
+}
+
+/** Every database's rows the book checks share, read once. */
+interface Books {
+  transfers: DbTransfer[];
+  entries: Entry[];
+  /** transfer id → its journal entries on every database */
+  entriesOf: Map<string, Entry[]>;
+  holdsOf: Map<string, Hold[]>;
+  incomingOf: Map<string, Incoming[]>;
+  /** transfer id → booking status, from the accounting database */
+  bookings: Map<string, string>;
+}
+
+interface BookContext<I extends BookInput = BookInput> {
+  input: I;
+  /** every distinct database: the wallet shards', then the accounting book's if it has its own */
+  all: readonly ChaosDatabase[];
+  books: () => Promise<Books>;
+  /** the name of the database a logical shard maps to */
+  databaseOfShard: (logicalShard: number) => string;
+}
+
+interface Context extends BookContext<CheckInput> {
   /** every transfer the API lists, by id (read once, shared by the checks) */
   apiTransfers: () => Promise<Map<string, ApiTransfer>>;
   /** every wallet of the record as the API shows it, by id */
   apiWallets: () => Promise<Map<string, ApiWallet>>;
-  dbTransfers: () => Promise<DbTransfer[]>;
 }
 
 interface CheckResult {
@@ -189,21 +264,99 @@ async function readApiWallets(input: CheckInput): Promise<Map<string, ApiWallet>
   return new Map(wallets.map((w) => [w.id, w]));
 }
 
-async function readDbTransfers(sql: Sql): Promise<DbTransfer[]> {
-  const { rows } = await sql<{
-    id: string;
-    caller_id: string;
-    idempotency_key: string;
-    status: string;
-    workflow_id: string;
-  }>(`SELECT id::text, caller_id, idempotency_key, status, workflow_id FROM transfers ORDER BY seq`);
-  return rows.map((r) => ({
-    id: r.id,
-    callerId: r.caller_id,
-    idempotencyKey: r.idempotency_key,
-    status: r.status,
-    workflowId: r.workflow_id,
-  }));
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+async function readBooks(input: BookInput): Promise<Books> {
+  const books: Books = {
+    transfers: [],
+    entries: [],
+    entriesOf: new Map(),
+    holdsOf: new Map(),
+    incomingOf: new Map(),
+    bookings: new Map(),
+  };
+  for (const db of input.databases) {
+    const { rows: transfers } = await db.store.sql<{
+      id: string;
+      caller_id: string;
+      idempotency_key: string;
+      status: string;
+      workflow_id: string;
+      from_wallet_id: string;
+      to_wallet_id: string;
+      amount: string;
+      currency: string;
+      failure_code: string | null;
+    }>(
+      `SELECT id::text, caller_id, idempotency_key, status, workflow_id, from_wallet_id::text,
+              to_wallet_id::text, amount::text, currency, failure_code FROM transfers ORDER BY seq`,
+    );
+    for (const r of transfers) {
+      books.transfers.push({
+        database: db.name,
+        id: r.id,
+        callerId: r.caller_id,
+        idempotencyKey: r.idempotency_key,
+        status: r.status,
+        workflowId: r.workflow_id,
+        fromWalletId: r.from_wallet_id,
+        toWalletId: r.to_wallet_id,
+        amount: BigInt(r.amount),
+        currency: r.currency,
+        failureCode: r.failure_code,
+      });
+    }
+    const { rows: lines } = await db.store.sql<{
+      entry_id: string;
+      kind: string;
+      transfer_id: string | null;
+      currency: string;
+      wallet_id: string | null;
+      wallet_kind: string | null;
+      amount: string | null;
+    }>(
+      `SELECT e.id::text AS entry_id, e.kind, e.transfer_id::text, e.currency, l.wallet_id::text,
+              w.kind AS wallet_kind, l.amount::text
+         FROM journal_entries e LEFT JOIN ledger_lines l ON l.entry_id = e.id LEFT JOIN wallets w ON w.id = l.wallet_id
+        ORDER BY e.id, l.id`,
+    );
+    let entry: Entry | undefined;
+    for (const r of lines) {
+      if (entry?.id !== r.entry_id) {
+        entry = {
+          database: db.name,
+          id: r.entry_id,
+          kind: r.kind,
+          transferId: r.transfer_id,
+          currency: r.currency,
+          lines: [],
+        };
+        books.entries.push(entry);
+        if (entry.transferId !== null) push(books.entriesOf, entry.transferId, entry);
+      }
+      if (r.wallet_id !== null && r.amount !== null) {
+        entry.lines.push({ walletId: r.wallet_id, walletKind: r.wallet_kind, amount: BigInt(r.amount) });
+      }
+    }
+    const { rows: holds } = await db.store.sql<{ transfer_id: string; wallet_id: string; status: string }>(
+      `SELECT transfer_id::text, wallet_id::text, status FROM holds`,
+    );
+    for (const h of holds)
+      push(books.holdsOf, h.transfer_id, { database: db.name, walletId: h.wallet_id, status: h.status });
+    const { rows: incoming } = await db.store.sql<{ transfer_id: string; status: string }>(
+      `SELECT transfer_id::text, status FROM incoming_transfers`,
+    );
+    for (const i of incoming) push(books.incomingOf, i.transfer_id, { database: db.name, status: i.status });
+  }
+  const { rows: bookings } = await input.accounting.store.sql<{ transfer_id: string; status: string }>(
+    `SELECT transfer_id::text, status FROM accounting_bookings`,
+  );
+  for (const b of bookings) books.bookings.set(b.transfer_id, b.status);
+  return books;
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */
@@ -312,11 +465,7 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
   const { record } = c.input;
   const violations: string[] = [];
   const rowsByKey = new Map<string, DbTransfer[]>();
-  for (const row of await c.dbTransfers()) {
-    const rows = rowsByKey.get(keyOf(row.callerId, row.idempotencyKey)) ?? [];
-    rows.push(row);
-    rowsByKey.set(keyOf(row.callerId, row.idempotencyKey), rows);
-  }
+  for (const row of (await c.books()).transfers) push(rowsByKey, keyOf(row.callerId, row.idempotencyKey), row);
   const apiTransfers = await c.apiTransfers();
   const requested = new Set<string>();
   const keyOfId = new Map<string, string>();
@@ -326,7 +475,9 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
     requested.add(key);
     const rows = rowsByKey.get(key) ?? [];
     if (rows.length > 1)
-      violations.push(`key ${showKey(r)}: ${rows.length} transfers rows (${rows.map((x) => x.id).join(', ')})`);
+      violations.push(
+        `key ${showKey(r)}: ${rows.length} transfers rows (${rows.map((x) => `${x.id} on ${x.database}`).join(', ')})`,
+      );
     if (r.answers.length === 0) violations.push(`key ${showKey(r)}: no definite answer`);
     const ids = [...new Set(r.answers.flatMap((a) => (a.transferId === null ? [] : [a.transferId])))];
     if (ids.length > 1) violations.push(`key ${showKey(r)}: answered with ${ids.length} ids (${ids.join(', ')})`);
@@ -370,67 +521,452 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
   return { checked: record.transfers.length, violations };
 }
 
-/** 5. After the run every saga has ended, and the database says what the API says. */
+/** 5. After the run every saga has ended, and the databases say what the API says. */
 async function checkAllTerminal(c: Context): Promise<CheckResult> {
   const violations: string[] = [];
   const apiTransfers = await c.apiTransfers();
   for (const t of apiTransfers.values()) {
     if (!TERMINAL_STATUSES.includes(t.status as TransferStatus)) violations.push(`transfer ${t.id} is ${t.status}`);
   }
-  const dbRows = await c.dbTransfers();
-  for (const row of dbRows) {
-    const t = apiTransfers.get(row.id);
-    if (!t) violations.push(`transfer ${row.id} (${row.status}) is in the database but not in the API's list`);
-    else if (t.status !== row.status)
-      violations.push(`transfer ${row.id}: API says ${t.status}, database ${row.status}`);
+  const rowsOf = new Map<string, DbTransfer[]>();
+  for (const row of (await c.books()).transfers) push(rowsOf, row.id, row);
+  for (const [id, rows] of rowsOf) {
+    if (rows.length > 1)
+      violations.push(`transfer ${id} has a row on each of ${rows.map((r) => r.database).join(', ')}`);
+    for (const row of rows) {
+      const t = apiTransfers.get(id);
+      if (!t) {
+        violations.push(`${row.database}: transfer ${id} (${row.status}) is in the database but not in the API's list`);
+      } else if (t.status !== row.status) {
+        violations.push(`${row.database}: transfer ${id}: API says ${t.status}, database ${row.status}`);
+      }
+    }
   }
-  const inDb = new Set(dbRows.map((r) => r.id));
   for (const id of apiTransfers.keys())
-    if (!inDb.has(id)) violations.push(`transfer ${id} is listed by the API but has no row`);
+    if (!rowsOf.has(id)) violations.push(`transfer ${id} is listed by the API but has no row on any database`);
   return { checked: apiTransfers.size, violations };
 }
 
-/** 6. A transfer that did not happen left nothing behind. */
-async function checkUnwound(c: Context): Promise<CheckResult> {
-  const { rows } = await c.sql<{ id: string; status: string; entries: number; holds: string | null; booked: number }>(
-    `SELECT t.id::text, t.status,
-            (SELECT count(*) FROM journal_entries e WHERE e.transfer_id = t.id)::int AS entries,
-            (SELECT string_agg(h.status, ',') FROM holds h WHERE h.transfer_id = t.id AND h.status <> 'released') AS holds,
-            (SELECT count(*) FROM accounting_bookings b WHERE b.transfer_id = t.id AND b.status = 'booked')::int AS booked
-       FROM transfers t WHERE t.status IN ('CANCELLED', 'REJECTED')`,
-  );
+// ---- the book checks: every database, read directly ---------------------------------------------
+
+const sumOf = (amounts: bigint[]) => amounts.reduce((a, b) => a + b, 0n);
+/** What an entry moves on one wallet. */
+const movedOn = (e: Entry, walletId: string) =>
+  sumOf(e.lines.filter((l) => l.walletId === walletId).map((l) => l.amount));
+const clearingIn = (e: Entry) => sumOf(e.lines.filter((l) => l.walletKind === 'clearing').map((l) => l.amount));
+const describeEntries = (entries: Entry[]) =>
+  entries.length === 0
+    ? 'none'
+    : entries
+        .map((e) => `${e.kind} on ${e.database}`)
+        .sort()
+        .join(', ');
+
+/**
+ * 6. Every row sits on the database its logical shard maps to (db/shards.ts, "where each row lives"):
+ * wallets (a customer's on its owner's shard; each shard's system and clearing accounts under their
+ * own ids), transfers (on their sender's, which the id carries), incoming credits (the receiver's),
+ * idempotency records (the caller's), audit rows and notifications (their wallet's or transfer's); the
+ * accounting book alone on its database. A row on the wrong database is one the service cannot find.
+ */
+async function checkPlacement(c: BookContext): Promise<CheckResult> {
   const violations: string[] = [];
-  for (const r of rows) {
-    if (r.entries > 0) violations.push(`${r.status} transfer ${r.id}: ${r.entries} journal entries`);
-    if (r.holds !== null) violations.push(`${r.status} transfer ${r.id}: hold still ${r.holds}`);
-    if (r.booked > 0) violations.push(`${r.status} transfer ${r.id}: accounting booking not reversed`);
+  let checked = 0;
+  const { databases, accounting } = c.input;
+  const misplaced = (db: string, what: string, logicalShard: number) => {
+    const home = c.databaseOfShard(logicalShard);
+    if (home !== db) violations.push(`${db}: ${what} (logical shard ${logicalShard}) belongs on ${home}`);
+  };
+  for (const db of databases) {
+    const { rows: wallets } = await db.store.sql<{ id: string; owner_id: string; kind: string; currency: string }>(
+      `SELECT id::text, owner_id, kind, currency FROM wallets`,
+    );
+    for (const w of wallets) {
+      const shard = shardOfId(w.id);
+      misplaced(db.name, `${w.kind} wallet ${w.id}`, shard);
+      if (w.kind === 'customer' && shardOfOwner(w.owner_id) !== shard) {
+        violations.push(
+          `${db.name}: wallet ${w.id} is on logical shard ${shard}, its owner ${w.owner_id}'s is ${shardOfOwner(w.owner_id)}`,
+        );
+      }
+      const [id, owner] =
+        w.kind === 'system'
+          ? [systemWalletId(w.currency, shard), systemOwnerId(w.currency, shard)]
+          : w.kind === 'clearing'
+            ? [clearingWalletId(w.currency, shard), clearingOwnerId(w.currency, shard)]
+            : [w.id, w.owner_id];
+      if (w.id !== id || w.owner_id !== owner) {
+        violations.push(
+          `${db.name}: ${w.kind} account ${w.id} (${w.owner_id}) is not logical shard ${shard}'s ${owner}`,
+        );
+      }
+    }
+    checked += wallets.length;
+
+    const { rows: incoming } = await db.store.sql<{ transfer_id: string; to_wallet_id: string }>(
+      `SELECT transfer_id::text, to_wallet_id::text FROM incoming_transfers`,
+    );
+    for (const i of incoming)
+      misplaced(db.name, `incoming credit of transfer ${i.transfer_id}`, shardOfId(i.to_wallet_id));
+    checked += incoming.length;
+
+    const { rows: callers } = await db.store.sql<{ caller_id: string; n: string }>(
+      `SELECT caller_id, count(*)::text AS n FROM idempotency_records GROUP BY caller_id`,
+    );
+    for (const r of callers)
+      misplaced(db.name, `${r.n} idempotency record(s) of caller ${r.caller_id}`, shardOfOwner(r.caller_id));
+    checked += callers.length;
+
+    const { rows: audit } = await db.store.sql<{ target_type: string; target_id: string; n: string }>(
+      `SELECT target_type, target_id::text, count(*)::text AS n FROM audit_log GROUP BY 1, 2`,
+    );
+    for (const a of audit)
+      misplaced(db.name, `${a.n} audit row(s) of ${a.target_type} ${a.target_id}`, shardOfId(a.target_id));
+    checked += audit.length;
+
+    const { rows: notifications } = await db.store.sql<{ kind: string; transfer_id: string; wallet_id: string }>(
+      `SELECT kind, transfer_id::text, wallet_id::text FROM notifications`,
+    );
+    for (const n of notifications) {
+      misplaced(db.name, `${n.kind} notification of transfer ${n.transfer_id}`, shardOfId(n.wallet_id));
+    }
+    checked += notifications.length;
+
+    if (accounting.name !== db.name) {
+      const { rows } = await db.store.sql<{ n: number }>(`SELECT count(*)::int AS n FROM accounting_bookings`);
+      const n = rows[0]?.n ?? 0;
+      if (n > 0) violations.push(`${db.name}: ${n} accounting booking(s), which belong on ${accounting.name}`);
+    }
   }
-  return { checked: rows.length, violations };
+  for (const t of (await c.books()).transfers) {
+    misplaced(t.database, `transfer ${t.id}`, shardOfId(t.id));
+    if (shardOfId(t.id) !== shardOfId(t.fromWalletId)) {
+      violations.push(
+        `${t.database}: transfer ${t.id} carries logical shard ${shardOfId(t.id)}, its sender ${t.fromWalletId} is on ${shardOfId(t.fromWalletId)}`,
+      );
+    }
+    checked += 1;
+  }
+  if (!databases.some((db) => db.name === accounting.name)) {
+    const { rows } = await accounting.store.sql<{ what: string; n: number }>(
+      `SELECT 'wallets' AS what, count(*)::int AS n FROM wallets UNION ALL
+       SELECT 'transfers', count(*)::int FROM transfers UNION ALL
+       SELECT 'journal entries', count(*)::int FROM journal_entries`,
+    );
+    for (const r of rows) {
+      if (r.n > 0)
+        violations.push(`${accounting.name}: ${r.n} ${r.what}, on the database of the accounting book alone`);
+    }
+  }
+  return { checked, violations };
 }
 
-/** 7. A transfer that happened did so exactly once, in the ledger and in the accounting book. */
-async function checkCompleted(c: Context): Promise<CheckResult> {
-  const { rows } = await c.sql<{ id: string; entries: number; hold: string | null; booked: number }>(
-    `SELECT t.id::text,
-            (SELECT count(*) FROM journal_entries e WHERE e.transfer_id = t.id AND e.kind = 'transfer')::int AS entries,
-            (SELECT h.status FROM holds h WHERE h.transfer_id = t.id) AS hold,
-            (SELECT count(*) FROM accounting_bookings b WHERE b.transfer_id = t.id AND b.status = 'booked')::int AS booked
-       FROM transfers t WHERE t.status = 'COMPLETED'`,
-  );
+/**
+ * 7. Each database's ledger sums to zero per currency, and so does each logical shard's book in it:
+ * no entry crosses a logical shard (a transfer between two is carried by clearing accounts, one entry
+ * on each side), so a logical shard can move to another database with its rows alone.
+ */
+async function checkZeroSum(c: BookContext): Promise<CheckResult> {
   const violations: string[] = [];
-  for (const r of rows) {
-    if (r.entries !== 1) violations.push(`COMPLETED transfer ${r.id}: ${r.entries} journal entries`);
-    if (r.hold !== 'captured') violations.push(`COMPLETED transfer ${r.id}: hold ${r.hold ?? 'missing'}, not captured`);
-    if (r.booked !== 1) violations.push(`COMPLETED transfer ${r.id}: ${r.booked} accounting bookings`);
+  let checked = 0;
+  for (const db of c.input.databases) {
+    const { rows: totals } = await db.store.sql<{ currency: string; total: string }>(
+      `SELECT currency, sum(amount)::text AS total FROM ledger_lines GROUP BY currency ORDER BY currency`,
+    );
+    for (const t of totals)
+      if (BigInt(t.total) !== 0n) violations.push(`${db.name}: ${t.currency} lines sum to ${t.total}`);
+    checked += totals.length;
+    const { rows: shards } = await db.store.sql<{ shard: number; currency: string; total: string }>(
+      `SELECT logical_shard(wallet_id) AS shard, currency, sum(amount)::text AS total FROM ledger_lines
+        GROUP BY 1, 2 HAVING sum(amount) <> 0 ORDER BY 1, 2`,
+    );
+    for (const t of shards) {
+      violations.push(`${db.name}: logical shard ${t.shard}: ${t.currency} lines sum to ${t.total}`);
+    }
+    const { rows: spanning } = await db.store.sql<{ id: string; kind: string; shards: string }>(
+      `SELECT e.id::text, e.kind,
+              array_to_string(array_agg(DISTINCT logical_shard(l.wallet_id) ORDER BY logical_shard(l.wallet_id)), ', ') AS shards
+         FROM journal_entries e JOIN ledger_lines l ON l.entry_id = e.id
+        GROUP BY e.id, e.kind HAVING count(DISTINCT logical_shard(l.wallet_id)) > 1`,
+    );
+    for (const e of spanning) violations.push(`${db.name}: ${e.kind} entry ${e.id} spans logical shards ${e.shards}`);
   }
-  return { checked: rows.length, violations };
+  return { checked, violations };
 }
 
-/** 8. The ledger's own invariants (the reconciliation job's SQL). */
-async function checkInvariants(c: Context): Promise<CheckResult> {
-  const violations = await checkLedgerInvariants(c.sql);
-  const { rows } = await c.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_lines`);
-  return { checked: rows[0]?.n ?? 0, violations: violations.map((v) => `${v.invariant}: ${v.subject} (${v.detail})`) };
+/**
+ * 8. Each database's own books: a balance is the sum of its wallet's lines and its latest balance_after,
+ * held is the sum of its active holds, an entry balances over at least two lines; the accounting book
+ * balances per currency.
+ */
+async function checkBooks(c: BookContext): Promise<CheckResult> {
+  const violations: string[] = [];
+  let checked = 0;
+  for (const db of c.all) {
+    const { rows } = await db.store.sql<{ what: string; subject: string; detail: string }>(
+      `SELECT 'balance <> its lines' AS what, w.id::text AS subject, w.balance || ' <> ' || coalesce(s.total, 0) AS detail
+         FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM ledger_lines GROUP BY wallet_id) s
+           ON s.wallet_id = w.id WHERE w.balance <> coalesce(s.total, 0)
+       UNION ALL
+       SELECT 'balance <> latest balance_after', w.id::text, w.balance || ' <> ' || l.balance_after
+         FROM wallets w JOIN LATERAL (SELECT balance_after FROM ledger_lines WHERE wallet_id = w.id
+                                       ORDER BY id DESC LIMIT 1) l ON true WHERE l.balance_after <> w.balance
+       UNION ALL
+       SELECT 'held <> its active holds', w.id::text, w.held || ' <> ' || coalesce(h.total, 0)
+         FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM holds WHERE status = 'active'
+                                    GROUP BY wallet_id) h ON h.wallet_id = w.id WHERE w.held <> coalesce(h.total, 0)
+       UNION ALL
+       SELECT 'entry does not balance', e.id::text, coalesce(sum(l.amount), 0) || ' over ' || count(l.id) || ' line(s)'
+         FROM journal_entries e LEFT JOIN ledger_lines l ON l.entry_id = e.id
+        GROUP BY e.id HAVING coalesce(sum(l.amount), 0) <> 0 OR count(l.id) < 2
+       UNION ALL
+       SELECT 'the accounting book does not balance', currency, sum(amount)::text FROM accounting_lines
+        GROUP BY currency HAVING sum(amount) <> 0`,
+    );
+    for (const r of rows) violations.push(`${db.name}: ${r.what}: ${r.subject} (${r.detail})`);
+    const { rows: counted } = await db.store.sql<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM wallets) + (SELECT count(*) FROM journal_entries))::int AS n`,
+    );
+    checked += counted[0]?.n ?? 0;
+  }
+  return { checked, violations };
+}
+
+/** 9. Clearing accounts carry money in transit only: across the databases they net to zero at rest, per currency. */
+async function checkClearingNet(c: BookContext): Promise<CheckResult> {
+  const net = new Map<string, bigint>();
+  const accounts = new Map<string, string[]>();
+  let checked = 0;
+  for (const db of c.input.databases) {
+    const { rows } = await db.store.sql<{ owner_id: string; currency: string; balance: string }>(
+      `SELECT owner_id, currency, balance::text FROM wallets WHERE kind = 'clearing' ORDER BY owner_id`,
+    );
+    for (const r of rows) {
+      addTo(net, r.currency, BigInt(r.balance));
+      if (BigInt(r.balance) !== 0n) push(accounts, r.currency, `${db.name} ${r.owner_id} ${r.balance}`);
+    }
+    checked += rows.length;
+  }
+  const violations = [...net]
+    .filter(([, total]) => total !== 0n)
+    .map(
+      ([currency, total]) =>
+        `${currency}: clearing accounts net to ${total} across the databases (${(accounts.get(currency) ?? []).join(', ')})`,
+    );
+  return { checked, violations };
+}
+
+/**
+ * 10. No money left in clearing: every debit into a clearing account has left it again, by the credit
+ * on the receiver's database or the return on the sender's (exactly one of them); clearing accounts move
+ * only by these legs, and every leg goes through one.
+ */
+async function checkClearingEmpty(c: BookContext): Promise<CheckResult> {
+  const violations: string[] = [];
+  const books = await c.books();
+  const withLegs = new Set<string>();
+  for (const e of books.entries) {
+    const legKind = (LEG_KINDS as readonly string[]).includes(e.kind);
+    const touchesClearing = e.lines.some((l) => l.walletKind === 'clearing');
+    if (touchesClearing && !legKind) violations.push(`${e.database}: ${e.kind} entry ${e.id} moves a clearing account`);
+    if (legKind && !touchesClearing) {
+      violations.push(
+        `${e.database}: ${e.kind} entry ${e.id} of transfer ${e.transferId} bypasses the clearing accounts`,
+      );
+    }
+    if (legKind && e.transferId !== null) withLegs.add(e.transferId);
+  }
+  for (const transferId of withLegs) {
+    const legs = (books.entriesOf.get(transferId) ?? []).filter((e) =>
+      (LEG_KINDS as readonly string[]).includes(e.kind),
+    );
+    const count = (kind: string) => legs.filter((e) => e.kind === kind).length;
+    const left = sumOf(legs.map(clearingIn));
+    const [debits, credits, returns] = [count('transfer_debit'), count('transfer_credit'), count('transfer_return')];
+    if (left !== 0n) {
+      violations.push(
+        `transfer ${transferId}: ${left} ${legs[0]?.currency ?? ''} left in clearing (${describeEntries(legs)})`,
+      );
+    }
+    if (debits !== 1 || credits + returns !== 1) {
+      violations.push(
+        `transfer ${transferId}: ${debits} debit(s), ${credits} credit(s), ${returns} return(s): one debit and one credit or return expected (${describeEntries(legs)})`,
+      );
+    }
+  }
+  return { checked: withLegs.size, violations };
+}
+
+/** What a transfer row left behind, from every database, for the per-status checks. */
+function factsOf(books: Books, t: DbTransfer) {
+  const entries = books.entriesOf.get(t.id) ?? [];
+  const holds = books.holdsOf.get(t.id) ?? [];
+  const incoming = books.incomingOf.get(t.id) ?? [];
+  return {
+    entries,
+    of: (kind: string) => entries.filter((e) => e.kind === kind),
+    holds,
+    incoming,
+    booking: books.bookings.get(t.id),
+    crossShard: shardOfId(t.fromWalletId) !== shardOfId(t.toWalletId),
+  };
+}
+
+/** The hold of a transfer that moved money: one, captured, on its sender's database. */
+function capturedHold(t: DbTransfer, holds: Hold[], senderDb: string): string[] {
+  const [hold, ...more] = holds;
+  if (!hold) return [`${t.status} transfer ${t.id}: hold missing, not captured`];
+  const out: string[] = [];
+  if (more.length > 0) out.push(`${t.status} transfer ${t.id}: holds on ${holds.map((h) => h.database).join(', ')}`);
+  if (hold.status !== 'captured') out.push(`${t.status} transfer ${t.id}: hold ${hold.status}, not captured`);
+  if (hold.database !== senderDb) out.push(`${t.status} transfer ${t.id}: hold on ${hold.database}, not ${senderDb}`);
+  return out;
+}
+
+/** 11. A transfer that did not happen left nothing behind, on any database. */
+async function checkUnwound(c: BookContext): Promise<CheckResult> {
+  const books = await c.books();
+  const violations: string[] = [];
+  const unwound = books.transfers.filter((t) => t.status === 'CANCELLED' || t.status === 'REJECTED');
+  for (const t of unwound) {
+    const f = factsOf(books, t);
+    if (f.entries.length > 0) {
+      violations.push(
+        `${t.status} transfer ${t.id}: ${f.entries.length} journal entries (${describeEntries(f.entries)})`,
+      );
+    }
+    const live = f.holds.filter((h) => h.status !== 'released');
+    if (live.length > 0)
+      violations.push(`${t.status} transfer ${t.id}: hold still ${live.map((h) => h.status).join(',')}`);
+    if (f.booking === 'booked') violations.push(`${t.status} transfer ${t.id}: accounting booking not reversed`);
+    for (const i of f.incoming.filter((x) => x.status === 'credited')) {
+      violations.push(`${t.status} transfer ${t.id}: credited on ${i.database}`);
+    }
+  }
+  return { checked: unwound.length, violations };
+}
+
+/** 12. A transfer inside one logical shard that happened did so exactly once: one entry, a captured hold, one booking. */
+async function checkCompletedSameShard(c: BookContext): Promise<CheckResult> {
+  const books = await c.books();
+  const violations: string[] = [];
+  const completed = books.transfers.filter((t) => t.status === 'COMPLETED' && !factsOf(books, t).crossShard);
+  for (const t of completed) {
+    const f = factsOf(books, t);
+    const senderDb = c.databaseOfShard(shardOfId(t.fromWalletId));
+    const [entry] = f.entries;
+    if (f.entries.length !== 1 || entry?.kind !== 'transfer' || entry.database !== senderDb) {
+      violations.push(
+        `COMPLETED transfer ${t.id}: ${f.entries.length} journal entries (${describeEntries(f.entries)}), one transfer entry on ${senderDb} expected`,
+      );
+    } else if (movedOn(entry, t.fromWalletId) !== -t.amount || movedOn(entry, t.toWalletId) !== t.amount) {
+      violations.push(`COMPLETED transfer ${t.id}: its entry does not move ${t.amount} from sender to receiver`);
+    }
+    violations.push(...capturedHold(t, f.holds, senderDb));
+    if (f.booking !== 'booked')
+      violations.push(`COMPLETED transfer ${t.id}: accounting booking ${f.booking ?? 'missing'}`);
+  }
+  return { checked: completed.length, violations };
+}
+
+/**
+ * 13. A transfer between logical shards that happened: exactly one debit (sender → clearing) on the
+ * sender's database and one credit (clearing → receiver) on the receiver's, its 'credited' incoming
+ * row there, nothing else in the journal, a captured hold, one booking.
+ */
+async function checkCompletedCrossShard(c: BookContext): Promise<CheckResult> {
+  const books = await c.books();
+  const violations: string[] = [];
+  const completed = books.transfers.filter((t) => t.status === 'COMPLETED' && factsOf(books, t).crossShard);
+  for (const t of completed) {
+    const f = factsOf(books, t);
+    const senderDb = c.databaseOfShard(shardOfId(t.fromWalletId));
+    const receiverDb = c.databaseOfShard(shardOfId(t.toWalletId));
+    const what = `COMPLETED transfer ${t.id} (${senderDb} → ${receiverDb})`;
+    const debits = f.of('transfer_debit');
+    const credits = f.of('transfer_credit');
+    if (debits.length !== 1 || debits[0]?.database !== senderDb) {
+      violations.push(`${what}: ${debits.length} debit(s) (${describeEntries(debits)}), one on ${senderDb} expected`);
+    } else if (movedOn(debits[0], t.fromWalletId) !== -t.amount) {
+      violations.push(`${what}: its debit does not take ${t.amount} from the sender`);
+    }
+    if (credits.length !== 1 || credits[0]?.database !== receiverDb) {
+      violations.push(
+        `${what}: ${credits.length} credit(s) (${describeEntries(credits)}), one on ${receiverDb} expected`,
+      );
+    } else if (movedOn(credits[0], t.toWalletId) !== t.amount) {
+      violations.push(`${what}: its credit does not give ${t.amount} to the receiver`);
+    }
+    const others = f.entries.filter((e) => e.kind !== 'transfer_debit' && e.kind !== 'transfer_credit');
+    if (others.length > 0) violations.push(`${what}: other journal entries (${describeEntries(others)})`);
+    const [incoming] = f.incoming;
+    if (f.incoming.length !== 1 || incoming?.status !== 'credited' || incoming.database !== receiverDb) {
+      violations.push(
+        `${what}: incoming rows ${f.incoming.map((i) => `${i.status} on ${i.database}`).join(', ') || 'none'}, one credited on ${receiverDb} expected`,
+      );
+    }
+    violations.push(...capturedHold(t, f.holds, senderDb));
+    if (f.booking !== 'booked') violations.push(`${what}: accounting booking ${f.booking ?? 'missing'}`);
+  }
+  return { checked: completed.length, violations };
+}
+
+/**
+ * 14. A transfer the receiving shard refused after its debit: the money went back by a return entry on
+ * the sender's database; the refusal is on record there ('refused' incoming row on the receiver's
+ * database, so no late credit could land); no credit anywhere; the booking reversed; the reason kept.
+ */
+async function checkReturned(c: BookContext): Promise<CheckResult> {
+  const books = await c.books();
+  const violations: string[] = [];
+  const returned = books.transfers.filter((t) => t.status === 'RETURNED');
+  for (const t of returned) {
+    const f = factsOf(books, t);
+    const senderDb = c.databaseOfShard(shardOfId(t.fromWalletId));
+    const receiverDb = c.databaseOfShard(shardOfId(t.toWalletId));
+    const what = `RETURNED transfer ${t.id} (${senderDb} → ${receiverDb})`;
+    if (!f.crossShard) violations.push(`${what}: never left its logical shard, so it has no return path`);
+    const debits = f.of('transfer_debit');
+    const returns = f.of('transfer_return');
+    const credits = f.of('transfer_credit');
+    if (debits.length !== 1 || debits[0]?.database !== senderDb) {
+      violations.push(`${what}: ${debits.length} debit(s) (${describeEntries(debits)}), one on ${senderDb} expected`);
+    }
+    if (returns.length !== 1 || returns[0]?.database !== senderDb) {
+      violations.push(
+        `${what}: ${returns.length} return entries (${describeEntries(returns)}), one on ${senderDb} expected`,
+      );
+    } else if (movedOn(returns[0], t.fromWalletId) !== t.amount) {
+      violations.push(`${what}: its return does not give ${t.amount} back to the sender`);
+    }
+    if (credits.length > 0) violations.push(`${what}: credited (${describeEntries(credits)})`);
+    const others = f.entries.filter((e) => !(LEG_KINDS as readonly string[]).includes(e.kind));
+    if (others.length > 0) violations.push(`${what}: other journal entries (${describeEntries(others)})`);
+    const [incoming] = f.incoming;
+    if (f.incoming.length !== 1 || incoming?.status !== 'refused' || incoming.database !== receiverDb) {
+      violations.push(
+        `${what}: incoming rows ${f.incoming.map((i) => `${i.status} on ${i.database}`).join(', ') || 'none'}, one refused on ${receiverDb} expected`,
+      );
+    }
+    if (t.failureCode === null) violations.push(`${what}: no failure code says why`);
+    violations.push(...capturedHold(t, f.holds, senderDb));
+    if (f.booking === 'booked') violations.push(`${what}: accounting booking not reversed`);
+  }
+  return { checked: returned.length, violations };
+}
+
+/** 15. The reconciliation job's own invariants (domain/invariants.ts), on every database. */
+async function checkInvariants(c: BookContext): Promise<CheckResult> {
+  const violations: string[] = [];
+  let checked = 0;
+  for (const db of c.all) {
+    for (const v of await checkLedgerInvariants(db.store.sql)) {
+      violations.push(`${db.name}: ${v.invariant}: ${v.subject} (${v.detail})`);
+    }
+    const { rows } = await db.store.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_lines`);
+    checked += rows[0]?.n ?? 0;
+  }
+  return { checked, violations };
 }
 
 interface AppliedDecision {
@@ -488,24 +1024,29 @@ async function workflowDecisions(
   }
 }
 
+interface AuditDecisionRow {
+  target_id: string;
+  action: string;
+  idempotency_key: string | null;
+  update_id: string | null;
+}
+
 /**
- * 9. The audit trail holds exactly the finance decisions the sagas applied: the workflow writes the
- * row in the transaction that applies the decision, keyed by `${workflowId}/${updateId}`.
+ * 16. The audit trail (on every wallet shard database) holds exactly the finance decisions the sagas
+ * applied: the workflow writes the row in the transaction that applies the decision, keyed by
+ * `${workflowId}/${updateId}`.
  */
 async function checkDecisions(c: Context): Promise<CheckResult> {
   const { record, temporal: client } = c.input;
-  const { rows: audit } = await c.sql<{
-    target_id: string;
-    action: string;
-    idempotency_key: string | null;
-    update_id: string | null;
-  }>(
-    `SELECT target_id::text, action, idempotency_key, details->>'updateId' AS update_id
-       FROM audit_log WHERE action IN ('transfer.retry', 'transfer.cancel') ORDER BY id`,
-  );
-  const auditOf = new Map<string, typeof audit>();
-  for (const row of audit) auditOf.set(row.target_id, [...(auditOf.get(row.target_id) ?? []), row]);
-  const workflowIdOf = new Map((await c.dbTransfers()).map((t) => [t.id, t.workflowId]));
+  const auditOf = new Map<string, AuditDecisionRow[]>();
+  for (const db of c.input.databases) {
+    const { rows } = await db.store.sql<AuditDecisionRow>(
+      `SELECT target_id::text, action, idempotency_key, details->>'updateId' AS update_id
+         FROM audit_log WHERE action IN ('transfer.retry', 'transfer.cancel') ORDER BY id`,
+    );
+    for (const row of rows) push(auditOf, row.target_id, row);
+  }
+  const workflowIdOf = new Map((await c.books()).transfers.map((t) => [t.id, t.workflowId]));
   const transferIds = [
     ...new Set([
       ...auditOf.keys(),
@@ -574,7 +1115,7 @@ async function checkDecisions(c: Context): Promise<CheckResult> {
   return { checked: transferIds.length, violations: perTransfer.flat() };
 }
 
-/** 10. A 500 is a bug: every expected failure has its own status. (Other 5xx are judged by fault window elsewhere.) */
+/** 17. A 500 is a bug: every expected failure has its own status. (Other 5xx are judged by fault window elsewhere.) */
 async function checkNo500(c: Context): Promise<CheckResult> {
   const { http } = c.input.record;
   const violations = http
@@ -583,7 +1124,7 @@ async function checkNo500(c: Context): Promise<CheckResult> {
   return { checked: http.length, violations };
 }
 
-/** 11. Logs are for machines: a line that is not a JSON object is lost to the log pipeline. */
+/** 18. Logs are for machines: a line that is not a JSON object is lost to the log pipeline. */
 async function checkJsonLogs(c: Context): Promise<CheckResult> {
   let checked = 0;
   const violations: string[] = [];
@@ -613,43 +1154,116 @@ function isJsonObject(line: string): boolean {
   }
 }
 
-const CHECKS: Array<{ name: string; run: (c: Context) => Promise<CheckResult> }> = [
-  { name: 'total customer balances per currency equal total deposits', run: checkTotals },
-  { name: 'no negative balance, held <= balance, held = 0 at rest', run: checkWalletBounds },
-  { name: "every wallet's balance equals the client's record", run: checkBalancesAgainstRecord },
-  { name: 'exactly one transfer per idempotency key, the same id for every duplicate', run: checkIdempotency },
-  { name: 'every transfer terminal, database agrees with the API', run: checkAllTerminal },
-  { name: 'CANCELLED/REJECTED: no journal entry, no active hold, no booking left', run: checkUnwound },
-  { name: 'COMPLETED: one journal entry, a captured hold, one booking', run: checkCompleted },
-  { name: 'ledger invariants (checkLedgerInvariants)', run: checkInvariants },
-  { name: 'audit log holds exactly the finance decisions the workflows applied', run: checkDecisions },
-  { name: 'no 500 answers', run: checkNo500 },
-  { name: 'every log line is a JSON object', run: checkJsonLogs },
+type Check =
+  | { name: string; scope: 'books'; run: (c: BookContext) => Promise<CheckResult> }
+  | { name: string; scope: 'service'; run: (c: Context) => Promise<CheckResult> };
+
+const CHECKS: Check[] = [
+  { name: 'total customer balances per currency equal total deposits', scope: 'service', run: checkTotals },
+  { name: 'no negative balance, held <= balance, held = 0 at rest', scope: 'service', run: checkWalletBounds },
+  { name: "every wallet's balance equals the client's record", scope: 'service', run: checkBalancesAgainstRecord },
+  {
+    name: 'exactly one transfer per idempotency key, the same id for every duplicate',
+    scope: 'service',
+    run: checkIdempotency,
+  },
+  { name: 'every transfer terminal, the databases agree with the API', scope: 'service', run: checkAllTerminal },
+  { name: 'every row on the database its logical shard maps to', scope: 'books', run: checkPlacement },
+  {
+    name: "each database's ledger, and each logical shard's in it, sums to zero per currency",
+    scope: 'books',
+    run: checkZeroSum,
+  },
+  {
+    name: 'each database: balances = lines, held = active holds, entries balance; the accounting book balances',
+    scope: 'books',
+    run: checkBooks,
+  },
+  { name: 'clearing accounts across the databases net to zero per currency', scope: 'books', run: checkClearingNet },
+  {
+    name: 'no money left in clearing: every debit has its credit or its return',
+    scope: 'books',
+    run: checkClearingEmpty,
+  },
+  {
+    name: 'CANCELLED/REJECTED: no entry on any database, no active hold, no booking, no credit',
+    scope: 'books',
+    run: checkUnwound,
+  },
+  {
+    name: 'COMPLETED same-shard: one journal entry, a captured hold, one booking',
+    scope: 'books',
+    run: checkCompletedSameShard,
+  },
+  {
+    name: "COMPLETED cross-shard: one debit on the sender's database, one credit on the receiver's",
+    scope: 'books',
+    run: checkCompletedCrossShard,
+  },
+  {
+    name: "RETURNED: debit and return on the sender's database, refused on the receiver's, no credit",
+    scope: 'books',
+    run: checkReturned,
+  },
+  { name: 'ledger invariants (checkLedgerInvariants) on every database', scope: 'books', run: checkInvariants },
+  {
+    name: 'audit log holds exactly the finance decisions the workflows applied',
+    scope: 'service',
+    run: checkDecisions,
+  },
+  { name: 'no 500 answers', scope: 'service', run: checkNo500 },
+  { name: 'every log line is a JSON object', scope: 'service', run: checkJsonLogs },
 ];
 
 export const CHECK_NAMES: readonly string[] = CHECKS.map((c) => c.name);
+/** The checks that read the databases alone (runBookChecks). */
+export const BOOK_CHECK_NAMES: readonly string[] = CHECKS.filter((c) => c.scope === 'books').map((c) => c.name);
+
+function bookContext<I extends BookInput>(input: I): BookContext<I> {
+  const all = [...input.databases];
+  if (!all.some((db) => db.name === input.accounting.name)) all.push(input.accounting);
+  return {
+    input,
+    all,
+    books: once(() => readBooks(input)),
+    databaseOfShard: (shard) => input.databases[input.shardMap[shard] ?? -1]?.name ?? `no database (shard ${shard})`,
+  };
+}
+
+async function runRow(name: string, run: () => Promise<CheckResult>): Promise<CheckRow> {
+  try {
+    return { name, ...(await run()) };
+  } catch (err) {
+    return { name, checked: 0, violations: [`the check could not run: ${(err as Error).message}`] };
+  }
+}
 
 export async function runChecks(input: CheckInput): Promise<CheckOutcome> {
-  const { sql } = input.db;
   const context: Context = {
-    input,
-    sql,
+    ...bookContext(input),
     apiTransfers: once(() => readApiTransfers(input)),
     apiWallets: once(() => readApiWallets(input)),
-    dbTransfers: once(() => readDbTransfers(sql)),
   };
   const rows: CheckRow[] = [];
   for (const check of CHECKS) {
-    try {
-      rows.push({ name: check.name, ...(await check.run(context)) });
-    } catch (err) {
-      rows.push({ name: check.name, checked: 0, violations: [`the check could not run: ${(err as Error).message}`] });
-    }
+    // (the scope narrows the union: a book check takes the smaller context)
+    rows.push(await runRow(check.name, () => (check.scope === 'books' ? check.run(context) : check.run(context))));
   }
   const finalStatuses = new Map<string, string>();
   const transfers = await context.apiTransfers().catch(() => new Map<string, ApiTransfer>());
   for (const t of transfers.values()) finalStatuses.set(t.id, t.status);
   return { rows, finalStatuses };
+}
+
+/** The book checks alone (or those of them named in `only`), on the databases alone: no API, no Temporal. */
+export async function runBookChecks(input: BookInput, only: readonly string[] = BOOK_CHECK_NAMES): Promise<CheckRow[]> {
+  const context = bookContext(input);
+  const rows: CheckRow[] = [];
+  for (const check of CHECKS) {
+    if (check.scope !== 'books' || !only.includes(check.name)) continue;
+    rows.push(await runRow(check.name, () => check.run(context)));
+  }
+  return rows;
 }
 
 /** check | checked | violations, aligned; then the first violations of each failing row, indented. */

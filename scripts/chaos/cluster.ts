@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { DEV_SERVER_TUNING_ARGS, findTemporalCli, repoRoot, searchAttributeArgs } from '../temporal-cli';
+import { ACCOUNTING_DATABASE, ShardLayout } from './layout';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -76,24 +77,47 @@ export interface UnexpectedExit {
   signal: string | null;
 }
 
+/**
+ * One Postgres server of the run (its own initdb folder and port) and the one database of the
+ * service it holds: `pg-0` holds `db-0` (DATABASE_URL), `pg-1` holds `db-1` (SHARD_DATABASE_URLS),
+ * `pg-accounting` the accounting book (ACCOUNTING_DATABASE_URL). One server per database, so that a
+ * fault takes exactly one of them away.
+ */
+export interface PostgresInstance {
+  /** `pg-0`, `pg-1`, …, `pg-accounting` */
+  readonly name: string;
+  /** the service's name of the database on it (db/shards.ts): `db-0`, `db-1`, …, `accounting` */
+  readonly database: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly url: string;
+}
+
 export interface ClusterSettings {
   workers: number;
+  /** wallet shard databases, each on a Postgres instance of its own (besides the accounting book's) */
+  shards: number;
   /** the saga and process settings the API and workers get (TRANSFER_STEP_MAX_ATTEMPTS, ...) */
   env: Record<string, string>;
   log: (msg: string) => void;
 }
 
 /**
- * Everything a chaos run talks to, started and owned by it so that it can kill any one of them by PID
- * without touching the rest of the machine: a Postgres instance of its own (`initdb` into a temporary
- * folder, its own port), a `redis-server`, a Temporal dev server (state in a file, so it survives a
- * SIGKILL), the API and the workers, each on a free port. Logs go to files in the run's folder.
+ * Everything a chaos run talks to, started and owned by it so that it can kill, stop or freeze any
+ * one of them by PID without touching the rest of the machine: a Postgres instance per wallet shard
+ * database and one for the accounting book (`initdb` into the run's folder, each on its own port), a
+ * `redis-server`, a Temporal dev server (state in a file, so it survives a SIGKILL), the API and the
+ * workers, each on a free port. Logs go to files in the run's folder.
  */
 export class ChaosCluster {
   readonly dir: string;
   readonly logDir: string;
   readonly jwtSecret: string;
-  private ports!: { postgres: number; redis: number; temporal: number; api: number; workers: number[] };
+  readonly layout: ShardLayout;
+  private ports!: { redis: number; temporal: number; api: number; workers: number[] };
+  private pg: PostgresInstance[] = [];
+  /** instance name → the PIDs it had when frozen (postmaster first), until thawed */
+  private readonly frozen = new Map<string, number[]>();
   private readonly procs = new Map<ProcessName, Owned>();
   readonly unexpectedExits: UnexpectedExit[] = [];
   private readonly root = repoRoot();
@@ -105,6 +129,7 @@ export class ChaosCluster {
     const cli = findTemporalCli();
     if (!cli) throw new Error('no Temporal CLI: run `bash scripts/ensure-deps.sh` (installs it into .tools/temporal)');
     this.cli = cli;
+    this.layout = new ShardLayout(settings.shards);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wallet-chaos-'));
     this.logDir = path.join(this.dir, 'logs');
     fs.mkdirSync(this.logDir);
@@ -114,14 +139,26 @@ export class ChaosCluster {
   get apiUrl(): string {
     return `http://${HOST}:${this.ports.api}`;
   }
-  get databaseUrl(): string {
-    return `postgres://postgres@${HOST}:${this.ports.postgres}/wallet`;
-  }
   get temporalAddress(): string {
     return `${HOST}:${this.ports.temporal}`;
   }
   get workerNames(): ProcessName[] {
     return this.ports.workers.map((_, i) => `worker-${i + 1}` as ProcessName);
+  }
+  /** Every Postgres instance: the wallet shard databases' (pg-0 first), then the accounting book's. */
+  get postgres(): readonly PostgresInstance[] {
+    return this.pg;
+  }
+  /** The wallet shard databases' instances, by database index. */
+  get shardInstances(): readonly PostgresInstance[] {
+    return this.pg.filter((i) => i.database !== ACCOUNTING_DATABASE);
+  }
+  get accountingInstance(): PostgresInstance {
+    return this.instance(ACCOUNTING_DATABASE);
+  }
+  /** Database 0's URL (DATABASE_URL). */
+  get databaseUrl(): string {
+    return this.pg[0]!.url;
   }
   /** Our own node processes, whose every log line must be JSON. */
   get nodeLogFiles(): Array<{ name: string; path: string }> {
@@ -132,16 +169,21 @@ export class ChaosCluster {
     return path.join(this.logDir, `${name}.log`);
   }
 
+  /** An instance by its name (`pg-1`) or by the database it holds (`db-1`, `accounting`). */
+  instance(nameOrDatabase: string): PostgresInstance {
+    const found = this.pg.find((i) => i.name === nameOrDatabase || i.database === nameOrDatabase);
+    if (!found) throw new Error(`no Postgres instance ${nameOrDatabase}`);
+    return found;
+  }
+
   async start(): Promise<void> {
     this.ports = {
-      postgres: await freePort(),
       redis: await freePort(),
       temporal: await freePort(),
       api: await freePort(),
       workers: await Promise.all(Array.from({ length: this.settings.workers }, () => freePort())),
     };
-    await this.initPostgres();
-    await this.startPostgres();
+    await this.startPostgresInstances();
     await this.startProcess('redis');
     await this.startProcess('temporal');
     await this.migrate();
@@ -149,11 +191,28 @@ export class ChaosCluster {
     await Promise.all(this.workerNames.map((w) => this.startProcess(w)));
   }
 
-  // ------------------------------------------------------------------ Postgres
-  private get pgData(): string {
-    return path.join(this.dir, 'pg');
+  /** Creates and starts a Postgres instance per database: the stack's first step (on its own in the faults' test). */
+  async startPostgresInstances(): Promise<void> {
+    const databases = [...this.layout.databases, ACCOUNTING_DATABASE];
+    const ports = await Promise.all(databases.map(() => freePort()));
+    this.pg = databases.map((database, i) => {
+      const accounting = database === ACCOUNTING_DATABASE;
+      const suffix = accounting ? 'accounting' : String(i);
+      const dbName = accounting ? 'wallet_accounting' : i === 0 ? 'wallet' : `wallet_${i}`;
+      return {
+        name: `pg-${suffix}`,
+        database,
+        dataDir: path.join(this.dir, `pg-${suffix}`),
+        port: ports[i]!,
+        url: `postgres://postgres@${HOST}:${ports[i]}/${dbName}`,
+      };
+    });
+    if (this.asPostgresUser) await run('chown', ['-R', 'postgres', this.dir]);
+    await Promise.all(this.pg.map((i) => this.initPostgres(i)));
+    await Promise.all(this.pg.map((i) => this.startPostgres(i.name)));
   }
 
+  // ------------------------------------------------------------------ Postgres
   private async pgCommand(command: string, args: string[]): Promise<void> {
     const program = postgresProgram(command);
     const [file, argv] = this.asPostgresUser
@@ -162,15 +221,18 @@ export class ChaosCluster {
     await run(file, argv, { timeout: 60_000 });
   }
 
-  private async initPostgres(): Promise<void> {
-    if (this.asPostgresUser) await run('chown', ['-R', 'postgres', this.dir]);
-    await this.pgCommand('initdb', ['-D', this.pgData, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+  private async initPostgres(i: PostgresInstance): Promise<void> {
+    await this.pgCommand('initdb', ['-D', i.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
   }
 
-  /** `pg_ctl start`, waiting until it accepts connections. fsync is off: a killed process loses nothing, only an OS crash would. */
-  async startPostgres(): Promise<void> {
+  /**
+   * `pg_ctl start` of one instance, waiting until it accepts connections. fsync is off: a killed
+   * process loses nothing, only an OS crash would.
+   */
+  async startPostgres(name: string): Promise<void> {
+    const i = this.instance(name);
     const options = [
-      `-p ${this.ports.postgres}`,
+      `-p ${i.port}`,
       `-k ${this.dir}`,
       `-c listen_addresses=${HOST}`,
       '-c fsync=off',
@@ -178,11 +240,11 @@ export class ChaosCluster {
     ].join(' ');
     await this.pgCommand('pg_ctl', [
       '-D',
-      this.pgData,
+      i.dataDir,
       '-o',
       options,
       '-l',
-      this.logPath('postgres'),
+      this.logPath(i.name),
       '-w',
       '-t',
       '60',
@@ -190,21 +252,88 @@ export class ChaosCluster {
     ]);
   }
 
-  /** The fault: an immediate stop (no checkpoint, every connection dropped), as a crash would. */
-  async stopPostgres(): Promise<void> {
-    await this.pgCommand('pg_ctl', ['-D', this.pgData, '-m', 'immediate', '-w', 'stop']);
+  /** The fault: an immediate stop of one instance (no checkpoint, every connection dropped), as a crash would. */
+  async stopPostgres(name: string): Promise<void> {
+    const i = this.instance(name);
+    if (this.frozen.has(i.name)) this.thawPostgres(i.name); // a stopped process would never act on pg_ctl's signal
+    await this.pgCommand('pg_ctl', ['-D', i.dataDir, '-m', 'immediate', '-w', 'stop']);
   }
 
-  async postgresRunning(): Promise<boolean> {
-    return run(postgresProgram('pg_isready'), ['-q', '-h', HOST, '-p', String(this.ports.postgres)]).then(
+  async postgresRunning(name: string): Promise<boolean> {
+    const i = this.instance(name);
+    if (this.frozen.has(i.name)) return true; // running, only not answering
+    return run(postgresProgram('pg_isready'), ['-q', '-t', '3', '-h', HOST, '-p', String(i.port)]).then(
       () => true,
       () => false,
     );
   }
 
-  /** One short-lived connection for the harness's own statements (faults and the final checks). */
-  async sql(text: string): Promise<void> {
-    const client = new PgClient({ connectionString: this.databaseUrl, application_name: 'wallet-chaos' });
+  isFrozen(name: string): boolean {
+    return this.frozen.has(this.instance(name).name);
+  }
+
+  /** The postmaster's PID, from the first line of its data folder's postmaster.pid. */
+  postmasterPid(name: string): number {
+    const text = fs.readFileSync(path.join(this.instance(name).dataDir, 'postmaster.pid'), 'utf8');
+    const pid = Number(text.split('\n', 1)[0]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${name}: no PID in postmaster.pid`);
+    return pid;
+  }
+
+  /**
+   * The fault: SIGSTOP to one instance's postmaster and every process under it (backends, checkpointer,
+   * walwriter, …). The kernel still completes TCP handshakes into the listen backlog, so clients connect
+   * and then wait: the database hangs, as on a stalled disk or a VM paused by its host, instead of
+   * refusing. The postmaster first, so it forks nothing new while its children are stopped; the tree is
+   * walked again until a pass finds nothing left running.
+   */
+  freezePostgres(name: string): number[] {
+    const i = this.instance(name);
+    if (this.frozen.has(i.name)) return this.frozen.get(i.name)!;
+    const postmaster = this.postmasterPid(i.name);
+    process.kill(postmaster, 'SIGSTOP');
+    const stopped = [postmaster];
+    this.frozen.set(i.name, stopped);
+    for (let pass = 0; pass < 5; pass++) {
+      const fresh = descendantsOf(postmaster).filter((pid) => !stopped.includes(pid));
+      if (fresh.length === 0) break;
+      for (const pid of fresh) {
+        try {
+          process.kill(pid, 'SIGSTOP');
+          stopped.push(pid);
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+    return stopped;
+  }
+
+  /** SIGCONT to every process frozen by freezePostgres (and any found under the postmaster now). */
+  thawPostgres(name: string): void {
+    const i = this.instance(name);
+    const stopped = this.frozen.get(i.name);
+    if (!stopped) return;
+    const [postmaster] = stopped;
+    const all = new Set([...stopped, ...(postmaster === undefined ? [] : descendantsOf(postmaster))]);
+    for (const pid of all) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    this.frozen.delete(i.name);
+  }
+
+  /** One short-lived connection to a database (by its name: `db-1`, `accounting`) for the harness's own statements. */
+  async sql(database: string, text: string): Promise<void> {
+    const client = new PgClient({
+      connectionString: this.instance(database).url,
+      application_name: 'wallet-chaos',
+      connectionTimeoutMillis: 5000,
+      query_timeout: 10_000,
+    });
     await client.connect();
     try {
       await client.query(text);
@@ -231,6 +360,16 @@ export class ChaosCluster {
       LOG_LEVEL: 'info',
       HOST,
       DATABASE_URL: this.databaseUrl,
+      ...(this.shardInstances.length > 1
+        ? {
+            SHARD_DATABASE_URLS: this.shardInstances
+              .slice(1)
+              .map((i) => i.url)
+              .join(','),
+          }
+        : {}),
+      SHARD_MAP: this.layout.shardMapText(),
+      ACCOUNTING_DATABASE_URL: this.accountingInstance.url,
       REDIS_URL: `redis://${HOST}:${this.ports.redis}`,
       REDIS_KEY_PREFIX: 'chaos:',
       TEMPORAL_ADDRESS: this.temporalAddress,
@@ -397,11 +536,18 @@ export class ChaosCluster {
       }
       await all;
     }
-    if (await this.postgresRunning()) await this.stopPostgres().catch(() => undefined);
+    for (const i of this.pg) {
+      this.thawPostgres(i.name);
+      if (await this.postgresRunning(i.name)) await this.stopPostgres(i.name).catch(() => undefined);
+    }
     if (!keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Last resort on an unexpected exit of the harness: nothing it started may outlive it. */
+  /**
+   * Last resort on an unexpected exit of the harness (synchronous: it runs in an 'exit' handler):
+   * nothing it started may outlive it. Postgres instances are thawed first, else they would never act
+   * on pg_ctl's stop.
+   */
   killAllNow(): void {
     for (const p of this.procs.values()) {
       p.expectedExit = true;
@@ -413,5 +559,58 @@ export class ChaosCluster {
         }
       }
     }
+    for (const i of this.pg) {
+      this.thawPostgres(i.name);
+      if (!fs.existsSync(path.join(i.dataDir, 'postmaster.pid'))) continue;
+      const program = postgresProgram('pg_ctl');
+      const args = ['-D', i.dataDir, '-m', 'immediate', 'stop'];
+      spawnSync(
+        this.asPostgresUser ? 'runuser' : program,
+        this.asPostgresUser ? ['-u', 'postgres', '--', program, ...args] : args,
+        {
+          stdio: 'ignore',
+          timeout: 30_000,
+        },
+      );
+    }
+  }
+}
+
+/** Every process below `pid` (children, their children, …), from /proc: Linux only, as the harness is. */
+export function descendantsOf(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse after the last ')'
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parentOf.set(Number(entry), ppid);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [child, ppid] of parentOf) {
+      if (ppid === parent) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+/** The state letter of a process (`T` = stopped), or null if it is gone. */
+export function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
   }
 }

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { TransferView } from '../../workflows/contract';
 import type { ChaosCluster, ProcessName } from './cluster';
+import { ACCOUNTING_DATABASE } from './layout';
 import type { Random } from './random';
 import type { FaultEvent, FaultKind } from './record';
 import type { Bank } from './workload';
 
 /**
  * The accounting book refuses every new booking (reversals still work, so compensations can run):
- * a trigger on the run's own database, dropped to heal. Nothing in the service knows about it.
+ * a trigger on the run's accounting database, dropped to heal. Nothing in the service knows about it.
  */
 const ACCOUNTING_OUTAGE_ON = `
   CREATE OR REPLACE FUNCTION chaos_accounting_outage() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -20,23 +21,48 @@ const ACCOUNTING_OUTAGE_ON = `
     FOR EACH ROW WHEN (NEW.status = 'booked') EXECUTE FUNCTION chaos_accounting_outage();`;
 const ACCOUNTING_OUTAGE_OFF = `DROP TRIGGER IF EXISTS chaos_accounting_outage ON accounting_bookings`;
 
-/** Saga statuses a Temporal cancel is aimed at in turn: before reserve, accounting, ledger, notify; parked. */
-const CANCEL_TARGETS = ['PENDING', 'RESERVED', 'ACCOUNTED', 'POSTED', 'NEEDS_ATTENTION'] as const;
+/**
+ * Saga statuses a Temporal cancel is aimed at in turn: before reserve, accounting, the ledger or the
+ * debit, the credit (past the point of no return: the cancel must not undo it), notify; parked.
+ */
+const CANCEL_TARGETS = ['PENDING', 'RESERVED', 'ACCOUNTED', 'DEBITED', 'POSTED', 'NEEDS_ATTENTION'] as const;
 const STEP_OF_STATUS: Record<(typeof CANCEL_TARGETS)[number], string> = {
   PENDING: 'reserve',
   RESERVED: 'accounting',
-  ACCOUNTED: 'ledger',
+  ACCOUNTED: 'ledger or debit',
+  DEBITED: 'credit',
   POSTED: 'notify',
   NEEDS_ATTENTION: 'parked',
 };
 
 /** The faults that take a dependency away for a while; one at a time, in a seeded order. */
-const OUTAGES = ['temporal-kill', 'postgres-stop', 'redis-kill', 'api-kill', 'accounting-outage'] as const;
+const OUTAGES = [
+  'temporal-kill',
+  'postgres-stop',
+  'shard-stop',
+  'shard-freeze',
+  'redis-kill',
+  'api-kill',
+  'accounting-outage',
+] as const;
 type Outage = (typeof OUTAGES)[number];
+
+/** The pause between two outages, in seconds. */
+const OUTAGE_PAUSE_SECONDS: [number, number] = [2, 4];
 
 export interface FaultSettings {
   /** how long an accounting outage lasts: longer than a step's retry budget, so transfers park */
   accountingOutageSeconds: [number, number];
+  /**
+   * how long a wallet shard database stays stopped or frozen: longer than a step's attempts would
+   * last, so sagas that need it must wait for it rather than park
+   */
+  shardOutageSeconds: [number, number];
+  /**
+   * the fault phase's length: the first round of outages (every kind once) is shortened to fit in it
+   * when their full lengths would not, so that a short run injects every kind
+   */
+  phaseSeconds: number;
   /** at most this many workflows are cancelled through Temporal in a run */
   maxTemporalCancels: number;
   log: (msg: string) => void;
@@ -44,9 +70,10 @@ export interface FaultSettings {
 
 /**
  * Injects the faults, each one seeded and logged with its time: SIGKILL of a random worker every few
- * seconds; one outage at a time (Temporal, Postgres, Redis, the API, the accounting book); wallets
- * frozen and unfrozen; finance deciding parked transfers (retry some, cancel some, leave some to their
- * deadline); workflows cancelled through Temporal (as from the UI) wherever they are.
+ * seconds; one outage at a time (Temporal, an immediate stop of one Postgres instance, a wallet shard
+ * database stopped or frozen for longer, Redis, the API, the accounting book); wallets frozen and
+ * unfrozen; finance deciding parked transfers (retry some, cancel some, leave some to their deadline);
+ * workflows cancelled through Temporal (as from the UI) wherever they are.
  */
 export class FaultInjector {
   readonly events: FaultEvent[] = [];
@@ -85,9 +112,10 @@ export class FaultInjector {
     return new Set(this.events.map((e) => e.kind));
   }
 
-  private begin(kind: FaultKind, detail: string, instant = false): FaultEvent {
+  private begin(kind: FaultKind, detail: string, instant = false, database?: string): FaultEvent {
     const at = Date.now();
     const event: FaultEvent = { kind, startedAt: at, healedAt: instant ? at : null, detail };
+    if (database !== undefined) event.database = database;
     this.events.push(event);
     this.settings.log(`fault ${kind}: ${detail}`);
     return event;
@@ -121,50 +149,111 @@ export class FaultInjector {
     this.healed(event, `${name} restarted`);
   }
 
+  /** How long each outage lasts, in seconds (before the first round's shortening). */
+  private durationOf(kind: Outage): [number, number] {
+    switch (kind) {
+      case 'accounting-outage':
+        return this.settings.accountingOutageSeconds;
+      case 'shard-stop':
+      case 'shard-freeze':
+        return this.settings.shardOutageSeconds;
+      case 'postgres-stop':
+        return [2, 5];
+      case 'temporal-kill':
+      case 'redis-kill':
+      case 'api-kill':
+        return [1, 4];
+    }
+  }
+
+  /**
+   * The factor (at most 1) that makes the first round (every outage once, the longest pauses between
+   * them) fit in 90 % of the fault phase.
+   */
+  private firstRoundScale(): number {
+    const longest = OUTAGES.reduce((sum, kind) => sum + this.durationOf(kind)[1] + OUTAGE_PAUSE_SECONDS[1], 0);
+    return Math.min(1, (0.9 * this.settings.phaseSeconds) / longest);
+  }
+
   /** Every outage once in a seeded order, then seeded picks, until stopped; a pause between two. */
   private async outages(r: Random): Promise<void> {
     const plan: Outage[] = r.shuffle(OUTAGES);
+    const scale = this.firstRoundScale();
+    if (scale < 1) this.settings.log(`the first round of outages is shortened to ${Math.round(scale * 100)}% to fit`);
+    const seconds = ([min, max]: [number, number], factor: number) =>
+      r.int(Math.max(1, Math.round(min * factor)), Math.max(1, Math.round(max * factor)));
     while (!this.stopping) {
-      await sleep(r.int(2000, 4000));
+      const factor = plan.length > 0 ? scale : 1;
+      await sleep(seconds(OUTAGE_PAUSE_SECONDS, factor) * 1000);
       if (this.stopping) return;
       const kind = plan.shift() ?? r.pick(OUTAGES);
-      await this.outage(kind, r).catch((err: unknown) =>
+      await this.outage(kind, r, seconds(this.durationOf(kind), factor)).catch((err: unknown) =>
         this.settings.log(`outage ${kind} failed: ${err instanceof Error ? err.message : String(err)}`),
       );
     }
   }
 
-  private async outage(kind: Outage, r: Random): Promise<void> {
-    if (kind === 'accounting-outage') {
-      const [min, max] = this.settings.accountingOutageSeconds;
-      const seconds = r.int(min, max);
-      const event = this.begin(kind, `the accounting book refuses bookings for ${seconds}s`);
-      await this.cluster.sql(ACCOUNTING_OUTAGE_ON);
-      this.accountingDown = true;
-      await sleep(seconds * 1000);
-      await this.healAccounting();
-      return this.healed(event);
+  private async outage(kind: Outage, r: Random, seconds: number): Promise<void> {
+    switch (kind) {
+      case 'accounting-outage': {
+        const event = this.begin(
+          kind,
+          `the accounting book refuses bookings for ${seconds}s`,
+          false,
+          ACCOUNTING_DATABASE,
+        );
+        await this.cluster.sql(ACCOUNTING_DATABASE, ACCOUNTING_OUTAGE_ON);
+        this.accountingDown = true;
+        await sleep(seconds * 1000);
+        await this.healAccounting();
+        return this.healed(event);
+      }
+      case 'postgres-stop':
+      case 'shard-stop': {
+        // a short crash of any instance (the accounting book's too), or a long one of a wallet shard's
+        const pg = r.pick(kind === 'postgres-stop' ? this.cluster.postgres : this.cluster.shardInstances);
+        const event = this.begin(
+          kind,
+          `pg_ctl stop -m immediate ${pg.name} (${pg.database}) for ${seconds}s`,
+          false,
+          pg.database,
+        );
+        await this.cluster.stopPostgres(pg.name);
+        await sleep(seconds * 1000);
+        await this.cluster.startPostgres(pg.name);
+        return this.healed(event, `pg_ctl start ${pg.name}`);
+      }
+      case 'shard-freeze': {
+        const pg = r.pick(this.cluster.shardInstances);
+        const stopped = this.cluster.freezePostgres(pg.name);
+        const event = this.begin(
+          kind,
+          `SIGSTOP ${pg.name} (${pg.database}): postmaster ${stopped[0]} and ${stopped.length - 1} processes under it, for ${seconds}s`,
+          false,
+          pg.database,
+        );
+        await sleep(seconds * 1000);
+        this.cluster.thawPostgres(pg.name);
+        return this.healed(event, `SIGCONT ${pg.name}`);
+      }
+      case 'temporal-kill':
+      case 'redis-kill':
+      case 'api-kill': {
+        const name: ProcessName = kind === 'temporal-kill' ? 'temporal' : kind === 'redis-kill' ? 'redis' : 'api';
+        const event = this.begin(kind, `SIGKILL ${name}`);
+        await this.cluster.kill(name);
+        await sleep(seconds * 1000);
+        await this.cluster.startProcess(name);
+        return this.healed(event, `${name} restarted`);
+      }
     }
-    if (kind === 'postgres-stop') {
-      const event = this.begin(kind, 'pg_ctl stop -m immediate');
-      await this.cluster.stopPostgres();
-      await sleep(r.int(2000, 5000));
-      await this.cluster.startPostgres();
-      return this.healed(event, 'pg_ctl start');
-    }
-    const name: ProcessName = kind === 'temporal-kill' ? 'temporal' : kind === 'redis-kill' ? 'redis' : 'api';
-    const event = this.begin(kind, `SIGKILL ${name}`);
-    await this.cluster.kill(name);
-    await sleep(r.int(1000, 4000));
-    await this.cluster.startProcess(name);
-    this.healed(event, `${name} restarted`);
   }
 
   private async healAccounting(): Promise<void> {
-    // Postgres may be down at this instant only if a heal races a stop; retry until it takes
+    // the accounting instance may be down at this instant only if a heal races a stop; retry until it takes
     for (;;) {
       try {
-        await this.cluster.sql(ACCOUNTING_OUTAGE_OFF);
+        await this.cluster.sql(ACCOUNTING_DATABASE, ACCOUNTING_OUTAGE_OFF);
         this.accountingDown = false;
         return;
       } catch {
@@ -273,7 +362,7 @@ export class FaultInjector {
           throw new Error('query timed out');
         }),
       ]);
-      if (['COMPLETED', 'REJECTED', 'CANCELLED'].includes(view.status)) return; // finished meanwhile
+      if (['COMPLETED', 'REJECTED', 'CANCELLED', 'RETURNED'].includes(view.status)) return; // finished meanwhile
       step =
         view.status === 'NEEDS_ATTENTION'
           ? 'parked'
@@ -306,7 +395,10 @@ export class FaultInjector {
 
   // ------------------------------------------------------------------ healing
   private async healAll(): Promise<void> {
-    if (!(await this.cluster.postgresRunning())) await this.cluster.startPostgres();
+    for (const pg of this.cluster.postgres) {
+      this.cluster.thawPostgres(pg.name);
+      if (!(await this.cluster.postgresRunning(pg.name))) await this.cluster.startPostgres(pg.name);
+    }
     await this.healAccounting();
     for (const name of ['redis', 'temporal', 'api', ...this.cluster.workerNames] as ProcessName[]) {
       await this.cluster.startProcess(name);

@@ -11,8 +11,8 @@ export interface HttpAnswer {
 const backoff = (attempt: number): number => Math.min(2000, 200 * 2 ** attempt);
 
 /**
- * The chaos client's HTTP: every exchange is recorded (time, route, status) for the 5xx-by-fault-window
- * table. Amounts are written and read as JSON integers (they stay far below 2^53 here).
+ * The chaos client's HTTP: every exchange is recorded (time, route, status, problem code, duration) for
+ * the 5xx-by-fault-window table and the answers during shard outages. Amounts are written and read as JSON integers (they stay far below 2^53 here).
  */
 export class ChaosHttp {
   readonly events: HttpEvent[] = [];
@@ -31,6 +31,7 @@ export class ChaosHttp {
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
     let answer: HttpAnswer;
+    const started = Date.now();
     try {
       const res = await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -49,7 +50,15 @@ export class ChaosHttp {
     } catch {
       answer = { status: 0, body: null };
     }
-    this.events.push({ at: Date.now(), method, route: opts.route ?? path, status: answer.status });
+    const code = answer.status >= 400 && typeof answer.body?.code === 'string' ? answer.body.code : null;
+    this.events.push({
+      at: Date.now(),
+      method,
+      route: opts.route ?? path,
+      status: answer.status,
+      code,
+      ms: Date.now() - started,
+    });
     return answer;
   }
 

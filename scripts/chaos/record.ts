@@ -8,6 +8,8 @@ export type FaultKind =
   | 'worker-kill'
   | 'temporal-kill'
   | 'postgres-stop'
+  | 'shard-stop'
+  | 'shard-freeze'
   | 'redis-kill'
   | 'api-kill'
   | 'accounting-outage'
@@ -19,6 +21,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'worker-kill',
   'temporal-kill',
   'postgres-stop',
+  'shard-stop',
+  'shard-freeze',
   'redis-kill',
   'api-kill',
   'accounting-outage',
@@ -33,6 +37,8 @@ export interface FaultEvent {
   startedAt: number;
   healedAt: number | null;
   detail: string;
+  /** the database a Postgres fault took away (`db-1`, `accounting`): whose outage it was */
+  database?: string;
 }
 
 /** Every HTTP exchange the client made (including retries); `status` 0 = network error or timeout. */
@@ -41,6 +47,10 @@ export interface HttpEvent {
   method: string;
   route: string;
   status: number;
+  /** the problem code of a 4xx/5xx answer (`SHARD_UNAVAILABLE`), when it had one */
+  code?: string | null;
+  /** how long the answer took */
+  ms?: number;
 }
 
 export interface WalletRecord {
@@ -69,6 +79,12 @@ export interface TransferAnswer {
 
 export type TransferIntent = 'normal' | 'overdraft' | 'cross-currency' | 'to-frozen';
 
+/**
+ * Where a transfer's two wallets sit: in one logical shard (one journal entry), in two logical
+ * shards of one database (clearing, both legs on that database), or on two databases.
+ */
+export type TransferRoute = 'same-shard' | 'cross-shard' | 'cross-database';
+
 export interface TransferRequestRecord {
   callerId: string;
   idempotencyKey: string;
@@ -78,6 +94,12 @@ export interface TransferRequestRecord {
   /** the currency sent in the request (cross-currency requests name the sender's) */
   currency: string;
   intent: TransferIntent;
+  route: TransferRoute;
+  /**
+   * The databases the transfer needs (`db-0`, `db-1`, `accounting`): its wallets' (the sender's also
+   * holds the caller's idempotency record and the transfer row) and the accounting book's.
+   */
+  databases: string[];
   sentAt: number;
   /** every definite answer to this key and body, duplicates included (sent twice concurrently, retried) */
   answers: TransferAnswer[];

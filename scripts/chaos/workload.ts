@@ -4,7 +4,16 @@ import type { Role } from '../../api/auth/roles';
 import type { RequestBody, ResponseBody, Schemas } from '../../api/client';
 import type { ChaosHttp, HttpAnswer } from './http';
 import type { Random } from './random';
-import type { ChaosRecord, TransferAnswer, TransferIntent, TransferRequestRecord, WalletRecord } from './record';
+import { shardOfId, shardOfOwner } from '../../domain/shards';
+import { ACCOUNTING_DATABASE, ownerWhere, type ShardLayout } from './layout';
+import type {
+  ChaosRecord,
+  TransferAnswer,
+  TransferIntent,
+  TransferRequestRecord,
+  TransferRoute,
+  WalletRecord,
+} from './record';
 
 export const CURRENCIES = ['EUR', 'USD'] as const;
 /** How long the client keeps re-sending one request before it parks it for the final re-send. */
@@ -24,6 +33,7 @@ export class Bank {
     readonly http: ChaosHttp,
     readonly record: ChaosRecord,
     private readonly jwtSecret: string,
+    readonly layout: ShardLayout,
   ) {}
 
   token(sub: string, role: Role): string {
@@ -62,13 +72,51 @@ function answerOf(a: HttpAnswer): TransferAnswer {
 }
 
 /**
+ * The customers' owner ids, placed (by the id's hash) round-robin on the wallet shard databases; every
+ * third round a customer shares the logical shard of the one a round before it on its database, so that
+ * some transfers stay inside one logical shard (one journal entry) while the others cross logical shards
+ * in one database or across two (clearing).
+ */
+export function customerOwners(layout: ShardLayout, customers: number): string[] {
+  const owners: string[] = [];
+  const used = new Set<number>();
+  const n = layout.databaseCount;
+  for (let i = 0; i < customers; i++) {
+    const base = `chaos-customer-${i + 1}`;
+    const database = layout.databases[i % n]!;
+    const neighbour = Math.floor(i / n) % 3 === 1 ? owners[i - n] : undefined;
+    const owner =
+      neighbour === undefined
+        ? ownerWhere(base, (shard) => !used.has(shard) && layout.databaseOfShard(shard) === database)
+        : ownerWhere(base, (shard) => shard === shardOfOwner(neighbour));
+    used.add(shardOfOwner(owner));
+    owners.push(owner);
+  }
+  return owners;
+}
+
+/** Where a transfer between two wallets runs (domain/shards.ts: the logical shard is in each id). */
+export function routeOf(layout: ShardLayout, fromWalletId: string, toWalletId: string): TransferRoute {
+  if (shardOfId(fromWalletId) === shardOfId(toWalletId)) return 'same-shard';
+  return layout.databaseOfWallet(fromWalletId) === layout.databaseOfWallet(toWalletId)
+    ? 'cross-shard'
+    : 'cross-database';
+}
+
+/** The databases a transfer needs: its wallets' and the accounting book's. */
+export function databasesOf(layout: ShardLayout, fromWalletId: string, toWalletId: string): string[] {
+  return [
+    ...new Set([layout.databaseOfWallet(fromWalletId), layout.databaseOfWallet(toWalletId), ACCOUNTING_DATABASE]),
+  ];
+}
+
+/**
  * Customers, each with a wallet per currency, funded by deposits (finance). Run before the faults:
  * a step that fails here fails the run.
  */
 export async function openBank(bank: Bank, rng: Random, customers: number): Promise<void> {
   const deadline = () => Date.now() + SEND_PATIENCE_MS;
-  for (let c = 1; c <= customers; c++) {
-    const owner = `chaos-customer-${c}`;
+  for (const owner of customerOwners(bank.layout, customers)) {
     bank.customers.push(owner);
     const mine: WalletRecord[] = [];
     for (const currency of CURRENCIES) {
@@ -133,8 +181,10 @@ export interface WorkloadOptions {
 
 /**
  * Random transfers between the customers: mostly payable ones, some larger than the balance, some
- * across currencies, some to frozen wallets; each with its own Idempotency-Key, re-sent with the same
- * key on a network error, a timeout or a 5xx; some sent twice at once; some keys reused with another body.
+ * across currencies, some to frozen wallets; across databases in both directions, across logical shards
+ * of one database, and inside one logical shard; each with its own Idempotency-Key, re-sent with the
+ * same key on a network error, a timeout or a 5xx; some sent twice at once; some keys reused with
+ * another body.
  */
 export async function runTransfers(
   bank: Bank,
@@ -166,6 +216,19 @@ function chooseIntent(bank: Bank, rng: Random): TransferIntent {
   return 'normal';
 }
 
+/** The route a payable transfer is aimed at: mostly across databases, then across shards, some inside one. */
+function chooseRoute(rng: Random): TransferRoute {
+  const x = rng.next();
+  return x < 0.45 ? 'cross-database' : x < 0.75 ? 'cross-shard' : 'same-shard';
+}
+
+/** A receiver in the sender's currency on the route wanted; any other customer's when that route has none. */
+function chooseReceiver(bank: Bank, rng: Random, from: WalletRecord, route: TransferRoute): WalletRecord {
+  const payable = bank.wallets.filter((w) => w.ownerId !== from.ownerId && w.currency === from.currency);
+  const onRoute = payable.filter((w) => routeOf(bank.layout, from.id, w.id) === route);
+  return rng.pick(onRoute.length > 0 ? onRoute : payable);
+}
+
 async function oneTransfer(bank: Bank, rng: Random, i: number): Promise<void> {
   const sender = rng.pick(bank.customers);
   const from = rng.pick(bank.walletsOf.get(sender)!);
@@ -175,8 +238,8 @@ async function oneTransfer(bank: Bank, rng: Random, i: number): Promise<void> {
   if (intent === 'cross-currency') to = rng.pick(others.filter((w) => w.currency !== from.currency));
   else if (intent === 'to-frozen') {
     const frozen = others.filter((w) => bank.frozen.has(w.id) && w.currency === from.currency);
-    to = frozen.length > 0 ? rng.pick(frozen) : rng.pick(others.filter((w) => w.currency === from.currency));
-  } else to = rng.pick(others.filter((w) => w.currency === from.currency));
+    to = frozen.length > 0 ? rng.pick(frozen) : chooseReceiver(bank, rng, from, chooseRoute(rng));
+  } else to = chooseReceiver(bank, rng, from, chooseRoute(rng));
   const amount = BigInt(intent === 'overdraft' ? rng.int(2_000_000, 5_000_000) : rng.int(1, 5_000));
 
   const rec: TransferRequestRecord = {
@@ -187,6 +250,8 @@ async function oneTransfer(bank: Bank, rng: Random, i: number): Promise<void> {
     amount,
     currency: from.currency,
     intent,
+    route: routeOf(bank.layout, from.id, to.id),
+    databases: databasesOf(bank.layout, from.id, to.id),
     sentAt: Date.now(),
     answers: [],
     duplicated: rng.chance(0.05),
