@@ -177,7 +177,7 @@ export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 // --------------------------------------------------------------------------------------- worker
 
 /** Statuses counted by transfers_total: the end states and the parked state. */
-export const COUNTED_TRANSFER_STATUSES = ['COMPLETED', 'REJECTED', 'CANCELLED', 'NEEDS_ATTENTION'] as const;
+export const COUNTED_TRANSFER_STATUSES = ['COMPLETED', 'REJECTED', 'CANCELLED', 'RETURNED', 'NEEDS_ATTENTION'] as const;
 export type CountedTransferStatus = (typeof COUNTED_TRANSFER_STATUSES)[number];
 
 export type AccountingFailureReason = 'limit_exceeded' | 'unavailable';

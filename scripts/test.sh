@@ -22,6 +22,11 @@ step build npm run --silent build
 step typecheck npx tsc -p tsconfig.json --noEmit
 step infra bash scripts/check-infra.sh
 step jest npx jest "$@"
+if [ $# -eq 0 ]; then
+  # the same transfer suite on a configuration of one database (no SHARD_DATABASE_URLS): the default of a
+  # deployment that has not sharded, which must keep passing (docs/testing.md)
+  step one-shard env TEST_WALLET_SHARDS=1 npx jest test/transfers/saga.test.ts
+fi
 # the bank test under faults (docs/reliability.md): a short seeded run; skipped when jest was given
 # arguments (a focused run). CHAOS_ARGS overrides its size and seed.
 if [ $# -eq 0 ]; then

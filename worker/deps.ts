@@ -63,11 +63,13 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
   };
 }
 
-/** The worker's own connections and metrics, Postgres connected (one attempt); closed by the caller after the worker has drained. */
+/** The worker's own connections and metrics, database 0 connected (one attempt); closed by the caller after the worker has drained. */
 export async function openActivityDeps(config: Config, logger?: RetryLogger): Promise<WorkerDeps> {
   const deps = createActivityDeps(config, logger);
   try {
-    await deps.shards.connect();
+    // database 0 only, as worker/main.ts serves: a wallet shard that is down (a test takes one away)
+    // is waited for by the sagas that need it
+    await deps.shards.connectOne(deps.shards.home);
   } catch (err) {
     await deps.close();
     throw err;

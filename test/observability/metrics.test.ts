@@ -12,6 +12,7 @@ import { closedPort } from '../api/helpers';
 import { APP_METRICS, METRIC_CONTRACT, TEMPORAL_SDK_METRICS } from '../infra/metrics-contract';
 import { testConfig, uniqueTaskQueue } from '../support/env';
 import { eventually } from '../support/wallets';
+import { isCrossShard } from '../../domain/shards';
 import {
   customer,
   ensureWaitingOnStoreAttribute,
@@ -261,8 +262,11 @@ describe('Prometheus metrics of the API and of a worker process', () => {
       valueOf(w.samples, 'temporal_workflow_completed', { ...queue, workflow_type: 'transferWorkflow' }),
     ).toBeGreaterThanOrEqual(2);
     expect(valueOf(w.samples, 'temporal_workflow_task_schedule_to_start_latency_count', queue)).toBeGreaterThan(0);
-    // every saga step runs as a local activity
-    for (const step of ['reserve', 'accounting', 'ledger', 'notify']) {
+    // every saga step runs as a local activity (two customers: almost always two logical shards)
+    const steps = isCrossShard(from, to)
+      ? ['reserve', 'accounting', 'debit', 'credit', 'notifyCrossShard']
+      : ['reserve', 'accounting', 'ledger', 'notify'];
+    for (const step of steps) {
       expect(
         valueOf(w.samples, 'temporal_local_activity_execution_latency_count', { ...queue, activity_type: step }),
       ).toBeGreaterThan(0);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { ShardSet } from '../../db/shards';
 import type { Store } from '../../db/store';
 import { transferStateActivities } from '../../activities/transfer-state';
 import type { ActivityDeps } from '../../activities';
 import { createWorkerMetrics } from '../../observability/metrics';
-import { createTestStore } from '../support/env';
+import { createTestShards } from '../support/env';
 import { makeWallet } from '../support/wallets';
 import { parseMetrics, valueOf } from './helpers';
 import { query } from '../support/sql';
@@ -14,13 +15,16 @@ import { query } from '../support/sql';
  * already): the counts follow the row, not the calls.
  */
 describe('counting transfer transitions', () => {
+  let shards: ShardSet;
+  // the transfer rows here have random (v4) ids: shard 0, on database 0 (domain/shards.ts)
   let ds: Store;
 
   beforeAll(async () => {
-    ds = await createTestStore();
+    shards = await createTestShards();
+    ds = shards.home.store;
   });
   afterAll(async () => {
-    await ds?.close();
+    await shards?.close();
   });
 
   async function pendingTransfer(): Promise<string> {
@@ -38,7 +42,7 @@ describe('counting transfer transitions', () => {
 
   it('counts each status a transfer reaches once, however often the write is repeated', async () => {
     const metrics = createWorkerMetrics();
-    const { recordTransferState } = transferStateActivities({ db: ds, metrics } as unknown as ActivityDeps);
+    const { recordTransferState } = transferStateActivities({ shards, metrics } as unknown as ActivityDeps);
     const transferId = await pendingTransfer();
     const failure = { step: 'accounting' as const, code: 'STEP_RETRIES_EXHAUSTED', reason: 'accounting unavailable' };
 

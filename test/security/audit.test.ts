@@ -217,6 +217,12 @@ describe('audit trail', () => {
 
   it('is append-only, on every database', async () => {
     for (const { store } of app.shards.all) {
+      // a row of its own on each database: UPDATE and DELETE triggers fire per row
+      await query(
+        store,
+        `INSERT INTO audit_log (actor, roles, action, target_type, target_id, request_id)
+         VALUES ('append-only-test', '{admin}', 'wallet.freeze', 'wallet', gen_random_uuid(), 'append-only-test')`,
+      );
       await expect(query(store, `UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/append-only/);
       await expect(query(store, `DELETE FROM audit_log`)).rejects.toThrow(/append-only/);
       await expect(query(store, `TRUNCATE audit_log`)).rejects.toThrow(/append-only/);

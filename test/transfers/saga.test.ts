@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { Client as PgClient } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ShardSet } from '../../db/shards';
@@ -161,21 +162,30 @@ describe('transfer saga', () => {
     await recordHistory(transfer.workflowId, `${RECORDED_VERSION}-rejected-insufficient-funds`);
   });
 
-  it('cancels when the receiver is frozen: booking reversed, hold released, balances as before', async () => {
+  it('cancels when the receiver is frozen after the reserve: booking reversed, hold released, balances as before', async () => {
     const { from, to } = await twoWallets(5_000);
-    const freeze = await app.inject({
-      method: 'POST',
-      url: `/v1/wallets/${to.id}/freeze`,
-      headers: authHeaders(ADMIN),
-      payload: { reason: 'receiver under review' },
-    });
-    expect(freeze.statusCode).toBe(200);
-    const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 700 }, { waitSeconds: 20 });
-    expect(res.statusCode).toBe(422);
-    expect(res.json()).toMatchObject({ code: 'WALLET_NOT_ACTIVE' });
-    const transfer = await getTransfer(app, res.json<{ transferId: string }>().transferId);
+    // A receiver frozen before the POST is refused early (422, nothing recorded): to reach the ledger
+    // step with a frozen receiver, the accounting step waits on the book's per-sender lock meanwhile.
+    const blocker = new PgClient({ connectionString: testConfig(env).accountingDatabaseUrl });
+    await blocker.connect();
+    let transferId: string;
+    try {
+      await blocker.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`accounting:${from.id}`]);
+      const res = await postTransfer(app, { fromWalletId: from.id, toWalletId: to.id, amount: 700 });
+      expect(res.statusCode).toBe(202);
+      transferId = res.json<TransferJson>().id;
+      const freeze = await app.inject({
+        method: 'POST',
+        url: `/v1/wallets/${to.id}/freeze`,
+        headers: authHeaders(ADMIN),
+        payload: { reason: 'receiver under review' },
+      });
+      expect(freeze.statusCode).toBe(200);
+    } finally {
+      await blocker.end(); // the lock goes with the session
+    }
+    const transfer = await waitForStatus(app, transferId, 'CANCELLED');
     expect(transfer).toMatchObject({
-      status: 'CANCELLED',
       failure: { step: 'ledger', code: 'WALLET_NOT_ACTIVE' },
       steps: { reserve: 'compensated', accounting: 'compensated' },
     });
