@@ -4,7 +4,7 @@ import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-t
 import { buildApp } from '../api/app';
 import { openApiText } from '../api/openapi';
 import { loadConfig } from '../config';
-import { maintenanceUrl } from './migrate';
+import { dropDatabase, migrateAll } from './migrate';
 
 const ROOT = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
 const DOCUMENT_FILE = path.join(ROOT, 'openapi.json');
@@ -28,21 +28,35 @@ async function clientTypesOf(documentText: string): Promise<string> {
  * differs from what the app serves, test/api/openapi-client.test.ts when the types differ from the
  * document's, so run this after changing a route.
  *
- * It builds the real app, so a PostgreSQL server must be reachable (DATABASE_URL's server; only its
- * `postgres` maintenance database is opened, nothing is written). Settings that shape the document
+ * It builds the real app, so a PostgreSQL server must be reachable (DATABASE_URL's server): the app
+ * starts on a scratch database of its own, created and migrated for it (a process refuses a database
+ * behind on its migrations) and dropped after; nothing else is written. Settings that shape the document
  * (MAX_AMOUNT_MINOR) take their defaults, so the file does not depend on the local environment.
  */
 async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'silent' };
   delete env.MAX_AMOUNT_MINOR;
-  const base = loadConfig(env);
-  const config = loadConfig({ ...env, DATABASE_URL: maintenanceUrl(base.DATABASE_URL) });
-  const app = await buildApp({ config, logger: false });
+  const scratch = new URL(loadConfig(env).DATABASE_URL);
+  scratch.pathname = `/wallet_openapi_${process.pid}`;
+  const databaseUrl = scratch.toString();
+  const config = loadConfig({
+    ...env,
+    DATABASE_URL: databaseUrl,
+    SHARD_DATABASE_URLS: '',
+    SHARD_MAP: '',
+    ACCOUNTING_DATABASE_URL: '',
+  });
   let text: string;
   try {
-    text = openApiText(app);
+    await migrateAll(config, () => undefined);
+    const app = await buildApp({ config, logger: false });
+    try {
+      text = openApiText(app);
+    } finally {
+      await app.close();
+    }
   } finally {
-    await app.close();
+    await dropDatabase(databaseUrl);
   }
   fs.writeFileSync(DOCUMENT_FILE, text);
   fs.writeFileSync(CLIENT_TYPES_FILE, await clientTypesOf(text));

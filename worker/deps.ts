@@ -22,7 +22,13 @@ const SILENT: RetryLogger = { warn: () => undefined, info: () => undefined };
  * ioredis's own "Unhandled error event" on stderr.
  */
 export function createActivityDeps(config: Config, logger: RetryLogger = SILENT): WorkerDeps {
-  const shards = createShardSet(config, { poolMax: config.DB_POOL_MAX, applicationName: 'wallet-worker' });
+  const shards = createShardSet(config, {
+    poolMax: config.DB_POOL_MAX,
+    applicationName: 'wallet-worker',
+    // A frozen database must fail a statement (STORE_UNAVAILABLE: the saga waits) well before the step's
+    // attempt times out (a failed attempt: its budget). 10 s, or half the attempt where that is shorter.
+    queryTimeoutMs: Math.min(10_000, (config.TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS * 1000) / 2),
+  });
   const db = shards.home.store;
   const redis = new Redis(config.REDIS_URL, {
     keyPrefix: config.REDIS_KEY_PREFIX,

@@ -1508,7 +1508,7 @@ export interface components {
          * @description what disagrees (docs/runbooks.md#walletreconciliationdiscrepancies lists each kind and what to do)
          * @enum {string}
          */
-        DiscrepancyKind: "wallet_balance_mismatch" | "wallet_balance_after_mismatch" | "wallet_held_mismatch" | "journal_entry_unbalanced" | "ledger_currency_unbalanced" | "booking_missing" | "booking_not_reversed" | "accounting_currency_unbalanced" | "accounting_ledger_totals_mismatch" | "transfer_without_workflow" | "transfer_workflow_closed" | "workflow_without_transfer" | "decision_without_audit" | "audit_without_decision";
+        DiscrepancyKind: "wallet_balance_mismatch" | "wallet_balance_after_mismatch" | "wallet_held_mismatch" | "journal_entry_unbalanced" | "ledger_currency_unbalanced" | "booking_missing" | "booking_not_reversed" | "accounting_currency_unbalanced" | "accounting_ledger_totals_mismatch" | "transfer_without_workflow" | "transfer_workflow_closed" | "workflow_without_transfer" | "decision_without_audit" | "audit_without_decision" | "shard_on_wrong_database" | "journal_entry_spans_shards" | "clearing_balance_mismatch" | "clearing_transit_mismatch" | "cross_shard_debit_missing" | "cross_shard_debit_unexpected" | "cross_shard_credit_missing" | "cross_shard_credit_without_debit" | "cross_shard_return_missing" | "cross_shard_leg_mismatch" | "cross_shard_transfer_stuck";
         /** LedgerLine */
         LedgerLine: {
             /** @description signed: positive credits the wallet, negative debits it */
