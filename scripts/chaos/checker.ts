@@ -500,7 +500,10 @@ async function checkIdempotency(c: Context): Promise<CheckResult> {
       }
     }
     const reused = r.reusedKeyAnswer;
-    if (reused) {
+    // A key whose request was refused before anything was recorded (the early 422 of a receiver that is
+    // missing, frozen or in another currency: no transfer id) was never spent: its reuse is a new request,
+    // answered on its own merits. Only a key that named a transfer must refuse another body.
+    if (reused && ids.length > 0) {
       if (reused.status !== 422 || reused.code !== 'IDEMPOTENCY_KEY_REUSED') {
         violations.push(
           `key ${showKey(r)} reused with another body: answered ${reused.status} ${reused.code ?? ''}, not 422 IDEMPOTENCY_KEY_REUSED`,
