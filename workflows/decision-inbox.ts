@@ -1,4 +1,11 @@
-import { CancellationScope, condition, currentUpdateInfo, setHandler } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  currentUpdateInfo,
+  isCancellation,
+  patched,
+  setHandler,
+} from '@temporalio/workflow';
 import { TERMINAL_STATUSES } from '../domain/transfer-status';
 import {
   cancelUpdate,
@@ -7,6 +14,7 @@ import {
   type FinanceDecisionKind,
   type TransferView,
 } from './contract';
+import { DECISION_OUTLIVES_CANCEL_PATCH } from './patches';
 import { snapshotOf } from './transfer-view';
 import { validateDecision } from './validate-decision';
 
@@ -44,7 +52,14 @@ export class FinanceDecisionInbox {
    * cancel); undefined once the deadline passed with none.
    */
   async next(deadlineMs: number): Promise<AcceptedDecision | undefined> {
-    await condition(() => this.pending !== undefined, deadlineMs);
+    try {
+      await condition(() => this.pending !== undefined, deadlineMs);
+    } catch (err) {
+      // A workflow cancel in the same activation as an accepted decision: the decision came first (updates
+      // run before a cancel), so it is applied and the cancel takes effect after it. Accepted means applied.
+      if (this.pending && isCancellation(err) && patched(DECISION_OUTLIVES_CANCEL_PATCH)) return this.pending;
+      throw err;
+    }
     // a decision accepted in the same instant as the deadline fired still wins: it was accepted
     return this.pending;
   }

@@ -33,3 +33,10 @@ export const COMPENSATE_FROM_THE_BOOKS_PATCH = 'compensate-from-the-books';
  * never reaches the marker: its command sequence is the one recorded before.
  */
 export const CROSS_SHARD_PATCH = 'cross-shard';
+
+/**
+ * Saga v2: a decision accepted in the same workflow task as a cancel of the workflow is applied (its audit
+ * row written) before the cancel takes effect; before, the cancel won and the accepted update answered
+ * with the transfer CANCELLED and no trail of the decision.
+ */
+export const DECISION_OUTLIVES_CANCEL_PATCH = 'decision-outlives-cancel';

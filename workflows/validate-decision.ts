@@ -26,8 +26,14 @@ export function validateDecision(
   decision: FinanceDecision,
   kind?: FinanceDecisionKind,
 ): void {
-  if (view.status !== 'NEEDS_ATTENTION' || deciding) {
-    const why = deciding ? 'another decision is being applied' : `it is ${view.status}`;
+  // Parked is the status *and* the saga waiting in its inbox: a workflow cancel ends the wait before the
+  // compensation moves the status on, and a decision accepted in that window would never be applied.
+  if (view.status !== 'NEEDS_ATTENTION' || view.parked === null || deciding) {
+    const why = deciding
+      ? 'another decision is being applied'
+      : view.status === 'NEEDS_ATTENTION'
+        ? 'it is being cancelled'
+        : `it is ${view.status}`;
     throw ApplicationFailure.create({
       type: TRANSFER_NOT_PARKED,
       message: `the transfer is not waiting for a decision: ${why}`,

@@ -5,6 +5,7 @@ import { DomainError } from '../errors';
 import { clearingOwnerId, clearingWalletId } from '../ids';
 import { postEntry } from '../ledger';
 import { shardOfId } from '../shards';
+import { captureHold } from './reserve';
 import { applyStateChange, type AppliedStateChange } from './records';
 import type { RefusalCode } from './refusals';
 import type { TransferDetails } from './transfer';
@@ -61,17 +62,9 @@ export async function debitTransfer(store: Store, t: TransferDetails): Promise<'
         step: 'debit',
         stepState: 'done',
       });
-    const captured = await sql(
-      `UPDATE holds SET status = 'captured', updated_at = now() WHERE transfer_id = $1 AND status = 'active'`,
-      [t.transferId],
-    );
-    if (captured.rowCount === 0) {
-      const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
-      if (rows[0]?.status === 'captured') {
-        await debited();
-        return 'already-debited';
-      }
-      throw new DomainError('INVALID_STATE', `transfer ${t.transferId} has no active hold to capture`);
+    if ((await captureHold(sql, t.transferId)) === 'already-captured') {
+      await debited();
+      return 'already-debited';
     }
     const clearing = await ensureClearingAccount(sql, t.currency, shardOfId(t.fromWalletId));
     const reference = legReference('debit', t.transferId);

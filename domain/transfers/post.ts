@@ -1,6 +1,6 @@
 import type { Store } from '../../db/store';
-import { DomainError } from '../errors';
 import { postEntry } from '../ledger';
+import { captureHold } from './reserve';
 import { applyStateChange } from './records';
 import type { TransferDetails } from './transfer';
 
@@ -20,17 +20,9 @@ export async function postTransfer(store: Store, t: TransferDetails): Promise<'p
         step: 'ledger',
         stepState: 'done',
       });
-    const captured = await sql(
-      `UPDATE holds SET status = 'captured', updated_at = now() WHERE transfer_id = $1 AND status = 'active'`,
-      [t.transferId],
-    );
-    if (captured.rowCount === 0) {
-      const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [t.transferId]);
-      if (rows[0]?.status === 'captured') {
-        await posted();
-        return 'already-posted';
-      }
-      throw new DomainError('INVALID_STATE', `transfer ${t.transferId} has no active hold to capture`);
+    if ((await captureHold(sql, t.transferId)) === 'already-captured') {
+      await posted();
+      return 'already-posted';
     }
     await postEntry(sql, {
       entryId: t.transferId,

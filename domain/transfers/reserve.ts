@@ -1,3 +1,4 @@
+import type { Sql } from '../../db/sql';
 import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
 import { isCrossShard } from '../shards';
@@ -91,4 +92,20 @@ export async function releaseFunds(store: Store, t: TransferDetails): Promise<'r
     await applyStateChange(sql, { transferId: t.transferId, step: 'reserve', stepState: 'compensated' });
     return 'released';
   });
+}
+
+/**
+ * Captures the transfer's active hold, inside the transaction that posts the money it held (the ledger
+ * step, or a cross-shard debit). `already-captured`: an earlier attempt posted it. No hold, or one
+ * released, is INVALID_STATE: nothing may post without the money held.
+ */
+export async function captureHold(sql: Sql, transferId: string): Promise<'captured' | 'already-captured'> {
+  const captured = await sql(
+    `UPDATE holds SET status = 'captured', updated_at = now() WHERE transfer_id = $1 AND status = 'active'`,
+    [transferId],
+  );
+  if (captured.rowCount !== 0) return 'captured';
+  const { rows } = await sql<{ status: string }>(`SELECT status FROM holds WHERE transfer_id = $1`, [transferId]);
+  if (rows[0]?.status === 'captured') return 'already-captured';
+  throw new DomainError('INVALID_STATE', `transfer ${transferId} has no active hold to capture`);
 }

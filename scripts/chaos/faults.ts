@@ -4,7 +4,7 @@ import type { TransferView } from '../../workflows/contract';
 import type { ChaosCluster, ProcessName } from './cluster';
 import { ACCOUNTING_DATABASE } from './layout';
 import type { Random } from './random';
-import type { FaultEvent, FaultKind } from './record';
+import { OUTAGES, type FaultEvent, type FaultKind, type Outage } from './record';
 import type { Bank } from './workload';
 
 /**
@@ -34,18 +34,6 @@ const STEP_OF_STATUS: Record<(typeof CANCEL_TARGETS)[number], string> = {
   POSTED: 'notify',
   NEEDS_ATTENTION: 'parked',
 };
-
-/** The faults that take a dependency away for a while; one at a time, in a seeded order. */
-const OUTAGES = [
-  'temporal-kill',
-  'postgres-stop',
-  'shard-stop',
-  'shard-freeze',
-  'redis-kill',
-  'api-kill',
-  'accounting-outage',
-] as const;
-type Outage = (typeof OUTAGES)[number];
 
 /** The pause between two outages, in seconds. */
 const OUTAGE_PAUSE_SECONDS: [number, number] = [2, 4];

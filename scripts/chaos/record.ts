@@ -4,21 +4,8 @@
  * Times are epoch milliseconds.
  */
 
-export type FaultKind =
-  | 'worker-kill'
-  | 'temporal-kill'
-  | 'postgres-stop'
-  | 'shard-stop'
-  | 'shard-freeze'
-  | 'redis-kill'
-  | 'api-kill'
-  | 'accounting-outage'
-  | 'wallet-freeze'
-  | 'temporal-cancel'
-  | 'finance-decisions';
-
-export const FAULT_KINDS: readonly FaultKind[] = [
-  'worker-kill',
+/** The faults that take a dependency away for a while (scheduled one at a time, in a seeded order). */
+export const OUTAGES = [
   'temporal-kill',
   'postgres-stop',
   'shard-stop',
@@ -26,10 +13,18 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'redis-kill',
   'api-kill',
   'accounting-outage',
+] as const;
+export type Outage = (typeof OUTAGES)[number];
+
+/** Every fault a run injects: worker kills throughout, the outages, and the faults of the data and of people. */
+export const FAULT_KINDS = [
+  'worker-kill',
+  ...OUTAGES,
   'wallet-freeze',
   'temporal-cancel',
   'finance-decisions',
-];
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One injected fault: from when it was applied to when it was healed (instant faults: the same). */
 export interface FaultEvent {

@@ -1,5 +1,5 @@
 import type { ChaosRecord, FaultEvent, FaultKind, TransferRequestRecord } from './record';
-import { FAULT_KINDS } from './record';
+import { FAULT_KINDS, OUTAGES } from './record';
 
 /** After a fault is healed, errors may still trail it for this long (pools reconnecting, leases expiring). */
 export const FAULT_WINDOW_GRACE_MS = 5000;
@@ -21,16 +21,7 @@ export function faultTable(events: FaultEvent[]): string {
 }
 
 /** The faults that take a process or dependency away: a 5xx during one (or just after) is expected. */
-const OUTAGE_KINDS: readonly FaultKind[] = [
-  'worker-kill',
-  'temporal-kill',
-  'postgres-stop',
-  'shard-stop',
-  'shard-freeze',
-  'redis-kill',
-  'api-kill',
-  'accounting-outage',
-];
+const OUTAGE_KINDS: readonly FaultKind[] = ['worker-kill', ...OUTAGES];
 
 /** The outages that take one wallet shard database away for a while, measured for locality. */
 const SHARD_OUTAGE_KINDS: readonly FaultKind[] = ['shard-stop', 'shard-freeze'];

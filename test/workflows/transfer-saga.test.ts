@@ -141,6 +141,8 @@ class TransferBooks {
     notify: { failures: 0 },
   };
   readonly gates: Gate[] = [];
+  /** a status write (recordTransferState) that waits at a gate before it lands */
+  statusGate?: { status: TransferStatus; gate: Gate };
 
   constructor(readonly transferId: string) {}
 
@@ -187,6 +189,14 @@ class TransferBooks {
   block(step: Step): Gate {
     const gate = new Gate();
     this.scripts[step].gate = gate;
+    this.gates.push(gate);
+    return gate;
+  }
+
+  /** the saga's write of `status` to the transfer row waits until the returned gate is released */
+  blockStatus(status: TransferStatus): Gate {
+    const gate = new Gate();
+    this.statusGate = { status, gate };
     this.gates.push(gate);
     return gate;
   }
@@ -383,6 +393,7 @@ class FakeBooks {
     recordTransferState: async (change) => {
       const books = this.of(change.transferId);
       books.count('recordTransferState');
+      if (change.status && books.statusGate?.status === change.status) await books.statusGate.gate.pass();
       if (change.status) books.write(change.status, change.expectedStatus);
     },
     recordFinanceDecision: async (record) => {
@@ -785,6 +796,26 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
       await waitUntilWorkflowSaw(handle, 'workflowExecutionCancelRequested');
       gate.release();
     }
+
+    it('of a parked transfer: a decision sent before its compensation moved the status on is refused TRANSFER_NOT_PARKED, never accepted and dropped', async () => {
+      const { handle, books: b } = await startTransfer((tb) => tb.fail('accounting'), CANCEL_MID_STEP);
+      await waitForStatus(handle, 'NEEDS_ATTENTION');
+      const compensating = b.blockStatus('COMPENSATING');
+      await handle.cancel();
+      // the saga left its inbox; the row still says NEEDS_ATTENTION while the write of COMPENSATING waits
+      await compensating.entered;
+      expect((await handle.query(transferStatusQuery)).status).toBe('NEEDS_ATTENTION');
+      expect(await refusalType(handle.executeUpdate(retryUpdate, { args: [decision('too late')] }))).toBe(
+        TRANSFER_NOT_PARKED,
+      );
+      compensating.release();
+
+      const { view: result } = await closing(handle);
+      expect(result).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' }, decisions: [] });
+      expect(b.audit).toEqual([]);
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+    });
 
     it('during reserve: the attempt finishes, then the saga compensates: CANCELLED, hold released', async () => {
       let gate!: Gate;
