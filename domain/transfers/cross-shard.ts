@@ -3,7 +3,7 @@ import type { Sql } from '../../db/sql';
 import type { Store } from '../../db/store';
 import { DomainError } from '../errors';
 import { clearingOwnerId, clearingWalletId } from '../ids';
-import { postEntry } from '../ledger';
+import { postEntry, type PostingResult } from '../ledger';
 import { shardOfId } from '../shards';
 import { captureHold } from './reserve';
 import { applyStateChange, type AppliedStateChange } from './records';
@@ -34,6 +34,32 @@ export function legReference(leg: TransferLeg, transferId: string): string {
 /** A leg entry's id: derived from its reference, so it is unique per leg and the same on every attempt. */
 export function legEntryId(reference: string): string {
   return uuidv5(reference, TRANSFER_LEG_NAMESPACE);
+}
+
+/**
+ * Posts a leg's entry: the transfer's amount out of one account (`from`: a line of mode debit or capture)
+ * into another, with the leg's reference and id. A second posting of the same leg is a no-op.
+ */
+function postLeg(
+  sql: Sql,
+  leg: TransferLeg,
+  t: TransferDetails,
+  from: { walletId: string; mode: 'debit' | 'capture' },
+  to: { walletId: string; mode: 'credit' | 'return' },
+): Promise<PostingResult> {
+  const reference = legReference(leg, t.transferId);
+  return postEntry(sql, {
+    entryId: legEntryId(reference),
+    kind: `transfer_${leg}`,
+    reference,
+    transferId: t.transferId,
+    currency: t.currency,
+    description: t.description ?? null,
+    lines: [
+      { ...from, amount: t.amount },
+      { ...to, amount: t.amount },
+    ],
+  });
 }
 
 /** Creates a logical shard's clearing account for a currency on first use; concurrent callers converge on one row. */
@@ -67,19 +93,13 @@ export async function debitTransfer(store: Store, t: TransferDetails): Promise<'
       return 'already-debited';
     }
     const clearing = await ensureClearingAccount(sql, t.currency, shardOfId(t.fromWalletId));
-    const reference = legReference('debit', t.transferId);
-    await postEntry(sql, {
-      entryId: legEntryId(reference),
-      kind: 'transfer_debit',
-      reference,
-      transferId: t.transferId,
-      currency: t.currency,
-      description: t.description ?? null,
-      lines: [
-        { walletId: t.fromWalletId, mode: 'capture', amount: t.amount },
-        { walletId: clearing, mode: 'credit', amount: t.amount },
-      ],
-    });
+    await postLeg(
+      sql,
+      'debit',
+      t,
+      { walletId: t.fromWalletId, mode: 'capture' },
+      { walletId: clearing, mode: 'credit' },
+    );
     await debited();
     return 'debited';
   });
@@ -169,19 +189,7 @@ export async function creditTransfer(store: Store, t: TransferDetails): Promise<
     // a twin attempt decided first (it held the locks until it committed): its decision stands
     if (inserted.rowCount === 0) return (await decisionOf(sql, t.transferId))!;
     if (refusal) return { outcome: 'refused', ...refusal };
-    const reference = legReference('credit', t.transferId);
-    await postEntry(sql, {
-      entryId: legEntryId(reference),
-      kind: 'transfer_credit',
-      reference,
-      transferId: t.transferId,
-      currency: t.currency,
-      description: t.description ?? null,
-      lines: [
-        { walletId: clearing, mode: 'debit', amount: t.amount },
-        { walletId: t.toWalletId, mode: 'credit', amount: t.amount },
-      ],
-    });
+    await postLeg(sql, 'credit', t, { walletId: clearing, mode: 'debit' }, { walletId: t.toWalletId, mode: 'credit' });
     return { outcome: 'credited' };
   });
 }
@@ -202,19 +210,13 @@ export async function returnTransfer(
       t.transferId,
     ]);
     if (rows.length === 0) throw new DomainError('INVALID_STATE', `transfer ${t.transferId} has no debit to return`);
-    const reference = legReference('return', t.transferId);
-    const posted = await postEntry(sql, {
-      entryId: legEntryId(reference),
-      kind: 'transfer_return',
-      reference,
-      transferId: t.transferId,
-      currency: t.currency,
-      description: t.description ?? null,
-      lines: [
-        { walletId: clearingWalletId(t.currency, shardOfId(t.fromWalletId)), mode: 'debit', amount: t.amount },
-        { walletId: t.fromWalletId, mode: 'return', amount: t.amount },
-      ],
-    });
+    const posted = await postLeg(
+      sql,
+      'return',
+      t,
+      { walletId: clearingWalletId(t.currency, shardOfId(t.fromWalletId)), mode: 'debit' },
+      { walletId: t.fromWalletId, mode: 'return' },
+    );
     const returned = await applyStateChange(sql, {
       transferId: t.transferId,
       status: 'RETURNED',

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { createInterface } from 'node:readline';
 
 /**
  * The layer rules of eslint.config.mjs (docs/architecture.md §2.2), proved on snippets: each rule fires
@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
  */
 
 const ROOT = path.resolve(__dirname, '../..');
-const run = promisify(execFile);
 
 interface Snippet {
   filePath: string;
@@ -30,10 +29,11 @@ interface LintOutcome {
   rules: string[];
 }
 
-const LINT_SNIPPETS = `
+/** The linter: reads one JSON array of snippets per line on stdin, answers one JSON line of outcomes each. */
+const LINTER = `
+import { createInterface } from 'node:readline';
 import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
-const snippets = JSON.parse(process.argv[1]);
 const typed = new ESLint({ cwd: process.cwd(), overrideConfigFile: 'eslint.config.mjs' });
 // the import rules need no type information (and x.ts files are in no TypeScript project): faster without
 const untyped = new ESLint({
@@ -41,31 +41,57 @@ const untyped = new ESLint({
   overrideConfigFile: 'eslint.config.mjs',
   overrideConfig: { ...tseslint.configs.disableTypeChecked, files: ['**/*.ts'] },
 });
-const out = [];
-for (const s of snippets) {
-  const [result] = await (s.typed ? typed : untyped).lintText(s.code, { filePath: s.filePath });
-  const of = (rule) => result.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
-  out.push({
-    ...s,
-    restricted: of('no-restricted-imports'),
-    syntax: of('no-restricted-syntax'),
-    rules: result.messages.map((m) => m.ruleId ?? m.message),
-  });
+for await (const line of createInterface({ input: process.stdin })) {
+  const out = [];
+  for (const s of JSON.parse(line)) {
+    const [result] = await (s.typed ? typed : untyped).lintText(s.code, { filePath: s.filePath });
+    const of = (rule) => result.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
+    out.push({
+      ...s,
+      restricted: of('no-restricted-imports'),
+      syntax: of('no-restricted-syntax'),
+      rules: result.messages.map((m) => m.ruleId ?? m.message),
+    });
+  }
+  process.stdout.write(JSON.stringify(out) + '\\n');
 }
-process.stdout.write(JSON.stringify(out));
 `;
 
-async function lint(snippets: Snippet[]): Promise<LintOutcome[]> {
-  const { stdout } = await run(
-    process.execPath,
-    ['--input-type=module', '-e', LINT_SNIPPETS, JSON.stringify(snippets)],
-    {
-      cwd: ROOT,
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
-  return JSON.parse(stdout) as LintOutcome[];
+/**
+ * One linter process for the whole file, asked in turn: loading ESLint and the typescript-eslint config
+ * costs seconds of CPU, paid once instead of once per rule.
+ */
+class Linter {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: Array<{ resolve: (o: LintOutcome[]) => void; reject: (e: Error) => void }> = [];
+  private stderr = '';
+
+  constructor() {
+    this.child = spawn(process.execPath, ['--input-type=module', '-e', LINTER], { cwd: ROOT });
+    createInterface({ input: this.child.stdout }).on('line', (line) =>
+      this.waiting.shift()?.resolve(JSON.parse(line) as LintOutcome[]),
+    );
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`the linter exited (${code}): ${this.stderr}`));
+    });
+  }
+
+  lint(snippets: Snippet[]): Promise<LintOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.stdin.write(`${JSON.stringify(snippets)}\n`);
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
 }
+
+let linter: Linter | undefined;
+const lint = (snippets: Snippet[]) => (linter ??= new Linter()).lint(snippets);
+afterAll(() => linter?.close());
 
 async function expectRule(filePath: string, cases: { refused: string[]; allowed: string[] }): Promise<void> {
   const outcomes = await lint([...cases.refused, ...cases.allowed].map((code) => ({ filePath, code })));

@@ -193,6 +193,26 @@ class TransferBooks {
     return gate;
   }
 
+  /**
+   * The ledger step's or the debit's transaction (domain/transfers/reserve.ts captureHold): captures the
+   * active hold and moves the row on; a captured hold means an earlier attempt did it; no hold refuses.
+   */
+  captureHold(step: 'ledger' | 'debit', status: 'POSTED' | 'DEBITED'): 'captured' | 'already-captured' {
+    const done = step === 'ledger' ? 'posted' : 'debited';
+    if (this.hold === 'none' || this.hold === 'released') {
+      this.log.push(`${step}:no-hold`);
+      throw ApplicationFailure.nonRetryable(
+        `transfer ${this.transferId} has no active hold to capture`,
+        'INVALID_STATE',
+      );
+    }
+    const outcome = this.hold === 'active' ? 'captured' : 'already-captured';
+    this.hold = 'captured';
+    this.write(status, 'ACCOUNTED');
+    this.log.push(outcome === 'captured' ? `${step}:${done}` : `${step}:already-${done}`);
+    return outcome;
+  }
+
   /** the saga's write of `status` to the transfer row waits until the returned gate is released */
   blockStatus(status: TransferStatus): Gate {
     const gate = new Gate();
@@ -302,19 +322,7 @@ class FakeBooks {
     ledger: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       await books.attempt('ledger');
-      if (books.hold === 'active') {
-        books.hold = 'captured';
-        books.write('POSTED', 'ACCOUNTED');
-        books.log.push('ledger:posted');
-      } else if (books.hold === 'captured') {
-        books.log.push('ledger:already-posted');
-      } else {
-        books.log.push('ledger:no-hold');
-        throw ApplicationFailure.nonRetryable(
-          `transfer ${t.transferId} has no active hold to capture`,
-          'INVALID_STATE',
-        );
-      }
+      books.captureHold('ledger', 'POSTED');
     },
     notify: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
@@ -326,21 +334,7 @@ class FakeBooks {
     debit: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       await books.attempt('debit');
-      if (books.hold === 'active') {
-        books.hold = 'captured';
-        books.debitEntries++;
-        books.write('DEBITED', 'ACCOUNTED');
-        books.log.push('debit:debited');
-      } else if (books.hold === 'captured') {
-        books.write('DEBITED', 'ACCOUNTED');
-        books.log.push('debit:already-debited');
-      } else {
-        books.log.push('debit:no-hold');
-        throw ApplicationFailure.nonRetryable(
-          `transfer ${t.transferId} has no active hold to capture`,
-          'INVALID_STATE',
-        );
-      }
+      if (books.captureHold('debit', 'DEBITED') === 'captured') books.debitEntries++;
     },
     credit: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
