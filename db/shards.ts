@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { shardOfId, shardOfOwner } from '../domain/shards';
 import { MIGRATION_NAMES } from './migrations';
 import { isUnavailableError, pgErrorCode } from './pg-errors';
-import { createStore, type Store } from './store';
+import { CONNECT_TIMEOUT_MS, createStore, type Store } from './store';
 
 /**
  * The databases of the service (docs/architecture.md §9): the wallet shard databases, which hold the
@@ -93,7 +93,7 @@ const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 /**
  * A Store whose statements pass a circuit breaker (opossum). Only unavailability counts against it
  * (a refused connection, a dropped one, a read timeout): a constraint or a refusal by the data is the
- * database answering. Once half of the last second's statements (at least 3) failed so, it opens for
+ * database answering. Once half of the statements of the last connect timeout (5 s; at least 3) failed so, it opens for
  * the cooldown: statements fail at once with StoreUnavailable, so an API request that needs a down
  * database costs nothing and a saga step waits for it instead of spending its attempts. Then one
  * statement is let through; its success closes the breaker.
@@ -107,8 +107,10 @@ function guardedDatabase(name: string, store: Store, cooldownSeconds: number): G
     resetTimeout: cooldownSeconds * 1000,
     errorThresholdPercentage: 50,
     volumeThreshold: 3,
-    rollingCountTimeout: 1000,
-    rollingCountBuckets: 4,
+    // as long as a connect timeout: the requests that hung on a frozen database all fail within one
+    // window, however few they were (a 1 s window saw three only at a few requests a second)
+    rollingCountTimeout: CONNECT_TIMEOUT_MS,
+    rollingCountBuckets: 5,
     errorFilter: (err: unknown) => !isUnavailableError(err),
   });
   async function guard<T>(work: () => Promise<T>): Promise<T> {

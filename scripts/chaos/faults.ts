@@ -35,6 +35,9 @@ const STEP_OF_STATUS: Record<(typeof CANCEL_TARGETS)[number], string> = {
   NEEDS_ATTENTION: 'parked',
 };
 
+/** The outage the first round never shortens (firstRoundScale). */
+const UNSHORTENED: Outage = 'accounting-outage';
+
 /** The pause between two outages, in seconds. */
 const OUTAGE_PAUSE_SECONDS: [number, number] = [2, 4];
 
@@ -156,11 +159,16 @@ export class FaultInjector {
 
   /**
    * The factor (at most 1) that makes the first round (every outage once, the longest pauses between
-   * them) fit in 90 % of the fault phase.
+   * them) fit in 90 % of the fault phase. The accounting outage keeps its length: it is what parks
+   * transfers (longer than a step's budget), so finance has something to decide.
    */
   private firstRoundScale(): number {
-    const longest = OUTAGES.reduce((sum, kind) => sum + this.durationOf(kind)[1] + OUTAGE_PAUSE_SECONDS[1], 0);
-    return Math.min(1, (0.9 * this.settings.phaseSeconds) / longest);
+    const kept = this.durationOf(UNSHORTENED)[1];
+    const longest = OUTAGES.reduce(
+      (sum, kind) => sum + (kind === UNSHORTENED ? 0 : this.durationOf(kind)[1]) + OUTAGE_PAUSE_SECONDS[1],
+      0,
+    );
+    return Math.max(0.1, Math.min(1, (0.9 * this.settings.phaseSeconds - kept) / longest));
   }
 
   /** Every outage once in a seeded order, then seeded picks, until stopped; a pause between two. */
@@ -171,10 +179,11 @@ export class FaultInjector {
     const seconds = ([min, max]: [number, number], factor: number) =>
       r.int(Math.max(1, Math.round(min * factor)), Math.max(1, Math.round(max * factor)));
     while (!this.stopping) {
-      const factor = plan.length > 0 ? scale : 1;
-      await sleep(seconds(OUTAGE_PAUSE_SECONDS, factor) * 1000);
+      const firstRound = plan.length > 0;
+      await sleep(seconds(OUTAGE_PAUSE_SECONDS, firstRound ? scale : 1) * 1000);
       if (this.stopping) return;
       const kind = plan.shift() ?? r.pick(OUTAGES);
+      const factor = firstRound && kind !== UNSHORTENED ? scale : 1;
       await this.outage(kind, r, seconds(this.durationOf(kind), factor)).catch((err: unknown) =>
         this.settings.log(`outage ${kind} failed: ${err instanceof Error ? err.message : String(err)}`),
       );
