@@ -98,11 +98,16 @@ async function markPublished(sql: Sql, rows: NotificationRow[]): Promise<void> {
   }
 }
 
+/**
+ * COMPLETED over whatever non-terminal status the row shows: the saga calls notify only once the money
+ * is posted, so it knows better than the row, which a late statement can have set back (a status write
+ * sent by a worker killed while its database was frozen lands when the database thaws). Made
+ * conditional on POSTED, such a write left a completed transfer NEEDS_ATTENTION for good.
+ */
 const completeTransfer = (sql: Sql, t: TransferDetails) =>
   applyStateChange(sql, {
     transferId: t.transferId,
     status: 'COMPLETED',
-    expectedStatus: 'POSTED',
     step: 'notify',
     stepState: 'done',
   });

@@ -65,6 +65,19 @@ describe('notify step', () => {
     expect(await published(t.transferId)).toHaveLength(2);
   });
 
+  it("completes a posted transfer whose row a dead worker's late statement set back to NEEDS_ATTENTION", async () => {
+    const t = await postedTransfer();
+    // a park's status write sent by a worker killed while the database was frozen: it lands on thaw,
+    // after the retried steps had posted (the saga knows better; the row is its read model)
+    await applyStateChange(ds.sql, { transferId: t.transferId, status: 'NEEDS_ATTENTION', step: 'accounting' });
+    const done = await notifyParties(ds, redis, t);
+    expect(done.completed).toMatchObject({ previousStatus: 'NEEDS_ATTENTION', status: 'COMPLETED' });
+    const [row] = await query(ds, `SELECT status, finished_at IS NOT NULL AS finished FROM transfers WHERE id = $1`, [
+      t.transferId,
+    ]);
+    expect(row).toEqual({ status: 'COMPLETED', finished: true });
+  });
+
   it('publishes on a retry what an attempt left unpublished when Redis failed', async () => {
     const t = await postedTransfer();
     const down = new Redis({

@@ -327,7 +327,7 @@ class FakeBooks {
     notify: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       await books.attempt('notify');
-      books.write('COMPLETED', 'POSTED');
+      books.write('COMPLETED');
       books.log.push('notify:sent');
       return 2;
     },
@@ -380,7 +380,7 @@ class FakeBooks {
     notifyCrossShard: async (t: TransferPayload) => {
       const books = this.of(t.transferId);
       await books.attempt('notify');
-      books.write('COMPLETED', 'POSTED');
+      books.write('COMPLETED');
       books.log.push('notifyCrossShard:sent');
       return 2;
     },
