@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal as temporalProto } from '@temporalio/proto';
 import type { ShardSet } from '../../db/shards';
 import { v5 as uuidv5 } from 'uuid';
 import type { Config } from '../../config';
@@ -125,6 +126,9 @@ export async function decideParkedTransfer(
 /**
  * The outcome of Update `updateId` if the saga took it before (asked of the Temporal server alone: it
  * needs no worker), or null if it never did. A rejected Update leaves no trace, so it is null too.
+ * First whether Temporal holds the Update at all (an accepted one answers at once): a server that does
+ * not answer (killed, restarting) confirms nothing, so that is a 503, never a 202 for a decision that
+ * may not exist. Then, for one it holds, its outcome within the deadline (`accepted` while it is applied).
  */
 async function earlierOutcome(
   temporal: Client,
@@ -133,14 +137,32 @@ async function earlierOutcome(
   deadline: number,
 ): Promise<DecisionOutcome | null> {
   try {
+    await temporal.withDeadline(deadline, () =>
+      temporal.workflowService.pollWorkflowExecutionUpdate({
+        namespace: temporal.options.namespace,
+        updateRef: { workflowExecution: { workflowId: handle.workflowId }, updateId },
+        waitPolicy: { lifecycleStage: UPDATE_ACCEPTED },
+      }),
+    );
+  } catch (err) {
+    if (isUpdateNotFound(err)) return null;
+    if (isAnswerTimeout(err)) throw new ApiError('SERVICE_UNAVAILABLE', TEMPORAL_UNANSWERED);
+    throw err;
+  }
+  try {
     await temporal.withDeadline(deadline, () => handle.getUpdateHandle(updateId).result());
     return 'applied';
   } catch (err) {
     if (isAnswerTimeout(err)) return 'accepted';
-    if (isUpdateNotFound(err) || err instanceof WorkflowNotFoundError) return null;
     throw err;
   }
 }
+
+const UPDATE_ACCEPTED =
+  temporalProto.api.enums.v1.UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED;
+
+const TEMPORAL_UNANSWERED =
+  'Temporal did not answer in time, so whether this decision was taken is not known; nothing is confirmed: send the same request with the same Idempotency-Key again';
 
 /** gRPC NOT_FOUND (5): no Update of that id in the workflow's history. */
 function isUpdateNotFound(err: unknown): boolean {

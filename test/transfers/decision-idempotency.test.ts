@@ -11,6 +11,7 @@ import { SwitchableAccounting, startTransferWorker, type RunningWorker } from '.
 import { createWalletAs, transferAs } from '../security/fixtures';
 import { ownerOnShardDatabase, ownerOnShard, waitForStatus, type TransferJson } from './helpers';
 import { query } from '../support/sql';
+import { TcpProxy } from '../support/tcp-proxy';
 
 /**
  * Finance decisions (retry, cancel) are idempotent by their Idempotency-Key: the key names one
@@ -133,6 +134,43 @@ describe('finance decisions with an Idempotency-Key', () => {
     expect(await decisionsOf(id)).toEqual([
       { action: 'transfer.retry', actor: fiona.sub, reason: 'accounting restored (INC-7)' },
     ]);
+  });
+
+  it('answers 503, never 202, when Temporal cannot say whether a decision on a transfer no longer parked was taken', async () => {
+    const id = await parkedTransfer(500);
+    expect((await decide(id, 'cancel', financeCaller(), uniqueKey('click'), 'cancelled first')).statusCode).toBe(200);
+    // an API whose Temporal is away (killed, restarting) when the decision comes
+    const temporalProxy = TcpProxy.to(testConfig().TEMPORAL_ADDRESS);
+    await temporalProxy.listen();
+    temporalProxy.open();
+    const cut = await buildApp({
+      config: testConfig({ ...env, TEMPORAL_ADDRESS: temporalProxy.address, TRANSFER_ANSWER_TIMEOUT_SECONDS: '2' }),
+      logger: false,
+    });
+    try {
+      await cut.ready();
+      temporalProxy.close();
+      temporalProxy.dropAll();
+      const fiona = financeCaller();
+      const key = uniqueKey('click');
+      const send = () =>
+        cut.inject({
+          method: 'POST',
+          url: `/v1/transfers/${id}/retry`,
+          headers: { ...authHeaders(fiona), 'idempotency-key': key },
+          payload: { reason: 'too late' },
+        });
+      // the decision was never taken: a 202 would tell finance it is being applied
+      expectProblem(await send(), 503, 'SERVICE_UNAVAILABLE');
+      // Temporal back (its client reconnects after a backoff): the same request is the refusal it is
+      temporalProxy.open();
+      let again = await send();
+      for (const giveUp = Date.now() + 20_000; again.statusCode === 503 && Date.now() < giveUp;) again = await send();
+      expectProblem(again, 409, 'TRANSFER_NOT_PARKED');
+    } finally {
+      await cut.close();
+      await temporalProxy.stop();
+    }
   });
 
   it('keeps a refusal a refusal: the key of a refused decision stays free, the same request is refused again', async () => {
