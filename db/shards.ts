@@ -93,10 +93,10 @@ const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 /**
  * A Store whose statements pass a circuit breaker (opossum). Only unavailability counts against it
  * (a refused connection, a dropped one, a read timeout): a constraint or a refusal by the data is the
- * database answering. Once half of the statements of the last connect timeout (5 s; at least 3) failed so, it opens for
- * the cooldown: statements fail at once with StoreUnavailable, so an API request that needs a down
- * database costs nothing and a saga step waits for it instead of spending its attempts. Then one
- * statement is let through; its success closes the breaker.
+ * database answering. Once half of the statements of the last connect timeout (5 s; at least 3) failed
+ * so, it opens for the cooldown: statements fail at once with StoreUnavailable, so an API request that
+ * needs a down database costs nothing and a saga step waits for it instead of spending its attempts.
+ * Then one statement is let through; its success closes the breaker.
  */
 type GuardedDatabase = ShardDatabase & { refuse(err: SchemaNotCurrent): void };
 
