@@ -155,6 +155,10 @@ const callers: fc.Arbitrary<CallerPick> = fc.oneof(
 );
 
 type IdPick = (ctx: Ctx) => string;
+// A path parameter that is a dot segment ('.', '..') is no value of it: every client removes the segment
+// before the request leaves (RFC 3986 §5.2.4), so POST /v1/transfers/./retry is POST /v1/transfers/retry,
+// another route (405), not this one.
+const segmentText = weirdText.filter((s) => s !== '.' && s !== '..');
 const walletIds: fc.Arbitrary<IdPick> = fc.oneof(
   {
     weight: 3,
@@ -170,7 +174,7 @@ const walletIds: fc.Arbitrary<IdPick> = fc.oneof(
       () =>
         u,
   ),
-  weirdText.map(
+  segmentText.map(
     (s): IdPick =>
       () =>
         s,
@@ -183,7 +187,7 @@ const transferIds: fc.Arbitrary<IdPick> = fc.oneof(
       () =>
         u,
   ),
-  weirdText.map(
+  segmentText.map(
     (s): IdPick =>
       () =>
         s,

@@ -30,9 +30,9 @@ export interface Operation {
 }
 
 /**
- * `doc` with every reference to a shared response, parameter or example (`#/components/responses/X`, …)
- * replaced by a copy of what it names, so a test reads each operation whole. Schema references stay:
- * OpenApiValidator inlines those when it compiles.
+ * `doc` with every reference to a shared response, parameter, header or example
+ * (`#/components/responses/X`, …) replaced by a copy of what it names, so a test reads each operation
+ * whole. Schema references stay: OpenApiValidator inlines those when it compiles.
  */
 export function dereferenced(doc: OpenApiDoc): OpenApiDoc {
   const components = doc.components as unknown as Record<string, Record<string, unknown>>;
@@ -40,7 +40,8 @@ export function dereferenced(doc: OpenApiDoc): OpenApiDoc {
     if (Array.isArray(node)) return node.map(resolve);
     if (node === null || typeof node !== 'object') return node;
     const ref = (node as { $ref?: unknown }).$ref;
-    const m = typeof ref === 'string' ? /^#\/components\/(responses|parameters|examples)\/(.+)$/.exec(ref) : null;
+    const m =
+      typeof ref === 'string' ? /^#\/components\/(responses|parameters|examples|headers)\/(.+)$/.exec(ref) : null;
     if (m) {
       const target = components[m[1]!]?.[m[2]!];
       if (target === undefined) throw new Error(`unresolvable $ref ${String(ref)}`);
