@@ -333,7 +333,7 @@ export interface paths {
                      */
                     "application/json": {
                         /** @description why; recorded in the audit trail */
-                        reason: string;
+                        reason: components["schemas"]["Reason"];
                     };
                 };
             };
@@ -768,7 +768,7 @@ export interface paths {
                      */
                     "application/json": {
                         /** @description why; recorded in the audit trail and the workflow history */
-                        reason: string;
+                        reason: components["schemas"]["Reason"];
                     };
                 };
             };
@@ -877,7 +877,7 @@ export interface paths {
                      */
                     "application/json": {
                         /** @description why; recorded in the audit trail and the workflow history */
-                        reason: string;
+                        reason: components["schemas"]["Reason"];
                     };
                 };
             };
@@ -1247,7 +1247,7 @@ export interface paths {
                      */
                     "application/json": {
                         /** @description why; recorded in the audit trail */
-                        reason: string;
+                        reason: components["schemas"]["Reason"];
                     };
                 };
             };
@@ -1396,7 +1396,7 @@ export interface paths {
                      */
                     "application/json": {
                         /** @description why; recorded in the audit trail */
-                        reason: string;
+                        reason: components["schemas"]["Reason"];
                     };
                 };
             };
@@ -1585,6 +1585,8 @@ export interface components {
             /** @enum {string} */
             status: "ok" | "unavailable";
         };
+        /** Reason */
+        Reason: string;
         /** ReconciliationRun */
         ReconciliationRun: {
             /** @description rows checked, by check (wallets, journalEntries, transfers, openTransfers, transferWorkflows, decidedTransfers) */

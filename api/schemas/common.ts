@@ -80,13 +80,12 @@ export const PlainText = (opts: { minLength?: number; maxLength: number; descrip
  * audit trail, so it must say something: plain text with at least one character that is not white space.
  * The pattern's three classes are disjoint in order, so it matches in linear time.
  */
-export const Reason = (description: string) =>
-  Type.String({
-    minLength: 1,
-    maxLength: 500,
-    pattern: `^[${SPACE}]*[^${SPACE}${CONTROL}][^${CONTROL}]*$`,
-    description,
-  });
+const REASON = { minLength: 1, maxLength: 500, pattern: `^[${SPACE}]*[^${SPACE}${CONTROL}][^${CONTROL}]*$` };
+
+/** The shared component of every reason (api/schemas/components.ts): the document points each one at it. */
+export const ReasonSchema = Type.String({ $id: 'Reason', title: 'Reason', ...REASON });
+
+export const Reason = (description: string) => Type.String({ ...REASON, description });
 
 /** A route that takes no query string: any parameter is refused (400), like an unknown one on the others. */
 export const NoQuery = Type.Object({}, { additionalProperties: false });

@@ -13,7 +13,7 @@ import {
 } from '../routes/reconciliation.schemas';
 import { StepStateSchema, TransferPageSchema, TransferSchema, TransferStatusSchema } from '../routes/transfers.schemas';
 import { LedgerLinePageSchema, LedgerLineSchema, WalletPageSchema, WalletSchema } from '../routes/wallets.schemas';
-import { UuidSchema } from './common';
+import { ReasonSchema, UuidSchema } from './common';
 
 /**
  * The resources the routes answer with, each once: the routes' responses refer to them by `$id` (Ref()
@@ -24,6 +24,7 @@ import { UuidSchema } from './common';
  */
 const COMPONENT_SCHEMAS: TSchema[] = [
   UuidSchema,
+  ReasonSchema,
   WalletSchema,
   WalletPageSchema,
   LedgerLineSchema,
