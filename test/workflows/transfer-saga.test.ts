@@ -718,6 +718,43 @@ describe('transfer saga v2 (time-skipping test server, stubbed activities)', () 
     });
   });
 
+  describe('a decision and a cancel of the workflow taken in one workflow task', () => {
+    it('the accepted decision is applied and audited first, then the cancel compensates: CANCELLED', async () => {
+      const { transfer, books: b } = newTransfer();
+      b.fail('accounting');
+      const taskQueue = `outlives-${randomUUID()}`;
+      const handle = await env.client.workflow.start(transferWorkflow, { ...startOptions(transfer), taskQueue });
+      started.push(handle);
+      // no cache, so no sticky queue: the next workflow task goes to whichever worker polls next
+      const first = await createTimeSkippingWorker(env, {
+        activities: books.activities,
+        taskQueue,
+        workerOptions: { maxCachedWorkflows: 0 },
+      });
+      await first.runUntil(waitForStatus(handle, 'NEEDS_ATTENTION'));
+      // no worker now: the retry and the cancel both wait for the next one, which takes them in one task
+      b.heal('accounting');
+      const retry = handle.startUpdate(retryUpdate, {
+        args: [decision('accounting is back')],
+        updateId: 'retry-with-cancel',
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await handle.cancel();
+      const next = await createTimeSkippingWorker(env, { activities: books.activities, taskQueue });
+      const { view } = await next.runUntil(async () => {
+        await (await retry).result();
+        return closing(handle);
+      });
+
+      expect(view).toMatchObject({ status: 'CANCELLED', failure: { code: 'WORKFLOW_CANCELLED' } });
+      expect(view.decisions).toEqual([expect.objectContaining({ kind: 'retry', updateId: 'retry-with-cancel' })]);
+      expect(b.audit).toEqual([expect.objectContaining({ kind: 'retry', updateId: 'retry-with-cancel' })]);
+      expect(b.hold).toBe('released');
+      expect(b.booking).toBe('reversed');
+    });
+  });
+
   describe('decisions the saga refuses', () => {
     it('refuses retry and cancel on a running transfer (TRANSFER_NOT_PARKED): it runs on to COMPLETED untouched', async () => {
       let gate!: Gate;
