@@ -166,14 +166,7 @@ export function createShardSet(config: Config, options: ShardSetOptions): ShardS
   const open = (name: string, url: string) =>
     guardedDatabase(
       name,
-      createStore({
-        url,
-        poolMax: options.poolMax,
-        applicationName: options.applicationName,
-        queryTimeoutMs,
-        // never longer than a statement may take: a frozen database fails a connect as fast as a read
-        connectTimeoutMs: queryTimeoutMs > 0 ? Math.min(CONNECT_TIMEOUT_MS, queryTimeoutMs) : CONNECT_TIMEOUT_MS,
-      }),
+      createStore({ url, poolMax: options.poolMax, applicationName: options.applicationName, queryTimeoutMs }),
       config.SHARD_BREAKER_COOLDOWN_SECONDS,
     );
   const databases = config.shardDatabaseUrls.map((url, index) => open(`db-${index}`, url));

@@ -10,12 +10,6 @@ export interface StoreOptions {
    * black-holed) fails the statement after this instead of holding the caller forever. Unset: none.
    */
   queryTimeoutMs?: number;
-  /**
-   * How long a caller waits for a connection (CONNECT_TIMEOUT_MS unless set): a worker sets it below a
-   * step's attempt, so an attempt that meets a frozen database fails as unavailable (waited out) rather
-   * than timing out (an attempt spent).
-   */
-  connectTimeoutMs?: number;
 }
 
 /** How long a caller waits for a pooled connection (a Postgres that does not accept one fails fast). */
@@ -70,18 +64,14 @@ function clientSql(client: Pick<PoolClient, 'query'>): Sql {
   };
 }
 
-export function createStore({
-  url,
-  poolMax = 10,
-  applicationName = 'wallet',
-  queryTimeoutMs,
-  connectTimeoutMs = CONNECT_TIMEOUT_MS,
-}: StoreOptions): Store {
+export function createStore({ url, poolMax = 10, applicationName = 'wallet', queryTimeoutMs }: StoreOptions): Store {
   const pool = new Pool({
     connectionString: url,
     max: poolMax,
     application_name: applicationName,
-    connectionTimeoutMillis: connectTimeoutMs,
+    // a connect waits no longer than a statement may take: a frozen database fails both alike (a worker's
+    // attempt then meets an unavailable database, waited out, instead of timing out, an attempt spent)
+    connectionTimeoutMillis: queryTimeoutMs ? Math.min(CONNECT_TIMEOUT_MS, queryTimeoutMs) : CONNECT_TIMEOUT_MS,
     ...(queryTimeoutMs ? { query_timeout: queryTimeoutMs } : {}),
   });
   // An idle connection that breaks (Postgres restarted) is dropped by pg-pool; without a listener the

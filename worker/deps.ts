@@ -27,7 +27,7 @@ export function createActivityDeps(config: Config, logger: RetryLogger = SILENT)
     applicationName: 'wallet-worker',
     // A frozen database must fail a statement (STORE_UNAVAILABLE: the saga waits) well before the step's
     // attempt times out (a failed attempt: its budget). 10 s, or half the attempt where that is shorter;
-    // a connect waits no longer (db/shards.ts), or a frozen database would time the attempt out first.
+    // a connect waits no longer (db/store.ts), or a frozen database would time the attempt out first.
     queryTimeoutMs: Math.min(10_000, (config.TRANSFER_STEP_ATTEMPT_TIMEOUT_SECONDS * 1000) / 2),
   });
   const db = shards.home.store;

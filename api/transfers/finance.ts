@@ -136,8 +136,9 @@ async function earlierOutcome(
   updateId: string,
   deadline: number,
 ): Promise<DecisionOutcome | null> {
+  let held;
   try {
-    await temporal.withDeadline(deadline, () =>
+    held = await temporal.withDeadline(deadline, () =>
       temporal.workflowService.pollWorkflowExecutionUpdate({
         namespace: temporal.options.namespace,
         updateRef: { workflowExecution: { workflowId: handle.workflowId }, updateId },
@@ -149,6 +150,8 @@ async function earlierOutcome(
     if (isAnswerTimeout(err)) throw new ApiError('SERVICE_UNAVAILABLE', TEMPORAL_UNANSWERED);
     throw err;
   }
+  // applied already (the usual case of a re-sent decision): the poll's answer carries the outcome
+  if (held.outcome?.success) return 'applied';
   try {
     await temporal.withDeadline(deadline, () => handle.getUpdateHandle(updateId).result());
     return 'applied';
